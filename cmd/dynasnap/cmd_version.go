@@ -1,0 +1,25 @@
+package main
+
+import (
+	"context"
+	"fmt"
+	"runtime/debug"
+)
+
+func cmdVersion(ctx context.Context, a *app, args []string) error {
+	fs := newFlags(a, "version", "version", "  dynasnap version")
+	if err := parse(fs, args); err != nil {
+		return err
+	}
+	v := "(devel)"
+	if bi, ok := debug.ReadBuildInfo(); ok {
+		v = bi.Main.Version
+		for _, s := range bi.Settings {
+			if s.Key == "vcs.revision" {
+				v += " " + s.Value
+			}
+		}
+	}
+	fmt.Fprintln(a.stdout, "dynasnap", v)
+	return nil
+}

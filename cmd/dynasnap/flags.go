@@ -1,0 +1,57 @@
+package main
+
+import (
+	"context"
+	"fmt"
+	"strings"
+
+	"github.com/spf13/pflag"
+
+	"github.com/dynasnap/dynasnap/internal/awsconf"
+)
+
+// newFlags makes a command's flag set, with its usage text and examples.
+func newFlags(a *app, name, synopsis, examples string) *pflag.FlagSet {
+	fs := pflag.NewFlagSet(name, pflag.ContinueOnError)
+	fs.SortFlags = false
+	fs.SetOutput(a.stderr)
+	fs.Usage = func() {
+		fmt.Fprintf(a.stdout, "Usage: dynasnap %s\n\n", synopsis)
+		fmt.Fprintf(a.stdout, "Flags:\n%s", fs.FlagUsages())
+		if examples != "" {
+			fmt.Fprintf(a.stdout, "\nExamples:\n%s\n", strings.TrimRight(examples, "\n"))
+		}
+	}
+	return fs
+}
+
+// parse parses args and turns flag errors into usage errors.
+func parse(fs *pflag.FlagSet, args []string) error {
+	fs.SetOutput(discard{})
+	if err := fs.Parse(args); err != nil {
+		if err == pflag.ErrHelp {
+			fs.Usage()
+			return err
+		}
+		return usageError{err.Error()}
+	}
+	return nil
+}
+
+type discard struct{}
+
+func (discard) Write(p []byte) (int, error) { return len(p), nil }
+
+// awsFlags adds the AWS connection flags every I/O command shares.
+func awsFlags(fs *pflag.FlagSet) *awsconf.Options {
+	o := &awsconf.Options{}
+	fs.StringVar(&o.EndpointURL, "endpoint-url", "", "send every AWS request to this URL (a local S3 or DynamoDB server); also AWS_ENDPOINT_URL(_S3|_DYNAMODB)")
+	fs.StringVar(&o.Region, "region", "", "AWS region (default: from AWS_REGION or the profile)")
+	fs.StringVar(&o.Profile, "profile", "", "named profile from the shared AWS config (default: AWS_PROFILE or default)")
+	return o
+}
+
+func loadAWS(ctx context.Context, o *awsconf.Options, maxConns int) (*awsconf.Clients, error) {
+	o.MaxConns = maxConns
+	return awsconf.Load(ctx, *o)
+}

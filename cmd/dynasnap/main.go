@@ -1,0 +1,113 @@
+// Command dynasnap makes point-in-time snapshots of DynamoDB tables from
+// their continuous backups in an S3 versioned bucket, and restores them.
+// One file per subcommand: cmd_<name>.go.
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"os/signal"
+	"sort"
+	"syscall"
+
+	"github.com/spf13/pflag"
+)
+
+// command is one subcommand. run gets the arguments after the command name.
+type command struct {
+	summary string
+	run     func(ctx context.Context, app *app, args []string) error
+}
+
+// app carries what every command writes to; no global state.
+type app struct {
+	stdout, stderr io.Writer
+	commands       map[string]command
+}
+
+// usageError makes main print the command's usage and exit 2.
+type usageError struct{ msg string }
+
+func (e usageError) Error() string { return e.msg }
+
+// exitError carries a specific exit code (verify uses 3 for "differs").
+type exitError struct {
+	code int
+	err  error
+}
+
+func (e exitError) Error() string { return e.err.Error() }
+
+func main() {
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	defer stop()
+	a := &app{stdout: os.Stdout, stderr: os.Stderr}
+	a.commands = commands()
+	os.Exit(a.main(ctx, os.Args[1:]))
+}
+
+func commands() map[string]command {
+	return map[string]command{
+		"snapshot": {"fold the backup versions into a snapshot at a point in time", cmdSnapshot},
+		"version":  {"print the version", cmdVersion},
+	}
+}
+
+func (a *app) main(ctx context.Context, args []string) int {
+	if len(args) == 0 || args[0] == "-h" || args[0] == "--help" || args[0] == "help" {
+		if len(args) > 1 {
+			return a.main(ctx, []string{args[1], "--help"})
+		}
+		a.usage(a.stdout)
+		if len(args) == 0 {
+			return 2
+		}
+		return 0
+	}
+	cmd, ok := a.commands[args[0]]
+	if !ok {
+		fmt.Fprintf(a.stderr, "dynasnap: unknown command %q\n\n", args[0])
+		a.usage(a.stderr)
+		return 2
+	}
+	err := cmd.run(ctx, a, args[1:])
+	var ue usageError
+	var ee exitError
+	switch {
+	case err == nil:
+		return 0
+	case errors.Is(err, pflag.ErrHelp):
+		return 0
+	case errors.As(err, &ue):
+		fmt.Fprintf(a.stderr, "dynasnap %s: %s\nrun 'dynasnap %s --help' for usage\n", args[0], ue.msg, args[0])
+		return 2
+	case errors.As(err, &ee):
+		fmt.Fprintf(a.stderr, "dynasnap %s: %v\n", args[0], ee.err)
+		return ee.code
+	case ctx.Err() != nil:
+		fmt.Fprintf(a.stderr, "dynasnap %s: interrupted: %v\n", args[0], err)
+		return 130
+	default:
+		fmt.Fprintf(a.stderr, "dynasnap %s: %v\n", args[0], err)
+		return 1
+	}
+}
+
+func (a *app) usage(w io.Writer) {
+	fmt.Fprintln(w, "dynasnap: point-in-time snapshots and restores of DynamoDB tables from S3 versioned backups")
+	fmt.Fprintln(w, "\nUsage: dynasnap <command> [flags]\n\nCommands:")
+	names := make([]string, 0, len(a.commands))
+	for n := range a.commands {
+		names = append(names, n)
+	}
+	sort.Strings(names)
+	for _, n := range names {
+		fmt.Fprintf(w, "  %-12s %s\n", n, a.commands[n].summary)
+	}
+	fmt.Fprintln(w, "\nRun 'dynasnap <command> --help' for the flags of a command, with examples.")
+	fmt.Fprintln(w, "AWS credentials and region come from the default chain (environment, profile, SSO, IMDS);")
+	fmt.Fprintln(w, "endpoints from AWS_ENDPOINT_URL, AWS_ENDPOINT_URL_S3, AWS_ENDPOINT_URL_DYNAMODB or --endpoint-url.")
+}

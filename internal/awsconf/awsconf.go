@@ -1,0 +1,99 @@
+// Package awsconf builds AWS clients the way the AWS CLI and SDKs do:
+// credentials and region from the default chain, endpoints from
+// AWS_ENDPOINT_URL, AWS_ENDPOINT_URL_S3, AWS_ENDPOINT_URL_DYNAMODB or an
+// explicit --endpoint-url, path-style S3 addressing for custom endpoints.
+package awsconf
+
+import (
+	"context"
+	"fmt"
+	"net/http"
+	"os"
+	"time"
+
+	"github.com/aws/aws-sdk-go-v2/aws"
+	awshttp "github.com/aws/aws-sdk-go-v2/aws/transport/http"
+	"github.com/aws/aws-sdk-go-v2/config"
+	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
+	"github.com/aws/aws-sdk-go-v2/service/s3"
+)
+
+// Options are the command-line overrides; zero values defer to the chain.
+type Options struct {
+	EndpointURL string // applies to every service, like the AWS CLI's flag
+	Region      string
+	Profile     string
+	// MaxConns sizes the HTTP connection pool: it should be at least the
+	// number of requests a command keeps in flight.
+	MaxConns int
+}
+
+// Clients holds the loaded configuration and builds service clients.
+type Clients struct {
+	Config aws.Config
+	opts   Options
+}
+
+// Load resolves credentials, region and retry settings from the default chain.
+func Load(ctx context.Context, opts Options) (*Clients, error) {
+	if opts.MaxConns <= 0 {
+		opts.MaxConns = 512
+	}
+	httpClient := awshttp.NewBuildableClient().WithTransportOptions(func(t *http.Transport) {
+		t.MaxIdleConns = opts.MaxConns
+		t.MaxIdleConnsPerHost = opts.MaxConns
+		t.IdleConnTimeout = 90 * time.Second
+	})
+	loaders := []func(*config.LoadOptions) error{config.WithHTTPClient(httpClient)}
+	if opts.Region != "" {
+		loaders = append(loaders, config.WithRegion(opts.Region))
+	}
+	if opts.Profile != "" {
+		loaders = append(loaders, config.WithSharedConfigProfile(opts.Profile))
+	}
+	if os.Getenv("AWS_MAX_ATTEMPTS") == "" {
+		// Backups and restores run long; ride out throttling rather than fail.
+		loaders = append(loaders, config.WithRetryMaxAttempts(10))
+	}
+	if os.Getenv("AWS_RETRY_MODE") == "" {
+		loaders = append(loaders, config.WithRetryMode(aws.RetryModeStandard))
+	}
+	cfg, err := config.LoadDefaultConfig(ctx, loaders...)
+	if err != nil {
+		return nil, fmt.Errorf("load AWS configuration: %w", err)
+	}
+	if cfg.Region == "" {
+		if customEndpoint(opts, "S3") || customEndpoint(opts, "DYNAMODB") {
+			cfg.Region = "us-east-1"
+		} else {
+			return nil, fmt.Errorf("no AWS region: set AWS_REGION (or a profile's region) or pass --region")
+		}
+	}
+	return &Clients{Config: cfg, opts: opts}, nil
+}
+
+// customEndpoint reports whether a non-AWS endpoint is configured for the
+// service (S3 or DYNAMODB, as in AWS_ENDPOINT_URL_<SERVICE>).
+func customEndpoint(opts Options, service string) bool {
+	return opts.EndpointURL != "" || os.Getenv("AWS_ENDPOINT_URL_"+service) != "" || os.Getenv("AWS_ENDPOINT_URL") != ""
+}
+
+// S3 returns an S3 client. The SDK itself reads AWS_ENDPOINT_URL(_S3).
+func (c *Clients) S3() *s3.Client {
+	return s3.NewFromConfig(c.Config, func(o *s3.Options) {
+		if c.opts.EndpointURL != "" {
+			o.BaseEndpoint = aws.String(c.opts.EndpointURL)
+		}
+		// Local S3 servers have no virtual-host DNS names for buckets.
+		o.UsePathStyle = customEndpoint(c.opts, "S3")
+	})
+}
+
+// DynamoDB returns a DynamoDB client. The SDK reads AWS_ENDPOINT_URL(_DYNAMODB).
+func (c *Clients) DynamoDB() *dynamodb.Client {
+	return dynamodb.NewFromConfig(c.Config, func(o *dynamodb.Options) {
+		if c.opts.EndpointURL != "" {
+			o.BaseEndpoint = aws.String(c.opts.EndpointURL)
+		}
+	})
+}
