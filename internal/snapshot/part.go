@@ -1,0 +1,122 @@
+package snapshot
+
+import (
+	"context"
+	"crypto/md5"
+	"encoding/base64"
+	"encoding/json"
+	"fmt"
+	"hash"
+	"io"
+
+	"github.com/dynasnap/dynasnap/internal/scan"
+	"github.com/dynasnap/dynasnap/internal/store"
+)
+
+// countingWriter hashes and counts what goes into a file.
+type countingWriter struct {
+	w   io.Writer
+	md5 hash.Hash
+	n   int64
+}
+
+func (c *countingWriter) Write(p []byte) (int, error) {
+	n, err := c.w.Write(p)
+	c.md5.Write(p[:n])
+	c.n += int64(n)
+	return n, err
+}
+
+// part is one data file being written with its sidecar. The file is created
+// on the first item, so empty ranges leave no file.
+type part struct {
+	st          store.Store
+	data, side  string
+	compression string
+	written     func(int64) // reports compressed bytes written, for progress
+
+	dataF, sideF store.File
+	dataC        *countingWriter
+	dataZ, sideZ io.WriteCloser
+	sideEnc      *json.Encoder
+	line         []byte
+	entry        FileEntry
+}
+
+func (p *part) open(ctx context.Context) error {
+	var err error
+	if p.dataF, err = p.st.Create(ctx, p.data); err != nil {
+		return err
+	}
+	if p.sideF, err = p.st.Create(ctx, p.side); err != nil {
+		return err
+	}
+	p.dataC = &countingWriter{w: p.dataF, md5: md5.New()}
+	if p.dataZ, err = compressor(p.dataC, p.compression); err != nil {
+		return err
+	}
+	if p.sideZ, err = compressor(p.sideF, p.compression); err != nil {
+		return err
+	}
+	p.sideEnc = json.NewEncoder(p.sideZ)
+	p.sideEnc.SetEscapeHTML(false)
+	return nil
+}
+
+// add writes one item: body is its compact DynamoDB JSON.
+func (p *part) add(ctx context.Context, e scan.Entry, body []byte) error {
+	if p.dataF == nil {
+		if err := p.open(ctx); err != nil {
+			return err
+		}
+		p.entry.FirstKey = e.Key
+	}
+	p.line = append(append(append(p.line[:0], `{"Item":`...), body...), '}', '\n')
+	before := p.dataC.n
+	if _, err := p.dataZ.Write(p.line); err != nil {
+		return fmt.Errorf("write %s: %w", p.st.URL(p.data), err)
+	}
+	if err := p.sideEnc.Encode(SidecarLine{Key: e.Key, VersionID: e.VersionID, LastModified: e.LastModified}); err != nil {
+		return fmt.Errorf("write %s: %w", p.st.URL(p.side), err)
+	}
+	if p.written != nil {
+		p.written(p.dataC.n - before)
+	}
+	p.entry.ItemCount++
+	p.entry.LastKey = e.Key
+	return nil
+}
+
+// commit finishes both files; it returns false for an empty part.
+func (p *part) commit(ctx context.Context) (bool, error) {
+	if p.dataF == nil {
+		return false, nil
+	}
+	if err := p.dataZ.Close(); err != nil {
+		return false, fmt.Errorf("finish %s: %w", p.st.URL(p.data), err)
+	}
+	if err := p.sideZ.Close(); err != nil {
+		return false, fmt.Errorf("finish %s: %w", p.st.URL(p.side), err)
+	}
+	if err := p.dataF.Commit(ctx); err != nil {
+		return false, err
+	}
+	if err := p.sideF.Commit(ctx); err != nil {
+		return false, err
+	}
+	p.entry.MD5Checksum = base64.StdEncoding.EncodeToString(p.dataC.md5.Sum(nil))
+	p.entry.SizeBytes = p.dataC.n
+	p.entry.Data, p.entry.Sidecar = p.data, p.side
+	p.entry.DataFileS3Key, p.entry.SidecarS3Key = p.st.Key(p.data), p.st.Key(p.side)
+	return true, nil
+}
+
+func (p *part) abort() {
+	if p.dataF != nil {
+		p.dataF.Abort()
+		p.sideF.Abort()
+	}
+}
+
+func md5New() hash.Hash   { return md5.New() }
+func b64(b []byte) string { return base64.StdEncoding.EncodeToString(b) }

@@ -1,0 +1,413 @@
+package snapshot
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"fmt"
+	"io"
+	"os"
+	"path"
+	"strings"
+	"time"
+
+	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/service/s3"
+	"golang.org/x/sync/errgroup"
+
+	"github.com/dynasnap/dynasnap/internal/item"
+	"github.com/dynasnap/dynasnap/internal/layout"
+	"github.com/dynasnap/dynasnap/internal/progress"
+	"github.com/dynasnap/dynasnap/internal/scan"
+	"github.com/dynasnap/dynasnap/internal/store"
+)
+
+// Options configure a snapshot run.
+type Options struct {
+	Source          layout.Location // the table's folder in the backup bucket
+	At              time.Time
+	Format          string // jsonl (parquet: see issue 6)
+	Compression     string // gzip, zstd or none
+	SingleFile      bool
+	Concurrency     int   // GetObject requests in flight
+	ListConcurrency int   // ranges listed at once
+	Ranges          int   // key ranges (rounded up to a power of 16)
+	MaxKeys         int32 // list page size; small values test paging
+	SSE, SSEKMSKey  string
+	Tool            string // recorded in the summary
+	TempDir         string // for --single-file staging; default os.TempDir()
+
+	// Progress counters, optional.
+	Listed, Fetched, Written *progress.Counter
+}
+
+// Result is what a finished run reports.
+type Result struct {
+	Summary        *Summary
+	Items          int64
+	VersionsListed int64
+	Repeats        int64
+	BytesWritten   int64
+	DataFiles      int
+	Elapsed        time.Duration
+	// OldestVersion is the earliest LastModified listed: an --at before it
+	// gives an empty snapshot.
+	OldestVersion time.Time
+}
+
+type task struct {
+	entry scan.Entry
+	body  []byte
+	err   error
+	done  chan struct{}
+}
+
+func (o *Options) defaults() {
+	if o.Concurrency <= 0 {
+		o.Concurrency = 256
+	}
+	if o.ListConcurrency <= 0 {
+		o.ListConcurrency = 16
+	}
+	if o.Ranges <= 0 {
+		o.Ranges = 16
+	}
+	if o.Compression == "" {
+		o.Compression = "gzip"
+	}
+	if o.Format == "" {
+		o.Format = "jsonl"
+	}
+	for _, c := range []**progress.Counter{&o.Listed, &o.Fetched, &o.Written} {
+		if *c == nil {
+			*c = &progress.Counter{}
+		}
+	}
+}
+
+// Run writes the snapshot of opts.Source at opts.At into out. Manifests are
+// written last, after every data file is committed: an interrupted run
+// leaves no manifest-summary.json, and a rerun into the same folder clears
+// what it left and starts again.
+func Run(ctx context.Context, client *s3.Client, out store.Store, opts Options) (*Result, error) {
+	opts.defaults()
+	start := time.Now()
+	if opts.Format != "jsonl" {
+		return nil, fmt.Errorf("format %q is not supported yet (want jsonl)", opts.Format)
+	}
+	if err := checkCompression(opts.Compression); err != nil {
+		return nil, err
+	}
+	if err := prepareOutput(ctx, out); err != nil {
+		return nil, err
+	}
+	if err := CheckSource(ctx, client, opts.Source); err != nil {
+		return nil, err
+	}
+
+	partStore := out
+	if opts.SingleFile {
+		dir, err := os.MkdirTemp(opts.TempDir, "dynasnap-parts-")
+		if err != nil {
+			return nil, fmt.Errorf("staging folder for --single-file: %w", err)
+		}
+		defer os.RemoveAll(dir)
+		partStore = store.NewLocal(dir)
+	}
+
+	stats := &scan.Stats{}
+	lister := &scan.Lister{Client: client, Bucket: opts.Source.Bucket, Dir: opts.Source.Dir(), MaxKeys: opts.MaxKeys, Stats: stats}
+	ranges := scan.Ranges(opts.Source.Dir(), opts.Ranges)
+	entries := make([]*FileEntry, len(ranges))
+	oldest := make([]time.Time, len(ranges))
+	ext := ".json" + extensions[opts.Compression]
+
+	g, ctx := errgroup.WithContext(ctx)
+	fetchQ := make(chan *task, opts.Concurrency)
+	for i := 0; i < opts.Concurrency; i++ {
+		g.Go(func() error { return fetchLoop(ctx, client, opts.Source.Bucket, fetchQ, opts.Fetched) })
+	}
+	// Each range keeps a window of fetches in flight, sized so that all
+	// fetchers stay busy even when only a few ranges are left.
+	window := max(opts.Concurrency/opts.ListConcurrency*2, 32)
+	rangeG, rctx := errgroup.WithContext(ctx)
+	rangeG.SetLimit(opts.ListConcurrency)
+	g.Go(func() error {
+		for _, r := range ranges {
+			rangeG.Go(func() error {
+				p := &part{st: partStore, compression: opts.Compression, written: opts.Written.Add,
+					data: fmt.Sprintf("%s/part-%05d%s", DataDir, r.Index, ext),
+					side: fmt.Sprintf("%s/part-%05d%s", SidecarDir, r.Index, ext)}
+				p.entry.Range = r.Index
+				o, err := snapshotRange(rctx, lister, r, opts, p, fetchQ, window)
+				if err != nil {
+					p.abort()
+					return err
+				}
+				ok, err := p.commit(rctx)
+				if err != nil {
+					return err
+				}
+				if ok {
+					entries[r.Index] = &p.entry
+				}
+				oldest[r.Index] = o
+				return nil
+			})
+		}
+		err := rangeG.Wait()
+		close(fetchQ)
+		return err
+	})
+	err := g.Wait()
+	if err != nil {
+		return nil, err
+	}
+
+	var files []FileEntry
+	for _, e := range entries {
+		if e != nil {
+			files = append(files, *e)
+		}
+	}
+	if opts.SingleFile && len(files) > 0 {
+		joined, err := joinParts(ctx, partStore, out, files, ext)
+		if err != nil {
+			return nil, err
+		}
+		files = []FileEntry{joined}
+	}
+	res := &Result{VersionsListed: stats.Versions.Load(), Repeats: stats.Repeats.Load(), DataFiles: len(files)}
+	for _, f := range files {
+		res.Items += f.ItemCount
+		res.BytesWritten += f.SizeBytes
+	}
+	for _, o := range oldest {
+		if !o.IsZero() && (res.OldestVersion.IsZero() || o.Before(res.OldestVersion)) {
+			res.OldestVersion = o
+		}
+	}
+	sum, err := commitManifests(ctx, out, files, opts, res, start)
+	if err != nil {
+		return nil, err
+	}
+	res.Summary = sum
+	res.Elapsed = time.Since(start)
+	return res, nil
+}
+
+// snapshotRange lists one range, folds it, and writes the chosen versions in
+// key order while up to window of them are being fetched.
+func snapshotRange(ctx context.Context, l *scan.Lister, r scan.Range, opts Options, p *part, fetchQ chan<- *task, window int) (time.Time, error) {
+	pending := make(chan *task, window)
+	g, ctx := errgroup.WithContext(ctx)
+	g.Go(func() error {
+		for t := range pending {
+			select {
+			case <-t.done:
+			case <-ctx.Done():
+				return ctx.Err()
+			}
+			if t.err != nil {
+				return t.err
+			}
+			if err := p.add(ctx, t.entry, t.body); err != nil {
+				return err
+			}
+			t.body = nil
+		}
+		return nil
+	})
+	var oldest time.Time
+	g.Go(func() error {
+		defer close(pending)
+		f := &scan.Folder{At: opts.At, Emit: func(e scan.Entry) error {
+			t := &task{entry: e, done: make(chan struct{})}
+			select {
+			case pending <- t:
+			case <-ctx.Done():
+				return ctx.Err()
+			}
+			select {
+			case fetchQ <- t:
+			case <-ctx.Done():
+				return ctx.Err()
+			}
+			return nil
+		}}
+		err := l.Walk(ctx, r, func(e scan.Entry) error {
+			opts.Listed.Add(1)
+			if oldest.IsZero() || e.LastModified.Before(oldest) {
+				oldest = e.LastModified
+			}
+			return f.Add(e)
+		})
+		if err != nil {
+			return err
+		}
+		return f.Flush()
+	})
+	return oldest, g.Wait()
+}
+
+func fetchLoop(ctx context.Context, client *s3.Client, bucket string, q <-chan *task, fetched *progress.Counter) error {
+	var buf bytes.Buffer
+	for t := range q {
+		t.body, t.err = fetch(ctx, client, bucket, t.entry, &buf)
+		close(t.done)
+		if t.err != nil {
+			return t.err
+		}
+		fetched.Add(1)
+	}
+	return nil
+}
+
+// fetch gets one version and re-encodes it as canonical compact DynamoDB
+// JSON; an object that is not a DynamoDB item is an error naming it.
+func fetch(ctx context.Context, client *s3.Client, bucket string, e scan.Entry, buf *bytes.Buffer) ([]byte, error) {
+	out, err := client.GetObject(ctx, &s3.GetObjectInput{Bucket: aws.String(bucket), Key: aws.String(e.Key), VersionId: aws.String(e.VersionID)})
+	if err != nil {
+		return nil, fmt.Errorf("get s3://%s/%s version %s: %w", bucket, e.Key, e.VersionID, err)
+	}
+	buf.Reset()
+	_, err = buf.ReadFrom(out.Body)
+	out.Body.Close()
+	if err != nil {
+		return nil, fmt.Errorf("read s3://%s/%s version %s: %w", bucket, e.Key, e.VersionID, err)
+	}
+	it, err := item.Unmarshal(buf.Bytes())
+	if err != nil {
+		return nil, fmt.Errorf("corrupt object s3://%s/%s version %s (%s): %w", bucket, e.Key, e.VersionID, e.LastModified.Format(time.RFC3339), err)
+	}
+	return item.Marshal(it)
+}
+
+// prepareOutput refuses a folder that holds a finished snapshot and clears
+// the files an interrupted run left in one that does not.
+func prepareOutput(ctx context.Context, out store.Store) error {
+	done, err := out.Exists(ctx, SummaryName)
+	if err != nil {
+		return err
+	}
+	if done {
+		return fmt.Errorf("%s already holds a snapshot (it has %s); choose a new folder", out.URL(""), SummaryName)
+	}
+	for _, dir := range []string{DataDir, SidecarDir} {
+		names, err := out.List(ctx, dir)
+		if err != nil {
+			return err
+		}
+		for _, n := range names {
+			if err := out.Remove(ctx, n); err != nil {
+				return err
+			}
+		}
+	}
+	return out.Remove(ctx, FilesName)
+}
+
+// CheckSource gives clear errors for a missing or unversioned bucket.
+func CheckSource(ctx context.Context, client *s3.Client, src layout.Location) error {
+	v, err := client.GetBucketVersioning(ctx, &s3.GetBucketVersioningInput{Bucket: aws.String(src.Bucket)})
+	if err != nil {
+		if strings.Contains(err.Error(), "NoSuchBucket") {
+			return fmt.Errorf("source bucket %s does not exist", src.Bucket)
+		}
+		return fmt.Errorf("check versioning of bucket %s: %w", src.Bucket, err)
+	}
+	if v.Status != "Enabled" && v.Status != "Suspended" {
+		return fmt.Errorf("source bucket %s does not have versioning enabled, so it holds no history to snapshot; enable it (aws s3api put-bucket-versioning --bucket %s --versioning-configuration Status=Enabled) before the stream writer runs", src.Bucket, src.Bucket)
+	}
+	return nil
+}
+
+// joinParts concatenates the staged parts, in range order, into one data
+// file and one sidecar: gzip members and zstd frames concatenate.
+func joinParts(ctx context.Context, staged, out store.Store, files []FileEntry, ext string) (FileEntry, error) {
+	joined := FileEntry{Range: -1, FirstKey: files[0].FirstKey, LastKey: files[len(files)-1].LastKey}
+	data := path.Join(DataDir, "snapshot"+ext)
+	side := path.Join(SidecarDir, "snapshot"+ext)
+	df, err := out.Create(ctx, data)
+	if err != nil {
+		return joined, err
+	}
+	sf, err := out.Create(ctx, side)
+	if err != nil {
+		df.Abort()
+		return joined, err
+	}
+	dc := &countingWriter{w: df, md5: md5New()}
+	for _, f := range files {
+		joined.ItemCount += f.ItemCount
+		if err := copyFile(ctx, staged, f.Data, dc); err != nil {
+			df.Abort()
+			sf.Abort()
+			return joined, err
+		}
+		if err := copyFile(ctx, staged, f.Sidecar, sf); err != nil {
+			df.Abort()
+			sf.Abort()
+			return joined, err
+		}
+	}
+	if err := df.Commit(ctx); err != nil {
+		sf.Abort()
+		return joined, err
+	}
+	if err := sf.Commit(ctx); err != nil {
+		return joined, err
+	}
+	joined.MD5Checksum = b64(dc.md5.Sum(nil))
+	joined.SizeBytes = dc.n
+	joined.Data, joined.Sidecar = data, side
+	joined.DataFileS3Key, joined.SidecarS3Key = out.Key(data), out.Key(side)
+	return joined, nil
+}
+
+func copyFile(ctx context.Context, st store.Store, name string, w io.Writer) error {
+	r, err := st.Open(ctx, name)
+	if err != nil {
+		return err
+	}
+	defer r.Close()
+	if _, err := io.Copy(w, r); err != nil {
+		return fmt.Errorf("join %s: %w", name, err)
+	}
+	return nil
+}
+
+func commitManifests(ctx context.Context, out store.Store, files []FileEntry, opts Options, res *Result, start time.Time) (*Summary, error) {
+	var buf bytes.Buffer
+	if err := writeJSONLines(&buf, files); err != nil {
+		return nil, err
+	}
+	if err := out.Put(ctx, FilesName, buf.Bytes()); err != nil {
+		return nil, err
+	}
+	sum := &Summary{
+		Version: "2020-06-30", StartTime: start.UTC(), EndTime: time.Now().UTC(), ExportTime: opts.At.UTC(),
+		ManifestFilesS3Key: out.Key(FilesName), ItemCount: res.Items, OutputFormat: "DYNAMODB_JSON", ExportType: "FULL_EXPORT",
+		Dynasnap: Details{FormatVersion: FormatVersion, Source: opts.Source.String(), Table: opts.Source.Table(),
+			Compression: opts.Compression, DataFiles: len(files), VersionsListed: res.VersionsListed,
+			Ranges: len(scan.Ranges("", opts.Ranges)), SingleFile: opts.SingleFile, Tool: opts.Tool},
+	}
+	if s3out, ok := out.(*store.S3); ok {
+		b, p := s3out.Location()
+		sum.S3Bucket, sum.S3Prefix = &b, &p
+		if opts.SSE != "" {
+			sum.S3SSEAlgorithm = &opts.SSE
+		}
+		if opts.SSEKMSKey != "" {
+			sum.S3SSEKMSKeyID = &opts.SSEKMSKey
+		}
+	}
+	b, err := json.MarshalIndent(sum, "", "  ")
+	if err != nil {
+		return nil, err
+	}
+	if err := out.Put(ctx, SummaryName, append(b, '\n')); err != nil {
+		return nil, err
+	}
+	return sum, nil
+}
