@@ -1,5 +1,77 @@
 // Command dynasnap-stream is the AWS Lambda that writes DynamoDB Streams
-// records into the S3 versioned backup bucket.
+// records into the S3 versioned backup bucket (DESIGN.md section 1). Build it
+// with `make lambda` for the provided.al2023 runtime (a binary named
+// bootstrap).
+//
+// Environment:
+//
+//	DYNASNAP_BUCKET        the versioned backup bucket (required)
+//	DYNASNAP_PREFIX        key prefix inside the bucket (default: none)
+//	DYNASNAP_TABLE         table name in the layout (default: from the event source ARN)
+//	DYNASNAP_CONCURRENCY   keys written at once (default 32)
+//	DYNASNAP_SKIP_APPLIED  "false" turns off the per-key check that makes retries idempotent
+//	DYNASNAP_LOG_LEVEL     debug, info (default), warn, error; AWS_LAMBDA_LOG_LEVEL also works
+//
+// S3 endpoint, region and credentials come the standard AWS way
+// (AWS_ENDPOINT_URL_S3, AWS_REGION, the execution role).
 package main
 
-func main() {}
+import (
+	"context"
+	"fmt"
+	"log/slog"
+	"os"
+	"strconv"
+	"strings"
+
+	"github.com/aws/aws-lambda-go/lambda"
+
+	"github.com/dynasnap/dynasnap/internal/awsconf"
+	"github.com/dynasnap/dynasnap/internal/stream"
+)
+
+func main() {
+	log := slog.New(slog.NewJSONHandler(os.Stdout, &slog.HandlerOptions{Level: logLevel()}))
+	h, err := setup(context.Background(), log)
+	if err != nil {
+		// An init error: Lambda reports it and retries the init on the next event.
+		log.Error("dynasnap-stream cannot start", "error", err.Error())
+		os.Exit(1)
+	}
+	lambda.Start(h.Handle)
+}
+
+func setup(ctx context.Context, log *slog.Logger) (*stream.Handler, error) {
+	cfg := stream.Config{
+		Bucket:      os.Getenv("DYNASNAP_BUCKET"),
+		Prefix:      os.Getenv("DYNASNAP_PREFIX"),
+		Table:       os.Getenv("DYNASNAP_TABLE"),
+		SkipApplied: !strings.EqualFold(os.Getenv("DYNASNAP_SKIP_APPLIED"), "false"),
+	}
+	if s := os.Getenv("DYNASNAP_CONCURRENCY"); s != "" {
+		n, err := strconv.Atoi(s)
+		if err != nil || n < 1 {
+			return nil, fmt.Errorf("DYNASNAP_CONCURRENCY=%q is not a positive number", s)
+		}
+		cfg.Concurrency = n
+	}
+	clients, err := awsconf.Load(ctx, awsconf.Options{MaxConns: max(cfg.Concurrency, 32)})
+	if err != nil {
+		return nil, err
+	}
+	log.Info("dynasnap-stream starting", "bucket", cfg.Bucket, "prefix", cfg.Prefix, "table", cfg.Table,
+		"concurrency", cfg.Concurrency, "skip_applied", cfg.SkipApplied)
+	return stream.New(clients.S3(), cfg, log)
+}
+
+func logLevel() slog.Level {
+	s := os.Getenv("DYNASNAP_LOG_LEVEL")
+	if s == "" {
+		s = os.Getenv("AWS_LAMBDA_LOG_LEVEL")
+	}
+	var l slog.Level
+	if err := l.UnmarshalText([]byte(strings.ToLower(s))); err != nil {
+		return slog.LevelInfo
+	}
+	return l
+}

@@ -1,0 +1,79 @@
+// Package stream turns a batch of DynamoDB Streams records into versions in
+// the backup bucket: the logic of the dynasnap-stream Lambda, testable
+// without Lambda.
+package stream
+
+import (
+	"encoding/json"
+	"fmt"
+	"math"
+	"strings"
+	"time"
+)
+
+// Event is a DynamoDB Streams batch as Lambda delivers it. The images stay
+// raw JSON and are decoded with our own codec, so numbers (38 digits) and
+// binaries stay exact; aws-lambda-go's types would be fine for the envelope,
+// but its attribute values are a different type from the SDK's.
+type Event struct {
+	Records []Record `json:"Records"`
+}
+
+// Record is one stream record.
+type Record struct {
+	EventID        string       `json:"eventID"`
+	EventName      string       `json:"eventName"` // INSERT, MODIFY, REMOVE
+	EventSource    string       `json:"eventSource"`
+	EventSourceARN string       `json:"eventSourceARN"`
+	AWSRegion      string       `json:"awsRegion"`
+	Change         StreamRecord `json:"dynamodb"`
+}
+
+// StreamRecord is the "dynamodb" part of a record.
+type StreamRecord struct {
+	ApproximateCreationDateTime json.Number     `json:"ApproximateCreationDateTime"`
+	Keys                        json.RawMessage `json:"Keys"`
+	NewImage                    json.RawMessage `json:"NewImage"`
+	OldImage                    json.RawMessage `json:"OldImage"`
+	SequenceNumber              string          `json:"SequenceNumber"`
+	SizeBytes                   int64           `json:"SizeBytes"`
+	StreamViewType              string          `json:"StreamViewType"`
+}
+
+// TableFromARN returns the table name in a stream ARN such as
+// arn:aws:dynamodb:us-east-1:123456789012:table/Orders/stream/2024-01-01T00:00:00.000.
+func TableFromARN(arn string) (string, error) {
+	parts := strings.SplitN(arn, ":", 6)
+	if len(parts) != 6 || parts[0] != "arn" {
+		return "", fmt.Errorf("event source ARN %q is not an ARN", arn)
+	}
+	res, ok := strings.CutPrefix(parts[5], "table/")
+	if !ok {
+		return "", fmt.Errorf("event source ARN %q names no table", arn)
+	}
+	name, _, _ := strings.Cut(res, "/")
+	if name == "" {
+		return "", fmt.Errorf("event source ARN %q names no table", arn)
+	}
+	return name, nil
+}
+
+// creationTime parses ApproximateCreationDateTime: epoch seconds, possibly
+// with a fraction.
+func creationTime(n json.Number) (time.Time, error) {
+	if n == "" {
+		return time.Time{}, nil
+	}
+	f, err := n.Float64()
+	if err != nil || math.IsInf(f, 0) || math.IsNaN(f) {
+		return time.Time{}, fmt.Errorf("ApproximateCreationDateTime %q is not a number of seconds", n)
+	}
+	sec, frac := math.Modf(f)
+	return time.Unix(int64(sec), int64(frac*1e9)).UTC(), nil
+}
+
+// hasImage reports whether a raw image is present (absent or JSON null is not).
+func hasImage(raw json.RawMessage) bool {
+	s := strings.TrimSpace(string(raw))
+	return s != "" && s != "null"
+}

@@ -1,0 +1,165 @@
+package stream
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"sync"
+	"time"
+
+	"github.com/aws/aws-lambda-go/events"
+
+	"github.com/dynasnap/dynasnap/internal/backup"
+)
+
+// S3API is every S3 call the handler makes.
+type S3API interface {
+	backup.S3API
+	backup.ReadAPI
+	backup.VersioningAPI
+}
+
+// Config is the writer's configuration (from the Lambda's environment).
+type Config struct {
+	Bucket string
+	Prefix string
+	Table  string // overrides the table name taken from the event source ARN
+	// Concurrency bounds the keys written at once.
+	Concurrency int
+	// SkipApplied reads each key's current version first and skips changes
+	// the bucket already holds, so a retried batch adds no duplicate and no
+	// out-of-order version. Costs one HEAD per key per batch.
+	SkipApplied bool
+}
+
+// Handler applies batches. It is safe for concurrent use.
+type Handler struct {
+	s3  S3API
+	cfg Config
+	log *slog.Logger
+
+	mu           sync.Mutex
+	versioningOK bool // checked once per process (a Lambda cold start)
+}
+
+// New returns a handler writing through client.
+func New(client S3API, cfg Config, log *slog.Logger) (*Handler, error) {
+	if cfg.Bucket == "" {
+		return nil, errors.New("no bucket: set DYNASNAP_BUCKET")
+	}
+	if cfg.Concurrency <= 0 {
+		cfg.Concurrency = 32
+	}
+	return &Handler{s3: client, cfg: cfg, log: log}, nil
+}
+
+// checkVersioning runs once per process; a failure is not cached, so a
+// bucket fixed after a failed invocation is picked up by the next one.
+func (h *Handler) checkVersioning(ctx context.Context) error {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	if h.versioningOK {
+		return nil
+	}
+	if err := backup.CheckVersioning(ctx, h.s3, h.cfg.Bucket); err != nil {
+		return err
+	}
+	h.versioningOK = true
+	return nil
+}
+
+// Handle applies one batch and reports the first record it could not apply,
+// so that Lambda retries from there and nothing after it is skipped. A
+// configuration error (no versioning, a stream without new images) fails the
+// whole invocation, so it shows in the function's Errors metric.
+func (h *Handler) Handle(ctx context.Context, ev Event) (events.DynamoDBEventResponse, error) {
+	start := time.Now()
+	resp := events.DynamoDBEventResponse{BatchItemFailures: []events.DynamoDBBatchItemFailure{}}
+	if len(ev.Records) == 0 {
+		return resp, nil
+	}
+	if err := h.checkVersioning(ctx); err != nil {
+		h.log.Error("refusing to write", "bucket", h.cfg.Bucket, "error", err.Error())
+		return resp, err
+	}
+	ctx, cancel := withMargin(ctx)
+	defer cancel()
+
+	changes, stop, err := h.decodeAll(ev)
+	if err != nil {
+		return resp, err
+	}
+	st := h.apply(ctx, changes)
+	// Every record before the first one not applied is in the bucket; from
+	// it on, Lambda redelivers the batch.
+	first := stop
+	for i := 0; i < stop; i++ {
+		if !st.applied[i] {
+			first = i
+			break
+		}
+	}
+	attrs := []any{"records", len(ev.Records), "keys", st.keys, "puts", st.puts, "deletes", st.deletes,
+		"skipped", st.skipped, "failed", len(ev.Records) - countTrue(st.applied), "ms", time.Since(start).Milliseconds()}
+	if first < len(ev.Records) {
+		seq := ev.Records[first].Change.SequenceNumber
+		resp.BatchItemFailures = append(resp.BatchItemFailures, events.DynamoDBBatchItemFailure{ItemIdentifier: seq})
+		h.log.Warn("batch partly applied; Lambda retries from the first failed record",
+			append(attrs, "first_failed_sequence_number", seq, "first_error", st.firstErr)...)
+		return resp, nil
+	}
+	h.log.Info("batch applied", attrs...)
+	return resp, nil
+}
+
+// decodeAll decodes the batch up to the first record that cannot be decoded
+// (stop): records from there on are not applied, as Lambda redelivers them.
+func (h *Handler) decodeAll(ev Event) ([]*change, int, error) {
+	changes := make([]*change, 0, len(ev.Records))
+	for i := range ev.Records {
+		c, err := decode(i, &ev.Records[i], h.cfg.Table)
+		if err == nil {
+			c.objKey, err = backup.New(nil, h.cfg.Bucket, h.cfg.Prefix, c.table).ObjectKey(c.key)
+		}
+		if errors.Is(err, ErrViewType) {
+			h.log.Error("stream view type cannot be backed up", "error", err.Error())
+			return nil, 0, err
+		}
+		if err != nil {
+			h.log.Error("undecodable stream record", "position", i, "sequence_number", ev.Records[i].Change.SequenceNumber, "error", err.Error())
+			return changes, i, nil
+		}
+		changes = append(changes, c)
+	}
+	return changes, len(ev.Records), nil
+}
+
+// withMargin ends the work a little before Lambda's deadline, so that the
+// handler still returns a partial batch response instead of timing out.
+func withMargin(ctx context.Context) (context.Context, context.CancelFunc) {
+	dl, ok := ctx.Deadline()
+	if !ok {
+		return context.WithCancel(ctx)
+	}
+	margin := time.Until(dl) / 10
+	margin = min(max(margin, 200*time.Millisecond), 3*time.Second)
+	return context.WithDeadline(ctx, dl.Add(-margin))
+}
+
+func countTrue(b []bool) int {
+	n := 0
+	for _, v := range b {
+		if v {
+			n++
+		}
+	}
+	return n
+}
+
+func errString(err error) string {
+	if err == nil {
+		return ""
+	}
+	return fmt.Sprint(err)
+}
