@@ -1,0 +1,117 @@
+package bench
+
+import (
+	"context"
+	"fmt"
+	"io"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/service/s3"
+
+	"github.com/dynasnap/dynasnap/internal/layout"
+)
+
+// ObjectVersion is one object the snapshot has to fetch.
+type ObjectVersion struct {
+	Key, VersionID string
+}
+
+// maxPages bounds the listing: far more pages than any bench table needs
+// (1,000 versions a page), so a server that never ends paging fails instead
+// of looping.
+const maxPages = 100_000
+
+// LatestLive lists the newest version of every key under loc that is not a
+// delete marker: what a snapshot taken now fetches. The server flags the
+// newest entry of each key (IsLatest), so the split of the SDK's typed output
+// into versions and delete markers loses nothing here.
+func LatestLive(ctx context.Context, cl *s3.Client, loc layout.Location) ([]ObjectVersion, error) {
+	var objs []ObjectVersion
+	in := &s3.ListObjectVersionsInput{Bucket: aws.String(loc.Bucket), Prefix: aws.String(loc.Dir())}
+	for page := 0; ; page++ {
+		if page == maxPages {
+			return nil, fmt.Errorf("list %s: more than %d pages; giving up", loc, maxPages)
+		}
+		out, err := cl.ListObjectVersions(ctx, in)
+		if err != nil {
+			return nil, fmt.Errorf("list versions of %s: %w", loc, err)
+		}
+		for _, v := range out.Versions {
+			if aws.ToBool(v.IsLatest) {
+				objs = append(objs, ObjectVersion{Key: aws.ToString(v.Key), VersionID: aws.ToString(v.VersionId)})
+			}
+		}
+		if !aws.ToBool(out.IsTruncated) {
+			return objs, nil
+		}
+		km, vm := aws.ToString(out.NextKeyMarker), aws.ToString(out.NextVersionIdMarker)
+		if km == aws.ToString(in.KeyMarker) && vm == aws.ToString(in.VersionIdMarker) {
+			return nil, fmt.Errorf("list %s: page %d made no progress (marker %q/%q)", loc, page, km, vm)
+		}
+		in.KeyMarker, in.VersionIdMarker = aws.String(km), aws.String(vm)
+	}
+}
+
+// Throughput is a measured fetch loop.
+type Throughput struct {
+	Items   int
+	Bytes   int64
+	Seconds float64
+}
+
+// ItemsPerSecond is the figure compared with the snapshot's.
+func (t Throughput) ItemsPerSecond() float64 {
+	if t.Seconds <= 0 {
+		return 0
+	}
+	return float64(t.Items) / t.Seconds
+}
+
+// Ceiling times a bare loop of GetObject by key and version id, concurrency
+// requests in flight, every body read to the end: the fastest the snapshot's
+// fetch stage could go on this server, since it can do no less work per item.
+func Ceiling(ctx context.Context, cl *s3.Client, bucket string, objs []ObjectVersion, concurrency int) (Throughput, error) {
+	ctx, cancel := context.WithCancelCause(ctx)
+	defer cancel(nil)
+	var next, bytes atomic.Int64
+	var wg sync.WaitGroup
+	start := time.Now()
+	for range concurrency {
+		wg.Go(func() {
+			for {
+				i := int(next.Add(1) - 1)
+				if i >= len(objs) || ctx.Err() != nil {
+					return
+				}
+				n, err := fetch(ctx, cl, bucket, objs[i])
+				if err != nil {
+					cancel(err)
+					return
+				}
+				bytes.Add(n)
+			}
+		})
+	}
+	wg.Wait()
+	elapsed := time.Since(start).Seconds()
+	if err := context.Cause(ctx); err != nil {
+		return Throughput{}, err
+	}
+	return Throughput{Items: len(objs), Bytes: bytes.Load(), Seconds: elapsed}, nil
+}
+
+func fetch(ctx context.Context, cl *s3.Client, bucket string, o ObjectVersion) (int64, error) {
+	out, err := cl.GetObject(ctx, &s3.GetObjectInput{Bucket: aws.String(bucket), Key: aws.String(o.Key), VersionId: aws.String(o.VersionID)})
+	if err != nil {
+		return 0, fmt.Errorf("get %s version %s: %w", o.Key, o.VersionID, err)
+	}
+	defer out.Body.Close()
+	n, err := io.Copy(io.Discard, out.Body)
+	if err != nil {
+		return n, fmt.Errorf("read %s version %s: %w", o.Key, o.VersionID, err)
+	}
+	return n, nil
+}
