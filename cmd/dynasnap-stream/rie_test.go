@@ -52,7 +52,9 @@ func TestBootstrapUnderRIE(t *testing.T) {
 		return loc.ObjectKey(id)
 	}
 	bad := keyOf(`{"pk":{"S":"user#2"},"sk":{"N":"2"}}`)
-	proxy.Fail(func(r *http.Request) bool { return r.Method == http.MethodPut && strings.HasSuffix(r.URL.Path, "/"+bad) })
+	proxy.Fail(func(r *http.Request) bool {
+		return r.Method == http.MethodPut && strings.HasSuffix(r.URL.Path, "/"+bad)
+	})
 
 	var logs syncBuffer
 	url := startRIE(t, rie, bootstrap, &logs, map[string]string{

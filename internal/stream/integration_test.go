@@ -33,7 +33,9 @@ func TestStreamAgainstSeaweedFS(t *testing.T) {
 	// objKey names keys in any bucket: the layout puts no bucket in a key.
 	keyOf := func(k string) string { return objKey(t, k) }
 	bad := keyOf(key2)
-	proxy.Fail(func(r *http.Request) bool { return r.Method == http.MethodPut && strings.HasSuffix(r.URL.Path, "/"+bad) })
+	proxy.Fail(func(r *http.Request) bool {
+		return r.Method == http.MethodPut && strings.HasSuffix(r.URL.Path, "/"+bad)
+	})
 
 	ev := loadEvent(t, "batch.json")
 	resp, err := h.Handle(ctx, ev)
