@@ -10,6 +10,7 @@ import (
 	"io"
 	"os"
 	"os/signal"
+	"runtime/pprof"
 	"sort"
 	"syscall"
 
@@ -46,6 +47,16 @@ func main() {
 	defer stop()
 	a := &app{stdout: os.Stdout, stderr: os.Stderr}
 	a.commands = commands()
+	// A CPU profile of a real run is the quickest way to see where time goes.
+	if path := os.Getenv("DYNASNAP_CPUPROFILE"); path != "" {
+		if f, err := os.Create(path); err == nil {
+			pprof.StartCPUProfile(f)
+			code := a.main(ctx, os.Args[1:])
+			pprof.StopCPUProfile()
+			f.Close()
+			os.Exit(code)
+		}
+	}
 	os.Exit(a.main(ctx, os.Args[1:]))
 }
 

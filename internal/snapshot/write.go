@@ -122,15 +122,15 @@ func Run(ctx context.Context, client *s3.Client, out store.Store, opts Options) 
 	oldest := make([]time.Time, len(ranges))
 	ext := ".json" + extensions[opts.Compression]
 
-	g, ctx := errgroup.WithContext(ctx)
+	g, gctx := errgroup.WithContext(ctx)
 	fetchQ := make(chan *task, opts.Concurrency)
 	for i := 0; i < opts.Concurrency; i++ {
-		g.Go(func() error { return fetchLoop(ctx, client, opts.Source.Bucket, fetchQ, opts.Fetched) })
+		g.Go(func() error { return fetchLoop(gctx, client, opts.Source.Bucket, fetchQ, opts.Fetched) })
 	}
 	// Each range keeps a window of fetches in flight, sized so that all
 	// fetchers stay busy even when only a few ranges are left.
 	window := max(opts.Concurrency/opts.ListConcurrency*2, 32)
-	rangeG, rctx := errgroup.WithContext(ctx)
+	rangeG, rctx := errgroup.WithContext(gctx)
 	rangeG.SetLimit(opts.ListConcurrency)
 	g.Go(func() error {
 		for _, r := range ranges {

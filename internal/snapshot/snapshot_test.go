@@ -1,0 +1,281 @@
+package snapshot_test
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/service/s3"
+	"github.com/santhosh-tekuri/jsonschema/v6"
+
+	"github.com/dynasnap/dynasnap/internal/item"
+	"github.com/dynasnap/dynasnap/internal/layout"
+	"github.com/dynasnap/dynasnap/internal/snapshot"
+	"github.com/dynasnap/dynasnap/internal/store"
+	"github.com/dynasnap/dynasnap/internal/testenv"
+)
+
+// put writes body as a new version of the item's object and returns its key.
+func put(t *testing.T, cl *s3.Client, src layout.Location, it item.Item, keys ...string) string {
+	t.Helper()
+	id, err := item.KeyID(it, keys...)
+	if err != nil {
+		t.Fatal(err)
+	}
+	body, err := item.Marshal(it)
+	if err != nil {
+		t.Fatal(err)
+	}
+	key := src.ObjectKey(id)
+	putRaw(t, cl, src.Bucket, key, body)
+	return key
+}
+
+func putRaw(t *testing.T, cl *s3.Client, bucket, key string, body []byte) {
+	t.Helper()
+	if _, err := cl.PutObject(context.Background(), &s3.PutObjectInput{Bucket: aws.String(bucket), Key: aws.String(key), Body: bytes.NewReader(body)}); err != nil {
+		t.Fatal(err)
+	}
+}
+
+func corpusItems(t *testing.T) []item.Item {
+	t.Helper()
+	files, _ := filepath.Glob("../../testdata/items/*.json")
+	var out []item.Item
+	for _, f := range files {
+		b, err := os.ReadFile(f)
+		if err != nil {
+			t.Fatal(err)
+		}
+		it, err := item.Unmarshal(bytes.TrimSpace(b))
+		if err != nil {
+			t.Fatalf("%s: %v", f, err)
+		}
+		out = append(out, it)
+	}
+	return out
+}
+
+func compileSchemas(t *testing.T) map[string]*jsonschema.Schema {
+	t.Helper()
+	c := jsonschema.NewCompiler()
+	c.AssertFormat()
+	files, _ := filepath.Glob("../../schemas/*.schema.json")
+	for _, f := range files {
+		r, _ := os.Open(f)
+		doc, err := jsonschema.UnmarshalJSON(r)
+		r.Close()
+		if err != nil {
+			t.Fatalf("%s: %v", f, err)
+		}
+		if err := c.AddResource("https://dynasnap.dev/schemas/"+filepath.Base(f), doc); err != nil {
+			t.Fatal(err)
+		}
+	}
+	out := map[string]*jsonschema.Schema{}
+	for _, name := range []string{"manifest-summary", "manifest-files", "item-line", "sidecar-line"} {
+		s, err := c.Compile("https://dynasnap.dev/schemas/" + name + ".schema.json")
+		if err != nil {
+			t.Fatal(err)
+		}
+		out[name] = s
+	}
+	return out
+}
+
+func validate(t *testing.T, s *jsonschema.Schema, what string, data []byte) {
+	t.Helper()
+	inst, err := jsonschema.UnmarshalJSON(bytes.NewReader(data))
+	if err != nil {
+		t.Fatalf("%s: %v", what, err)
+	}
+	if err := s.Validate(inst); err != nil {
+		t.Fatalf("%s does not match its schema: %v\n%s", what, err, data)
+	}
+}
+
+// Every file of a snapshot matches the JSON Schemas under schemas/, and
+// every attribute type survives the trip byte for byte.
+func TestOutputMatchesSchemasAndKeepsTypes(t *testing.T) {
+	c := testenv.Clients(t)
+	cl := c.S3()
+	bucket := testenv.Bucket(t, c, true)
+	src := layout.TableLocation(bucket, "bk", "types")
+	want := map[string]string{}
+	for _, it := range corpusItems(t) {
+		var keyName string
+		for _, k := range []string{"pk", "id"} {
+			if _, ok := it[k]; ok {
+				keyName = k
+			}
+		}
+		key := put(t, cl, src, it, keyName)
+		b, _ := item.Marshal(it)
+		want[key] = string(b)
+	}
+	// A 400 KB item.
+	big := must(item.Unmarshal([]byte(fmt.Sprintf(`{"pk":{"S":"big"},"blob":{"S":%q}}`, strings.Repeat("ü", 200*1024)))))
+	key := put(t, cl, src, big, "pk")
+	b, _ := item.Marshal(big)
+	want[key] = string(b)
+
+	schemas := compileSchemas(t)
+	for _, comp := range []string{"gzip", "zstd", "none"} {
+		dir := filepath.Join(t.TempDir(), comp)
+		if _, err := snapshot.Run(context.Background(), cl, store.NewLocal(dir), snapshot.Options{Source: src, At: time.Now().Add(time.Second), Compression: comp}); err != nil {
+			t.Fatal(err)
+		}
+		sum, _ := os.ReadFile(filepath.Join(dir, snapshot.SummaryName))
+		validate(t, schemas["manifest-summary"], "manifest-summary.json", sum)
+		files, _ := os.ReadFile(filepath.Join(dir, snapshot.FilesName))
+		for _, l := range bytes.Split(bytes.TrimSpace(files), []byte("\n")) {
+			validate(t, schemas["manifest-files"], "manifest-files.json line", l)
+		}
+		s, err := snapshot.Open(context.Background(), store.NewLocal(dir))
+		if err != nil {
+			t.Fatal(err)
+		}
+		got := map[string]string{}
+		err = s.EachItem(context.Background(), func(l snapshot.Line) error {
+			line, _ := json.Marshal(map[string]json.RawMessage{"Item": l.Item})
+			validate(t, schemas["item-line"], "data line", line)
+			side, _ := json.Marshal(l.Source)
+			validate(t, schemas["sidecar-line"], "sidecar line", side)
+			got[l.Source.Key] = string(l.Item)
+			return nil
+		})
+		if err != nil {
+			t.Fatal(err)
+		}
+		for k, v := range want {
+			if got[k] != v {
+				t.Errorf("%s: %s changed:\n got %.200s\nwant %.200s", comp, k, got[k], v)
+			}
+		}
+	}
+}
+
+// Buckets written by mapbox/dynamodb-replicator: md5 ids in stream order,
+// the NewImage as the body, pretty or compact. They compact the same way.
+func TestReadsReplicatorBuckets(t *testing.T) {
+	c := testenv.Clients(t)
+	cl := c.S3()
+	bucket := testenv.Bucket(t, c, true)
+	src := layout.TableLocation(bucket, "replicator", "legacy")
+	putRaw(t, cl, bucket, src.ObjectKey("0cc175b9c0f1b6a831c399e269772661"), []byte("{\n  \"id\": {\"S\": \"a\"},\n  \"n\": {\"N\": \"1\"}\n}\n"))
+	putRaw(t, cl, bucket, src.ObjectKey("92eb5ffee6ae2fec3ad71c777531578f"), []byte(`{"id":{"S":"b"}}`))
+	dir := t.TempDir()
+	res, err := snapshot.Run(context.Background(), cl, store.NewLocal(dir), snapshot.Options{Source: src, At: time.Now().Add(time.Second)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	got := readAll(t, dir)
+	if res.Items != 2 || got[src.ObjectKey("0cc175b9c0f1b6a831c399e269772661")] != `{"id":{"S":"a"},"n":{"N":"1"}}` {
+		t.Fatalf("got %v", got)
+	}
+}
+
+func TestBadInputsGiveClearErrors(t *testing.T) {
+	c := testenv.Clients(t)
+	cl := c.S3()
+	ctx := context.Background()
+	at := time.Now().Add(time.Second)
+
+	unversioned := testenv.Bucket(t, c, false)
+	_, err := snapshot.Run(ctx, cl, store.NewLocal(t.TempDir()), snapshot.Options{Source: layout.TableLocation(unversioned, "p", "t"), At: at})
+	if err == nil || !strings.Contains(err.Error(), "versioning") {
+		t.Errorf("unversioned bucket: %v", err)
+	}
+	_, err = snapshot.Run(ctx, cl, store.NewLocal(t.TempDir()), snapshot.Options{Source: layout.TableLocation("no-such-bucket-dynasnap", "p", "t"), At: at})
+	if err == nil || !strings.Contains(err.Error(), "does not exist") {
+		t.Errorf("missing bucket: %v", err)
+	}
+
+	bucket := testenv.Bucket(t, c, true)
+	src := layout.TableLocation(bucket, "p", "t")
+	for i := 0; i < 50; i++ {
+		put(t, cl, src, item.Item{"pk": must(item.UnmarshalValue([]byte(fmt.Sprintf(`{"S":"k%d"}`, i))))})
+	}
+	corrupt := src.ObjectKey("ffff")
+	putRaw(t, cl, bucket, corrupt, []byte(`{"pk":{"S":"trunc`))
+	dir := t.TempDir()
+	_, err = snapshot.Run(ctx, cl, store.NewLocal(dir), snapshot.Options{Source: src, At: time.Now().Add(time.Second)})
+	if err == nil || !strings.Contains(err.Error(), corrupt) || !strings.Contains(err.Error(), "corrupt") {
+		t.Errorf("corrupt object: %v", err)
+	}
+	if _, err := os.Stat(filepath.Join(dir, snapshot.SummaryName)); !os.IsNotExist(err) {
+		t.Errorf("a failed snapshot left %s", snapshot.SummaryName)
+	}
+	if _, err := snapshot.Open(ctx, store.NewLocal(dir)); !errors.Is(err, snapshot.ErrIncomplete) {
+		t.Errorf("opening a failed snapshot: %v", err)
+	}
+
+	// Cancellation stops the run with the context's error and no summary.
+	cctx, cancel := context.WithCancel(ctx)
+	cancel()
+	dir = t.TempDir()
+	_, err = snapshot.Run(cctx, cl, store.NewLocal(dir), snapshot.Options{Source: src, At: at})
+	if !errors.Is(err, context.Canceled) {
+		t.Errorf("cancelled run: %v", err)
+	}
+}
+
+// S3 output: multipart parts, manifests with full keys, readable back.
+func TestS3Output(t *testing.T) {
+	c := testenv.Clients(t)
+	cl := c.S3()
+	bucket := testenv.Bucket(t, c, true)
+	src := layout.TableLocation(bucket, "p", "t")
+	for i := 0; i < 300; i++ {
+		put(t, cl, src, item.Item{"pk": must(item.UnmarshalValue([]byte(fmt.Sprintf(`{"S":"k%d"}`, i)))),
+			"pad": must(item.UnmarshalValue([]byte(fmt.Sprintf(`{"S":%q}`, strings.Repeat(fmt.Sprint(i), 7000)))))})
+	}
+	out, err := store.NewS3(cl, layout.Location{Bucket: bucket, Prefix: "exports/one"}, store.Options{PartSize: 5 << 20})
+	if err != nil {
+		t.Fatal(err)
+	}
+	res, err := snapshot.Run(context.Background(), cl, out, snapshot.Options{Source: src, At: time.Now().Add(time.Second), SingleFile: true, Compression: "none"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if res.Items != 300 || res.DataFiles != 1 || res.BytesWritten < 5<<20 {
+		t.Fatalf("items %d files %d", res.Items, res.DataFiles)
+	}
+	s, err := snapshot.Open(context.Background(), out)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !strings.HasPrefix(s.Files[0].DataFileS3Key, "exports/one/data/") {
+		t.Errorf("dataFileS3Key %q is not a full key", s.Files[0].DataFileS3Key)
+	}
+	n := 0
+	if err := s.EachItem(context.Background(), func(snapshot.Line) error { n++; return nil }); err != nil || n != 300 {
+		t.Fatalf("read back %d items: %v", n, err)
+	}
+	// A second run into the same folder is refused.
+	if _, err := snapshot.Run(context.Background(), cl, out, snapshot.Options{Source: src, At: time.Now()}); err == nil || !strings.Contains(err.Error(), "already holds a snapshot") {
+		t.Errorf("second run: %v", err)
+	}
+	r, _ := out.Open(context.Background(), snapshot.SummaryName)
+	b, _ := io.ReadAll(r)
+	r.Close()
+	if !bytes.Contains(b, []byte(`"s3Bucket": "`+bucket)) {
+		t.Errorf("summary lacks s3Bucket: %s", b)
+	}
+}
+
+func must[T any](v T, err error) T {
+	if err != nil {
+		panic(err)
+	}
+	return v
+}
