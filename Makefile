@@ -42,9 +42,11 @@ fuzz:
 demo: build
 	scripts/demo.sh
 
+# Seeds its datasets once (kept in the local SeaweedFS), then measures; see
+# README "Benchmarks". Flags: make bench BENCH_FLAGS="-items 2000 -scale 2".
 bench: build
 	scripts/stack.sh up >/dev/null
-	set -a; . .stack/env; set +a; $(GO) run ./internal/bench/cmd
+	set -a; . .stack/env; set +a; $(GO) run ./internal/bench/cmd $(BENCH_FLAGS)
 
 clean:
 	rm -rf $(BIN)

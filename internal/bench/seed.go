@@ -15,6 +15,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/s3"
 	s3types "github.com/aws/aws-sdk-go-v2/service/s3/types"
+	"github.com/aws/smithy-go"
 
 	"github.com/dynasnap/dynasnap/internal/layout"
 )
@@ -66,15 +67,14 @@ func Ensure(ctx context.Context, cl *s3.Client, d Dataset, concurrency int, prog
 func readMarker(ctx context.Context, cl *s3.Client, bucket string) (Marker, bool, error) {
 	out, err := cl.GetObject(ctx, &s3.GetObjectInput{Bucket: aws.String(bucket), Key: aws.String(markerKey)})
 	if err != nil {
-		var nsk *s3types.NoSuchKey
-		var nsb *s3types.NoSuchBucket
-		if errors.As(err, &nsk) || errors.As(err, &nsb) {
-			return Marker{}, false, nil
-		}
-		// Some servers answer a missing bucket with a bare 404.
-		var nf *s3types.NotFound
-		if errors.As(err, &nf) {
-			return Marker{}, false, nil
+		// GetObject declares only NoSuchKey as a typed error; a missing
+		// bucket comes as a generic API error (or a bare 404 on some servers).
+		var apiErr smithy.APIError
+		if errors.As(err, &apiErr) {
+			switch apiErr.ErrorCode() {
+			case "NoSuchKey", "NoSuchBucket", "NotFound":
+				return Marker{}, false, nil
+			}
 		}
 		return Marker{}, false, fmt.Errorf("read seeding marker s3://%s/%s: %w", bucket, markerKey, err)
 	}

@@ -1,0 +1,52 @@
+// Command bench measures `dynasnap snapshot` on the local stack against the
+// targets of issue 3; `make bench` runs it. It seeds its datasets once and
+// keeps them, so later runs only measure. Exit 0 even when a target is
+// missed (it is a measurement; misses print as MISSED), 1 when something
+// could not be measured.
+package main
+
+import (
+	"context"
+	"flag"
+	"fmt"
+	"os"
+	"os/signal"
+	"path/filepath"
+	"syscall"
+	"time"
+
+	"github.com/dynasnap/dynasnap/internal/bench"
+)
+
+func main() {
+	var cfg bench.Config
+	flag.StringVar(&cfg.Bin, "bin", "bin/dynasnap", "the dynasnap binary to measure")
+	flag.IntVar(&cfg.Items, "items", 100_000, "live items in the base (1x) dataset")
+	flag.IntVar(&cfg.Versions, "versions", 3, "versions (puts) per item in the base dataset")
+	flag.Float64Var(&cfg.DeletedFraction, "deleted", 0.05, "extra deleted items in the base dataset, as a fraction of -items")
+	flag.IntVar(&cfg.Scale, "scale", 4, "the memory check's dataset has this many times -items (0: skip)")
+	flag.IntVar(&cfg.ScaleVersions, "scale-versions", 1, "versions per item in the memory check's dataset")
+	flag.IntVar(&cfg.ProxyItems, "proxy-items", 5_000, "items snapshotted through the latency proxy (0: skip)")
+	flag.IntVar(&cfg.ProxyVersions, "proxy-versions", 2, "versions per item in the proxy dataset")
+	flag.DurationVar(&cfg.Latency, "latency", 20*time.Millisecond, "delay the proxy adds to every request")
+	flag.IntVar(&cfg.Concurrency, "concurrency", 256, "GetObject requests in flight, for the ceiling and the snapshot")
+	flag.IntVar(&cfg.SeedConcurrency, "seed-concurrency", 128, "PUTs in flight while seeding")
+	flag.StringVar(&cfg.WorkDir, "workdir", filepath.Join(os.TempDir(), "dynasnap-bench"), "where snapshots are written (and deleted after each run)")
+	flag.DurationVar(&cfg.Timeout, "timeout", 30*time.Minute, "kill a snapshot run that takes longer")
+	flag.Parse()
+	if flag.NArg() > 0 || cfg.Items <= 0 || cfg.Versions < 1 || cfg.ScaleVersions < 1 || cfg.ProxyVersions < 1 || cfg.Concurrency < 1 || cfg.SeedConcurrency < 1 {
+		flag.Usage()
+		os.Exit(2)
+	}
+	if _, err := os.Stat(cfg.Bin); err != nil {
+		fmt.Fprintf(os.Stderr, "bench: %v (run make build, or use make bench)\n", err)
+		os.Exit(1)
+	}
+
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	defer stop()
+	if err := bench.Run(ctx, cfg, os.Stdout, os.Stderr); err != nil {
+		fmt.Fprintf(os.Stderr, "bench: %v\n", err)
+		os.Exit(1)
+	}
+}

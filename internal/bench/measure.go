@@ -1,0 +1,111 @@
+package bench
+
+import (
+	"context"
+	"fmt"
+	"io"
+
+	"github.com/aws/aws-sdk-go-v2/service/s3"
+)
+
+// measureBase runs the 1x figures: ceiling, snapshot, ceiling again. The
+// ceiling is taken on both sides of the snapshot and the higher one is used,
+// so a slow moment of a shared machine cannot flatter the ratio.
+func measureBase(ctx context.Context, cl *s3.Client, s Seeded, cfg Config, log io.Writer) ([]Row, SnapshotRun, bool) {
+	fmt.Fprintf(log, "listing the latest live versions of %s (not timed)\n", s.Source())
+	objs, err := LatestLive(ctx, cl, s.Location(s.Table))
+	if err != nil {
+		return []Row{Failed("raw ceiling", err)}, SnapshotRun{}, false
+	}
+	if len(objs) != s.Items {
+		return []Row{Failed("raw ceiling", fmt.Errorf("listed %d live items in %s; the dataset has %d", len(objs), s.Source(), s.Items))}, SnapshotRun{}, false
+	}
+	var best Throughput
+	ceiling := func(label string) error {
+		fmt.Fprintf(log, "raw ceiling (%s): GetObject x %d, %d in flight\n", label, len(objs), cfg.Concurrency)
+		t, err := Ceiling(ctx, cl, s.Bucket, objs, cfg.Concurrency)
+		if err != nil {
+			return err
+		}
+		fmt.Fprintf(log, "  %.0f items/s (%.1fs)\n", t.ItemsPerSecond(), t.Seconds)
+		if t.ItemsPerSecond() > best.ItemsPerSecond() {
+			best = t
+		}
+		return nil
+	}
+	if err := ceiling("before"); err != nil {
+		return []Row{Failed("raw ceiling", err)}, SnapshotRun{}, false
+	}
+	fmt.Fprintf(log, "snapshot 1x: %s\n", s.Source())
+	run, snapErr := cfg.snapshot(ctx, s, "1x", "")
+	if snapErr == nil {
+		fmt.Fprintf(log, "  %.0f items/s wall (%.1fs), %.1f MB peak RSS\n", run.WallItemsPerSecond(), run.WallSeconds, float64(run.MaxRSSBytes)/(1<<20))
+	}
+	if err := ceiling("after"); err != nil {
+		return []Row{Failed("raw ceiling", err)}, SnapshotRun{}, false
+	}
+	rows := []Row{Info("1x: raw ceiling (GetObject loop)", "%.0f items/s (best of 2, %.1fs)", best.ItemsPerSecond(), best.Seconds)}
+	if snapErr != nil {
+		return append(rows, Failed("1x: snapshot", snapErr)), SnapshotRun{}, false
+	}
+	sum := run.Summary
+	ratio := run.WallItemsPerSecond() / best.ItemsPerSecond()
+	rows = append(rows,
+		itemsRow("1x", sum.Items, s.Items),
+		Info("1x: snapshot items/s (wall clock)", "%.0f items/s (%.1fs)", run.WallItemsPerSecond(), run.WallSeconds),
+		Info("1x: snapshot items/s (self-reported)", "%.0f items/s (%.1fs)", sum.ItemsPerSecond, sum.Seconds),
+		Check("1x: ratio snapshot / ceiling", fmt.Sprintf("%.2f", ratio), fmt.Sprintf(">= %.1f", targetRatio), ratio >= targetRatio),
+		Info("1x: versions listed/s", "%.0f versions/s (%d versions)", sum.VersionsListedPerSecond, sum.VersionsListed),
+		Check("1x: peak RSS", MB(run.MaxRSSBytes), "< "+MB(targetRSS), run.MaxRSSBytes < targetRSS),
+	)
+	return rows, run, true
+}
+
+// measureScaled runs the memory check: the same snapshot on Scale times the
+// items must stay within targetRSSGrowth of the 1x peak.
+func measureScaled(ctx context.Context, s Seeded, cfg Config, one SnapshotRun, haveOne bool, log io.Writer) []Row {
+	name := fmt.Sprintf("%dx", cfg.Scale)
+	fmt.Fprintf(log, "snapshot %s: %s\n", name, s.Source())
+	run, err := cfg.snapshot(ctx, s, name, "")
+	if err != nil {
+		return []Row{Failed(name+": snapshot", err)}
+	}
+	fmt.Fprintf(log, "  %.0f items/s wall (%.1fs), %.1f MB peak RSS\n", run.WallItemsPerSecond(), run.WallSeconds, float64(run.MaxRSSBytes)/(1<<20))
+	rows := []Row{
+		itemsRow(name, run.Summary.Items, s.Items),
+		Info(name+": snapshot items/s (wall clock)", "%.0f items/s (%.1fs)", run.WallItemsPerSecond(), run.WallSeconds),
+		Check(name+": peak RSS", MB(run.MaxRSSBytes), "< "+MB(targetRSS), run.MaxRSSBytes < targetRSS),
+	}
+	if haveOne && one.MaxRSSBytes > 0 {
+		g := float64(run.MaxRSSBytes) / float64(one.MaxRSSBytes)
+		rows = append(rows, Check("peak RSS "+name+" / 1x", fmt.Sprintf("%.2f", g), fmt.Sprintf("<= %.1f", targetRSSGrowth), g <= targetRSSGrowth))
+	}
+	return rows
+}
+
+// measureProxy runs the snapshot through the latency proxy: every request,
+// listing included, pays the delay, as on AWS.
+func measureProxy(ctx context.Context, s Seeded, endpoint string, cfg Config, log io.Writer) []Row {
+	name := fmt.Sprintf("+%v latency", cfg.Latency)
+	p, err := StartLatencyProxy(endpoint, cfg.Latency)
+	if err != nil {
+		return []Row{Failed(name+": snapshot", err)}
+	}
+	defer p.Close()
+	fmt.Fprintf(log, "snapshot through the %v latency proxy at %s: %s\n", cfg.Latency, p.URL, s.Source())
+	run, err := cfg.snapshot(ctx, s, "proxy", p.URL)
+	if err != nil {
+		return []Row{Failed(name+": snapshot", err)}
+	}
+	fmt.Fprintf(log, "  %.0f items/s wall (%.1fs), %d requests through the proxy\n", run.WallItemsPerSecond(), run.WallSeconds, p.Requests.Load())
+	if p.Requests.Load() < int64(s.Items) {
+		// The snapshot bypassed the proxy (it ignored --endpoint-url): the
+		// figure would be a loopback figure.
+		return []Row{Failed(name+": snapshot", fmt.Errorf("only %d requests went through the proxy for %d items: --endpoint-url was not used", p.Requests.Load(), s.Items))}
+	}
+	rate := run.WallItemsPerSecond()
+	return []Row{
+		itemsRow(name, run.Summary.Items, s.Items),
+		Check(name+": snapshot items/s", fmt.Sprintf("%.0f items/s (%.1fs)", rate, run.WallSeconds), fmt.Sprintf(">= %.0f", targetProxyRate), rate >= targetProxyRate),
+	}
+}

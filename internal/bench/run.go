@@ -1,0 +1,159 @@
+package bench
+
+import (
+	"context"
+	"fmt"
+	"io"
+	"net/url"
+	"os"
+	"path/filepath"
+	"strconv"
+	"time"
+
+	"github.com/aws/aws-sdk-go-v2/service/s3"
+
+	"github.com/dynasnap/dynasnap/internal/awsconf"
+)
+
+// Config is one bench run; cmd/main.go fills it from flags.
+type Config struct {
+	Bin             string
+	Items           int     // the 1x dataset's live items
+	Versions        int     // puts per item in the 1x dataset
+	DeletedFraction float64 // extra deleted items in the 1x dataset, as a fraction of Items
+	Scale           int     // the memory check's dataset has Scale x Items items (0: skip)
+	ScaleVersions   int
+	ProxyItems      int // items snapshotted through the latency proxy (0: skip)
+	ProxyVersions   int
+	Latency         time.Duration
+	Concurrency     int // GetObject in flight, for the ceiling and the snapshot alike
+	SeedConcurrency int
+	WorkDir         string
+	Timeout         time.Duration // per snapshot run
+}
+
+// Targets of issue 3.
+const (
+	targetRatio     = 0.8
+	targetRSS       = 256 << 20
+	targetRSSGrowth = 1.3
+	targetProxyRate = 2000.0
+)
+
+// Run seeds what is missing, measures, and prints the report to w (progress
+// to log). It returns an error only when it could not measure something.
+func Run(ctx context.Context, cfg Config, w, log io.Writer) error {
+	endpoint := os.Getenv("AWS_ENDPOINT_URL_S3")
+	if err := requireLoopback(endpoint); err != nil {
+		return err
+	}
+	clients, err := awsconf.Load(ctx, awsconf.Options{MaxConns: max(cfg.Concurrency, cfg.SeedConcurrency)})
+	if err != nil {
+		return err
+	}
+	cl := clients.S3()
+	if err := os.MkdirAll(cfg.WorkDir, 0o755); err != nil {
+		return fmt.Errorf("bench work folder: %w", err)
+	}
+
+	var rows []Row
+	base := NewDataset(cfg.Items, cfg.Versions, int(float64(cfg.Items)*cfg.DeletedFraction))
+	one, err := ensure(ctx, cl, base, cfg, log)
+	if err != nil {
+		return err
+	}
+	rows = append(rows, seedRow("1x", one))
+	var scaled, proxied *Seeded
+	if cfg.Scale > 0 {
+		s, err := ensure(ctx, cl, NewDataset(cfg.Scale*cfg.Items, cfg.ScaleVersions, 0), cfg, log)
+		if err != nil {
+			return err
+		}
+		scaled = &s
+		rows = append(rows, seedRow(fmt.Sprintf("%dx", cfg.Scale), s))
+	}
+	if cfg.ProxyItems > 0 {
+		s, err := ensure(ctx, cl, NewDataset(cfg.ProxyItems, cfg.ProxyVersions, 0), cfg, log)
+		if err != nil {
+			return err
+		}
+		proxied = &s
+		rows = append(rows, seedRow("proxy", s))
+	}
+
+	oneRows, oneRun, ok := measureBase(ctx, cl, one, cfg, log)
+	rows = append(rows, oneRows...)
+	if scaled != nil {
+		rows = append(rows, measureScaled(ctx, *scaled, cfg, oneRun, ok, log)...)
+	}
+	if proxied != nil {
+		rows = append(rows, measureProxy(ctx, *proxied, endpoint, cfg, log)...)
+	}
+
+	fmt.Fprintf(w, "\ndynasnap snapshot benchmark (%d GetObject in flight, local SeaweedFS at %s)\n\n", cfg.Concurrency, endpoint)
+	if _, failed := Report(w, rows); failed > 0 {
+		return fmt.Errorf("%d figure(s) could not be measured", failed)
+	}
+	return nil
+}
+
+// requireLoopback keeps the bench off real AWS: it creates buckets and
+// writes hundreds of thousands of objects.
+func requireLoopback(endpoint string) error {
+	u, err := url.Parse(endpoint)
+	if endpoint == "" || err != nil || (u.Hostname() != "127.0.0.1" && u.Hostname() != "localhost") {
+		return fmt.Errorf("AWS_ENDPOINT_URL_S3=%q: the bench runs only against the local stack on 127.0.0.1 (make bench starts it)", endpoint)
+	}
+	return nil
+}
+
+func ensure(ctx context.Context, cl *s3.Client, d Dataset, cfg Config, log io.Writer) (Seeded, error) {
+	fmt.Fprintf(log, "dataset s3://%s: %d live items x %d versions, %d deleted items (%d writes)\n",
+		d.Bucket, d.Items, d.Versions, d.Deleted, d.Writes())
+	s, err := Ensure(ctx, cl, d, cfg.SeedConcurrency, log)
+	if err != nil {
+		return Seeded{}, err
+	}
+	if s.Reused {
+		fmt.Fprintf(log, "  reusing %s, seeded %s in %.1fs\n", s.Source(), s.SeededAt.Format(time.RFC3339), s.SeedSeconds)
+	} else {
+		fmt.Fprintf(log, "  seeded %s in %.1fs (%.0f writes/s)\n", s.Source(), s.SeedSeconds, float64(d.Writes())/s.SeedSeconds)
+	}
+	return s, nil
+}
+
+func seedRow(name string, s Seeded) Row {
+	how := "seeded now"
+	if s.Reused {
+		how = "reused, seeded earlier"
+	}
+	return Info("seeding "+name+" ("+strconv.Itoa(s.Items)+" items)", "%.1f s, %.0f writes/s (%s)",
+		s.SeedSeconds, float64(s.Writes())/s.SeedSeconds, how)
+}
+
+// settle waits until the seeding's last second is over: the snapshot's
+// default time is the last whole second before it starts, and LastModified
+// has whole-second precision, so a table seeded a moment ago would come out
+// short by its last writes.
+func settle(ctx context.Context, s Seeded) {
+	if d := time.Until(s.SeededAt.Add(2 * time.Second)); d > 0 {
+		select {
+		case <-time.After(d):
+		case <-ctx.Done():
+		}
+	}
+}
+
+func (cfg Config) snapshot(ctx context.Context, s Seeded, name, endpoint string) (SnapshotRun, error) {
+	settle(ctx, s)
+	return RunSnapshot(ctx, SnapshotOptions{
+		Bin: cfg.Bin, Source: s.Source(), Concurrency: cfg.Concurrency, EndpointURL: endpoint, Timeout: cfg.Timeout,
+		OutDir: filepath.Join(cfg.WorkDir, fmt.Sprintf("%s-%d", name, time.Now().UnixNano())),
+	})
+}
+
+// itemsRow checks the snapshot returned every live item: a fast snapshot
+// that drops items is no result.
+func itemsRow(name string, got, want int) Row {
+	return Check(name+": items in snapshot", strconv.Itoa(got), "= "+strconv.Itoa(want), got == want)
+}

@@ -1,0 +1,138 @@
+package bench
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"syscall"
+	"time"
+)
+
+// Summary is the part of `dynasnap snapshot --json` the bench reads.
+type Summary struct {
+	Items                   int     `json:"items"`
+	VersionsListed          int     `json:"versionsListed"`
+	Seconds                 float64 `json:"seconds"`
+	ItemsPerSecond          float64 `json:"itemsPerSecond"`
+	VersionsListedPerSecond float64 `json:"versionsListedPerSecond"`
+	BytesWritten            int64   `json:"bytesWritten"`
+	ExportTime              string  `json:"exportTime"`
+}
+
+// SnapshotRun is one snapshot subprocess, as seen from outside.
+type SnapshotRun struct {
+	Summary     Summary
+	WallSeconds float64 // start of the process to its exit
+	MaxRSSBytes int64   // peak resident set of the process (getrusage)
+}
+
+// WallItemsPerSecond counts everything the user waits for: process start,
+// listing, fetching, writing and the manifests. The bench compares this one
+// with the ceiling, so nothing the snapshot leaves out of its own clock helps.
+func (r SnapshotRun) WallItemsPerSecond() float64 {
+	if r.WallSeconds <= 0 {
+		return 0
+	}
+	return float64(r.Summary.Items) / r.WallSeconds
+}
+
+// SnapshotOptions are the flags of one run.
+type SnapshotOptions struct {
+	Bin         string // path of the dynasnap binary
+	Source      string // s3://bucket/prefix/table
+	OutDir      string // must not exist yet; removed after the run
+	Concurrency int
+	EndpointURL string        // "" = from the environment
+	Timeout     time.Duration // kills a hung run: the bench is bounded
+}
+
+// RunSnapshot runs `dynasnap snapshot ... --json` and reads its summary and
+// its peak RSS. The output is deleted afterwards: only the figures matter and
+// the 4x run writes a few hundred MB.
+func RunSnapshot(ctx context.Context, o SnapshotOptions) (SnapshotRun, error) {
+	ctx, cancel := context.WithTimeout(ctx, o.Timeout)
+	defer cancel()
+	defer os.RemoveAll(o.OutDir)
+	args := []string{"snapshot", "--source", o.Source, "--out", o.OutDir, "--format", "jsonl",
+		"--concurrency", strconv.Itoa(o.Concurrency), "--quiet", "--json"}
+	if o.EndpointURL != "" {
+		args = append(args, "--endpoint-url", o.EndpointURL)
+	}
+	cmd := exec.CommandContext(ctx, o.Bin, args...)
+	var stdout bytes.Buffer
+	stderr := &tailBuffer{max: 4096}
+	cmd.Stdout, cmd.Stderr = &stdout, stderr
+	start := time.Now()
+	err := cmd.Run()
+	wall := time.Since(start).Seconds()
+	if err != nil {
+		if ctx.Err() == context.DeadlineExceeded {
+			err = fmt.Errorf("killed after %v: %w", o.Timeout, err)
+		}
+		return SnapshotRun{}, fmt.Errorf("%s %s: %w; stderr ends:\n%s", filepath.Base(o.Bin), strings.Join(args, " "), err, stderr)
+	}
+	sum, err := lastJSON(stdout.Bytes())
+	if err != nil {
+		return SnapshotRun{}, fmt.Errorf("read the --json summary of dynasnap snapshot: %w; stdout was %q", err, truncate(stdout.String(), 500))
+	}
+	run := SnapshotRun{Summary: sum, WallSeconds: wall}
+	if ru, ok := cmd.ProcessState.SysUsage().(*syscall.Rusage); ok {
+		run.MaxRSSBytes = ru.Maxrss * 1024 // kilobytes on Linux
+	}
+	return run, nil
+}
+
+// lastJSON decodes the last JSON object on stdout; the contract is one
+// object, and anything after it would be a bug worth failing on.
+func lastJSON(b []byte) (Summary, error) {
+	dec := json.NewDecoder(bytes.NewReader(b))
+	var s Summary
+	found := false
+	for {
+		var cur Summary
+		err := dec.Decode(&cur)
+		if errors.Is(err, io.EOF) {
+			break
+		}
+		if err != nil {
+			return Summary{}, err
+		}
+		s, found = cur, true
+	}
+	if !found {
+		return Summary{}, errors.New("no JSON object on stdout")
+	}
+	return s, nil
+}
+
+// tailBuffer keeps the last max bytes written: enough of stderr to explain a
+// failure without holding a long progress log.
+type tailBuffer struct {
+	max int
+	b   []byte
+}
+
+func (t *tailBuffer) Write(p []byte) (int, error) {
+	t.b = append(t.b, p...)
+	if len(t.b) > t.max {
+		t.b = append(t.b[:0], t.b[len(t.b)-t.max:]...)
+	}
+	return len(p), nil
+}
+
+func (t *tailBuffer) String() string { return string(t.b) }
+
+func truncate(s string, n int) string {
+	if len(s) <= n {
+		return s
+	}
+	return s[:n] + "..."
+}
