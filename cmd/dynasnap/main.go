@@ -62,6 +62,7 @@ func main() {
 
 func commands() map[string]command {
 	return map[string]command{
+		"backfill": {"copy an existing table into the backup layout (parallel Scan), to seed a late-started stream", cmdBackfill},
 		"snapshot": {"fold the backup versions into a snapshot at a point in time", cmdSnapshot},
 		"version":  {"print the version", cmdVersion},
 	}

@@ -1,0 +1,179 @@
+// Package backfill copies an existing table into the backup layout with a
+// parallel Scan, so that a table whose stream was turned on late still has a
+// full backup. It writes through the same writer as the stream Lambda.
+package backfill
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
+	"golang.org/x/sync/errgroup"
+
+	"github.com/dynasnap/dynasnap/internal/backup"
+	"github.com/dynasnap/dynasnap/internal/layout"
+)
+
+// DynamoAPI is the part of the DynamoDB client backfill uses.
+type DynamoAPI interface {
+	DescribeTable(ctx context.Context, in *dynamodb.DescribeTableInput, opts ...func(*dynamodb.Options)) (*dynamodb.DescribeTableOutput, error)
+	Scan(ctx context.Context, in *dynamodb.ScanInput, opts ...func(*dynamodb.Options)) (*dynamodb.ScanOutput, error)
+}
+
+// S3API is the part of the S3 client backfill uses.
+type S3API interface {
+	backup.S3API
+	backup.VersioningAPI
+}
+
+// Options configure a run.
+type Options struct {
+	Table    string
+	Dest     layout.Location // the table's objects go to Dest/<table>/
+	Segments int             // parallel Scan segments
+	// Concurrency bounds the PUTs in flight over all segments.
+	Concurrency int
+	// ReadRate caps the Scan's consumed read capacity units per second (0: no cap).
+	ReadRate float64
+	// PageSize is the Scan Limit (0: DynamoDB's 1 MB pages).
+	PageSize int32
+	// Checkpoint is a local file recording each segment's progress; an
+	// existing one is resumed. Empty: no checkpoint.
+	Checkpoint string
+	// Overwrite writes every item even when its object exists. By default a
+	// put is conditional, so a newer version the stream already wrote is
+	// never buried under the older scanned image.
+	Overwrite bool
+	// Progress, if set, is called about every ProgressEvery with the totals.
+	Progress      func(Stats)
+	ProgressEvery time.Duration
+	// Retries of a throttled call on top of the SDK's own (default 8).
+	Retries int
+}
+
+// Stats are running totals.
+type Stats struct {
+	Scanned      int64   // items read
+	Written      int64   // objects put
+	Existing     int64   // items skipped because their object exists
+	Capacity     float64 // read capacity units consumed
+	Segments     int
+	SegmentsDone int64
+	TableItems   int64 // DescribeTable's approximate item count
+	Elapsed      time.Duration
+}
+
+type run struct {
+	opts    Options
+	ddb     DynamoAPI
+	w       *backup.Writer
+	keys    []string
+	limiter *limiter
+	cp      *checkpoint
+	sem     chan struct{}
+	start   time.Time
+
+	scanned, written, existing, segsDone atomic.Int64
+	mu                                   sync.Mutex
+	capacity                             float64
+	tableItems                           int64
+}
+
+// Run backfills opts.Table. It returns the totals, also on error.
+func Run(ctx context.Context, ddb DynamoAPI, s3c S3API, opts Options) (Stats, error) {
+	if opts.Table == "" || opts.Dest.Bucket == "" {
+		return Stats{}, errors.New("backfill needs a table and a destination bucket")
+	}
+	opts.Segments = max(opts.Segments, 1)
+	opts.Concurrency = max(opts.Concurrency, 1)
+	if opts.Retries == 0 {
+		opts.Retries = 8
+	}
+	if opts.ProgressEvery <= 0 {
+		opts.ProgressEvery = time.Second
+	}
+	r := &run{opts: opts, ddb: ddb, w: backup.New(s3c, opts.Dest.Bucket, opts.Dest.Prefix, opts.Table),
+		limiter: newLimiter(opts.ReadRate), sem: make(chan struct{}, opts.Concurrency), start: time.Now()}
+	if err := backup.CheckVersioning(ctx, s3c, opts.Dest.Bucket); err != nil {
+		return r.stats(), err
+	}
+	if err := r.describe(ctx); err != nil {
+		return r.stats(), err
+	}
+	cp, err := loadCheckpoint(opts.Checkpoint, opts.Table, r.w.Location().String(), opts.Segments)
+	if err != nil {
+		return r.stats(), err
+	}
+	r.cp = cp
+	for seg := range opts.Segments {
+		if cp.Done[seg] {
+			r.segsDone.Add(1)
+		}
+	}
+	stop := r.reportProgress()
+	defer stop()
+	g, gctx := errgroup.WithContext(ctx)
+	for seg := range opts.Segments {
+		if cp.Done[seg] {
+			continue
+		}
+		g.Go(func() error { return r.segment(gctx, seg) })
+	}
+	err = g.Wait()
+	return r.stats(), err
+}
+
+func (r *run) describe(ctx context.Context) error {
+	var out *dynamodb.DescribeTableOutput
+	err := retry(ctx, r.opts.Retries, func() error {
+		var err error
+		out, err = r.ddb.DescribeTable(ctx, &dynamodb.DescribeTableInput{TableName: aws.String(r.opts.Table)})
+		return err
+	})
+	if err != nil {
+		return fmt.Errorf("describe table %s: %w", r.opts.Table, err)
+	}
+	for _, k := range out.Table.KeySchema {
+		r.keys = append(r.keys, aws.ToString(k.AttributeName))
+	}
+	if len(r.keys) == 0 {
+		return fmt.Errorf("table %s has no key schema", r.opts.Table)
+	}
+	r.tableItems = aws.ToInt64(out.Table.ItemCount)
+	return nil
+}
+
+func (r *run) stats() Stats {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	return Stats{Scanned: r.scanned.Load(), Written: r.written.Load(), Existing: r.existing.Load(), Capacity: r.capacity,
+		Segments: r.opts.Segments, SegmentsDone: r.segsDone.Load(), TableItems: r.tableItems, Elapsed: time.Since(r.start)}
+}
+
+func (r *run) reportProgress() (stop func()) {
+	if r.opts.Progress == nil {
+		return func() {}
+	}
+	done := make(chan struct{})
+	var wg sync.WaitGroup
+	wg.Add(1)
+	go func() {
+		defer wg.Done()
+		t := time.NewTicker(r.opts.ProgressEvery)
+		defer t.Stop()
+		for {
+			select {
+			case <-done:
+				return
+			case <-t.C:
+				r.opts.Progress(r.stats())
+			}
+		}
+	}()
+	return func() { close(done); wg.Wait() }
+}

@@ -1,0 +1,161 @@
+package backfill
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"time"
+
+	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
+	"github.com/aws/aws-sdk-go-v2/service/dynamodb/types"
+	"golang.org/x/sync/errgroup"
+
+	"github.com/dynasnap/dynasnap/internal/backup"
+	"github.com/dynasnap/dynasnap/internal/item"
+)
+
+type page struct {
+	items []map[string]types.AttributeValue
+	next  map[string]types.AttributeValue // LastEvaluatedKey; nil on the last page
+	at    time.Time
+}
+
+// segment scans one segment, a page ahead of the writes, and checkpoints
+// after each page is fully written.
+func (r *run) segment(ctx context.Context, seg int) error {
+	start, err := r.cp.start(seg)
+	if err != nil {
+		return err
+	}
+	ctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	pages := make(chan page, 1)
+	scanErr := make(chan error, 1)
+	go func() {
+		defer close(pages)
+		scanErr <- r.scan(ctx, seg, start, pages)
+	}()
+	for p := range pages {
+		if err := r.writePage(ctx, p); err != nil {
+			cancel()
+			for range pages {
+			}
+			<-scanErr
+			return fmt.Errorf("segment %d: %w", seg, err)
+		}
+		if err := r.cp.advance(seg, p.next); err != nil {
+			cancel()
+			for range pages {
+			}
+			<-scanErr
+			return err
+		}
+	}
+	if err := <-scanErr; err != nil {
+		return fmt.Errorf("segment %d: %w", seg, err)
+	}
+	r.segsDone.Add(1)
+	return nil
+}
+
+func (r *run) scan(ctx context.Context, seg int, start map[string]types.AttributeValue, pages chan<- page) error {
+	esk := start
+	for {
+		in := &dynamodb.ScanInput{
+			TableName:              aws.String(r.opts.Table),
+			Segment:                aws.Int32(int32(seg)),
+			TotalSegments:          aws.Int32(int32(r.opts.Segments)),
+			ExclusiveStartKey:      esk,
+			ReturnConsumedCapacity: types.ReturnConsumedCapacityTotal,
+		}
+		if r.opts.PageSize > 0 {
+			in.Limit = aws.Int32(r.opts.PageSize)
+		}
+		if err := r.limiter.wait(ctx); err != nil {
+			return err
+		}
+		var out *dynamodb.ScanOutput
+		err := retry(ctx, r.opts.Retries, func() error {
+			var err error
+			out, err = r.ddb.Scan(ctx, in)
+			return err
+		})
+		if err != nil {
+			return fmt.Errorf("scan %s: %w", r.opts.Table, err)
+		}
+		units := estimateUnits(out)
+		r.limiter.spend(units)
+		r.mu.Lock()
+		r.capacity += units
+		r.mu.Unlock()
+		r.scanned.Add(int64(len(out.Items)))
+		esk = out.LastEvaluatedKey
+		if len(esk) == 0 {
+			esk = nil
+		}
+		select {
+		case pages <- page{items: out.Items, next: esk, at: time.Now()}:
+		case <-ctx.Done():
+			return ctx.Err()
+		}
+		if esk == nil {
+			return nil
+		}
+	}
+}
+
+// estimateUnits is the page's consumed capacity, or, from servers that do
+// not report it, an eventually consistent read's cost of its bytes.
+func estimateUnits(out *dynamodb.ScanOutput) float64 {
+	if out.ConsumedCapacity != nil && out.ConsumedCapacity.CapacityUnits != nil {
+		return *out.ConsumedCapacity.CapacityUnits
+	}
+	var n int
+	for _, it := range out.Items {
+		b, _ := item.Marshal(it)
+		n += len(b)
+	}
+	return float64((n+4095)/4096) / 2
+}
+
+func (r *run) writePage(ctx context.Context, p page) error {
+	g, gctx := errgroup.WithContext(ctx)
+	meta := backup.Meta{CreatedAt: p.at, Source: "backfill"}
+	for _, it := range p.items {
+		select {
+		case r.sem <- struct{}{}:
+		case <-gctx.Done():
+			return g.Wait()
+		}
+		g.Go(func() error {
+			defer func() { <-r.sem }()
+			return r.put(gctx, it, meta)
+		})
+	}
+	return g.Wait()
+}
+
+func (r *run) put(ctx context.Context, it item.Item, meta backup.Meta) error {
+	key := make(item.Item, len(r.keys))
+	for _, name := range r.keys {
+		v, ok := it[name]
+		if !ok {
+			return fmt.Errorf("scanned item lacks key attribute %q", name)
+		}
+		key[name] = v
+	}
+	err := retry(ctx, r.opts.Retries, func() error {
+		_, err := r.w.Put(ctx, key, it, meta, backup.PutOptions{IfAbsent: !r.opts.Overwrite})
+		return err
+	})
+	switch {
+	case errors.Is(err, backup.ErrExists):
+		r.existing.Add(1)
+		return nil
+	case err != nil:
+		return err
+	}
+	r.written.Add(1)
+	return nil
+}
