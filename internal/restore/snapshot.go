@@ -1,0 +1,206 @@
+package restore
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"path"
+	"strings"
+	"time"
+
+	"golang.org/x/sync/errgroup"
+
+	"github.com/dynasnap/dynasnap/internal/item"
+	"github.com/dynasnap/dynasnap/internal/keyschema"
+	"github.com/dynasnap/dynasnap/internal/progress"
+	"github.com/dynasnap/dynasnap/internal/snapshot"
+)
+
+// SnapshotOptions configure a restore from a snapshot.
+type SnapshotOptions struct {
+	Readers    int         // data files read at once; default 4
+	Checkpoint *Checkpoint // optional
+	Read       *progress.Counter
+}
+
+// Result is what a restore did.
+type Result struct {
+	Puts, Deletes int64
+	// SkippedFiles and SkippedItems were finished by an earlier run.
+	SkippedFiles int
+	SkippedItems int64
+	// For a restore from versions: keys listed, and keys left alone
+	// because they did not change after the time (--rewind).
+	Keys, Unchanged int64
+	Elapsed         time.Duration
+	Requests        int64
+	Unprocessed     int64
+	Throttled       int64
+	Backoffs        int64
+	BackoffTime     time.Duration
+}
+
+func (r *Result) fill(w *Writer, start time.Time) {
+	r.Puts, r.Deletes = w.Stats.Puts.Load(), w.Stats.Deletes.Load()
+	r.Requests, r.Unprocessed, r.Throttled = w.Stats.Requests.Load(), w.Stats.Unprocessed.Load(), w.Stats.Throttled.Load()
+	r.Backoffs, r.BackoffTime = w.Stats.Backoffs.Load(), time.Duration(w.Stats.BackoffTime.Load())
+	r.Elapsed = time.Since(start)
+}
+
+// CheckFormat refuses snapshots this restore cannot read yet.
+func CheckFormat(s *snapshot.Snapshot) error {
+	if f := s.Summary.OutputFormat; f != "" && f != "DYNAMODB_JSON" {
+		return fmt.Errorf("snapshot %s is %s; restore reads DYNAMODB_JSON snapshots (take one with --format jsonl)", s.Store.URL(""), f)
+	}
+	return nil
+}
+
+var errStop = errors.New("stop")
+
+// FirstItem returns the snapshot's first item and the object key it was
+// backed up under ("" when the snapshot has no sidecar, as AWS exports).
+func FirstItem(ctx context.Context, s *snapshot.Snapshot) (item.Item, string, error) {
+	for _, f := range s.Files {
+		if f.ItemCount == 0 {
+			continue
+		}
+		var it item.Item
+		var key string
+		err := s.Each(ctx, f, func(l snapshot.Line) error {
+			var err error
+			if it, err = item.Unmarshal(l.Item); err != nil {
+				return fmt.Errorf("%s: %w", s.Store.URL(f.Data), err)
+			}
+			key = l.Source.Key
+			return errStop
+		})
+		if err != nil && !errors.Is(err, errStop) {
+			return nil, "", err
+		}
+		return it, key, nil
+	}
+	return nil, "", nil
+}
+
+// CheckKeySchema makes sure the table's key is the key the snapshot's items
+// were backed up under, so a restore into the wrong table fails before
+// writing anything. Without a sidecar it checks the key attributes exist.
+func CheckKeySchema(ctx context.Context, s *snapshot.Snapshot, ks keyschema.Schema) error {
+	it, objectKey, err := FirstItem(ctx, s)
+	if err != nil || it == nil {
+		return err
+	}
+	id, err := ks.KeyID(it)
+	if err != nil {
+		return fmt.Errorf("the snapshot's items do not fit the table's key: %w", err)
+	}
+	if objectKey != "" && id != path.Base(objectKey) {
+		hint := ""
+		if attrs, _, err := keyschema.Infer(it, objectKey); err == nil {
+			var names []string
+			for _, a := range attrs {
+				names = append(names, a.Name)
+			}
+			hint = fmt.Sprintf(" (the snapshot's items are keyed by %s)", strings.Join(names, ", "))
+		}
+		return fmt.Errorf("the table's key %s is not the key the snapshot's items were backed up under%s: wrong table?", ks, hint)
+	}
+	return nil
+}
+
+// InferKeySchema works out the key schema from the snapshot's first item
+// and its object key. With two key attributes it cannot tell which is the
+// partition key: then hashKey must name it.
+func InferKeySchema(ctx context.Context, s *snapshot.Snapshot, hashKey string) (keyschema.Schema, error) {
+	it, objectKey, err := FirstItem(ctx, s)
+	if err != nil {
+		return keyschema.Schema{}, err
+	}
+	if it == nil {
+		return keyschema.Schema{}, fmt.Errorf("the snapshot is empty, so its key schema cannot be inferred; pass --key-schema")
+	}
+	if objectKey == "" {
+		return keyschema.Schema{}, fmt.Errorf("the snapshot has no sidecar (an AWS export?), so its key schema cannot be inferred; pass --key-schema")
+	}
+	return FromInferred(it, objectKey, hashKey)
+}
+
+// FromInferred turns keyschema.Infer's answer into a schema.
+func FromInferred(it item.Item, objectKey, hashKey string) (keyschema.Schema, error) {
+	attrs, ambiguous, err := keyschema.Infer(it, objectKey)
+	if err != nil {
+		return keyschema.Schema{}, err
+	}
+	if !ambiguous {
+		return keyschema.Schema{Hash: attrs[0]}, nil
+	}
+	switch hashKey {
+	case attrs[0].Name:
+		return keyschema.Schema{Hash: attrs[0], Range: attrs[1]}, nil
+	case attrs[1].Name:
+		return keyschema.Schema{Hash: attrs[1], Range: attrs[0]}, nil
+	}
+	return keyschema.Schema{}, fmt.Errorf("the items are keyed by %s and %s, and a backup does not record which is the partition key: pass --key-schema %s:%s,%s:%s (or the other way round)",
+		attrs[0].Name, attrs[1].Name, attrs[0].Name, attrs[0].Type, attrs[1].Name, attrs[1].Type)
+}
+
+// FromSnapshot writes every item of the snapshot into w's table, Readers
+// data files at a time, and checkpoints each file once all its items are
+// written.
+func FromSnapshot(ctx context.Context, s *snapshot.Snapshot, w *Writer, opts SnapshotOptions) (*Result, error) {
+	start := time.Now()
+	if err := CheckFormat(s); err != nil {
+		return nil, err
+	}
+	if opts.Readers <= 0 {
+		opts.Readers = 4
+	}
+	if opts.Read == nil {
+		opts.Read = &progress.Counter{}
+	}
+	res := &Result{}
+	var todo []snapshot.FileEntry
+	for _, f := range s.Files {
+		if opts.Checkpoint != nil && opts.Checkpoint.Done(f.Data) {
+			res.SkippedFiles++
+			res.SkippedItems += f.ItemCount
+			continue
+		}
+		todo = append(todo, f)
+	}
+	if opts.Checkpoint != nil {
+		if err := opts.Checkpoint.Save(); err != nil {
+			return nil, err
+		}
+	}
+	err := w.Run(ctx, func(ctx context.Context) error {
+		g, ctx := errgroup.WithContext(ctx)
+		g.SetLimit(opts.Readers)
+		for _, f := range todo {
+			g.Go(func() error {
+				b := w.NewBatcher()
+				err := s.Each(ctx, f, func(l snapshot.Line) error {
+					it, err := item.Unmarshal(l.Item)
+					if err != nil {
+						return fmt.Errorf("%s: %w", s.Store.URL(f.Data), err)
+					}
+					opts.Read.Add(1)
+					return b.Put(ctx, it)
+				})
+				if err != nil {
+					return err
+				}
+				if err := b.Flush(ctx); err != nil {
+					return err
+				}
+				if opts.Checkpoint != nil {
+					return opts.Checkpoint.MarkDone(f.Data, f.ItemCount)
+				}
+				return nil
+			})
+		}
+		return g.Wait()
+	})
+	res.fill(w, start)
+	return res, err
+}

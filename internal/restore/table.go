@@ -1,0 +1,49 @@
+package restore
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"time"
+
+	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
+	"github.com/aws/aws-sdk-go-v2/service/dynamodb/types"
+
+	"github.com/dynasnap/dynasnap/internal/keyschema"
+)
+
+// IsEmpty reports whether a table holds no item. It reads one item with
+// Scan rather than DescribeTable's ItemCount, which AWS updates only every
+// six hours.
+func IsEmpty(ctx context.Context, client *dynamodb.Client, table string) (bool, error) {
+	out, err := client.Scan(ctx, &dynamodb.ScanInput{TableName: aws.String(table), Limit: aws.Int32(1)})
+	if err != nil {
+		return false, fmt.Errorf("check whether table %s is empty: %w", table, err)
+	}
+	return out.Count == 0 && len(out.LastEvaluatedKey) == 0, nil
+}
+
+// CreateTable creates an on-demand table with the key schema and waits
+// until it is active.
+func CreateTable(ctx context.Context, client *dynamodb.Client, table string, ks keyschema.Schema) error {
+	keys, attrs := ks.Definition()
+	_, err := client.CreateTable(ctx, &dynamodb.CreateTableInput{
+		TableName: aws.String(table), KeySchema: keys, AttributeDefinitions: attrs,
+		BillingMode: types.BillingModePayPerRequest,
+	})
+	if err != nil {
+		var inUse *types.ResourceInUseException
+		if errors.As(err, &inUse) {
+			return fmt.Errorf("create table %s: it already exists", table)
+		}
+		return fmt.Errorf("create table %s: %w", table, err)
+	}
+	w := dynamodb.NewTableExistsWaiter(client, func(o *dynamodb.TableExistsWaiterOptions) {
+		o.MinDelay, o.MaxDelay = 200*time.Millisecond, 5*time.Second
+	})
+	if err := w.Wait(ctx, &dynamodb.DescribeTableInput{TableName: aws.String(table)}, 10*time.Minute); err != nil {
+		return fmt.Errorf("wait for table %s to become active: %w", table, err)
+	}
+	return nil
+}
