@@ -211,7 +211,9 @@ func TestWCU(t *testing.T) {
 func TestDecide(t *testing.T) {
 	t0 := time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)
 	at := t0.Add(10 * time.Second)
-	put := func(s int, id string) scan.Entry { return scan.Entry{Key: "k", VersionID: id, LastModified: t0.Add(time.Duration(s) * time.Second)} }
+	put := func(s int, id string) scan.Entry {
+		return scan.Entry{Key: "k", VersionID: id, LastModified: t0.Add(time.Duration(s) * time.Second)}
+	}
 	del := func(s int, id string) scan.Entry {
 		e := put(s, id)
 		e.IsDelete = true
