@@ -1,0 +1,105 @@
+package main
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"strings"
+	"time"
+
+	"github.com/dynasnap/dynasnap/internal/history"
+	"github.com/dynasnap/dynasnap/internal/item"
+	"github.com/dynasnap/dynasnap/internal/layout"
+	"github.com/dynasnap/dynasnap/internal/snapshot"
+	"github.com/dynasnap/dynasnap/internal/versions"
+)
+
+const historyExamples = `  # every change of one order, newest first
+  dynasnap history --source s3://backups/dynasnap/orders --key '{"pk":{"S":"order#42"}}'
+
+  # as JSON lines with the full image of each version
+  dynasnap history --source s3://backups/dynasnap/orders --key '{"pk":{"S":"a"},"sk":{"N":"1"}}' --json`
+
+func cmdHistory(ctx context.Context, a *app, args []string) error {
+	fs := newFlags(a, "history", "history --source s3://BUCKET/PREFIX/TABLE --key KEY [flags]", historyExamples)
+	source := fs.String("source", "", "the table's backup folder s3://BUCKET/PREFIX/TABLE (required)")
+	key := fs.String("key", "", `the item's key attributes as DynamoDB JSON, e.g. '{"pk":{"S":"a"}}' (required)`)
+	jsonOut := fs.Bool("json", false, "one JSON object per version on stdout, with its full image")
+	awsOpts := awsFlags(fs)
+	if err := parse(fs, args); err != nil {
+		return err
+	}
+	if *source == "" || *key == "" {
+		return usageError{"--source and --key are required"}
+	}
+	src, err := layout.ParseS3URL(*source)
+	if err != nil || src.Prefix == "" {
+		return usageError{"--source must name the table's backup folder, s3://BUCKET/PREFIX/TABLE"}
+	}
+	objectKey, k, err := versions.ObjectKeyOf(src, []byte(*key))
+	if err != nil {
+		return usageError{err.Error()}
+	}
+	clients, err := loadAWS(ctx, awsOpts, 32)
+	if err != nil {
+		return err
+	}
+	s3c := clients.S3()
+	if err := snapshot.CheckSource(ctx, s3c, src); err != nil {
+		return err
+	}
+	vs, err := history.Of(ctx, s3c, src.Bucket, objectKey)
+	if err != nil {
+		return err
+	}
+	ck, _ := item.Marshal(k)
+	if len(vs) == 0 {
+		return exitError{1, fmt.Errorf("no versions of %s in %s (object %s): check that the key names every key attribute with the table's types", ck, src, objectKey)}
+	}
+	if *jsonOut {
+		enc := json.NewEncoder(a.stdout)
+		enc.SetEscapeHTML(false)
+		for _, v := range vs {
+			if err := enc.Encode(v); err != nil {
+				return err
+			}
+		}
+		return nil
+	}
+	fmt.Fprintf(a.stdout, "history of %s (s3://%s/%s): %d versions, newest first\n", ck, src.Bucket, objectKey, len(vs))
+	for _, v := range vs {
+		fmt.Fprintf(a.stdout, "%s  %-6s  %s%s\n", v.Time.Format(time.RFC3339), v.Event, describe(v), latest(v))
+	}
+	return nil
+}
+
+func describe(v history.Version) string {
+	switch v.Event {
+	case history.Remove:
+		return "item deleted"
+	case history.Insert:
+		return "created with " + strings.Join(v.Added, ", ")
+	}
+	var parts []string
+	if len(v.Changed) > 0 {
+		parts = append(parts, "changed "+strings.Join(v.Changed, ", "))
+	}
+	if len(v.Added) > 0 {
+		parts = append(parts, "added "+strings.Join(v.Added, ", "))
+	}
+	if len(v.Removed) > 0 {
+		parts = append(parts, "removed "+strings.Join(v.Removed, ", "))
+	}
+	if len(parts) == 0 {
+		return "written again, no attribute changed"
+	}
+	return strings.Join(parts, "; ")
+}
+
+func latest(v history.Version) string {
+	s := "  [version " + v.VersionID
+	if v.Latest {
+		s += ", latest"
+	}
+	return s + "]"
+}

@@ -1,0 +1,388 @@
+package main
+
+import (
+	"context"
+	"crypto/sha256"
+	"encoding/hex"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"os"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
+	"github.com/aws/aws-sdk-go-v2/service/s3"
+
+	"github.com/dynasnap/dynasnap/internal/item"
+	"github.com/dynasnap/dynasnap/internal/keyschema"
+	"github.com/dynasnap/dynasnap/internal/layout"
+	"github.com/dynasnap/dynasnap/internal/progress"
+	"github.com/dynasnap/dynasnap/internal/restore"
+	"github.com/dynasnap/dynasnap/internal/scan"
+	"github.com/dynasnap/dynasnap/internal/snapshot"
+	"github.com/dynasnap/dynasnap/internal/store"
+	"github.com/dynasnap/dynasnap/internal/versions"
+)
+
+const restoreExamples = `  # a snapshot into a new on-demand table, then check it
+  dynasnap restore --snapshot s3://exports/orders/2026-11-26T0930 --table orders-restored --create-table
+  dynasnap verify --snapshot s3://exports/orders/2026-11-26T0930 --table orders-restored
+
+  # straight from the versions, the table as it was at 09:30, into an empty table
+  dynasnap restore --source s3://backups/dynasnap/orders --at 2026-11-26T09:30:00Z --table orders-0930
+
+  # one item back to how it was two hours ago (or deleted, if it did not exist then)
+  dynasnap restore --source s3://backups/dynasnap/orders --at -2h --table orders --key '{"pk":{"S":"order#42"}}'
+
+  # undo everything since 09:30 in the live table, touching only the keys changed since
+  dynasnap restore --source s3://backups/dynasnap/orders --at 2026-11-26T09:30:00Z --table orders --rewind`
+
+func cmdRestore(ctx context.Context, a *app, args []string) error {
+	fs := newFlags(a, "restore", "restore (--snapshot SNAP | --source s3://BUCKET/PREFIX/TABLE --at TIME) --table NAME [flags]", restoreExamples)
+	snap := fs.String("snapshot", "", "the snapshot folder to restore: a local path or s3://bucket/prefix")
+	source := fs.String("source", "", "restore straight from the versions in the table's backup folder s3://BUCKET/PREFIX/TABLE")
+	at := fs.String("at", "", "with --source: point in time, RFC 3339 or a duration ago (-2h) (required with --source)")
+	table := fs.String("table", "", "the DynamoDB table to write into (required)")
+	key := fs.String("key", "", `with --source: restore this one item, given by its key as DynamoDB JSON, e.g. '{"pk":{"S":"a"}}'`)
+	rewind := fs.Bool("rewind", false, "with --source: into a live table, touch only the keys changed after --at (put back their image at --at, or delete them)")
+	overwrite := fs.Bool("overwrite", false, "write into a table that already holds items (same keys are replaced, others stay)")
+	createTable := fs.Bool("create-table", false, "create the table (on-demand billing) with the key schema of the snapshot or backup")
+	keySchema := fs.String("key-schema", "", "with --create-table: the key as HASH:TYPE[,RANGE:TYPE], e.g. pk:S,sk:N (default: inferred from the items)")
+	workers := fs.Int("workers", 32, "BatchWriteItem requests in flight")
+	maxWCU := fs.Float64("max-wcu", 0, "cap the write rate at this many write capacity units a second (0: no cap)")
+	readers := fs.Int("readers", 4, "with --snapshot: data files read at once")
+	checkpoint := fs.String("checkpoint", "", "with --snapshot: checkpoint file of finished data files (default: in the user cache folder, named after the table and snapshot)")
+	fetchers := fs.Int("fetchers", 128, "with --source: GetObject requests in flight")
+	ranges := fs.Int("ranges", 16, "with --source: key ranges listed (16, 256 or 4096)")
+	listConcurrency := fs.Int("list-concurrency", 16, "with --source: key ranges listed at once")
+	shard := fs.String("shard", "", "with --source: restore only shard i of n of the key space (i/n, 0-based), for several machines")
+	quiet := fs.Bool("quiet", false, "no progress and no summary on stderr")
+	jsonOut := fs.Bool("json", false, "print a machine-readable summary as JSON on stdout")
+	awsOpts := awsFlags(fs)
+	if err := parse(fs, args); err != nil {
+		return err
+	}
+	switch {
+	case *table == "":
+		return usageError{"--table is required"}
+	case (*snap == "") == (*source == ""):
+		return usageError{"give exactly one of --snapshot and --source"}
+	case *snap != "" && (*at != "" || *key != "" || *rewind || *shard != ""):
+		return usageError{"--at, --key, --rewind and --shard go with --source, not --snapshot"}
+	case *source != "" && *at == "":
+		return usageError{"--source needs --at: the point in time to restore"}
+	case *rewind && *createTable, *key != "" && *createTable:
+		return usageError{"--rewind and --key restore into an existing table; drop --create-table"}
+	case *workers < 1:
+		return usageError{"--workers must be at least 1"}
+	case *maxWCU < 0:
+		return usageError{"--max-wcu must not be negative"}
+	}
+	var ks *keyschema.Schema
+	if *keySchema != "" {
+		s, err := keyschema.Parse(*keySchema)
+		if err != nil {
+			return usageError{fmt.Sprintf("--key-schema: %v", err)}
+		}
+		ks = &s
+	}
+	clients, err := loadAWS(ctx, awsOpts, *workers+*fetchers+*listConcurrency+16)
+	if err != nil {
+		return err
+	}
+	ddb := clients.DynamoDB()
+	written := &progress.Counter{Name: "items written"}
+	deleted := &progress.Counter{Name: "deleted"}
+	w := &restore.Writer{Client: ddb, Table: *table, Workers: *workers, MaxWCU: *maxWCU, Written: written, Deleted: deleted}
+	r := &restoreRun{a: a, ddb: ddb, table: *table, quiet: *quiet, json: *jsonOut, overwrite: *overwrite, create: *createTable, keySchema: ks}
+	if *snap != "" {
+		return r.fromSnapshot(ctx, clients.S3(), *snap, *checkpoint, *readers, w)
+	}
+
+	src, err := layout.ParseS3URL(*source)
+	if err != nil || src.Prefix == "" {
+		return usageError{"--source must name the table's backup folder, s3://BUCKET/PREFIX/TABLE"}
+	}
+	atTime, err := versions.ParseTime(*at, time.Now())
+	if err != nil {
+		return usageError{fmt.Sprintf("--at: %v", err)}
+	}
+	if atTime.After(time.Now()) {
+		return usageError{fmt.Sprintf("--at %s is in the future", atTime.UTC().Format(time.RFC3339))}
+	}
+	opts := restore.VersionsOptions{S3: clients.S3(), Source: src, At: atTime, Rewind: *rewind,
+		Ranges: *ranges, ListConcurrency: *listConcurrency, Fetchers: *fetchers}
+	if *shard != "" {
+		i, n, err := parseShard(*shard)
+		if err != nil {
+			return usageError{fmt.Sprintf("--shard: %v", err)}
+		}
+		opts.Shard, opts.Shards = i, n
+	}
+	if *key != "" {
+		k, err := item.Unmarshal([]byte(*key))
+		if err != nil {
+			return usageError{fmt.Sprintf("--key: %v", err)}
+		}
+		opts.Key = k
+	}
+	return r.fromVersions(ctx, w, opts)
+}
+
+type restoreRun struct {
+	a                          *app
+	ddb                        *dynamodb.Client
+	table                      string
+	quiet, json                bool
+	overwrite, create, created bool
+	keySchema                  *keyschema.Schema
+}
+
+// prepareTable returns the table's key schema, creating the table if asked.
+// infer works the key schema out from the data when --key-schema is absent.
+func (r *restoreRun) prepareTable(ctx context.Context, resumed bool, infer func() (keyschema.Schema, error)) (keyschema.Schema, error) {
+	ks, err := keyschema.FromTable(ctx, r.ddb, r.table)
+	switch {
+	case errors.Is(err, keyschema.ErrNoTable) && r.create:
+		if r.keySchema != nil {
+			ks = *r.keySchema
+		} else if ks, err = infer(); err != nil {
+			return ks, err
+		}
+		if err := restore.CreateTable(ctx, r.ddb, r.table, ks); err != nil {
+			return ks, err
+		}
+		r.created = true
+		if !r.quiet {
+			fmt.Fprintf(r.a.stderr, "created table %s (key %s, on-demand)\n", r.table, ks)
+		}
+		return ks, nil
+	case errors.Is(err, keyschema.ErrNoTable):
+		return ks, fmt.Errorf("table %s does not exist: create it, or pass --create-table", r.table)
+	case err != nil:
+		return ks, err
+	case r.create && !resumed:
+		return ks, fmt.Errorf("--create-table: table %s exists already; drop --create-table to restore into it", r.table)
+	}
+	if r.keySchema != nil && r.keySchema.String() != ks.String() {
+		return ks, fmt.Errorf("--key-schema %s, but table %s's key is %s", r.keySchema, r.table, ks)
+	}
+	return ks, nil
+}
+
+func (r *restoreRun) checkEmpty(ctx context.Context) error {
+	if r.overwrite || r.created {
+		return nil
+	}
+	empty, err := restore.IsEmpty(ctx, r.ddb, r.table)
+	if err != nil {
+		return err
+	}
+	if !empty {
+		return fmt.Errorf("table %s already holds items; restore writes only into an empty table unless --overwrite (items with the same key are then replaced, others stay; to make a live table match a past time use --source --rewind)", r.table)
+	}
+	return nil
+}
+
+func (r *restoreRun) fromSnapshot(ctx context.Context, s3c *s3.Client, snap, cpPath string, readers int, w *restore.Writer) error {
+	st, err := openSnapshotStore(s3c, snap)
+	if err != nil {
+		return usageError{fmt.Sprintf("--snapshot: %v", err)}
+	}
+	s, err := snapshot.Open(ctx, st)
+	if err != nil {
+		return err
+	}
+	if err := restore.CheckFormat(s); err != nil {
+		return err
+	}
+	if cpPath == "" {
+		if cpPath, err = defaultCheckpoint(r.table, st.URL(""), s.Summary.ExportTime); err != nil {
+			return err
+		}
+	}
+	cp, resumed, err := restore.OpenCheckpoint(cpPath, st.URL(""), s.Summary.ExportTime, r.table)
+	if err != nil {
+		return err
+	}
+	ks, err := r.prepareTable(ctx, resumed, func() (keyschema.Schema, error) { return restore.InferKeySchema(ctx, s, "") })
+	if err != nil {
+		return err
+	}
+	if err := restore.CheckKeySchema(ctx, s, ks); err != nil {
+		return err
+	}
+	if !resumed {
+		if err := r.checkEmpty(ctx); err != nil {
+			return err
+		}
+	}
+	if resumed && !r.quiet {
+		files, items := cp.Finished()
+		fmt.Fprintf(r.a.stderr, "resuming from checkpoint %s: %d data files (%d items) already written\n", cpPath, files, items)
+	}
+	total := s.Summary.ItemCount
+	_, done := cp.Finished()
+	w.Written.SetTotal(total - done)
+	rep := progress.New(r.a.stderr, r.quiet, w.Written)
+	rep.Start(ctx)
+	res, err := restore.FromSnapshot(ctx, s, w, restore.SnapshotOptions{Readers: readers, Checkpoint: cp})
+	rep.Stop()
+	if err != nil {
+		if ctx.Err() != nil || res.Puts > 0 {
+			return fmt.Errorf("%w\n%d items written before the stop; rerun the same command to resume from checkpoint %s", err, res.Puts, cpPath)
+		}
+		return err
+	}
+	if err := cp.Remove(); err != nil {
+		return err
+	}
+	if !r.quiet {
+		fmt.Fprintf(r.a.stderr, "restored %s (at %s) into table %s: %d items in %.1fs (%.0f items/s)%s\n",
+			st.URL(""), s.Summary.ExportTime.UTC().Format(time.RFC3339), r.table, res.Puts, res.Elapsed.Seconds(),
+			float64(res.Puts)/res.Elapsed.Seconds(), skipped(res))
+		fmt.Fprintln(r.a.stderr, retries(res))
+		fmt.Fprintf(r.a.stderr, "to load the same snapshot with DynamoDB ImportTable instead (server-side, into a new table; for tables too big to write through the API):\n%s\n",
+			restore.ImportTableCommand(s, r.table, ks))
+	}
+	return r.printJSON(res, map[string]any{"snapshot": st.URL(""), "exportTime": s.Summary.ExportTime})
+}
+
+func (r *restoreRun) fromVersions(ctx context.Context, w *restore.Writer, opts restore.VersionsOptions) error {
+	if err := snapshot.CheckSource(ctx, opts.S3, opts.Source); err != nil {
+		return err
+	}
+	ks, err := r.prepareTable(ctx, false, func() (keyschema.Schema, error) { return inferFromBackup(ctx, opts.S3, opts.Source) })
+	if err != nil {
+		return err
+	}
+	opts.Schema = ks
+	if opts.Key != nil {
+		if len(opts.Key) != len(ks.Names()) {
+			return usageError{fmt.Sprintf("--key must hold exactly the table's key attributes (%s)", ks)}
+		}
+		for _, n := range ks.Names() {
+			if _, ok := opts.Key[n]; !ok {
+				return usageError{fmt.Sprintf("--key has no attribute %q; the table's key is %s", n, ks)}
+			}
+		}
+	}
+	if opts.Key == nil && !opts.Rewind {
+		if err := r.checkEmpty(ctx); err != nil {
+			return err
+		}
+	}
+	listed := &progress.Counter{Name: "versions listed"}
+	opts.Listed = listed
+	rep := progress.New(r.a.stderr, r.quiet, listed, w.Written, w.Deleted)
+	rep.Start(ctx)
+	res, err := restore.FromVersions(ctx, w, opts)
+	rep.Stop()
+	if err != nil {
+		return err
+	}
+	if !r.quiet {
+		what := "restored"
+		if opts.Rewind {
+			what = "rewound"
+		}
+		fmt.Fprintf(r.a.stderr, "%s table %s to %s from %s: %d items put, %d deleted, of %d keys in the backup in %.1fs (%.0f writes/s)\n",
+			what, r.table, opts.At.UTC().Format(time.RFC3339), opts.Source, res.Puts, res.Deletes, res.Keys, res.Elapsed.Seconds(),
+			float64(res.Puts+res.Deletes)/res.Elapsed.Seconds())
+		if opts.Rewind {
+			fmt.Fprintf(r.a.stderr, "rewind touched only the %d keys changed after %s; %d keys unchanged were not written\n",
+				res.Puts+res.Deletes, opts.At.UTC().Format(time.RFC3339), res.Unchanged)
+		}
+		fmt.Fprintln(r.a.stderr, retries(res))
+	}
+	return r.printJSON(res, map[string]any{"source": opts.Source.String(), "at": opts.At.UTC(), "rewind": opts.Rewind,
+		"keys": res.Keys, "unchanged": res.Unchanged})
+}
+
+func (r *restoreRun) printJSON(res *restore.Result, extra map[string]any) error {
+	if !r.json {
+		return nil
+	}
+	out := map[string]any{"table": r.table, "puts": res.Puts, "deletes": res.Deletes, "seconds": res.Elapsed.Seconds(),
+		"itemsPerSecond": float64(res.Puts+res.Deletes) / res.Elapsed.Seconds(), "requests": res.Requests,
+		"unprocessedRetried": res.Unprocessed, "throttledRetried": res.Throttled, "backoffs": res.Backoffs,
+		"backoffSeconds": res.BackoffTime.Seconds(), "skippedFiles": res.SkippedFiles, "skippedItems": res.SkippedItems,
+		"tableCreated": r.created}
+	for k, v := range extra {
+		out[k] = v
+	}
+	return json.NewEncoder(r.a.stdout).Encode(out)
+}
+
+func skipped(res *restore.Result) string {
+	if res.SkippedFiles == 0 {
+		return ""
+	}
+	return fmt.Sprintf(", plus %d items in %d data files written by an earlier run", res.SkippedItems, res.SkippedFiles)
+}
+
+func retries(res *restore.Result) string {
+	return fmt.Sprintf("%d BatchWriteItem calls; %d unprocessed requests and %d throttled calls retried, %d backoffs (%.1fs summed over workers)",
+		res.Requests, res.Unprocessed, res.Throttled, res.Backoffs, res.BackoffTime.Seconds())
+}
+
+// openSnapshotStore opens a snapshot folder for reading.
+func openSnapshotStore(s3c *s3.Client, snap string) (store.Store, error) {
+	if layout.IsS3URL(snap) {
+		loc, err := layout.ParseS3URL(snap)
+		if err != nil {
+			return nil, err
+		}
+		return store.NewS3(s3c, loc, store.Options{})
+	}
+	if _, err := os.Stat(snap); err != nil {
+		return nil, err
+	}
+	return store.NewLocal(snap), nil
+}
+
+// defaultCheckpoint names the checkpoint after the table and the snapshot,
+// in the user's cache folder, so rerunning the same command finds it.
+func defaultCheckpoint(table, snapURL string, exportTime time.Time) (string, error) {
+	dir, err := os.UserCacheDir()
+	if err != nil {
+		return "", fmt.Errorf("no cache folder for the checkpoint (%v); pass --checkpoint", err)
+	}
+	if abs, err := filepath.Abs(snapURL); err == nil && !layout.IsS3URL(snapURL) {
+		snapURL = abs
+	}
+	sum := sha256.Sum256([]byte(snapURL + "\x00" + exportTime.UTC().Format(time.RFC3339Nano)))
+	return filepath.Join(dir, "dynasnap", "restore", table+"-"+hex.EncodeToString(sum[:6])+".json"), nil
+}
+
+// inferFromBackup reads the key schema from the first item of the backup.
+func inferFromBackup(ctx context.Context, s3c *s3.Client, src layout.Location) (keyschema.Schema, error) {
+	page, err := scan.ListPage(ctx, s3c, src.Bucket, src.Dir(), "", "", 100)
+	if err != nil {
+		return keyschema.Schema{}, err
+	}
+	for _, e := range page.Entries {
+		if e.IsDelete {
+			continue
+		}
+		it, err := versions.Fetch(ctx, s3c, src.Bucket, e)
+		if err != nil {
+			return keyschema.Schema{}, err
+		}
+		return restore.FromInferred(it, e.Key, "")
+	}
+	return keyschema.Schema{}, fmt.Errorf("no item in the first versions of %s to infer the key schema from; pass --key-schema", src)
+}
+
+func parseShard(s string) (int, int, error) {
+	a, b, ok := strings.Cut(s, "/")
+	i, err1 := strconv.Atoi(a)
+	n, err2 := strconv.Atoi(b)
+	if !ok || err1 != nil || err2 != nil || n < 1 || i < 0 || i >= n {
+		return 0, 0, fmt.Errorf("%q: want i/n with 0 <= i < n, e.g. 0/4", s)
+	}
+	return i, n, nil
+}

@@ -1,0 +1,112 @@
+package main
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"time"
+
+	"github.com/dynasnap/dynasnap/internal/keyschema"
+	"github.com/dynasnap/dynasnap/internal/progress"
+	"github.com/dynasnap/dynasnap/internal/snapshot"
+	"github.com/dynasnap/dynasnap/internal/verify"
+)
+
+const verifyExamples = `  # the DR drill: restore last night's snapshot into a scratch table and check it
+  dynasnap restore --snapshot s3://exports/orders/nightly --table orders-drill --create-table --quiet
+  dynasnap verify --snapshot s3://exports/orders/nightly --table orders-drill
+
+  # machine-readable result; exit status 3 if the table differs
+  dynasnap verify --snapshot ./orders-snap --table orders --json`
+
+// verifyDiffers is verify's exit status when the table and snapshot differ.
+const verifyDiffers = 3
+
+func cmdVerify(ctx context.Context, a *app, args []string) error {
+	fs := newFlags(a, "verify", "verify --snapshot SNAP --table NAME [flags]", verifyExamples)
+	snap := fs.String("snapshot", "", "the snapshot folder: a local path or s3://bucket/prefix (required)")
+	table := fs.String("table", "", "the DynamoDB table to compare with it (required)")
+	segments := fs.Int("segments", 8, "parallel Scan segments")
+	readers := fs.Int("readers", 4, "snapshot data files read at once")
+	examples := fs.Int("examples", 10, "keys shown of each kind of difference")
+	eventual := fs.Bool("eventually-consistent", false, "scan with eventually consistent reads (half the read cost; may miss the latest writes)")
+	quiet := fs.Bool("quiet", false, "no progress on stderr")
+	jsonOut := fs.Bool("json", false, "print the report as JSON on stdout instead of text")
+	awsOpts := awsFlags(fs)
+	if err := parse(fs, args); err != nil {
+		return err
+	}
+	if *snap == "" || *table == "" {
+		return usageError{"--snapshot and --table are required"}
+	}
+	if *segments < 1 || *segments > 1000000 {
+		return usageError{"--segments must be between 1 and 1,000,000"}
+	}
+	clients, err := loadAWS(ctx, awsOpts, *segments+*readers+8)
+	if err != nil {
+		return err
+	}
+	st, err := openSnapshotStore(clients.S3(), *snap)
+	if err != nil {
+		return usageError{fmt.Sprintf("--snapshot: %v", err)}
+	}
+	s, err := snapshot.Open(ctx, st)
+	if err != nil {
+		return err
+	}
+	ddb := clients.DynamoDB()
+	ks, err := keyschema.FromTable(ctx, ddb, *table)
+	if err != nil {
+		return err
+	}
+	read := &progress.Counter{Name: "snapshot items read"}
+	read.SetTotal(s.Summary.ItemCount)
+	scanned := &progress.Counter{Name: "table items scanned"}
+	rep := progress.New(a.stderr, *quiet, read, scanned)
+	rep.Start(ctx)
+	r, err := verify.Run(ctx, s, ddb, verify.Options{Table: *table, Schema: ks, Segments: *segments, Readers: *readers,
+		Examples: *examples, EventualRead: *eventual, Read: read, Scanned: scanned})
+	rep.Stop()
+	if err != nil {
+		return err
+	}
+	if *jsonOut {
+		if err := json.NewEncoder(a.stdout).Encode(r); err != nil {
+			return err
+		}
+	} else {
+		printVerify(a, r)
+	}
+	if !r.Equal() {
+		return exitError{verifyDiffers, fmt.Errorf("table %s differs from the snapshot: %d missing, %d extra, %d different", *table, r.Missing, r.Extra, r.Different)}
+	}
+	return nil
+}
+
+func printVerify(a *app, r *verify.Report) {
+	fmt.Fprintf(a.stdout, "snapshot %s (at %s): %d items\n", r.Snapshot, r.ExportTime.UTC().Format(time.RFC3339), r.SnapshotItems)
+	fmt.Fprintf(a.stdout, "table %s: %d items\n", r.Table, r.TableItems)
+	fmt.Fprintf(a.stdout, "missing %d, extra %d, different %d\n", r.Missing, r.Extra, r.Different)
+	for _, g := range []struct {
+		name string
+		n    int64
+		keys []string
+	}{{"missing (in the snapshot, not in the table)", r.Missing, r.MissingKeys},
+		{"extra (in the table, not in the snapshot)", r.Extra, r.ExtraKeys},
+		{"different", r.Different, r.DifferentKeys}} {
+		if g.n == 0 {
+			continue
+		}
+		more := ""
+		if int64(len(g.keys)) < g.n {
+			more = fmt.Sprintf(" (first %d of %d)", len(g.keys), g.n)
+		}
+		fmt.Fprintf(a.stdout, "%s%s:\n", g.name, more)
+		for _, k := range g.keys {
+			fmt.Fprintf(a.stdout, "  %s\n", k)
+		}
+	}
+	if r.Equal() {
+		fmt.Fprintf(a.stdout, "OK: the table equals the snapshot (%.1fs)\n", r.Seconds)
+	}
+}
