@@ -126,7 +126,11 @@ func (r *run) writePage(ctx context.Context, p page) error {
 		select {
 		case r.sem <- struct{}{}:
 		case <-gctx.Done():
-			return g.Wait()
+			// Not every item was written: the page must not be checkpointed.
+			if err := g.Wait(); err != nil {
+				return err
+			}
+			return gctx.Err()
 		}
 		g.Go(func() error {
 			defer func() { <-r.sem }()
