@@ -68,7 +68,10 @@ func ListPage(ctx context.Context, client *s3.Client, bucket, prefix, keyMarker,
 				if rerr != nil {
 					return out, md, fmt.Errorf("read list response: %w", rerr)
 				}
-				page, parseErr = parseVersions(body)
+				var fast bool
+				if page, fast, parseErr = parseVersionsFast(body); !fast {
+					page, parseErr = parseVersions(body)
+				}
 				// The SDK's parser would only build the unordered typed
 				// output again; hand it an empty result instead.
 				resp.Body = io.NopCloser(bytes.NewReader([]byte("<ListVersionsResult></ListVersionsResult>")))
