@@ -32,14 +32,15 @@ func (c *countingWriter) Write(p []byte) (int, error) {
 type part struct {
 	st          store.Store
 	data, side  string
+	format      string
 	compression string
 	written     func(int64) // reports compressed bytes written, for progress
 
 	dataF, sideF store.File
 	dataC        *countingWriter
-	dataZ, sideZ io.WriteCloser
+	items        itemWriter
+	sideZ        io.WriteCloser
 	sideEnc      *json.Encoder
-	line         []byte
 	entry        FileEntry
 }
 
@@ -52,7 +53,7 @@ func (p *part) open(ctx context.Context) error {
 		return err
 	}
 	p.dataC = &countingWriter{w: p.dataF, md5: md5.New()}
-	if p.dataZ, err = compressor(p.dataC, p.compression); err != nil {
+	if p.items, err = newItemWriter(p.format, p.compression, p.dataC); err != nil {
 		return err
 	}
 	if p.sideZ, err = compressor(p.sideF, p.compression); err != nil {
@@ -71,9 +72,8 @@ func (p *part) add(ctx context.Context, e scan.Entry, body []byte) error {
 		}
 		p.entry.FirstKey = e.Key
 	}
-	p.line = append(append(append(p.line[:0], `{"Item":`...), body...), '}', '\n')
 	before := p.dataC.n
-	if _, err := p.dataZ.Write(p.line); err != nil {
+	if err := p.items.Write(e, body); err != nil {
 		return fmt.Errorf("write %s: %w", p.st.URL(p.data), err)
 	}
 	if err := p.sideEnc.Encode(SidecarLine{Key: e.Key, VersionID: e.VersionID, LastModified: e.LastModified}); err != nil {
@@ -92,7 +92,7 @@ func (p *part) commit(ctx context.Context) (bool, error) {
 	if p.dataF == nil {
 		return false, nil
 	}
-	if err := p.dataZ.Close(); err != nil {
+	if err := p.items.Close(); err != nil {
 		return false, fmt.Errorf("finish %s: %w", p.st.URL(p.data), err)
 	}
 	if err := p.sideZ.Close(); err != nil {

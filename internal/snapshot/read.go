@@ -2,7 +2,6 @@ package snapshot
 
 import (
 	"bufio"
-	"bytes"
 	"context"
 	"encoding/json"
 	"fmt"
@@ -40,40 +39,50 @@ type Line struct {
 
 // Each calls fn for every item of one data file, in file order.
 func (s *Snapshot) Each(ctx context.Context, f FileEntry, fn func(Line) error) error {
-	data, err := s.openLines(ctx, f.Data)
+	raw, err := s.Store.Open(ctx, f.Data)
 	if err != nil {
 		return err
 	}
-	defer data.Close()
-	var side *lineReader
+	defer raw.Close()
+	c := s.Summary.Dynasnap.Compression
+	if c == "" { // an AWS export: the extension tells
+		c = compressionOf(f.Data)
+	}
+	items, closer, err := newItemReader(s.Summary.OutputFormat, c, raw)
+	if err != nil {
+		return fmt.Errorf("open %s: %w", s.Store.URL(f.Data), err)
+	}
+	defer closer.Close()
+	var side *bufio.Reader
 	if f.Sidecar != "" {
-		if side, err = s.openLines(ctx, f.Sidecar); err != nil {
+		sraw, err := s.Store.Open(ctx, f.Sidecar)
+		if err != nil {
 			return err
 		}
-		defer side.Close()
+		defer sraw.Close()
+		sdec, err := decompressor(sraw, c)
+		if err != nil {
+			return fmt.Errorf("open %s: %w", s.Store.URL(f.Sidecar), err)
+		}
+		defer sdec.Close()
+		side = bufio.NewReaderSize(sdec, 256<<10)
 	}
 	var n int64
 	for {
 		if err := ctx.Err(); err != nil {
 			return err
 		}
-		raw, err := data.next()
+		it, err := items.Next()
 		if err == io.EOF {
 			break
 		}
 		if err != nil {
-			return fmt.Errorf("read %s line %d: %w", s.Store.URL(f.Data), n+1, err)
+			return fmt.Errorf("read %s item %d: %w", s.Store.URL(f.Data), n+1, err)
 		}
 		n++
-		var l struct {
-			Item json.RawMessage `json:"Item"`
-		}
-		if err := json.Unmarshal(raw, &l); err != nil || len(l.Item) == 0 {
-			return fmt.Errorf("read %s line %d: not an {\"Item\":...} line", s.Store.URL(f.Data), n)
-		}
-		line := Line{Item: l.Item}
+		line := Line{Item: it}
 		if side != nil {
-			sraw, err := side.next()
+			sraw, err := nextLine(side)
 			if err != nil {
 				return fmt.Errorf("read %s line %d: %w", s.Store.URL(f.Sidecar), n, err)
 			}
@@ -99,45 +108,4 @@ func (s *Snapshot) EachItem(ctx context.Context, fn func(Line) error) error {
 		}
 	}
 	return nil
-}
-
-type lineReader struct {
-	raw io.ReadCloser
-	dec io.ReadCloser
-	br  *bufio.Reader
-}
-
-func (s *Snapshot) openLines(ctx context.Context, name string) (*lineReader, error) {
-	raw, err := s.Store.Open(ctx, name)
-	if err != nil {
-		return nil, err
-	}
-	c := s.Summary.Dynasnap.Compression
-	if c == "" { // an AWS export: the extension tells
-		c = compressionOf(name)
-	}
-	dec, err := decompressor(raw, c)
-	if err != nil {
-		raw.Close()
-		return nil, fmt.Errorf("open %s: %w", s.Store.URL(name), err)
-	}
-	return &lineReader{raw: raw, dec: dec, br: bufio.NewReaderSize(dec, 1<<20)}, nil
-}
-
-func (r *lineReader) next() ([]byte, error) {
-	for {
-		line, err := r.br.ReadBytes('\n')
-		line = bytes.TrimSpace(line)
-		if len(line) > 0 {
-			return line, nil
-		}
-		if err != nil {
-			return nil, err
-		}
-	}
-}
-
-func (r *lineReader) Close() error {
-	r.dec.Close()
-	return r.raw.Close()
 }

@@ -92,8 +92,9 @@ func (o *Options) defaults() {
 func Run(ctx context.Context, client *s3.Client, out store.Store, opts Options) (*Result, error) {
 	opts.defaults()
 	start := time.Now()
-	if opts.Format != "jsonl" {
-		return nil, fmt.Errorf("format %q is not supported yet (want jsonl)", opts.Format)
+	outFormat, err := outputFormat(opts.Format)
+	if err != nil {
+		return nil, err
 	}
 	if err := checkCompression(opts.Compression); err != nil {
 		return nil, err
@@ -120,7 +121,7 @@ func Run(ctx context.Context, client *s3.Client, out store.Store, opts Options) 
 	ranges := scan.Ranges(opts.Source.Dir(), opts.Ranges)
 	entries := make([]*FileEntry, len(ranges))
 	oldest := make([]time.Time, len(ranges))
-	ext := ".json" + extensions[opts.Compression]
+	ext := extension(opts.Format, opts.Compression)
 
 	g, gctx := errgroup.WithContext(ctx)
 	fetchQ := make(chan *task, opts.Concurrency)
@@ -135,7 +136,7 @@ func Run(ctx context.Context, client *s3.Client, out store.Store, opts Options) 
 	g.Go(func() error {
 		for _, r := range ranges {
 			rangeG.Go(func() error {
-				p := &part{st: partStore, compression: opts.Compression, written: opts.Written.Add,
+				p := &part{st: partStore, format: opts.Format, compression: opts.Compression, written: opts.Written.Add,
 					data: fmt.Sprintf("%s/part-%05d%s", DataDir, r.Index, ext),
 					side: fmt.Sprintf("%s/part-%05d%s", SidecarDir, r.Index, ext)}
 				p.entry.Range = r.Index
@@ -159,7 +160,7 @@ func Run(ctx context.Context, client *s3.Client, out store.Store, opts Options) 
 		close(fetchQ)
 		return err
 	})
-	err := g.Wait()
+	err = g.Wait()
 	if err != nil {
 		return nil, err
 	}
@@ -187,7 +188,7 @@ func Run(ctx context.Context, client *s3.Client, out store.Store, opts Options) 
 			res.OldestVersion = o
 		}
 	}
-	sum, err := commitManifests(ctx, out, files, opts, res, start)
+	sum, err := commitManifests(ctx, out, files, opts, outFormat, res, start)
 	if err != nil {
 		return nil, err
 	}
@@ -377,7 +378,7 @@ func copyFile(ctx context.Context, st store.Store, name string, w io.Writer) err
 	return nil
 }
 
-func commitManifests(ctx context.Context, out store.Store, files []FileEntry, opts Options, res *Result, start time.Time) (*Summary, error) {
+func commitManifests(ctx context.Context, out store.Store, files []FileEntry, opts Options, outFormat string, res *Result, start time.Time) (*Summary, error) {
 	var buf bytes.Buffer
 	if err := writeJSONLines(&buf, files); err != nil {
 		return nil, err
@@ -387,7 +388,7 @@ func commitManifests(ctx context.Context, out store.Store, files []FileEntry, op
 	}
 	sum := &Summary{
 		Version: "2020-06-30", StartTime: start.UTC(), EndTime: time.Now().UTC(), ExportTime: opts.At.UTC(),
-		ManifestFilesS3Key: out.Key(FilesName), ItemCount: res.Items, OutputFormat: "DYNAMODB_JSON", ExportType: "FULL_EXPORT",
+		ManifestFilesS3Key: out.Key(FilesName), ItemCount: res.Items, OutputFormat: outFormat, ExportType: "FULL_EXPORT",
 		Dynasnap: Details{FormatVersion: FormatVersion, Source: opts.Source.String(), Table: opts.Source.Table(),
 			Compression: opts.Compression, DataFiles: len(files), VersionsListed: res.VersionsListed,
 			Ranges: len(scan.Ranges("", opts.Ranges)), SingleFile: opts.SingleFile, Tool: opts.Tool},
