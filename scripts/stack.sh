@@ -7,6 +7,9 @@
 #   scripts/stack.sh down      stop them by the PIDs saved at start
 #   scripts/stack.sh env       print the export lines again
 #
+# SeaweedFS gives every bucket its own collection of volumes; small volumes
+# (32 MB, as many as the disk holds) keep hundreds of test buckets possible.
+#
 # Ports: DYNASNAP_S3_PORT (default 18333) and DYNASNAP_DYNAMODB_PORT (default
 # 18000). SeaweedFS also uses the S3 port + 1..4 for its master, volume, filer
 # and admin servers, and each of those + 10000 for gRPC.
@@ -112,7 +115,8 @@ up() {
 		-dir="$state/seaweedfs-data" -master.telemetry=false -ip=127.0.0.1 -ip.bind=127.0.0.1 \
 		-s3.port="$s3_port" -master.port=$((s3_port + 1)) -volume.port=$((s3_port + 2)) \
 		-filer.port=$((s3_port + 3)) -admin.port=$((s3_port + 4)) -admin.port.legacy=0 \
-		-webdav=false >"$state/seaweedfs.log" 2>&1 </dev/null &
+		-webdav=false -master.volumeSizeLimitMB=32 -volume.max=0 -s3.allowDeleteBucketNotEmpty \
+		>"$state/seaweedfs.log" 2>&1 </dev/null &
 	echo $! >"$state/seaweedfs.pid"
 	(cd "$root/tools/dynalite" && exec setsid node node_modules/dynalite/cli.js --host 127.0.0.1 \
 		--port "$ddb_port" --createTableMs 0 --deleteTableMs 0 --updateTableMs 0) \

@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"path/filepath"
+	"strings"
 	"time"
 
 	"github.com/dynasnap/dynasnap/internal/layout"
@@ -21,6 +22,9 @@ const snapshotExamples = `  # the table as it was two hours ago, as gzipped JSON
       --out s3://exports/orders/2026-11-26T0930 --single-file --sse aws:kms --sse-kms-key-id alias/exports`
 
 func cmdSnapshot(ctx context.Context, a *app, args []string) error {
+	if len(args) > 0 && args[0] == "commit" {
+		return cmdSnapshotCommit(ctx, a, args[1:])
+	}
 	fs := newFlags(a, "snapshot", "snapshot --source s3://BUCKET/PREFIX/TABLE --out DEST [--at TIME] [flags]", snapshotExamples)
 	source := fs.String("source", "", "the table's backup folder: s3://BUCKET/PREFIX/TABLE (required)")
 	at := fs.String("at", "", "point in time: RFC 3339 (2026-11-26T09:30:00Z) or a duration ago (-2h, -90m); default: the last whole second before the scan starts")
@@ -34,6 +38,8 @@ func cmdSnapshot(ctx context.Context, a *app, args []string) error {
 	listConcurrency := fs.Int("list-concurrency", 16, "key ranges listed at once")
 	ranges := fs.Int("ranges", 16, "key ranges the table's objects are split into (rounded up to 16, 256 or 4096)")
 	pageSize := fs.Int32("page-size", 0, "versions per ListObjectVersions page (default: the server's, 1000)")
+	base := fs.String("base", "", "an earlier snapshot of the same source (local or s3://): unchanged items are copied from it instead of fetched")
+	shard := fs.String("shard", "", "run one shard of a sharded snapshot: I/N (0-based), or auto/N to take I from JOB_COMPLETION_INDEX or AWS_BATCH_JOB_ARRAY_INDEX; then run 'dynasnap snapshot commit --out DEST'")
 	quiet := fs.Bool("quiet", false, "no progress and no summary line on stderr")
 	jsonOut := fs.Bool("json", false, "print a machine-readable summary as JSON on stdout")
 	awsOpts := awsFlags(fs)
@@ -70,6 +76,13 @@ func cmdSnapshot(ctx context.Context, a *app, args []string) error {
 		return usageError{"--sse and --sse-kms-key-id apply to s3:// outputs only"}
 	}
 
+	shardIndex, shardCount, err := parseShardSpec(*shard)
+	if err != nil {
+		return usageError{fmt.Sprintf("--shard: %v", err)}
+	}
+	if shardCount > 0 && (*at == "" || !strings.Contains(*at, "T")) {
+		return usageError{"--shard needs an absolute --at (RFC 3339), the same for every shard"}
+	}
 	clients, err := loadAWS(ctx, awsOpts, *concurrency+*listConcurrency+8)
 	if err != nil {
 		return err
@@ -77,6 +90,16 @@ func cmdSnapshot(ctx context.Context, a *app, args []string) error {
 	dest, err := store.Open(clients, *out, store.Options{SSE: *sse, SSEKMSKeyID: *kmsKey})
 	if err != nil {
 		return usageError{err.Error()}
+	}
+	var baseSnap *snapshot.Snapshot
+	if *base != "" {
+		bst, err := store.Open(clients, *base, store.Options{})
+		if err != nil {
+			return usageError{fmt.Sprintf("--base: %v", err)}
+		}
+		if baseSnap, err = snapshot.Open(ctx, bst); err != nil {
+			return fmt.Errorf("--base: %w", err)
+		}
 	}
 	listed := &progress.Counter{Name: "versions listed"}
 	fetched := &progress.Counter{Name: "items fetched"}
@@ -86,7 +109,7 @@ func cmdSnapshot(ctx context.Context, a *app, args []string) error {
 	res, err := snapshot.Run(ctx, clients.S3(), dest, snapshot.Options{
 		Source: src, At: atTime, Format: *format, Compression: *compression, SingleFile: *singleFile,
 		Concurrency: *concurrency, ListConcurrency: *listConcurrency, Ranges: *ranges, MaxKeys: *pageSize,
-		SSE: *sse, SSEKMSKey: *kmsKey, Tool: "dynasnap " + version(),
+		SSE: *sse, SSEKMSKey: *kmsKey, Tool: "dynasnap " + version(), Base: baseSnap, Shard: shardIndex, Shards: shardCount,
 		Listed: listed, Fetched: fetched, Written: written,
 	})
 	rep.Stop()
@@ -98,7 +121,10 @@ func cmdSnapshot(ctx context.Context, a *app, args []string) error {
 	if !layout.IsS3URL(*out) {
 		where, _ = filepath.Abs(*out)
 	}
-	if !*quiet {
+	if !*quiet && shardCount > 0 {
+		fmt.Fprintf(a.stderr, "shard %d/%d of %s at %s: %d items in %.1fs; run 'dynasnap snapshot commit --out %s' when all shards are done\n",
+			shardIndex, shardCount, src, atTime.UTC().Format(time.RFC3339Nano), res.Items, secs, *out)
+	} else if !*quiet {
 		if res.Items == 0 && (res.OldestVersion.IsZero() || atTime.Before(res.OldestVersion)) {
 			fmt.Fprintf(a.stderr, "warning: %s has no version at or before %s (oldest: %s); the snapshot is empty\n",
 				src, atTime.UTC().Format(time.RFC3339), fmtTime(res.OldestVersion))
@@ -106,6 +132,9 @@ func cmdSnapshot(ctx context.Context, a *app, args []string) error {
 		fmt.Fprintf(a.stderr, "snapshot of %s at %s: %d items from %d versions in %.1fs (%.0f items/s), %d data files, %.1f MB -> %s\n",
 			src, atTime.UTC().Format(time.RFC3339Nano), res.Items, res.VersionsListed, secs, float64(res.Items)/secs,
 			res.DataFiles, float64(res.BytesWritten)/1e6, where)
+		if baseSnap != nil {
+			fmt.Fprintf(a.stderr, "incremental: %d items copied from the base, %d fetched\n", res.Reused, res.Fetched)
+		}
 	}
 	if *jsonOut {
 		enc := json.NewEncoder(a.stdout)
@@ -114,7 +143,7 @@ func cmdSnapshot(ctx context.Context, a *app, args []string) error {
 			"items": res.Items, "versionsListed": res.VersionsListed, "repeatsDropped": res.Repeats,
 			"bytesWritten": res.BytesWritten, "dataFiles": res.DataFiles, "seconds": secs,
 			"itemsPerSecond": float64(res.Items) / secs, "versionsListedPerSecond": float64(res.VersionsListed) / secs,
-			"oldestVersion": fmtTime(res.OldestVersion),
+			"oldestVersion": fmtTime(res.OldestVersion), "getObjectRequests": res.Fetched, "reusedFromBase": res.Reused,
 		})
 	}
 	return nil

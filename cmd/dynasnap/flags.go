@@ -3,6 +3,8 @@ package main
 import (
 	"context"
 	"fmt"
+	"os"
+	"strconv"
 	"strings"
 
 	"github.com/spf13/pflag"
@@ -54,4 +56,32 @@ func awsFlags(fs *pflag.FlagSet) *awsconf.Options {
 func loadAWS(ctx context.Context, o *awsconf.Options, maxConns int) (*awsconf.Clients, error) {
 	o.MaxConns = maxConns
 	return awsconf.Load(ctx, *o)
+}
+
+// parseShardSpec reads --shard I/N or auto/N; N == 0 means not sharded.
+func parseShardSpec(s string) (int, int, error) {
+	if s == "" {
+		return 0, 0, nil
+	}
+	is, ns, ok := strings.Cut(s, "/")
+	n, err := strconv.Atoi(ns)
+	if !ok || err != nil || n < 1 {
+		return 0, 0, fmt.Errorf("%q: want I/N or auto/N, e.g. 0/4", s)
+	}
+	if is == "auto" {
+		for _, env := range []string{"JOB_COMPLETION_INDEX", "AWS_BATCH_JOB_ARRAY_INDEX"} {
+			if v := os.Getenv(env); v != "" {
+				is = v
+				break
+			}
+		}
+		if is == "auto" {
+			return 0, 0, fmt.Errorf("auto/%d: neither JOB_COMPLETION_INDEX (Kubernetes Indexed Job) nor AWS_BATCH_JOB_ARRAY_INDEX (AWS Batch array job) is set", n)
+		}
+	}
+	i, err := strconv.Atoi(is)
+	if err != nil || i < 0 || i >= n {
+		return 0, 0, fmt.Errorf("%q: the shard index must be 0..%d", s, n-1)
+	}
+	return i, n, nil
 }

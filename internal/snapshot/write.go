@@ -3,7 +3,6 @@ package snapshot
 import (
 	"bytes"
 	"context"
-	"encoding/json"
 	"fmt"
 	"io"
 	"os"
@@ -36,6 +35,13 @@ type Options struct {
 	SSE, SSEKMSKey  string
 	Tool            string // recorded in the summary
 	TempDir         string // for --single-file staging; default os.TempDir()
+	// Base, if set, is an earlier snapshot of the same source: items whose
+	// chosen version it already holds are copied from it, not fetched.
+	Base *Snapshot
+	// Shard/Shards, if Shards > 0, restrict the run to ranges i with
+	// i % Shards == Shard and write a shard manifest instead of the
+	// snapshot's manifests (see Commit).
+	Shard, Shards int
 
 	// Progress counters, optional.
 	Listed, Fetched, Written *progress.Counter
@@ -47,6 +53,8 @@ type Result struct {
 	Items          int64
 	VersionsListed int64
 	Repeats        int64
+	Fetched        int64 // GetObject requests
+	Reused         int64 // items copied from the base
 	BytesWritten   int64
 	DataFiles      int
 	Elapsed        time.Duration
@@ -99,7 +107,10 @@ func Run(ctx context.Context, client *s3.Client, out store.Store, opts Options) 
 	if err := checkCompression(opts.Compression); err != nil {
 		return nil, err
 	}
-	if err := prepareOutput(ctx, out); err != nil {
+	if err := checkRunShape(&opts); err != nil {
+		return nil, err
+	}
+	if err := prepareOutput(ctx, out, opts.Shards > 0); err != nil {
 		return nil, err
 	}
 	if err := CheckSource(ctx, client, opts.Source); err != nil {
@@ -119,6 +130,7 @@ func Run(ctx context.Context, client *s3.Client, out store.Store, opts Options) 
 	stats := &scan.Stats{}
 	lister := &scan.Lister{Client: client, Bucket: opts.Source.Bucket, Dir: opts.Source.Dir(), MaxKeys: opts.MaxKeys, Stats: stats}
 	ranges := scan.Ranges(opts.Source.Dir(), opts.Ranges)
+	counts := &runCounts{}
 	entries := make([]*FileEntry, len(ranges))
 	oldest := make([]time.Time, len(ranges))
 	ext := extension(opts.Format, opts.Compression)
@@ -135,12 +147,15 @@ func Run(ctx context.Context, client *s3.Client, out store.Store, opts Options) 
 	rangeG.SetLimit(opts.ListConcurrency)
 	g.Go(func() error {
 		for _, r := range ranges {
+			if opts.Shards > 0 && r.Index%opts.Shards != opts.Shard {
+				continue
+			}
 			rangeG.Go(func() error {
 				p := &part{st: partStore, format: opts.Format, compression: opts.Compression, written: opts.Written.Add,
 					data: fmt.Sprintf("%s/part-%05d%s", DataDir, r.Index, ext),
 					side: fmt.Sprintf("%s/part-%05d%s", SidecarDir, r.Index, ext)}
 				p.entry.Range = r.Index
-				o, err := snapshotRange(rctx, lister, r, opts, p, fetchQ, window)
+				o, err := snapshotRange(rctx, lister, r, opts, p, fetchQ, window, counts)
 				if err != nil {
 					p.abort()
 					return err
@@ -178,7 +193,8 @@ func Run(ctx context.Context, client *s3.Client, out store.Store, opts Options) 
 		}
 		files = []FileEntry{joined}
 	}
-	res := &Result{VersionsListed: stats.Versions.Load(), Repeats: stats.Repeats.Load(), DataFiles: len(files)}
+	res := &Result{VersionsListed: stats.Versions.Load(), Repeats: stats.Repeats.Load(), DataFiles: len(files),
+		Fetched: counts.fetched.Load(), Reused: counts.reused.Load()}
 	for _, f := range files {
 		res.Items += f.ItemCount
 		res.BytesWritten += f.SizeBytes
@@ -187,6 +203,10 @@ func Run(ctx context.Context, client *s3.Client, out store.Store, opts Options) 
 		if !o.IsZero() && (res.OldestVersion.IsZero() || o.Before(res.OldestVersion)) {
 			res.OldestVersion = o
 		}
+	}
+	if opts.Shards > 0 {
+		res.Elapsed = time.Since(start)
+		return res, writeShardManifest(ctx, out, files, opts, outFormat, res, start)
 	}
 	sum, err := commitManifests(ctx, out, files, opts, outFormat, res, start)
 	if err != nil {
@@ -199,7 +219,7 @@ func Run(ctx context.Context, client *s3.Client, out store.Store, opts Options) 
 
 // snapshotRange lists one range, folds it, and writes the chosen versions in
 // key order while up to window of them are being fetched.
-func snapshotRange(ctx context.Context, l *scan.Lister, r scan.Range, opts Options, p *part, fetchQ chan<- *task, window int) (time.Time, error) {
+func snapshotRange(ctx context.Context, l *scan.Lister, r scan.Range, opts Options, p *part, fetchQ chan<- *task, window int, counts *runCounts) (time.Time, error) {
 	pending := make(chan *task, window)
 	g, ctx := errgroup.WithContext(ctx)
 	g.Go(func() error {
@@ -222,13 +242,28 @@ func snapshotRange(ctx context.Context, l *scan.Lister, r scan.Range, opts Optio
 	var oldest time.Time
 	g.Go(func() error {
 		defer close(pending)
+		base, stop := baseRange(ctx, opts.Base, r)
+		defer stop()
 		f := &scan.Folder{At: opts.At, Emit: func(e scan.Entry) error {
 			t := &task{entry: e, done: make(chan struct{})}
+			reuse, err := base.match(e)
+			if err != nil {
+				return err
+			}
+			if reuse != nil {
+				t.body = reuse
+				close(t.done)
+				counts.reused.Add(1)
+			}
 			select {
 			case pending <- t:
 			case <-ctx.Done():
 				return ctx.Err()
 			}
+			if reuse != nil {
+				return nil
+			}
+			counts.fetched.Add(1)
 			select {
 			case fetchQ <- t:
 			case <-ctx.Done():
@@ -286,13 +321,18 @@ func fetch(ctx context.Context, client *s3.Client, bucket string, e scan.Entry, 
 
 // prepareOutput refuses a folder that holds a finished snapshot and clears
 // the files an interrupted run left in one that does not.
-func prepareOutput(ctx context.Context, out store.Store) error {
+func prepareOutput(ctx context.Context, out store.Store, shard bool) error {
 	done, err := out.Exists(ctx, SummaryName)
 	if err != nil {
 		return err
 	}
 	if done {
 		return fmt.Errorf("%s already holds a snapshot (it has %s); choose a new folder", out.URL(""), SummaryName)
+	}
+	if shard {
+		// Other shards write into the same folder at the same time; each
+		// overwrites only its own parts.
+		return nil
 	}
 	for _, dir := range []string{DataDir, SidecarDir} {
 		names, err := out.List(ctx, dir)
@@ -379,19 +419,15 @@ func copyFile(ctx context.Context, st store.Store, name string, w io.Writer) err
 }
 
 func commitManifests(ctx context.Context, out store.Store, files []FileEntry, opts Options, outFormat string, res *Result, start time.Time) (*Summary, error) {
-	var buf bytes.Buffer
-	if err := writeJSONLines(&buf, files); err != nil {
-		return nil, err
-	}
-	if err := out.Put(ctx, FilesName, buf.Bytes()); err != nil {
-		return nil, err
-	}
 	sum := &Summary{
 		Version: "2020-06-30", StartTime: start.UTC(), EndTime: time.Now().UTC(), ExportTime: opts.At.UTC(),
 		ManifestFilesS3Key: out.Key(FilesName), ItemCount: res.Items, OutputFormat: outFormat, ExportType: "FULL_EXPORT",
 		Dynasnap: Details{FormatVersion: FormatVersion, Source: opts.Source.String(), Table: opts.Source.Table(),
 			Compression: opts.Compression, DataFiles: len(files), VersionsListed: res.VersionsListed,
-			Ranges: len(scan.Ranges("", opts.Ranges)), SingleFile: opts.SingleFile, Tool: opts.Tool},
+			Ranges: len(rangesFor(opts.Ranges)), SingleFile: opts.SingleFile, Tool: opts.Tool},
+	}
+	if opts.Base != nil {
+		sum.Dynasnap.Base = opts.Base.Store.URL("")
 	}
 	if s3out, ok := out.(*store.S3); ok {
 		b, p := s3out.Location()
@@ -403,12 +439,7 @@ func commitManifests(ctx context.Context, out store.Store, files []FileEntry, op
 			sum.S3SSEKMSKeyID = &opts.SSEKMSKey
 		}
 	}
-	b, err := json.MarshalIndent(sum, "", "  ")
-	if err != nil {
-		return nil, err
-	}
-	if err := out.Put(ctx, SummaryName, append(b, '\n')); err != nil {
-		return nil, err
-	}
-	return sum, nil
+	return sum, writeManifests(ctx, out, files, sum)
 }
+
+func rangesFor(n int) []scan.Range { return scan.Ranges("", n) }
