@@ -84,7 +84,7 @@ func TestIncrementalEqualsFull(t *testing.T) {
 		keys[i] = put(t, cl, src, mk(i, "new"), "pk")
 		changed++
 	}
-	t2 := waitNextSecond().Add(-time.Second) // the last whole second of the changes
+	t2 := waitNextSecond().Add(-time.Second)  // the last whole second of the changes
 	put(t, cl, src, mk(30, "after t2"), "pk") // after the snapshot time: ignored by both
 
 	full := filepath.Join(t.TempDir(), "full")
