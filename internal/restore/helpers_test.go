@@ -43,7 +43,7 @@ func newBackup(t testing.TB, ks keyschema.Schema) *backup {
 }
 
 func (b *backup) put(ctx context.Context, it item.Item) {
-		id, err := b.ks.KeyID(it)
+	id, err := b.ks.KeyID(it)
 	if err != nil {
 		b.t.Error(err)
 		return
@@ -62,7 +62,7 @@ func (b *backup) put(ctx context.Context, it item.Item) {
 }
 
 func (b *backup) del(ctx context.Context, it item.Item) {
-		id, err := b.ks.KeyID(it)
+	id, err := b.ks.KeyID(it)
 	if err != nil {
 		b.t.Error(err)
 		return
