@@ -40,6 +40,7 @@ func cmdSnapshot(ctx context.Context, a *app, args []string) error {
 	pageSize := fs.Int32("page-size", 0, "versions per ListObjectVersions page (default: the server's, 1000)")
 	base := fs.String("base", "", "an earlier snapshot of the same source (local or s3://): unchanged items are copied from it instead of fetched")
 	shard := fs.String("shard", "", "run one shard of a sharded snapshot: I/N (0-based), or auto/N to take I from JOB_COMPLETION_INDEX or AWS_BATCH_JOB_ARRAY_INDEX; then run 'dynasnap snapshot commit --out DEST'")
+	skipBad := fs.Bool("skip-bad-objects", false, "skip versions that are not readable DynamoDB items (corrupt, empty, over 400 KB, archived) and list them in the summary, instead of stopping")
 	quiet := fs.Bool("quiet", false, "no progress and no summary line on stderr")
 	jsonOut := fs.Bool("json", false, "print a machine-readable summary as JSON on stdout")
 	awsOpts := awsFlags(fs)
@@ -110,7 +111,8 @@ func cmdSnapshot(ctx context.Context, a *app, args []string) error {
 		Source: src, At: atTime, Format: *format, Compression: *compression, SingleFile: *singleFile,
 		Concurrency: *concurrency, ListConcurrency: *listConcurrency, Ranges: *ranges, MaxKeys: *pageSize,
 		SSE: *sse, SSEKMSKey: *kmsKey, Tool: "dynasnap " + version(), Base: baseSnap, Shard: shardIndex, Shards: shardCount,
-		Listed: listed, Fetched: fetched, Written: written,
+		SkipBadObjects: *skipBad,
+		Listed:         listed, Fetched: fetched, Written: written,
 	})
 	rep.Stop()
 	if err != nil {
@@ -132,6 +134,9 @@ func cmdSnapshot(ctx context.Context, a *app, args []string) error {
 		fmt.Fprintf(a.stderr, "snapshot of %s at %s: %d items from %d versions in %.1fs (%.0f items/s), %d data files, %.1f MB -> %s\n",
 			src, atTime.UTC().Format(time.RFC3339Nano), res.Items, res.VersionsListed, secs, float64(res.Items)/secs,
 			res.DataFiles, float64(res.BytesWritten)/1e6, where)
+		for _, b := range res.BadObjects {
+			fmt.Fprintf(a.stderr, "skipped bad object s3://%s/%s version %s: %s\n", src.Bucket, b.Key, b.VersionID, b.Reason)
+		}
 		if baseSnap != nil {
 			fmt.Fprintf(a.stderr, "incremental: %d items copied from the base, %d fetched\n", res.Reused, res.Fetched)
 		}
@@ -144,6 +149,7 @@ func cmdSnapshot(ctx context.Context, a *app, args []string) error {
 			"bytesWritten": res.BytesWritten, "dataFiles": res.DataFiles, "seconds": secs,
 			"itemsPerSecond": float64(res.Items) / secs, "versionsListedPerSecond": float64(res.VersionsListed) / secs,
 			"oldestVersion": fmtTime(res.OldestVersion), "getObjectRequests": res.Fetched, "reusedFromBase": res.Reused,
+			"skippedObjects": res.BadObjects,
 		})
 	}
 	return nil

@@ -86,6 +86,9 @@ func (c *Clients) S3() *s3.Client {
 		}
 		// Local S3 servers have no virtual-host DNS names for buckets.
 		o.UsePathStyle = customEndpoint(c.opts, "S3")
+		// Objects written without a checksum are normal here; the SDK would
+		// print a line on stderr for each read of one.
+		o.DisableLogOutputChecksumValidationSkipped = true
 	})
 }
 

@@ -1,12 +1,6 @@
 package restore
 
-import (
-	"strings"
-
-	"github.com/aws/aws-sdk-go-v2/service/dynamodb/types"
-
-	"github.com/dynasnap/dynasnap/internal/item"
-)
+import "github.com/dynasnap/dynasnap/internal/item"
 
 // WCU estimates the write capacity units a put of it consumes: one per KB
 // of item size, rounded up, as DynamoDB counts it.
@@ -14,67 +8,5 @@ func WCU(it item.Item) int64 {
 	return (Size(it) + 1023) / 1024
 }
 
-// Size approximates an item's size by DynamoDB's rules: attribute names
-// plus values; numbers take about one byte per two significant digits plus
-// one; lists and maps 3 bytes plus one per element.
-func Size(it item.Item) int64 {
-	var n int64
-	for name, v := range it {
-		n += int64(len(name)) + valueSize(v)
-	}
-	return max(n, 1)
-}
-
-func valueSize(v types.AttributeValue) int64 {
-	switch v := v.(type) {
-	case *types.AttributeValueMemberS:
-		return int64(len(v.Value))
-	case *types.AttributeValueMemberN:
-		return numberSize(v.Value)
-	case *types.AttributeValueMemberB:
-		return int64(len(v.Value))
-	case *types.AttributeValueMemberBOOL, *types.AttributeValueMemberNULL:
-		return 1
-	case *types.AttributeValueMemberSS:
-		var n int64
-		for _, s := range v.Value {
-			n += int64(len(s))
-		}
-		return n
-	case *types.AttributeValueMemberNS:
-		var n int64
-		for _, s := range v.Value {
-			n += numberSize(s)
-		}
-		return n
-	case *types.AttributeValueMemberBS:
-		var n int64
-		for _, b := range v.Value {
-			n += int64(len(b))
-		}
-		return n
-	case *types.AttributeValueMemberL:
-		n := int64(3)
-		for _, e := range v.Value {
-			n += 1 + valueSize(e)
-		}
-		return n
-	case *types.AttributeValueMemberM:
-		n := int64(3)
-		for k, e := range v.Value {
-			n += 1 + int64(len(k)) + valueSize(e)
-		}
-		return n
-	}
-	return 1
-}
-
-func numberSize(s string) int64 {
-	digits := 0
-	for _, c := range strings.SplitN(strings.ToLower(s), "e", 2)[0] {
-		if c >= '0' && c <= '9' {
-			digits++
-		}
-	}
-	return int64((digits+1)/2 + 1)
-}
+// Size is item.Size, DynamoDB's measure of an item.
+func Size(it item.Item) int64 { return item.Size(it) }

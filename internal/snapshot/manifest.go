@@ -60,6 +60,11 @@ type Details struct {
 	SingleFile     bool   `json:"singleFile"`
 	Base           string `json:"base,omitempty"`
 	Tool           string `json:"tool"`
+	// Filter is the --where expression the snapshot was taken with: a
+	// filtered snapshot holds only part of the table.
+	Filter string `json:"filter,omitempty"`
+	// SkippedObjects are versions left out by --skip-bad-objects.
+	SkippedObjects []BadObject `json:"skippedObjects,omitempty"`
 }
 
 // FileEntry is one line of manifest-files.json.

@@ -3,8 +3,11 @@ package snapshot
 import (
 	"bufio"
 	"context"
+	"crypto/md5"
+	"encoding/base64"
 	"encoding/json"
 	"fmt"
+	"hash"
 	"io"
 
 	"github.com/dynasnap/dynasnap/internal/store"
@@ -39,11 +42,13 @@ type Line struct {
 
 // Each calls fn for every item of one data file, in file order.
 func (s *Snapshot) Each(ctx context.Context, f FileEntry, fn func(Line) error) error {
-	raw, err := s.Store.Open(ctx, f.Data)
+	file, err := s.Store.Open(ctx, f.Data)
 	if err != nil {
 		return err
 	}
-	defer raw.Close()
+	defer file.Close()
+	// The manifest's MD5 catches a truncated or altered data file.
+	raw := &md5Reader{r: file, md5: md5.New()}
 	c := s.Summary.Dynasnap.Compression
 	if c == "" { // an AWS export: the extension tells
 		c = compressionOf(f.Data)
@@ -97,7 +102,26 @@ func (s *Snapshot) Each(ctx context.Context, f FileEntry, fn func(Line) error) e
 	if n != f.ItemCount {
 		return fmt.Errorf("%s has %d items, its manifest says %d", s.Store.URL(f.Data), n, f.ItemCount)
 	}
+	if f.MD5Checksum != "" {
+		if _, err := io.Copy(io.Discard, raw); err != nil {
+			return fmt.Errorf("read %s: %w", s.Store.URL(f.Data), err)
+		}
+		if got := base64.StdEncoding.EncodeToString(raw.md5.Sum(nil)); got != f.MD5Checksum {
+			return fmt.Errorf("%s is corrupt: its MD5 is %s, manifest-files.json says %s", s.Store.URL(f.Data), got, f.MD5Checksum)
+		}
+	}
 	return nil
+}
+
+type md5Reader struct {
+	r   io.Reader
+	md5 hash.Hash
+}
+
+func (c *md5Reader) Read(p []byte) (int, error) {
+	n, err := c.r.Read(p)
+	c.md5.Write(p[:n])
+	return n, err
 }
 
 // EachItem calls fn for every item of the snapshot, file by file.

@@ -123,7 +123,7 @@ func TestOutputMatchesSchemasAndKeepsTypes(t *testing.T) {
 		want[key] = string(b)
 	}
 	// A 400 KB item.
-	big := must(item.Unmarshal([]byte(fmt.Sprintf(`{"pk":{"S":"big"},"blob":{"S":%q}}`, strings.Repeat("ü", 200*1024)))))
+	big := must(item.Unmarshal([]byte(fmt.Sprintf(`{"pk":{"S":"big"},"blob":{"S":%q}}`, strings.Repeat("ü", 204000)))))
 	key := put(t, cl, src, big, "pk")
 	b, _ := item.Marshal(big)
 	want[key] = string(b)
@@ -209,7 +209,7 @@ func TestBadInputsGiveClearErrors(t *testing.T) {
 	putRaw(t, cl, bucket, corrupt, []byte(`{"pk":{"S":"trunc`))
 	dir := t.TempDir()
 	_, err = snapshot.Run(ctx, cl, store.NewLocal(dir), snapshot.Options{Source: src, At: time.Now().Add(time.Second)})
-	if err == nil || !strings.Contains(err.Error(), corrupt) || !strings.Contains(err.Error(), "corrupt") {
+	if err == nil || !strings.Contains(err.Error(), corrupt) || !strings.Contains(err.Error(), "not a DynamoDB item") {
 		t.Errorf("corrupt object: %v", err)
 	}
 	if _, err := os.Stat(filepath.Join(dir, snapshot.SummaryName)); !os.IsNotExist(err) {
@@ -217,6 +217,25 @@ func TestBadInputsGiveClearErrors(t *testing.T) {
 	}
 	if _, err := snapshot.Open(ctx, store.NewLocal(dir)); !errors.Is(err, snapshot.ErrIncomplete) {
 		t.Errorf("opening a failed snapshot: %v", err)
+	}
+
+	// Opt-in skipping: the run completes and names what it left out.
+	dir = t.TempDir()
+	res, err := snapshot.Run(ctx, cl, store.NewLocal(dir), snapshot.Options{Source: src, At: time.Now().Add(time.Second), SkipBadObjects: true, Compression: "none"})
+	if err != nil || res.Items != 50 || len(res.BadObjects) != 1 || res.BadObjects[0].Key != corrupt {
+		t.Fatalf("--skip-bad-objects: %v, %+v", err, res)
+	}
+	snap, err := snapshot.Open(ctx, store.NewLocal(dir))
+	if err != nil || len(snap.Summary.Dynasnap.SkippedObjects) != 1 {
+		t.Fatalf("summary does not list the skipped object: %v", err)
+	}
+	// A data file altered after the fact fails its manifest checksum.
+	f := filepath.Join(dir, snap.Files[0].Data)
+	b, _ := os.ReadFile(f)
+	os.WriteFile(f, bytes.Replace(b, []byte(`"S":"k`), []byte(`"S":"K`), 1), 0o644)
+	err = snap.EachItem(ctx, func(snapshot.Line) error { return nil })
+	if err == nil || !strings.Contains(err.Error(), "is corrupt") || !strings.Contains(err.Error(), snap.Files[0].Data) {
+		t.Errorf("altered data file: %v", err)
 	}
 
 	// Cancellation stops the run with the context's error and no summary.

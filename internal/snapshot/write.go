@@ -1,7 +1,6 @@
 package snapshot
 
 import (
-	"bytes"
 	"context"
 	"fmt"
 	"io"
@@ -42,6 +41,14 @@ type Options struct {
 	// i % Shards == Shard and write a shard manifest instead of the
 	// snapshot's manifests (see Commit).
 	Shard, Shards int
+	// SkipBadObjects skips versions that are not a readable DynamoDB item
+	// (corrupt, empty, too large, archived) and lists them in the result,
+	// instead of stopping at the first.
+	SkipBadObjects bool
+	// Filter, if set, keeps only the items for which it returns true.
+	Filter func(item.Item) (bool, error)
+	// FilterText is the filter's source, recorded in the summary.
+	FilterText string
 
 	// Progress counters, optional.
 	Listed, Fetched, Written *progress.Counter
@@ -55,6 +62,8 @@ type Result struct {
 	Repeats        int64
 	Fetched        int64 // GetObject requests
 	Reused         int64 // items copied from the base
+	Filtered       int64 // items left out by the filter
+	BadObjects     []BadObject
 	BytesWritten   int64
 	DataFiles      int
 	Elapsed        time.Duration
@@ -66,6 +75,7 @@ type Result struct {
 type task struct {
 	entry scan.Entry
 	body  []byte
+	skip  bool // filtered out, or a bad object skipped
 	err   error
 	done  chan struct{}
 }
@@ -135,10 +145,11 @@ func Run(ctx context.Context, client *s3.Client, out store.Store, opts Options) 
 	oldest := make([]time.Time, len(ranges))
 	ext := extension(opts.Format, opts.Compression)
 
+	f := &fetcher{client: client, bucket: opts.Source.Bucket, skipBad: opts.SkipBadObjects, filter: opts.Filter, fetched: opts.Fetched}
 	g, gctx := errgroup.WithContext(ctx)
 	fetchQ := make(chan *task, opts.Concurrency)
 	for i := 0; i < opts.Concurrency; i++ {
-		g.Go(func() error { return fetchLoop(gctx, client, opts.Source.Bucket, fetchQ, opts.Fetched) })
+		g.Go(func() error { return f.loop(gctx, fetchQ) })
 	}
 	// Each range keeps a window of fetches in flight, sized so that all
 	// fetchers stay busy even when only a few ranges are left.
@@ -155,7 +166,7 @@ func Run(ctx context.Context, client *s3.Client, out store.Store, opts Options) 
 					data: fmt.Sprintf("%s/part-%05d%s", DataDir, r.Index, ext),
 					side: fmt.Sprintf("%s/part-%05d%s", SidecarDir, r.Index, ext)}
 				p.entry.Range = r.Index
-				o, err := snapshotRange(rctx, lister, r, opts, p, fetchQ, window, counts)
+				o, err := snapshotRange(rctx, lister, r, opts, p, f, fetchQ, window, counts)
 				if err != nil {
 					p.abort()
 					return err
@@ -194,7 +205,7 @@ func Run(ctx context.Context, client *s3.Client, out store.Store, opts Options) 
 		files = []FileEntry{joined}
 	}
 	res := &Result{VersionsListed: stats.Versions.Load(), Repeats: stats.Repeats.Load(), DataFiles: len(files),
-		Fetched: counts.fetched.Load(), Reused: counts.reused.Load()}
+		Fetched: counts.fetched.Load(), Reused: counts.reused.Load(), Filtered: f.filtered.Load(), BadObjects: f.bad}
 	for _, f := range files {
 		res.Items += f.ItemCount
 		res.BytesWritten += f.SizeBytes
@@ -219,7 +230,7 @@ func Run(ctx context.Context, client *s3.Client, out store.Store, opts Options) 
 
 // snapshotRange lists one range, folds it, and writes the chosen versions in
 // key order while up to window of them are being fetched.
-func snapshotRange(ctx context.Context, l *scan.Lister, r scan.Range, opts Options, p *part, fetchQ chan<- *task, window int, counts *runCounts) (time.Time, error) {
+func snapshotRange(ctx context.Context, l *scan.Lister, r scan.Range, opts Options, p *part, f *fetcher, fetchQ chan<- *task, window int, counts *runCounts) (time.Time, error) {
 	pending := make(chan *task, window)
 	g, ctx := errgroup.WithContext(ctx)
 	g.Go(func() error {
@@ -231,6 +242,9 @@ func snapshotRange(ctx context.Context, l *scan.Lister, r scan.Range, opts Optio
 			}
 			if t.err != nil {
 				return t.err
+			}
+			if t.skip {
+				continue
 			}
 			if err := p.add(ctx, t.entry, t.body); err != nil {
 				return err
@@ -244,7 +258,7 @@ func snapshotRange(ctx context.Context, l *scan.Lister, r scan.Range, opts Optio
 		defer close(pending)
 		base, stop := baseRange(ctx, opts.Base, r)
 		defer stop()
-		f := &scan.Folder{At: opts.At, Emit: func(e scan.Entry) error {
+		fold := &scan.Folder{At: opts.At, Emit: func(e scan.Entry) error {
 			t := &task{entry: e, done: make(chan struct{})}
 			reuse, err := base.match(e)
 			if err != nil {
@@ -252,6 +266,7 @@ func snapshotRange(ctx context.Context, l *scan.Lister, r scan.Range, opts Optio
 			}
 			if reuse != nil {
 				t.body = reuse
+				t.skip, t.err = f.keep(reuse)
 				close(t.done)
 				counts.reused.Add(1)
 			}
@@ -276,47 +291,14 @@ func snapshotRange(ctx context.Context, l *scan.Lister, r scan.Range, opts Optio
 			if oldest.IsZero() || e.LastModified.Before(oldest) {
 				oldest = e.LastModified
 			}
-			return f.Add(e)
+			return fold.Add(e)
 		})
 		if err != nil {
 			return err
 		}
-		return f.Flush()
+		return fold.Flush()
 	})
 	return oldest, g.Wait()
-}
-
-func fetchLoop(ctx context.Context, client *s3.Client, bucket string, q <-chan *task, fetched *progress.Counter) error {
-	var buf bytes.Buffer
-	for t := range q {
-		t.body, t.err = fetch(ctx, client, bucket, t.entry, &buf)
-		close(t.done)
-		if t.err != nil {
-			return t.err
-		}
-		fetched.Add(1)
-	}
-	return nil
-}
-
-// fetch gets one version and re-encodes it as canonical compact DynamoDB
-// JSON; an object that is not a DynamoDB item is an error naming it.
-func fetch(ctx context.Context, client *s3.Client, bucket string, e scan.Entry, buf *bytes.Buffer) ([]byte, error) {
-	out, err := client.GetObject(ctx, &s3.GetObjectInput{Bucket: aws.String(bucket), Key: aws.String(e.Key), VersionId: aws.String(e.VersionID)})
-	if err != nil {
-		return nil, fmt.Errorf("get s3://%s/%s version %s: %w", bucket, e.Key, e.VersionID, err)
-	}
-	buf.Reset()
-	_, err = buf.ReadFrom(out.Body)
-	out.Body.Close()
-	if err != nil {
-		return nil, fmt.Errorf("read s3://%s/%s version %s: %w", bucket, e.Key, e.VersionID, err)
-	}
-	it, err := item.Unmarshal(buf.Bytes())
-	if err != nil {
-		return nil, fmt.Errorf("corrupt object s3://%s/%s version %s (%s): %w", bucket, e.Key, e.VersionID, e.LastModified.Format(time.RFC3339), err)
-	}
-	return item.Marshal(it)
 }
 
 // prepareOutput refuses a folder that holds a finished snapshot and clears
@@ -424,7 +406,8 @@ func commitManifests(ctx context.Context, out store.Store, files []FileEntry, op
 		ManifestFilesS3Key: out.Key(FilesName), ItemCount: res.Items, OutputFormat: outFormat, ExportType: "FULL_EXPORT",
 		Dynasnap: Details{FormatVersion: FormatVersion, Source: opts.Source.String(), Table: opts.Source.Table(),
 			Compression: opts.Compression, DataFiles: len(files), VersionsListed: res.VersionsListed,
-			Ranges: len(rangesFor(opts.Ranges)), SingleFile: opts.SingleFile, Tool: opts.Tool},
+			Ranges: len(rangesFor(opts.Ranges)), SingleFile: opts.SingleFile, Tool: opts.Tool,
+			Filter: opts.FilterText, SkippedObjects: res.BadObjects},
 	}
 	if opts.Base != nil {
 		sum.Dynasnap.Base = opts.Base.Store.URL("")
