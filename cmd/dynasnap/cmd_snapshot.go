@@ -8,6 +8,8 @@ import (
 	"strings"
 	"time"
 
+	"github.com/dynasnap/dynasnap/internal/filter"
+	"github.com/dynasnap/dynasnap/internal/item"
 	"github.com/dynasnap/dynasnap/internal/layout"
 	"github.com/dynasnap/dynasnap/internal/progress"
 	"github.com/dynasnap/dynasnap/internal/snapshot"
@@ -40,6 +42,8 @@ func cmdSnapshot(ctx context.Context, a *app, args []string) error {
 	pageSize := fs.Int32("page-size", 0, "versions per ListObjectVersions page (default: the server's, 1000)")
 	base := fs.String("base", "", "an earlier snapshot of the same source (local or s3://): unchanged items are copied from it instead of fetched")
 	shard := fs.String("shard", "", "run one shard of a sharded snapshot: I/N (0-based), or auto/N to take I from JOB_COMPLETION_INDEX or AWS_BATCH_JOB_ARRAY_INDEX; then run 'dynasnap snapshot commit --out DEST'")
+	whereExpr := fs.String("where", "", `keep only items matching this CEL expression over "item", e.g. 'item.tenant == "acme" && item.updated > 1700000000'`)
+	keyPrefix := fs.String("key-prefix", "", "keep only items whose partition key starts with this: ATTR=PREFIX, e.g. pk=acme#")
 	skipBad := fs.Bool("skip-bad-objects", false, "skip versions that are not readable DynamoDB items (corrupt, empty, over 400 KB, archived) and list them in the summary, instead of stopping")
 	quiet := fs.Bool("quiet", false, "no progress and no summary line on stderr")
 	jsonOut := fs.Bool("json", false, "print a machine-readable summary as JSON on stdout")
@@ -77,6 +81,14 @@ func cmdSnapshot(ctx context.Context, a *app, args []string) error {
 		return usageError{"--sse and --sse-kms-key-id apply to s3:// outputs only"}
 	}
 
+	sel, err := filter.New(*whereExpr, *keyPrefix, "")
+	if err != nil {
+		return usageError{err.Error()}
+	}
+	var match func(item.Item) (bool, error)
+	if *whereExpr != "" || *keyPrefix != "" {
+		match = sel.Match
+	}
 	shardIndex, shardCount, err := parseShardSpec(*shard)
 	if err != nil {
 		return usageError{fmt.Sprintf("--shard: %v", err)}
@@ -111,8 +123,8 @@ func cmdSnapshot(ctx context.Context, a *app, args []string) error {
 		Source: src, At: atTime, Format: *format, Compression: *compression, SingleFile: *singleFile,
 		Concurrency: *concurrency, ListConcurrency: *listConcurrency, Ranges: *ranges, MaxKeys: *pageSize,
 		SSE: *sse, SSEKMSKey: *kmsKey, Tool: "dynasnap " + version(), Base: baseSnap, Shard: shardIndex, Shards: shardCount,
-		SkipBadObjects: *skipBad,
-		Listed:         listed, Fetched: fetched, Written: written,
+		SkipBadObjects: *skipBad, Filter: match, FilterText: sel.String(),
+		Listed: listed, Fetched: fetched, Written: written,
 	})
 	rep.Stop()
 	if err != nil {
@@ -149,7 +161,7 @@ func cmdSnapshot(ctx context.Context, a *app, args []string) error {
 			"bytesWritten": res.BytesWritten, "dataFiles": res.DataFiles, "seconds": secs,
 			"itemsPerSecond": float64(res.Items) / secs, "versionsListedPerSecond": float64(res.VersionsListed) / secs,
 			"oldestVersion": fmtTime(res.OldestVersion), "getObjectRequests": res.Fetched, "reusedFromBase": res.Reused,
-			"skippedObjects": res.BadObjects,
+			"skippedObjects": res.BadObjects, "filteredOut": res.Filtered,
 		})
 	}
 	return nil

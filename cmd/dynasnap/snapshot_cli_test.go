@@ -161,3 +161,26 @@ func TestSnapshotCLIErrors(t *testing.T) {
 		t.Errorf("early --at: exit %d, %s", code, stderr)
 	}
 }
+
+// A filtered snapshot holds exactly the matching items; a malformed
+// expression fails before any request (the endpoint here does not exist).
+func TestSnapshotWhere(t *testing.T) {
+	src := seed(t, 40)
+	at := time.Now().Add(time.Second).UTC().Format(time.RFC3339)
+	time.Sleep(1500 * time.Millisecond)
+	out := filepath.Join(t.TempDir(), "snap")
+	stdout, stderr, code := run(t, "snapshot", "--source", src.String(), "--at", at, "--out", out, "--json",
+		"--where", `item.total < 10`, "--key-prefix", "pk=order#")
+	if code != 0 {
+		t.Fatal(stderr)
+	}
+	var res struct{ Items, FilteredOut int }
+	json.Unmarshal([]byte(stdout), &res)
+	if res.Items != 10 || res.FilteredOut != 30 { // totals are i.50 for i in 0..39
+		t.Fatalf("filtered snapshot: %s", stdout)
+	}
+	_, stderr, code = run(t, "snapshot", "--source", src.String(), "--out", t.TempDir(), "--where", `item.total <<< 3`, "--endpoint-url", "http://127.0.0.1:1")
+	if code != 2 || !strings.Contains(stderr, "1:") {
+		t.Fatalf("bad expression: exit %d, %s", code, stderr)
+	}
+}
