@@ -184,3 +184,13 @@ func TestSnapshotWhere(t *testing.T) {
 		t.Fatalf("bad expression: exit %d, %s", code, stderr)
 	}
 }
+
+// A --source with no versions at all is most likely a typo: an error, not
+// an empty snapshot.
+func TestSnapshotEmptySourceIsAnError(t *testing.T) {
+	src := seed(t, 1)
+	_, stderr, code := run(t, "snapshot", "--source", src.String()+"-typo", "--out", t.TempDir())
+	if code != 1 || !strings.Contains(stderr, "no object versions under") {
+		t.Fatalf("exit %d: %s", code, stderr)
+	}
+}

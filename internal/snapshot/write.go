@@ -190,6 +190,11 @@ func Run(ctx context.Context, client *s3.Client, out store.Store, opts Options) 
 	if err != nil {
 		return nil, err
 	}
+	if stats.Versions.Load() == 0 && opts.Shards == 0 {
+		// Most likely a wrong table name or prefix: an empty snapshot would
+		// pass for a backup of an empty table.
+		return nil, fmt.Errorf("no object versions under %s: check --source (s3://BUCKET/PREFIX/TABLE) and that the stream writer or backfill has written there", opts.Source)
+	}
 
 	var files []FileEntry
 	for _, e := range entries {

@@ -35,7 +35,9 @@ func NewS3(client *s3.Client, loc layout.Location, opts Options) (*S3, error) {
 		return nil, fmt.Errorf("--sse %q: want AES256 or aws:kms", opts.SSE)
 	}
 	if opts.PartSize <= 0 {
-		opts.PartSize = 8 << 20
+		// S3's minimum: a snapshot writes many parts at once, each
+		// holding one part in memory.
+		opts.PartSize = 5 << 20
 	}
 	return &S3{client: client, loc: loc, opts: opts}, nil
 }

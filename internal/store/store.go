@@ -45,7 +45,7 @@ type File interface {
 type Options struct {
 	SSE         string // "", "AES256" or "aws:kms"
 	SSEKMSKeyID string
-	PartSize    int64 // multipart part size; default 8 MiB
+	PartSize    int64 // multipart part size; default 5 MiB
 }
 
 // Open returns the store for dest: an s3:// URL or a local folder.
