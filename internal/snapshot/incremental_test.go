@@ -54,8 +54,12 @@ func TestIncrementalEqualsFull(t *testing.T) {
 		return must(item.Unmarshal([]byte(fmt.Sprintf(`{"pk":{"S":"k%03d"},"v":{"S":%q}}`, i, v))))
 	}
 	keys := map[int]string{}
+	var first []item.Item
 	for i := 0; i < 200; i++ {
-		keys[i] = put(t, cl, src, mk(i, "one"), "pk")
+		first = append(first, mk(i, "one"))
+	}
+	for i, k := range putMany(t, cl, src, first, "pk") {
+		keys[i] = k
 	}
 	t1 := waitNextSecond().Add(-time.Second)
 	base := filepath.Join(t.TempDir(), "base")

@@ -10,6 +10,7 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -38,6 +39,38 @@ func put(t *testing.T, cl *s3.Client, src layout.Location, it item.Item, keys ..
 	key := src.ObjectKey(id)
 	putRaw(t, cl, src.Bucket, key, body)
 	return key
+}
+
+// putMany writes items concurrently: a versioned PUT on SeaweedFS takes
+// ~100 ms, so sequential seeding would dominate the tests.
+func putMany(t *testing.T, cl *s3.Client, src layout.Location, items []item.Item, keys ...string) []string {
+	t.Helper()
+	out := make([]string, len(items))
+	var wg sync.WaitGroup
+	sem := make(chan struct{}, 32)
+	for i, it := range items {
+		wg.Add(1)
+		sem <- struct{}{}
+		go func() {
+			defer wg.Done()
+			defer func() { <-sem }()
+			id, err := item.KeyID(it, keys...)
+			if err != nil {
+				t.Error(err)
+				return
+			}
+			body, _ := item.Marshal(it)
+			out[i] = src.ObjectKey(id)
+			if _, err := cl.PutObject(context.Background(), &s3.PutObjectInput{Bucket: aws.String(src.Bucket), Key: aws.String(out[i]), Body: bytes.NewReader(body)}); err != nil {
+				t.Error(err)
+			}
+		}()
+	}
+	wg.Wait()
+	if t.Failed() {
+		t.FailNow()
+	}
+	return out
 }
 
 func putRaw(t *testing.T, cl *s3.Client, bucket, key string, body []byte) {
@@ -202,9 +235,11 @@ func TestBadInputsGiveClearErrors(t *testing.T) {
 
 	bucket := testenv.Bucket(t, c, true)
 	src := layout.TableLocation(bucket, "p", "t")
+	var items []item.Item
 	for i := 0; i < 50; i++ {
-		put(t, cl, src, item.Item{"pk": must(item.UnmarshalValue([]byte(fmt.Sprintf(`{"S":"k%d"}`, i))))})
+		items = append(items, item.Item{"pk": must(item.UnmarshalValue([]byte(fmt.Sprintf(`{"S":"k%d"}`, i))))})
 	}
+	putMany(t, cl, src, items)
 	corrupt := src.ObjectKey("ffff")
 	putRaw(t, cl, bucket, corrupt, []byte(`{"pk":{"S":"trunc`))
 	dir := t.TempDir()
@@ -254,10 +289,12 @@ func TestS3Output(t *testing.T) {
 	cl := c.S3()
 	bucket := testenv.Bucket(t, c, true)
 	src := layout.TableLocation(bucket, "p", "t")
+	var items []item.Item
 	for i := 0; i < 300; i++ {
-		put(t, cl, src, item.Item{"pk": must(item.UnmarshalValue([]byte(fmt.Sprintf(`{"S":"k%d"}`, i)))),
+		items = append(items, item.Item{"pk": must(item.UnmarshalValue([]byte(fmt.Sprintf(`{"S":"k%d"}`, i)))),
 			"pad": must(item.UnmarshalValue([]byte(fmt.Sprintf(`{"S":%q}`, strings.Repeat(fmt.Sprint(i), 7000)))))})
 	}
+	putMany(t, cl, src, items)
 	out, err := store.NewS3(cl, layout.Location{Bucket: bucket, Prefix: "exports/one"}, store.Options{PartSize: 5 << 20})
 	if err != nil {
 		t.Fatal(err)
