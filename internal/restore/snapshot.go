@@ -180,12 +180,11 @@ func FromSnapshot(ctx context.Context, s *snapshot.Snapshot, w *Writer, opts Sna
 			g.Go(func() error {
 				b := w.NewBatcher()
 				err := s.Each(ctx, f, func(l snapshot.Line) error {
-					it, err := item.Unmarshal(l.Item)
-					if err != nil {
+					opts.Read.Add(1)
+					if err := b.PutRaw(ctx, l.Item); err != nil {
 						return fmt.Errorf("%s: %w", s.Store.URL(f.Data), err)
 					}
-					opts.Read.Add(1)
-					return b.Put(ctx, it)
+					return nil
 				})
 				if err != nil {
 					return err

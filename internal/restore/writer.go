@@ -6,6 +6,7 @@ package restore
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"math/rand/v2"
@@ -58,6 +59,7 @@ type Writer struct {
 
 	q       chan *batch
 	limiter *limiter
+	raw     bool // the client is the SDK's: raw bodies can be used
 }
 
 // Stats counts the writer's work; safe for concurrent use.
@@ -73,6 +75,7 @@ type Stats struct {
 }
 
 type batch struct {
+	raw  []json.RawMessage // puts as DynamoDB JSON, sent as is (see raw.go)
 	reqs []types.WriteRequest
 	wcu  []int64 // per request, for the rate cap
 	done func(error)
@@ -100,6 +103,7 @@ func (w *Writer) defaults() {
 	if w.Deleted == nil {
 		w.Deleted = &progress.Counter{}
 	}
+	_, w.raw = w.Client.(*dynamodb.Client)
 	if w.MaxWCU > 0 {
 		w.limiter = &limiter{rate: w.MaxWCU, burst: time.Second}
 	}
@@ -164,6 +168,11 @@ func (b *Batcher) Delete(ctx context.Context, key item.Item) error {
 }
 
 func (b *Batcher) add(ctx context.Context, r types.WriteRequest, wcu int64) error {
+	if b.cur != nil && b.cur.raw != nil {
+		if err := b.send(ctx); err != nil {
+			return err
+		}
+	}
 	if b.cur == nil {
 		b.cur = &batch{reqs: make([]types.WriteRequest, 0, BatchSize), wcu: make([]int64, 0, BatchSize)}
 	}
@@ -178,7 +187,7 @@ func (b *Batcher) add(ctx context.Context, r types.WriteRequest, wcu int64) erro
 func (b *Batcher) send(ctx context.Context) error {
 	bt := b.cur
 	b.cur = nil
-	if bt == nil || len(bt.reqs) == 0 {
+	if bt == nil || len(bt.reqs)+len(bt.raw) == 0 {
 		return nil
 	}
 	b.pending.Add(1)
@@ -228,7 +237,7 @@ func (b *Batcher) Flush(ctx context.Context) error {
 
 // write sends one batch until DynamoDB has processed every request.
 func (w *Writer) write(ctx context.Context, b *batch) error {
-	reqs, wcus := b.reqs, b.wcu
+	reqs, wcus, raw := b.reqs, b.wcu, b.raw
 	attempt, stalled := 0, 0
 	for {
 		if err := ctx.Err(); err != nil {
@@ -244,20 +253,28 @@ func (w *Writer) write(ctx context.Context, b *batch) error {
 			}
 		}
 		w.Stats.Requests.Add(1)
-		out, err := w.Client.BatchWriteItem(ctx, &dynamodb.BatchWriteItemInput{
-			RequestItems: map[string][]types.WriteRequest{w.Table: reqs},
-		}, noSDKRetries)
+		var out *dynamodb.BatchWriteItemOutput
+		var err error
+		sent := len(reqs)
+		if raw != nil {
+			sent = len(raw)
+			out, err = w.Client.BatchWriteItem(ctx, placeholder(w.Table), noSDKRetries, withBody(rawBody(w.Table, raw)))
+		} else {
+			out, err = w.Client.BatchWriteItem(ctx, &dynamodb.BatchWriteItemInput{
+				RequestItems: map[string][]types.WriteRequest{w.Table: reqs},
+			}, noSDKRetries)
+		}
 		if err != nil {
 			if ctx.Err() != nil {
 				return ctx.Err()
 			}
 			if !Retryable(err) {
-				return fmt.Errorf("write %d items to table %s: %w", len(reqs), w.Table, err)
+				return fmt.Errorf("write %d items to table %s: %w", sent, w.Table, err)
 			}
 			w.Stats.Throttled.Add(1)
 			stalled++
 			if stalled >= w.MaxAttempts {
-				return fmt.Errorf("write %d items to table %s: no progress after %d attempts: %w", len(reqs), w.Table, stalled, err)
+				return fmt.Errorf("write %d items to table %s: no progress after %d attempts: %w", sent, w.Table, stalled, err)
 			}
 			attempt++
 			if err := w.backoff(ctx, attempt); err != nil {
@@ -266,18 +283,23 @@ func (w *Writer) write(ctx context.Context, b *batch) error {
 			continue
 		}
 		un := out.UnprocessedItems[w.Table]
-		w.count(reqs, un)
+		if len(un) > sent {
+			return fmt.Errorf("write to table %s: DynamoDB returned %d unprocessed requests for %d sent", w.Table, len(un), sent)
+		}
+		if raw != nil {
+			w.countRaw(len(raw), un)
+		} else {
+			w.count(reqs, un)
+		}
+		raw = nil
 		if len(un) == 0 {
 			return nil
 		}
-		if len(un) > len(reqs) {
-			return fmt.Errorf("write to table %s: DynamoDB returned %d unprocessed requests for %d sent", w.Table, len(un), len(reqs))
-		}
 		w.Stats.Unprocessed.Add(int64(len(un)))
-		if len(un) == len(reqs) {
+		if len(un) == sent {
 			stalled++
 			if stalled >= w.MaxAttempts {
-				return fmt.Errorf("write %d items to table %s: every request came back unprocessed %d times in a row; the table's write capacity is exhausted (lower --workers or set --max-wcu)", len(reqs), w.Table, stalled)
+				return fmt.Errorf("write %d items to table %s: every request came back unprocessed %d times in a row; the table's write capacity is exhausted (lower --workers or set --max-wcu)", sent, w.Table, stalled)
 			}
 		} else {
 			stalled = 0
@@ -312,6 +334,13 @@ func (w *Writer) count(sent, un []types.WriteRequest) {
 	w.Stats.Deletes.Add(dels)
 	w.Written.Add(puts)
 	w.Deleted.Add(dels)
+}
+
+// countRaw adds what DynamoDB processed of n raw puts.
+func (w *Writer) countRaw(n int, un []types.WriteRequest) {
+	puts := int64(n - len(un))
+	w.Stats.Puts.Add(puts)
+	w.Written.Add(puts)
 }
 
 // requestWCU estimates the cost of requests sent again.
