@@ -6,6 +6,8 @@ import (
 	"io"
 
 	"github.com/aws/aws-sdk-go-v2/service/s3"
+
+	"github.com/dynasnap/dynasnap/internal/awsconf"
 )
 
 // measureBase runs the 1x figures: ceiling, snapshot, ceiling again. The
@@ -84,8 +86,10 @@ func measureScaled(ctx context.Context, s Seeded, cfg Config, one SnapshotRun, h
 }
 
 // measureProxy runs the snapshot through the latency proxy: every request,
-// listing included, pays the delay, as on AWS.
-func measureProxy(ctx context.Context, s Seeded, endpoint string, cfg Config, log io.Writer) []Row {
+// listing included, pays the delay, as on AWS. The raw ceiling through the
+// same proxy shows what the proxy itself allows, so a miss can be told apart
+// from a slow proxy.
+func measureProxy(ctx context.Context, cl *s3.Client, s Seeded, endpoint string, cfg Config, log io.Writer) []Row {
 	name := fmt.Sprintf("+%v latency", cfg.Latency)
 	p, err := StartLatencyProxy(endpoint, cfg.Latency)
 	if err != nil {
@@ -104,8 +108,30 @@ func measureProxy(ctx context.Context, s Seeded, endpoint string, cfg Config, lo
 		return []Row{Failed(name+": snapshot", fmt.Errorf("only %d requests went through the proxy for %d items: --endpoint-url was not used", p.Requests.Load(), s.Items))}
 	}
 	rate := run.WallItemsPerSecond()
+	ceiling := Failed(name+": raw ceiling", nil)
+	if c, err := proxyCeiling(ctx, cl, s, p.URL, cfg); err != nil {
+		ceiling.Err = err
+	} else {
+		fmt.Fprintf(log, "  raw ceiling through the proxy: %.0f items/s (%.1fs)\n", c.ItemsPerSecond(), c.Seconds)
+		ceiling = Info(name+": raw ceiling", "%.0f items/s (%.1fs)", c.ItemsPerSecond(), c.Seconds)
+	}
 	return []Row{
+		ceiling,
 		itemsRow(name, run.Summary.Items, s.Items),
 		Check(name+": snapshot items/s", fmt.Sprintf("%.0f items/s (%.1fs)", rate, run.WallSeconds), fmt.Sprintf(">= %.0f", targetProxyRate), rate >= targetProxyRate),
 	}
+}
+
+// proxyCeiling is the GetObject loop of Ceiling with its requests sent
+// through the proxy (listing, untimed, goes direct).
+func proxyCeiling(ctx context.Context, direct *s3.Client, s Seeded, proxyURL string, cfg Config) (Throughput, error) {
+	objs, err := LatestLive(ctx, direct, s.Location(s.Table))
+	if err != nil {
+		return Throughput{}, err
+	}
+	clients, err := awsconf.Load(ctx, awsconf.Options{EndpointURL: proxyURL, MaxConns: cfg.Concurrency})
+	if err != nil {
+		return Throughput{}, err
+	}
+	return Ceiling(ctx, clients.S3(), s.Bucket, objs, cfg.Concurrency)
 }

@@ -87,7 +87,7 @@ func Run(ctx context.Context, cfg Config, w, log io.Writer) error {
 		rows = append(rows, measureScaled(ctx, *scaled, cfg, oneRun, ok, log)...)
 	}
 	if proxied != nil {
-		rows = append(rows, measureProxy(ctx, *proxied, endpoint, cfg, log)...)
+		rows = append(rows, measureProxy(ctx, cl, *proxied, endpoint, cfg, log)...)
 	}
 
 	fmt.Fprintf(w, "\ndynasnap snapshot benchmark (%d GetObject in flight, local SeaweedFS at %s)\n\n", cfg.Concurrency, endpoint)
