@@ -22,6 +22,9 @@ import (
 // item and could not be restored.
 const MaxItemBytes = 400 * 1024
 
+// bodyReadAttempts bounds the GETs of one version whose body arrives cut short.
+const bodyReadAttempts = 5
+
 // BadObject is a version that is not a readable DynamoDB item.
 type BadObject struct {
 	Key       string `json:"key"`
@@ -90,21 +93,36 @@ func (f *fetcher) keep(body []byte) (skip bool, err error) {
 // JSON; an object that is not a DynamoDB item is an error naming it.
 func (f *fetcher) fetch(ctx context.Context, e scan.Entry, buf *bytes.Buffer) ([]byte, error) {
 	where := fmt.Sprintf("s3://%s/%s version %s (%s)", f.bucket, e.Key, e.VersionID, e.LastModified.UTC().Format(time.RFC3339))
-	out, err := f.client.GetObject(ctx, &s3.GetObjectInput{Bucket: aws.String(f.bucket), Key: aws.String(e.Key), VersionId: aws.String(e.VersionID)})
-	if err != nil {
-		var ae smithy.APIError
-		if errors.As(err, &ae) && ae.ErrorCode() == "InvalidObjectState" {
-			return nil, fmt.Errorf("%w: %s is in an archive storage class (Glacier / Deep Archive) and cannot be read until restored: "+
-				"aws s3api restore-object --bucket %s --key %s --version-id %s --restore-request Days=7; then run the snapshot again (or pass --skip-bad-objects)",
-				errBadObject, where, f.bucket, e.Key, e.VersionID)
+	for attempt := 1; ; attempt++ {
+		out, err := f.client.GetObject(ctx, &s3.GetObjectInput{Bucket: aws.String(f.bucket), Key: aws.String(e.Key), VersionId: aws.String(e.VersionID)})
+		if err != nil {
+			var ae smithy.APIError
+			if errors.As(err, &ae) && ae.ErrorCode() == "InvalidObjectState" {
+				return nil, fmt.Errorf("%w: %s is in an archive storage class (Glacier / Deep Archive) and cannot be read until restored: "+
+					"aws s3api restore-object --bucket %s --key %s --version-id %s --restore-request Days=7; then run the snapshot again (or pass --skip-bad-objects)",
+					errBadObject, where, f.bucket, e.Key, e.VersionID)
+			}
+			return nil, fmt.Errorf("get %s: %w", where, err)
 		}
-		return nil, fmt.Errorf("get %s: %w", where, err)
-	}
-	buf.Reset()
-	_, err = buf.ReadFrom(out.Body)
-	out.Body.Close()
-	if err != nil {
-		return nil, fmt.Errorf("read %s: %w", where, err)
+		buf.Reset()
+		_, err = buf.ReadFrom(out.Body)
+		out.Body.Close()
+		if err == nil {
+			break
+		}
+		// A body cut short (the connection dropped mid-response) is
+		// transient, but the SDK has already returned the response, so its
+		// retryer never sees the error: get the version again ourselves.
+		if ctx.Err() != nil || attempt >= bodyReadAttempts {
+			return nil, fmt.Errorf("read %s (attempt %d of %d): %w", where, attempt, bodyReadAttempts, err)
+		}
+		t := time.NewTimer(time.Duration(attempt) * 100 * time.Millisecond)
+		select {
+		case <-t.C:
+		case <-ctx.Done():
+			t.Stop()
+			return nil, fmt.Errorf("read %s: %w", where, ctx.Err())
+		}
 	}
 	switch {
 	case buf.Len() == 0:
