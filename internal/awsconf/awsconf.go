@@ -6,12 +6,15 @@ package awsconf
 
 import (
 	"context"
+	"errors"
 	"fmt"
+	"io"
 	"net/http"
 	"os"
 	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/aws/retry"
 	awshttp "github.com/aws/aws-sdk-go-v2/aws/transport/http"
 	"github.com/aws/aws-sdk-go-v2/config"
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
@@ -62,6 +65,20 @@ func Load(ctx context.Context, opts Options) (*Clients, error) {
 	if err != nil {
 		return nil, fmt.Errorf("load AWS configuration: %w", err)
 	}
+	// The clients build their retryer from RetryMode unless the config has
+	// one; build the same one here so it can be wrapped. RetryMaxAttempts is
+	// still applied on top by each client.
+	inner := cfg.Retryer
+	if inner == nil {
+		mode := cfg.RetryMode
+		inner = func() aws.Retryer {
+			if mode == aws.RetryModeAdaptive {
+				return retry.NewAdaptiveMode()
+			}
+			return retry.NewStandard()
+		}
+	}
+	cfg.Retryer = func() aws.Retryer { return retryTruncated(inner()) }
 	if cfg.Region == "" {
 		if customEndpoint(opts, "S3") || customEndpoint(opts, "DYNAMODB") {
 			cfg.Region = "us-east-1"
@@ -99,4 +116,22 @@ func (c *Clients) DynamoDB() *dynamodb.Client {
 			o.BaseEndpoint = aws.String(c.opts.EndpointURL)
 		}
 	})
+}
+
+// retryTruncated makes the retryer also retry a response whose body was cut
+// short (io.ErrUnexpectedEOF while the SDK decodes it): that is as transient
+// as a reset connection, which the standard retryer does retry, but it does
+// not recognise this one, so one dropped connection mid-answer failed a
+// whole snapshot or backfill (found by the reliability suite).
+func retryTruncated(r aws.Retryer) aws.Retryer {
+	if v2, ok := r.(aws.RetryerV2); ok {
+		return truncatedRetryer{v2}
+	}
+	return r
+}
+
+type truncatedRetryer struct{ aws.RetryerV2 }
+
+func (r truncatedRetryer) IsErrorRetryable(err error) bool {
+	return r.RetryerV2.IsErrorRetryable(err) || errors.Is(err, io.ErrUnexpectedEOF)
 }
