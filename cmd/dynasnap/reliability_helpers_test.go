@@ -65,7 +65,7 @@ func relSeed(t *testing.T, c *awsconf.Clients, n int) (layout.Location, relModel
 		mu.Unlock()
 	}
 	relParallel(n, func(i int) {
-		put(i, fmt.Sprintf(`{"pk":{"S":"order#%d"},"total":{"N":"%d.50"},"tags":{"SS":["a","b%d"]}}`, i, i, i))
+		put(i, fmt.Sprintf(`{"pk":{"S":"order#%d"},"total":{"N":"%d.5"},"tags":{"SS":["a","b%d"]}}`, i, i, i))
 	})
 	relParallel(n, func(i int) {
 		switch {
