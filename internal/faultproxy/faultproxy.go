@@ -12,8 +12,8 @@
 // times this identical request was seen before). The interleaving of
 // concurrent requests therefore does not change which ones fail, and a retry
 // of a faulted request gets a fresh, equally deterministic decision. The
-// proxy counts what it injected and how many requests were repeats of an
-// identical earlier one (the client's retries).
+// proxy counts what it injected and the retries it saw: SDK attempts after
+// the first, and resends of a request it had faulted.
 //
 // It listens on 127.0.0.1 only and forwards only to the one target.
 package faultproxy
@@ -84,7 +84,7 @@ type Config struct {
 type Stats struct {
 	Requests  int64            `json:"requests"`
 	Forwarded int64            `json:"forwarded"`
-	Repeats   int64            `json:"retries"` // requests identical to an earlier one
+	Repeats   int64            `json:"retries"` // SDK retries, and resends of a faulted request
 	Injected  map[string]int64 `json:"injected"`
 	Archived  int64            `json:"archivedAnswers"`
 }
@@ -109,7 +109,7 @@ type Proxy struct {
 	ln     net.Listener
 
 	mu       sync.Mutex
-	seen     map[[32]byte]int
+	seen     map[[32]byte]seen
 	injected map[Kind]int64
 	rate     float64
 
@@ -130,7 +130,7 @@ func Start(cfg Config) (*Proxy, error) {
 		return nil, fmt.Errorf("faultproxy: listen on 127.0.0.1: %w", err)
 	}
 	p := &Proxy{URL: "http://" + ln.Addr().String(), cfg: cfg, target: t, ln: ln,
-		seen: map[[32]byte]int{}, injected: map[Kind]int64{}, rate: cfg.Rate}
+		seen: map[[32]byte]seen{}, injected: map[Kind]int64{}, rate: cfg.Rate}
 	p.rp = &httputil.ReverseProxy{
 		// Rewrite (not Director) adds no X-Forwarded-* headers, and Out.Host
 		// keeps the Host the client signed (SigV4 covers it).
@@ -204,7 +204,7 @@ func (p *Proxy) serve(w http.ResponseWriter, r *http.Request) {
 		}
 	}
 
-	u1, u2, u3 := p.decide(r, target, body)
+	id, u1, u2, u3 := p.decide(r, target, body)
 	p.mu.Lock()
 	rate := p.rate
 	p.mu.Unlock()
@@ -214,6 +214,13 @@ func (p *Proxy) serve(w http.ResponseWriter, r *http.Request) {
 	}
 	if kind != "" {
 		p.count(kind)
+		if kind != Slow {
+			p.mu.Lock()
+			s := p.seen[id]
+			s.faulted = true
+			p.seen[id] = s
+			p.mu.Unlock()
+		}
 	}
 	switch kind {
 	case SlowDown:
@@ -255,17 +262,22 @@ func (p *Proxy) serve(w http.ResponseWriter, r *http.Request) {
 // decide hashes the request's identity and how often it was seen into three
 // uniform numbers in [0,1): fault or not, which kind, how (e.g. how much of
 // a batch is processed).
-func (p *Proxy) decide(r *http.Request, target string, body []byte) (float64, float64, float64) {
+func (p *Proxy) decide(r *http.Request, target string, body []byte) ([32]byte, float64, float64, float64) {
 	h := sha256.New()
 	fmt.Fprintf(h, "%s\x00%s\x00%s\x00", r.Method, r.URL.RequestURI(), target)
 	h.Write(body)
 	var id [32]byte
 	h.Sum(id[:0])
 	p.mu.Lock()
-	n := p.seen[id]
-	p.seen[id] = n + 1
+	prev := p.seen[id]
+	p.seen[id] = seen{n: prev.n + 1}
 	p.mu.Unlock()
-	if n > 0 {
+	n := prev.n
+	// A retry is the SDK's own next attempt, or the same request sent again
+	// by the tool after this proxy faulted it (restore and the snapshot's
+	// body re-reads retry outside the SDK). A request merely repeated (a
+	// HEAD per key per batch) is not one.
+	if prev.faulted || sdkAttempt(r) > 1 {
 		p.repeats.Add(1)
 	}
 	var seedAndN [16]byte
@@ -273,7 +285,21 @@ func (p *Proxy) decide(r *http.Request, target string, body []byte) (float64, fl
 	binary.LittleEndian.PutUint64(seedAndN[8:], uint64(n))
 	d := sha256.Sum256(append(id[:], seedAndN[:]...))
 	f := func(b []byte) float64 { return float64(binary.LittleEndian.Uint64(b)>>11) / (1 << 53) }
-	return f(d[0:8]), f(d[8:16]), f(d[16:24])
+	return id, f(d[0:8]), f(d[8:16]), f(d[16:24])
+}
+
+// seen is what the proxy remembers of one request identity.
+type seen struct {
+	n       int  // times received
+	faulted bool // the last one was answered with a fault
+}
+
+// sdkAttempt reads the SDK's attempt number ("amz-sdk-request: attempt=2; max=10").
+func sdkAttempt(r *http.Request) int {
+	v := r.Header.Get("Amz-Sdk-Request")
+	a, _, _ := strings.Cut(strings.TrimPrefix(v, "attempt="), ";")
+	n, _ := strconv.Atoi(a)
+	return n
 }
 
 // pick chooses a kind from the configured mix that applies to the request.
