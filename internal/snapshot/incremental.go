@@ -104,6 +104,21 @@ func (c *baseCursor) advance() {
 	c.cur = l
 }
 
+// drain reads the rest of the range's base files, so that each one's item
+// count and MD5 are checked, and returns the first error.
+func (c *baseCursor) drain() error {
+	if c == nil {
+		return nil
+	}
+	for c.ok {
+		c.advance()
+	}
+	if c.err != nil {
+		return fmt.Errorf("read base snapshot: %w", c.err)
+	}
+	return nil
+}
+
 // match returns the base's item for e if the base holds exactly the version
 // the fold chose; base items for keys before e are passed over (they no
 // longer exist).
