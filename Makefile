@@ -3,7 +3,7 @@ SHELL := /bin/bash
 GO ?= go
 BIN := bin
 
-.PHONY: all build demo test test-unit up down install-stack bench fuzz vet lambda clean
+.PHONY: all build demo test test-unit up down install-stack bench fuzz reliability vet lambda clean
 
 all: build
 
@@ -28,6 +28,7 @@ down:
 test: build
 	scripts/stack.sh up >/dev/null
 	set -a; . .stack/env; set +a; DYNASNAP_REQUIRE_STACK=1 $(GO) test -race -count=1 -timeout 30m ./...
+	$(MAKE) --no-print-directory fuzz FUZZTIME=5s
 
 test-unit:
 	$(GO) test -count=1 ./...
@@ -36,8 +37,25 @@ vet:
 	gofmt -l cmd internal | (! grep .)
 	$(GO) vet ./...
 
+# Each fuzz target in turn (Go fuzzes one target per run); `make test` runs
+# them for 5s each.
+FUZZTIME ?= 60s
 fuzz:
-	$(GO) test -run XXX -fuzz FuzzRoundTrip -fuzztime 60s ./internal/item
+	$(GO) test -run XXX -fuzz FuzzRoundTrip -fuzztime $(FUZZTIME) ./internal/item
+	$(GO) test -run XXX -fuzz FuzzFastParser -fuzztime $(FUZZTIME) ./internal/scan
+	$(GO) test -run XXX -fuzz FuzzDecodeEvent -fuzztime $(FUZZTIME) ./internal/stream
+	$(GO) test -run XXX -fuzz FuzzLineReader -fuzztime $(FUZZTIME) ./internal/snapshot
+
+# The reliability suite (faults, bad input, security) with its figures
+# recorded, then docs/RELIABILITY.md rendered from them. `make test` runs
+# the same tests without recording.
+RELIABILITY_OUT := $(CURDIR)/.stack/reliability.jsonl
+reliability: build
+	scripts/stack.sh up >/dev/null
+	rm -f $(RELIABILITY_OUT)
+	set -a; . .stack/env; set +a; DYNASNAP_REQUIRE_STACK=1 DYNASNAP_RELIABILITY_OUT=$(RELIABILITY_OUT) \
+		$(GO) test -count=1 -timeout 20m -run 'Reliability' ./cmd/dynasnap ./internal/stream
+	$(GO) run ./internal/reliability/cmd -in $(RELIABILITY_OUT) -out docs/RELIABILITY.md
 
 demo: build
 	scripts/demo.sh

@@ -214,5 +214,11 @@ func relTable(t *testing.T, ddb *dynamodb.Client) string {
 	t.Cleanup(func() {
 		ddb.DeleteTable(context.Background(), &dynamodb.DeleteTableInput{TableName: aws.String(table)})
 	})
+	// dynalite answers ResourceNotFound to writes until the table is ACTIVE.
+	if err := dynamodb.NewTableExistsWaiter(ddb, func(o *dynamodb.TableExistsWaiterOptions) {
+		o.MinDelay, o.MaxDelay = 20*time.Millisecond, 200*time.Millisecond
+	}).Wait(context.Background(), &dynamodb.DescribeTableInput{TableName: aws.String(table)}, 30*time.Second); err != nil {
+		t.Fatalf("table %s never became active: %v", table, err)
+	}
 	return table
 }

@@ -67,18 +67,25 @@ func Record(t testing.TB, r Result) {
 	}
 }
 
-// FirstLine is the first non-empty line of s, trimmed to 300 characters, for
-// a table cell.
+// FirstLine is the line of s that the user reads as the error (the one
+// starting "dynasnap ", else the first that is not an SDK warning), trimmed
+// to 300 characters, for a table cell.
 func FirstLine(s string) string {
+	pick := ""
 	for _, l := range strings.Split(s, "\n") {
-		if l = strings.TrimSpace(l); l != "" {
-			if len(l) > 300 {
-				l = l[:300] + "…"
-			}
-			return l
+		l = strings.TrimSpace(l)
+		if strings.HasPrefix(l, "dynasnap ") {
+			pick = l
+			break
+		}
+		if pick == "" && l != "" && !strings.HasPrefix(l, "SDK ") {
+			pick = l
 		}
 	}
-	return ""
+	if len(pick) > 300 {
+		pick = pick[:300] + "…"
+	}
+	return pick
 }
 
 // Read loads a figures file.

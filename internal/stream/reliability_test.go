@@ -161,13 +161,14 @@ func TestReliabilityStreamFaults(t *testing.T) {
 		}
 		got, _ := bucketState(t, c, bucket, recs[:batchSize])
 		st, st2 := p.Stats(), p2.Stats()
+		faults := st.Faults() + st2.Faults()
 		inj := st.Injected
 		for k, v := range st2.Injected {
 			inj[k] += v
 		}
 		reliability.Record(t, reliability.Result{Area: "stream writer", Tried: "100% of S3 requests fail (versioning check; then every write)",
 			Outcome: fmt.Sprintf("invocation fails; then batchItemFailures names the first record, %d items written", len(got)),
-			Rate:    1, Seed: 102, Requests: st.Requests + st2.Requests, Injected: inj, Faults: st.Faults() + st2.Faults(),
+			Rate:    1, Seed: 102, Requests: st.Requests + st2.Requests, Injected: inj, Faults: faults,
 			Retries: st.Repeats + st2.Repeats, Exit: -1, Message: err.Error(), Seconds: time.Since(start).Seconds()})
 	})
 }
