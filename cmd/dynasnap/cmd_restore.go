@@ -245,6 +245,9 @@ func (r *restoreRun) fromSnapshot(ctx context.Context, s3c *s3.Client, snap, cpP
 			st.URL(""), s.Summary.ExportTime.UTC().Format(time.RFC3339), r.table, res.Puts, res.Elapsed.Seconds(),
 			float64(res.Puts)/res.Elapsed.Seconds(), skipped(res))
 		fmt.Fprintln(r.a.stderr, retries(res))
+	}
+	// ImportTable reads DynamoDB JSON and Ion, not Parquet.
+	if !r.quiet && s.Summary.OutputFormat != "PARQUET" {
 		fmt.Fprintf(r.a.stderr, "to load the same snapshot with DynamoDB ImportTable instead (server-side, into a new table; for tables too big to write through the API):\n%s\n",
 			restore.ImportTableCommand(s, r.table, ks))
 	}

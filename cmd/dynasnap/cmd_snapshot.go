@@ -21,7 +21,12 @@ const snapshotExamples = `  # the table as it was two hours ago, as gzipped JSON
 
   # at an exact time, into S3, encrypted with a KMS key, one data file
   dynasnap snapshot --source s3://backups/dynasnap/orders --at 2026-11-26T09:30:00Z \
-      --out s3://exports/orders/2026-11-26T0930 --single-file --sse aws:kms --sse-kms-key-id alias/exports`
+      --out s3://exports/orders/2026-11-26T0930 --single-file --sse aws:kms --sse-kms-key-id alias/exports
+
+  # Parquet for Athena, typed as the table schema file says; then the DDL
+  dynasnap snapshot --source s3://backups/dynasnap/orders --format parquet --schema schemas/examples/orders.json \
+      --out s3://analytics/orders/2026-11-26
+  dynasnap athena-ddl s3://analytics/orders/2026-11-26 --table-name orders_20261126`
 
 func cmdSnapshot(ctx context.Context, a *app, args []string) error {
 	if len(args) > 0 && args[0] == "commit" {
@@ -31,7 +36,8 @@ func cmdSnapshot(ctx context.Context, a *app, args []string) error {
 	source := fs.String("source", "", "the table's backup folder: s3://BUCKET/PREFIX/TABLE (required)")
 	at := fs.String("at", "", "point in time: RFC 3339 (2026-11-26T09:30:00Z) or a duration ago (-2h, -90m); default: the last whole second before the scan starts")
 	out := fs.String("out", "", "the snapshot's own folder: a local path or s3://bucket/prefix; must not hold a snapshot already (required)")
-	format := fs.String("format", "jsonl", "data file format: jsonl (DynamoDB JSON lines, as AWS exports write)")
+	format := fs.String("format", "jsonl", "data file format: jsonl (DynamoDB JSON lines, as AWS exports write) or parquet (typed columns for Athena, zstd by default)")
+	pqFlags := addParquetFlags(fs)
 	singleFile := fs.Bool("single-file", false, "write the whole snapshot as one data file (still with its manifests)")
 	compression := fs.String("compression", "gzip", "data file compression: gzip, zstd or none")
 	sse := fs.String("sse", "", "server-side encryption of S3 output: AES256 or aws:kms")
@@ -49,6 +55,10 @@ func cmdSnapshot(ctx context.Context, a *app, args []string) error {
 	jsonOut := fs.Bool("json", false, "print a machine-readable summary as JSON on stdout")
 	awsOpts := awsFlags(fs)
 	if err := parse(fs, args); err != nil {
+		return err
+	}
+	pqOpts, err := pqFlags.options(*format, compression, fs.Changed("compression"))
+	if err != nil {
 		return err
 	}
 	if *source == "" || *out == "" {
@@ -123,7 +133,7 @@ func cmdSnapshot(ctx context.Context, a *app, args []string) error {
 		Source: src, At: atTime, Format: *format, Compression: *compression, SingleFile: *singleFile,
 		Concurrency: *concurrency, ListConcurrency: *listConcurrency, Ranges: *ranges, MaxKeys: *pageSize,
 		SSE: *sse, SSEKMSKey: *kmsKey, Tool: "dynasnap " + version(), Base: baseSnap, Shard: shardIndex, Shards: shardCount,
-		SkipBadObjects: *skipBad, Filter: match, FilterText: sel.String(),
+		SkipBadObjects: *skipBad, Filter: match, FilterText: sel.String(), Parquet: pqOpts,
 		Listed: listed, Fetched: fetched, Written: written,
 	})
 	rep.Stop()
@@ -148,6 +158,10 @@ func cmdSnapshot(ctx context.Context, a *app, args []string) error {
 			res.DataFiles, float64(res.BytesWritten)/1e6, where)
 		for _, b := range res.BadObjects {
 			fmt.Fprintf(a.stderr, "skipped bad object s3://%s/%s version %s: %s\n", src.Bucket, b.Key, b.VersionID, b.Reason)
+		}
+		if pqOpts.Misses != nil && pqOpts.Misses.Load() > 0 {
+			fmt.Fprintf(a.stderr, "parquet: %d values did not fit their column's type and are NULL there (whole in the item column); see %s\n",
+				pqOpts.Misses.Load(), snapshot.SchemaName)
 		}
 		if baseSnap != nil {
 			fmt.Fprintf(a.stderr, "incremental: %d items copied from the base, %d fetched\n", res.Reused, res.Fetched)

@@ -47,10 +47,12 @@ func (r *Result) fill(w *Writer, start time.Time) {
 	r.Elapsed = time.Since(start)
 }
 
-// CheckFormat refuses snapshots this restore cannot read yet.
+// CheckFormat refuses snapshots this restore cannot read: JSON lines and
+// Parquet (whose item column holds each item whole) are both read through
+// the snapshot reader.
 func CheckFormat(s *snapshot.Snapshot) error {
-	if f := s.Summary.OutputFormat; f != "" && f != "DYNAMODB_JSON" {
-		return fmt.Errorf("snapshot %s is %s; restore reads DYNAMODB_JSON snapshots (take one with --format jsonl)", s.Store.URL(""), f)
+	if f := s.Summary.OutputFormat; f != "" && f != "DYNAMODB_JSON" && f != "PARQUET" {
+		return fmt.Errorf("snapshot %s is %s; restore reads DYNAMODB_JSON and PARQUET snapshots", s.Store.URL(""), f)
 	}
 	return nil
 }

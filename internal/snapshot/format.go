@@ -37,14 +37,35 @@ func outputFormat(format string) (string, error) {
 	switch format {
 	case FormatJSONLines:
 		return "DYNAMODB_JSON", nil
+	case FormatParquet:
+		return "PARQUET", nil
 	}
-	return "", fmt.Errorf("format %q: want jsonl", format)
+	return "", fmt.Errorf("format %q: want jsonl or parquet", format)
 }
 
+// extension is a data file's: Parquet compresses inside the file, by page.
 func extension(format, compression string) string {
+	if format == FormatParquet {
+		return ".parquet"
+	}
 	return ".json" + extensions[compression]
 }
 
+// sidecarExtension is a sidecar's, JSON lines whatever the data format.
+func sidecarExtension(compression string) string {
+	return ".json" + extensions[compression]
+}
+
+// newDataWriter starts a data file of either format; pq is needed for
+// parquet only.
+func newDataWriter(format, compression string, w io.Writer, pq *ParquetOptions) (itemWriter, error) {
+	if format == FormatParquet {
+		return newParquetItemWriter(w, compression, pq)
+	}
+	return newItemWriter(format, compression, w)
+}
+
+// newItemWriter starts a JSON-lines data file.
 func newItemWriter(format, compression string, w io.Writer) (itemWriter, error) {
 	z, err := compressor(w, compression)
 	if err != nil {
@@ -55,6 +76,9 @@ func newItemWriter(format, compression string, w io.Writer) (itemWriter, error) 
 
 // newItemReader reads a data file of the summary's output format.
 func newItemReader(outputFormat, compression string, r io.Reader) (itemReader, io.Closer, error) {
+	if outputFormat == "PARQUET" {
+		return newParquetItemReader(r)
+	}
 	if outputFormat != "" && outputFormat != "DYNAMODB_JSON" {
 		return nil, nil, fmt.Errorf("output format %q is not readable by this version", outputFormat)
 	}

@@ -34,7 +34,8 @@ type part struct {
 	data, side  string
 	format      string
 	compression string
-	written     func(int64) // reports compressed bytes written, for progress
+	parquet     *ParquetOptions // for format parquet
+	written     func(int64)     // reports compressed bytes written, for progress
 
 	dataF, sideF store.File
 	dataC        *countingWriter
@@ -53,7 +54,7 @@ func (p *part) open(ctx context.Context) error {
 		return err
 	}
 	p.dataC = &countingWriter{w: p.dataF, md5: md5.New()}
-	if p.items, err = newItemWriter(p.format, p.compression, p.dataC); err != nil {
+	if p.items, err = newDataWriter(p.format, p.compression, p.dataC, p.parquet); err != nil {
 		return err
 	}
 	if p.sideZ, err = compressor(p.sideF, p.compression); err != nil {

@@ -24,7 +24,8 @@ import (
 type Options struct {
 	Source          layout.Location // the table's folder in the backup bucket
 	At              time.Time
-	Format          string // jsonl (parquet: see issue 6)
+	Format          string // jsonl or parquet
+	Parquet         ParquetOptions
 	Compression     string // gzip, zstd or none
 	SingleFile      bool
 	Concurrency     int   // GetObject requests in flight
@@ -126,6 +127,9 @@ func Run(ctx context.Context, client *s3.Client, out store.Store, opts Options) 
 	if err := CheckSource(ctx, client, opts.Source); err != nil {
 		return nil, err
 	}
+	if err := prepareParquet(ctx, client, out, &opts); err != nil {
+		return nil, err
+	}
 
 	partStore := out
 	if opts.SingleFile {
@@ -162,9 +166,9 @@ func Run(ctx context.Context, client *s3.Client, out store.Store, opts Options) 
 				continue
 			}
 			rangeG.Go(func() error {
-				p := &part{st: partStore, format: opts.Format, compression: opts.Compression, written: opts.Written.Add,
+				p := &part{st: partStore, format: opts.Format, compression: opts.Compression, written: opts.Written.Add, parquet: &opts.Parquet,
 					data: fmt.Sprintf("%s/part-%05d%s", DataDir, r.Index, ext),
-					side: fmt.Sprintf("%s/part-%05d%s", SidecarDir, r.Index, ext)}
+					side: fmt.Sprintf("%s/part-%05d%s", SidecarDir, r.Index, sidecarExtension(opts.Compression))}
 				p.entry.Range = r.Index
 				o, err := snapshotRange(rctx, lister, r, opts, p, f, fetchQ, window, counts)
 				if err != nil {
@@ -203,7 +207,7 @@ func Run(ctx context.Context, client *s3.Client, out store.Store, opts Options) 
 		}
 	}
 	if opts.SingleFile && len(files) > 0 {
-		joined, err := joinParts(ctx, partStore, out, files, ext)
+		joined, err := joinDataParts(ctx, partStore, out, files, ext, opts)
 		if err != nil {
 			return nil, err
 		}

@@ -105,8 +105,8 @@ func keyAndDigest(it item.Item, ks keyschema.Schema) (id [32]byte, digest [16]by
 // Run compares the table with the snapshot.
 func Run(ctx context.Context, s *snapshot.Snapshot, client ScanAPI, opts Options) (*Report, error) {
 	start := time.Now()
-	if f := s.Summary.OutputFormat; f != "" && f != "DYNAMODB_JSON" {
-		return nil, fmt.Errorf("snapshot %s is %s; verify reads DYNAMODB_JSON snapshots", s.Store.URL(""), f)
+	if f := s.Summary.OutputFormat; f != "" && f != "DYNAMODB_JSON" && f != "PARQUET" {
+		return nil, fmt.Errorf("snapshot %s is %s; verify reads DYNAMODB_JSON and PARQUET snapshots", s.Store.URL(""), f)
 	}
 	if opts.Segments <= 0 {
 		opts.Segments = 8

@@ -1,0 +1,385 @@
+package snapshot
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"path"
+	"sync/atomic"
+
+	"github.com/aws/aws-sdk-go-v2/service/s3"
+	"golang.org/x/sync/errgroup"
+
+	"github.com/dynasnap/dynasnap/internal/item"
+	"github.com/dynasnap/dynasnap/internal/parquetfmt"
+	"github.com/dynasnap/dynasnap/internal/scan"
+	"github.com/dynasnap/dynasnap/internal/store"
+)
+
+// SchemaName is the resolved table schema of a Parquet snapshot, beside its
+// manifests; it is a valid --schema for the next snapshot of the table.
+const SchemaName = "table-schema.json"
+
+// DefaultInferSample is how many items a schema is inferred from.
+const DefaultInferSample = 1000
+
+// ParquetOptions configure --format parquet.
+type ParquetOptions struct {
+	// Schema is the table schema (--schema). Without one, the schema is
+	// inferred from the first InferSample items of the snapshot, in object
+	// key order, before any part is written: every part of a snapshot must
+	// have the same columns, and object ids are SHA-256 hashes, so the
+	// first items by key are a uniform sample of the table. The sample is
+	// the same for the same --at, so the shards of a sharded run agree.
+	Schema      *parquetfmt.TableSchema
+	InferSample int
+	// RowGroupBytes is the row group size in item JSON bytes.
+	RowGroupBytes int64
+	// Misses, if set, counts typed-column values written as NULL because
+	// they did not fit their column's type.
+	Misses *atomic.Int64
+
+	layout *parquetfmt.Layout
+}
+
+// prepareParquet settles the schema of a Parquet run before any part is
+// written, and records it in the output folder.
+func prepareParquet(ctx context.Context, client *s3.Client, out store.Store, opts *Options) error {
+	if opts.Format != FormatParquet {
+		return nil
+	}
+	pq := &opts.Parquet
+	ts := pq.Schema
+	if ts == nil {
+		n := pq.InferSample
+		if n <= 0 {
+			n = DefaultInferSample
+		}
+		samples, err := sampleItems(ctx, client, opts, n)
+		if err != nil {
+			return fmt.Errorf("sample items to infer the parquet schema: %w", err)
+		}
+		if len(samples) == 0 {
+			// An empty snapshot: the run reports that itself (or it is
+			// a shard or filter that matches nothing). No part will be
+			// written, so no columns are needed.
+			return nil
+		}
+		if ts, err = parquetfmt.Infer(opts.Source.Table(), samples); err != nil {
+			return err
+		}
+	} else {
+		c := *ts // the caller's schema stays as given
+		ts = &c
+	}
+	l, err := parquetfmt.NewLayout(ts)
+	if err != nil {
+		return fmt.Errorf("parquet schema: %w", err)
+	}
+	pq.layout = l
+	return out.Put(ctx, SchemaName, l.JSON())
+}
+
+var errEnoughSamples = errors.New("enough samples")
+
+// sampleItems returns the first n items of the snapshot at opts.At in
+// object key order (the same items the run writes first), filtered as the
+// run filters them: a filter that leaves out the first thousand items still
+// gets a sample of what it keeps.
+func sampleItems(ctx context.Context, client *s3.Client, opts *Options, n int) ([]parquetfmt.Sample, error) {
+	lister := &scan.Lister{Client: client, Bucket: opts.Source.Bucket, Dir: opts.Source.Dir(), MaxKeys: opts.MaxKeys, Stats: &scan.Stats{}}
+	f := &fetcher{client: client, bucket: opts.Source.Bucket, skipBad: opts.SkipBadObjects, filter: opts.Filter}
+	var out []parquetfmt.Sample
+	var batch []scan.Entry
+	flush := func() error {
+		got, err := fetchSamples(ctx, f, batch, min(opts.Concurrency, 64), opts.SkipBadObjects)
+		batch = batch[:0]
+		out = append(out, got...)
+		if err == nil && len(out) >= n {
+			out = out[:n]
+			return errEnoughSamples
+		}
+		return err
+	}
+	for _, r := range scan.Ranges(opts.Source.Dir(), opts.Ranges) {
+		fold := &scan.Folder{At: opts.At, Emit: func(e scan.Entry) error {
+			batch = append(batch, e)
+			if len(out)+len(batch) >= n {
+				return flush()
+			}
+			return nil
+		}}
+		err := lister.Walk(ctx, r, fold.Add)
+		if err == nil {
+			err = fold.Flush()
+		}
+		if errors.Is(err, errEnoughSamples) {
+			return out, nil
+		}
+		if err != nil {
+			return nil, err
+		}
+	}
+	if err := flush(); err != nil && !errors.Is(err, errEnoughSamples) {
+		return nil, err
+	}
+	return out, nil
+}
+
+// fetchSamples gets a batch of versions concurrently and keeps, in order,
+// those the run would write.
+func fetchSamples(ctx context.Context, f *fetcher, entries []scan.Entry, concurrency int, skipBad bool) ([]parquetfmt.Sample, error) {
+	items := make([]item.Item, len(entries))
+	g, gctx := errgroup.WithContext(ctx)
+	g.SetLimit(max(concurrency, 1))
+	for i, e := range entries {
+		g.Go(func() error {
+			var buf bytes.Buffer
+			body, err := f.fetch(gctx, e, &buf)
+			if errors.Is(err, errBadObject) && skipBad {
+				return nil // the run skips and lists it
+			}
+			if err != nil {
+				return err
+			}
+			if skip, err := f.keep(body); err != nil || skip {
+				return err
+			}
+			items[i], err = item.Unmarshal(body)
+			return err
+		})
+	}
+	if err := g.Wait(); err != nil {
+		return nil, err
+	}
+	var out []parquetfmt.Sample
+	for i, it := range items {
+		if it != nil {
+			out = append(out, parquetfmt.Sample{Item: it, ObjectKey: entries[i].Key})
+		}
+	}
+	return out, nil
+}
+
+// parquetItemWriter adapts parquetfmt.Writer to the part's itemWriter.
+type parquetItemWriter struct {
+	w      *parquetfmt.Writer
+	misses *atomic.Int64
+}
+
+func newParquetItemWriter(w io.Writer, compression string, pq *ParquetOptions) (itemWriter, error) {
+	if pq == nil || pq.layout == nil {
+		return nil, errors.New("parquet part without a schema")
+	}
+	pw, err := parquetfmt.NewWriter(w, pq.layout, parquetfmt.WriterOptions{Compression: compression, RowGroupBytes: pq.RowGroupBytes, CreatedBy: "dynasnap"})
+	if err != nil {
+		return nil, err
+	}
+	return &parquetItemWriter{w: pw, misses: pq.Misses}, nil
+}
+
+func (p *parquetItemWriter) Write(e scan.Entry, body []byte) error {
+	return p.w.Write(body, parquetfmt.Meta{ObjectKey: e.Key, VersionID: e.VersionID, LastModified: e.LastModified})
+}
+
+func (p *parquetItemWriter) Close() error {
+	if p.misses != nil {
+		p.misses.Add(p.w.Misses())
+	}
+	return p.w.Close()
+}
+
+// spooled is a data file copied to a temporary file: Parquet is read from
+// its footer backwards, which a stream cannot do, and parts can be far
+// larger than memory should hold.
+type spooled struct {
+	f *os.File
+	r *parquetfmt.Reader
+}
+
+func (s *spooled) Next() (json.RawMessage, error) { return s.r.Next() }
+
+func (s *spooled) Close() error {
+	s.r.Close()
+	err := s.f.Close()
+	os.Remove(s.f.Name())
+	return err
+}
+
+// openParquet spools r to a temporary file and opens it.
+func openParquet(r io.Reader) (*os.File, int64, error) {
+	f, err := os.CreateTemp("", "dynasnap-read-*.parquet")
+	if err != nil {
+		return nil, 0, fmt.Errorf("spool parquet data file: %w", err)
+	}
+	n, err := io.Copy(f, r)
+	if err != nil {
+		f.Close()
+		os.Remove(f.Name())
+		return nil, 0, fmt.Errorf("spool parquet data file: %w", err)
+	}
+	return f, n, nil
+}
+
+func newParquetItemReader(r io.Reader) (itemReader, io.Closer, error) {
+	f, n, err := openParquet(r)
+	if err != nil {
+		return nil, nil, err
+	}
+	s := &spooled{f: f}
+	pf, err := parquetfmt.Open(f, n)
+	if err == nil {
+		s.r, err = parquetfmt.NewReader(pf)
+	}
+	if err != nil {
+		f.Close()
+		os.Remove(f.Name())
+		return nil, nil, err
+	}
+	return s, s, nil
+}
+
+// joinDataParts joins the staged parts for --single-file: JSON-lines parts
+// concatenate, Parquet parts merge by row group.
+func joinDataParts(ctx context.Context, staged, out store.Store, files []FileEntry, ext string, opts Options) (FileEntry, error) {
+	if opts.Format == FormatParquet {
+		return joinParquetParts(ctx, staged, out, files, opts)
+	}
+	return joinParts(ctx, staged, out, files, ext)
+}
+
+// joinParquetParts writes the staged parts, in range order, into one
+// Parquet file (row groups copied as they are) and concatenates their
+// sidecars, as --single-file asks.
+func joinParquetParts(ctx context.Context, staged, out store.Store, files []FileEntry, opts Options) (FileEntry, error) {
+	joined := FileEntry{Range: -1, FirstKey: files[0].FirstKey, LastKey: files[len(files)-1].LastKey}
+	data := path.Join(DataDir, "snapshot"+extension(opts.Format, opts.Compression))
+	side := path.Join(SidecarDir, "snapshot"+sidecarExtension(opts.Compression))
+	df, err := out.Create(ctx, data)
+	if err != nil {
+		return joined, err
+	}
+	sf, err := out.Create(ctx, side)
+	if err != nil {
+		df.Abort()
+		return joined, err
+	}
+	abort := func(err error) (FileEntry, error) {
+		df.Abort()
+		sf.Abort()
+		return joined, err
+	}
+	dc := &countingWriter{w: df, md5: md5New()}
+	m, err := parquetfmt.NewMerger(dc, opts.Parquet.layout, parquetfmt.WriterOptions{Compression: opts.Compression, CreatedBy: "dynasnap"})
+	if err != nil {
+		return abort(err)
+	}
+	for _, f := range files {
+		if err := ctx.Err(); err != nil {
+			return abort(err)
+		}
+		joined.ItemCount += f.ItemCount
+		if err := mergePart(ctx, staged, f.Data, m); err != nil {
+			return abort(err)
+		}
+		if err := copyFile(ctx, staged, f.Sidecar, sf); err != nil {
+			return abort(err)
+		}
+	}
+	if err := m.Close(); err != nil {
+		return abort(err)
+	}
+	if err := df.Commit(ctx); err != nil {
+		sf.Abort()
+		return joined, err
+	}
+	if err := sf.Commit(ctx); err != nil {
+		return joined, err
+	}
+	joined.MD5Checksum = b64(dc.md5.Sum(nil))
+	joined.SizeBytes = dc.n
+	joined.Data, joined.Sidecar = data, side
+	joined.DataFileS3Key, joined.SidecarS3Key = out.Key(data), out.Key(side)
+	return joined, nil
+}
+
+func mergePart(ctx context.Context, staged store.Store, name string, m *parquetfmt.Merger) error {
+	r, err := staged.Open(ctx, name)
+	if err != nil {
+		return err
+	}
+	defer r.Close()
+	var f *os.File
+	var size int64
+	// Staged parts are local files: read them in place.
+	if of, ok := r.(*os.File); ok {
+		st, err := of.Stat()
+		if err != nil {
+			return fmt.Errorf("join %s: %w", name, err)
+		}
+		f, size = of, st.Size()
+	} else {
+		if f, size, err = openParquet(r); err != nil {
+			return err
+		}
+		defer os.Remove(f.Name())
+		defer f.Close()
+	}
+	pf, err := parquetfmt.Open(f, size)
+	if err != nil {
+		return fmt.Errorf("join %s: %w", name, err)
+	}
+	if err := m.Add(pf); err != nil {
+		return fmt.Errorf("join %s: %w", name, err)
+	}
+	return nil
+}
+
+// TableSchema returns the schema a Parquet snapshot was written with: from
+// table-schema.json, or else from the footer of its first data file.
+func (s *Snapshot) TableSchema(ctx context.Context) (*parquetfmt.TableSchema, error) {
+	if s.Summary.OutputFormat != "PARQUET" {
+		return nil, fmt.Errorf("%s is a %s snapshot, not Parquet", s.Store.URL(""), s.Summary.OutputFormat)
+	}
+	if ok, err := s.Store.Exists(ctx, SchemaName); err != nil {
+		return nil, err
+	} else if ok {
+		r, err := s.Store.Open(ctx, SchemaName)
+		if err != nil {
+			return nil, err
+		}
+		defer r.Close()
+		b, err := io.ReadAll(r)
+		if err != nil {
+			return nil, fmt.Errorf("read %s: %w", s.Store.URL(SchemaName), err)
+		}
+		ts, err := parquetfmt.ParseSchema(b)
+		if err != nil {
+			return nil, fmt.Errorf("read %s: %w", s.Store.URL(SchemaName), err)
+		}
+		return ts, nil
+	}
+	if len(s.Files) == 0 {
+		return nil, fmt.Errorf("%s has neither %s nor data files", s.Store.URL(""), SchemaName)
+	}
+	r, err := s.Store.Open(ctx, s.Files[0].Data)
+	if err != nil {
+		return nil, err
+	}
+	defer r.Close()
+	f, n, err := openParquet(r)
+	if err != nil {
+		return nil, err
+	}
+	defer os.Remove(f.Name())
+	defer f.Close()
+	pf, err := parquetfmt.Open(f, n)
+	if err != nil {
+		return nil, fmt.Errorf("%s: %w", s.Store.URL(s.Files[0].Data), err)
+	}
+	return parquetfmt.SchemaOf(pf)
+}
