@@ -62,13 +62,14 @@ func main() {
 
 func commands() map[string]command {
 	return map[string]command{
-		"backfill": {"copy an existing table into the backup layout (parallel Scan), to seed a late-started stream", cmdBackfill},
-		"diff":     {"the items changed between two times, as incremental-export JSON lines", cmdDiff},
-		"history":  {"every version of one item, with what each change did: the audit log", cmdHistory},
-		"restore":  {"write a snapshot, or the backup at a point in time, into a DynamoDB table", cmdRestore},
-		"snapshot": {"fold the backup versions into a snapshot at a point in time", cmdSnapshot},
-		"verify":   {"compare a table with a snapshot: missing, extra, different items (the DR drill)", cmdVerify},
-		"version":  {"print the version", cmdVersion},
+		"athena-ddl": {"print the CREATE EXTERNAL TABLE statement that lets Athena query a snapshot (Parquet or JSON lines)", cmdAthenaDDL},
+		"backfill":   {"copy an existing table into the backup layout (parallel Scan), to seed a late-started stream", cmdBackfill},
+		"diff":       {"the items changed between two times, as incremental-export JSON lines", cmdDiff},
+		"history":    {"every version of one item, with what each change did: the audit log", cmdHistory},
+		"restore":    {"write a snapshot, or the backup at a point in time, into a DynamoDB table", cmdRestore},
+		"snapshot":   {"fold the backup versions into a snapshot at a point in time", cmdSnapshot},
+		"verify":     {"compare a table with a snapshot: missing, extra, different items (the DR drill)", cmdVerify},
+		"version":    {"print the version", cmdVersion},
 	}
 }
 
