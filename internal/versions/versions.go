@@ -128,15 +128,28 @@ func Fetch(ctx context.Context, client *s3.Client, bucket string, e scan.Entry) 
 	if e.IsDelete {
 		return nil, fmt.Errorf("s3://%s/%s version %s is a delete marker, not an item", bucket, e.Key, e.VersionID)
 	}
-	out, err := client.GetObject(ctx, &s3.GetObjectInput{Bucket: aws.String(bucket), Key: aws.String(e.Key), VersionId: aws.String(e.VersionID)})
-	if err != nil {
-		return nil, fmt.Errorf("get s3://%s/%s version %s: %w", bucket, e.Key, e.VersionID, err)
-	}
 	var buf bytes.Buffer
-	_, err = buf.ReadFrom(out.Body)
-	out.Body.Close()
-	if err != nil {
-		return nil, fmt.Errorf("read s3://%s/%s version %s: %w", bucket, e.Key, e.VersionID, err)
+	// The SDK retries failed requests but never a body cut short after the
+	// response began: GET the version again, a few times.
+	for attempt := 1; ; attempt++ {
+		out, err := client.GetObject(ctx, &s3.GetObjectInput{Bucket: aws.String(bucket), Key: aws.String(e.Key), VersionId: aws.String(e.VersionID)})
+		if err != nil {
+			return nil, fmt.Errorf("get s3://%s/%s version %s: %w", bucket, e.Key, e.VersionID, err)
+		}
+		buf.Reset()
+		_, err = buf.ReadFrom(out.Body)
+		out.Body.Close()
+		if err == nil {
+			break
+		}
+		if ctx.Err() != nil || attempt >= 5 {
+			return nil, fmt.Errorf("read s3://%s/%s version %s (attempt %d): %w", bucket, e.Key, e.VersionID, attempt, err)
+		}
+		select {
+		case <-time.After(time.Duration(attempt) * 100 * time.Millisecond):
+		case <-ctx.Done():
+			return nil, ctx.Err()
+		}
 	}
 	it, err := item.Unmarshal(buf.Bytes())
 	if err != nil {
