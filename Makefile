@@ -67,6 +67,9 @@ demo: build
 bench: build
 	scripts/stack.sh up >/dev/null
 	set -a; . .stack/env; set +a; $(GO) run ./internal/bench/cmd $(BENCH_FLAGS)
+	# Restore into dynalite against a bare BatchWriteItem loop at the same concurrency.
+	set -a; . .stack/env; set +a; DYNASNAP_REQUIRE_STACK=1 $(GO) test -count=1 -run 'TestRestore100k$$' -v ./internal/restore \
+		| grep -E 'items/s|verify of' | sed 's/^ *//'
 
 clean:
 	rm -rf $(BIN)
