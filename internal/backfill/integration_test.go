@@ -56,6 +56,7 @@ func createTable(t *testing.T, ddb *dynamodb.Client, n int) string {
 		t.Fatalf("create table: %v", err)
 	}
 	t.Cleanup(func() { ddb.DeleteTable(context.Background(), &dynamodb.DeleteTableInput{TableName: aws.String(name)}) })
+	testenv.WaitTable(t, ddb, name)
 	g, gctx := errgroup.WithContext(ctx)
 	g.SetLimit(16)
 	for start := 0; start < n; start += 25 {

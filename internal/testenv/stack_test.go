@@ -63,6 +63,7 @@ func TestDynamoDBBasics(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
+	WaitTable(t, db, table)
 	var reqs []ddbtypes.WriteRequest
 	for _, k := range []string{"a", "b", "c"} {
 		reqs = append(reqs, ddbtypes.WriteRequest{PutRequest: &ddbtypes.PutRequest{Item: map[string]ddbtypes.AttributeValue{

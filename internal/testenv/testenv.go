@@ -97,3 +97,16 @@ func Bucket(t testing.TB, c *awsconf.Clients, versioned bool) string {
 
 // DynamoDB returns a DynamoDB client for the local stack.
 func DynamoDB(t testing.TB) *dynamodb.Client { return Clients(t).DynamoDB() }
+
+// WaitTable waits until a table just created is ACTIVE: dynalite answers
+// CreateTable with CREATING, and a write that arrives first under load is
+// refused as ResourceNotFound.
+func WaitTable(t testing.TB, db *dynamodb.Client, name string) {
+	t.Helper()
+	w := dynamodb.NewTableExistsWaiter(db, func(o *dynamodb.TableExistsWaiterOptions) {
+		o.MinDelay, o.MaxDelay = 50*time.Millisecond, 500*time.Millisecond
+	})
+	if err := w.Wait(context.Background(), &dynamodb.DescribeTableInput{TableName: aws.String(name)}, 60*time.Second); err != nil {
+		t.Fatalf("table %s never became active: %v", name, err)
+	}
+}
