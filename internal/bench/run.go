@@ -30,6 +30,7 @@ type Config struct {
 	SeedConcurrency int
 	WorkDir         string
 	Timeout         time.Duration // per snapshot run
+	Incremental     bool          // measure --base with 1% changed (issue 7)
 }
 
 // Targets of issue 3.
@@ -88,6 +89,9 @@ func Run(ctx context.Context, cfg Config, w, log io.Writer) error {
 	}
 	if proxied != nil {
 		rows = append(rows, measureProxy(ctx, cl, *proxied, endpoint, cfg, log)...)
+	}
+	if cfg.Incremental {
+		rows = append(rows, measureIncremental(ctx, cl, one, cfg, log)...)
 	}
 
 	fmt.Fprintf(w, "\ndynasnap snapshot benchmark (%d GetObject in flight, local SeaweedFS at %s)\n\n", cfg.Concurrency, endpoint)

@@ -25,6 +25,8 @@ type Summary struct {
 	VersionsListedPerSecond float64 `json:"versionsListedPerSecond"`
 	BytesWritten            int64   `json:"bytesWritten"`
 	ExportTime              string  `json:"exportTime"`
+	GetObjectRequests       int     `json:"getObjectRequests"`
+	ReusedFromBase          int     `json:"reusedFromBase"`
 }
 
 // SnapshotRun is one snapshot subprocess, as seen from outside.
@@ -52,6 +54,8 @@ type SnapshotOptions struct {
 	Concurrency int
 	EndpointURL string        // "" = from the environment
 	Timeout     time.Duration // kills a hung run: the bench is bounded
+	Keep        bool          // keep OutDir (a base for an incremental run)
+	Extra       []string      // more flags, e.g. --base DIR
 }
 
 // RunSnapshot runs `dynasnap snapshot ... --json` and reads its summary and
@@ -60,9 +64,12 @@ type SnapshotOptions struct {
 func RunSnapshot(ctx context.Context, o SnapshotOptions) (SnapshotRun, error) {
 	ctx, cancel := context.WithTimeout(ctx, o.Timeout)
 	defer cancel()
-	defer os.RemoveAll(o.OutDir)
+	if !o.Keep {
+		defer os.RemoveAll(o.OutDir)
+	}
 	args := []string{"snapshot", "--source", o.Source, "--out", o.OutDir, "--format", "jsonl",
 		"--concurrency", strconv.Itoa(o.Concurrency), "--quiet", "--json"}
+	args = append(args, o.Extra...)
 	if o.EndpointURL != "" {
 		args = append(args, "--endpoint-url", o.EndpointURL)
 	}

@@ -33,6 +33,7 @@ func main() {
 	flag.IntVar(&cfg.SeedConcurrency, "seed-concurrency", 128, "PUTs in flight while seeding")
 	flag.StringVar(&cfg.WorkDir, "workdir", filepath.Join(os.TempDir(), "dynasnap-bench"), "where snapshots are written (and deleted after each run)")
 	flag.DurationVar(&cfg.Timeout, "timeout", 30*time.Minute, "kill a snapshot run that takes longer")
+	flag.BoolVar(&cfg.Incremental, "incremental", true, "measure an incremental snapshot (--base) with 1% of the 1x dataset changed")
 	parquetOnly := flag.Bool("parquet-only", false, "measure only the Parquet encoding (offline, on the 1x dataset)")
 	flag.Parse()
 	if flag.NArg() > 0 || cfg.Items <= 0 || cfg.Versions < 1 || cfg.ScaleVersions < 1 || cfg.ProxyVersions < 1 || cfg.Concurrency < 1 || cfg.SeedConcurrency < 1 {
