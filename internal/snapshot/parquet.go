@@ -293,18 +293,7 @@ func joinParquetParts(ctx context.Context, staged, out store.Store, files []File
 	if err := m.Close(); err != nil {
 		return abort(err)
 	}
-	if err := df.Commit(ctx); err != nil {
-		sf.Abort()
-		return joined, err
-	}
-	if err := sf.Commit(ctx); err != nil {
-		return joined, err
-	}
-	joined.MD5Checksum = b64(dc.md5.Sum(nil))
-	joined.SizeBytes = dc.n
-	joined.Data, joined.Sidecar = data, side
-	joined.DataFileS3Key, joined.SidecarS3Key = out.Key(data), out.Key(side)
-	return joined, nil
+	return commitJoined(ctx, out, df, sf, dc, joined, data, side)
 }
 
 func mergePart(ctx context.Context, staged store.Store, name string, m *parquetfmt.Merger) error {

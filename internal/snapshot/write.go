@@ -389,6 +389,12 @@ func joinParts(ctx context.Context, staged, out store.Store, files []FileEntry, 
 			return joined, err
 		}
 	}
+	return commitJoined(ctx, out, df, sf, dc, joined, data, side)
+}
+
+// commitJoined commits the joined data file and sidecar of --single-file
+// and describes them for the manifest.
+func commitJoined(ctx context.Context, out store.Store, df, sf store.File, dc *countingWriter, joined FileEntry, data, side string) (FileEntry, error) {
 	if err := df.Commit(ctx); err != nil {
 		sf.Abort()
 		return joined, err
