@@ -23,6 +23,15 @@ type Item = map[string]types.AttributeValue
 // Unmarshal decodes an item written as DynamoDB JSON. Errors name the
 // attribute path where the input goes wrong, e.g. `$.tags.L[2]`.
 func Unmarshal(data []byte) (Item, error) {
+	if it, ok := fastUnmarshal(data); ok {
+		return it, nil
+	}
+	return carefulUnmarshal(data)
+}
+
+// carefulUnmarshal decodes with encoding/json level by level: slow, but it
+// decides every odd case as encoding/json does and names where input fails.
+func carefulUnmarshal(data []byte) (Item, error) {
 	var raw map[string]json.RawMessage
 	if err := strictUnmarshal(data, &raw); err != nil {
 		return nil, fmt.Errorf("item at $: %w", describeJSONError(data, err, "an object of attributes"))

@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"os"
 	"path/filepath"
+	"reflect"
 	"strings"
 	"testing"
 
@@ -185,6 +186,36 @@ func FuzzRoundTrip(f *testing.F) {
 		enc2, err := Marshal(back)
 		if err != nil || !bytes.Equal(enc, enc2) {
 			t.Fatalf("round trip not stable:\n%s\n%s", enc, enc2)
+		}
+	})
+}
+
+// The fast decoder answers only where it agrees with the careful one.
+func FuzzFastDecoder(f *testing.F) {
+	for _, data := range corpus(f, "items") {
+		f.Add(data)
+	}
+	for _, data := range corpus(f, "bad") {
+		f.Add(data)
+	}
+	for _, s := range []string{
+		`{"a":{"S":"x"},"a":{"S":"y"}}`, `{"a":{"S":"x","S":"y"}}`, `{"a":{"S":"\ud83d\ude00"}}`, `{"a":{"S":"\u00e9\n\t\"\\\/"}}`,
+		`{"a":{"S":"x"}} }`, ` {"a" : { "L" : [ {"NULL":true} , {"BOOL":false} ] } } `, `{"a":{"NS":[]},"b":{"BS":["AAE="]},"c":{"B":""}}`,
+		"{\"a\":{\"S\":\"\xff\"}}", `{"a":{"M":{"b":{"M":{}}}}}`, `{"a":{"N":"1e400"}}`, `{"a":{"N":"+0.5"}}`,
+	} {
+		f.Add([]byte(s))
+	}
+	f.Fuzz(func(t *testing.T, data []byte) {
+		fast, ok := fastUnmarshal(data)
+		if !ok {
+			return
+		}
+		careful, err := carefulUnmarshal(data)
+		if err != nil {
+			t.Fatalf("fast decoder accepted what the careful one refuses (%v):\n%q", err, data)
+		}
+		if !reflect.DeepEqual(fast, careful) {
+			t.Fatalf("decoders disagree on %q:\nfast    %#v\ncareful %#v", data, fast, careful)
 		}
 	})
 }
