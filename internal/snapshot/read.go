@@ -49,28 +49,18 @@ func (s *Snapshot) Each(ctx context.Context, f FileEntry, fn func(Line) error) e
 	defer file.Close()
 	// The manifest's MD5 catches a truncated or altered data file.
 	raw := &md5Reader{r: file, md5: md5.New()}
-	c := s.Summary.Dynasnap.Compression
-	if c == "" { // an AWS export: the extension tells
-		c = compressionOf(f.Data)
-	}
-	items, closer, err := newItemReader(s.Summary.OutputFormat, c, raw)
+	items, closer, err := newItemReader(s.Summary.OutputFormat, s.compression(f), raw)
 	if err != nil {
 		return fmt.Errorf("open %s: %w", s.Store.URL(f.Data), err)
 	}
 	defer closer.Close()
 	var side *bufio.Reader
 	if f.Sidecar != "" {
-		sraw, err := s.Store.Open(ctx, f.Sidecar)
-		if err != nil {
+		var closeSide func()
+		if side, closeSide, err = s.openSidecar(ctx, f); err != nil {
 			return err
 		}
-		defer sraw.Close()
-		sdec, err := decompressor(sraw, c)
-		if err != nil {
-			return fmt.Errorf("open %s: %w", s.Store.URL(f.Sidecar), err)
-		}
-		defer sdec.Close()
-		side = bufio.NewReaderSize(sdec, 256<<10)
+		defer closeSide()
 	}
 	var n int64
 	for {
@@ -111,6 +101,29 @@ func (s *Snapshot) Each(ctx context.Context, f FileEntry, fn func(Line) error) e
 		}
 	}
 	return nil
+}
+
+// compression is how f's data file and sidecar are compressed.
+func (s *Snapshot) compression(f FileEntry) string {
+	if c := s.Summary.Dynasnap.Compression; c != "" {
+		return c
+	}
+	return compressionOf(f.Data) // an AWS export: the extension tells
+}
+
+// openSidecar opens f's sidecar for reading line by line; call closeFn
+// when done.
+func (s *Snapshot) openSidecar(ctx context.Context, f FileEntry) (r *bufio.Reader, closeFn func(), err error) {
+	sraw, err := s.Store.Open(ctx, f.Sidecar)
+	if err != nil {
+		return nil, nil, err
+	}
+	sdec, err := decompressor(sraw, s.compression(f))
+	if err != nil {
+		sraw.Close()
+		return nil, nil, fmt.Errorf("open %s: %w", s.Store.URL(f.Sidecar), err)
+	}
+	return bufio.NewReaderSize(sdec, 256<<10), func() { sdec.Close(); sraw.Close() }, nil
 }
 
 type md5Reader struct {
