@@ -38,7 +38,18 @@ const restoreExamples = `  # a snapshot into a new on-demand table, then check i
   dynasnap restore --source s3://backups/dynasnap/orders --at -2h --table orders --key '{"pk":{"S":"order#42"}}'
 
   # undo everything since 09:30 in the live table, touching only the keys changed since
-  dynasnap restore --source s3://backups/dynasnap/orders --at 2026-11-26T09:30:00Z --table orders --rewind`
+  dynasnap restore --source s3://backups/dynasnap/orders --at 2026-11-26T09:30:00Z --table orders --rewind
+
+  # one tenant back to 14:00, every other tenant's items untouched
+  dynasnap restore --source s3://backups/dynasnap/orders --at 2026-11-24T14:00:00Z --table orders \
+      --where 'item.tenant == "acme"' --rewind
+  dynasnap restore --source s3://backups/dynasnap/orders --at 2026-11-24T14:00:00Z --table orders --key-prefix 'acme#' --rewind
+
+With --where or --key-prefix and --rewind (or --key), a changed key is restored when its image at --at
+or its current item in the table matches, so items the selection gained since are deleted and items it
+lost are put back. A key whose image at --at and current item disagree (one matches, the other exists
+and does not: an item moved to or from another tenant) is left alone, listed, and the exit status is 3;
+restore it with --key and no filter if that is what you want. Keys that match neither are never written.`
 
 func cmdRestore(ctx context.Context, a *app, args []string) error {
 	fs := newFlags(a, "restore", "restore (--snapshot SNAP | --source s3://BUCKET/PREFIX/TABLE --at TIME) --table NAME [flags]", restoreExamples)
@@ -59,6 +70,7 @@ func cmdRestore(ctx context.Context, a *app, args []string) error {
 	ranges := fs.Int("ranges", 16, "with --source: key ranges listed (16, 256 or 4096)")
 	listConcurrency := fs.Int("list-concurrency", 16, "with --source: key ranges listed at once")
 	shard := fs.String("shard", "", "with --source: restore only shard i of n of the key space (i/n, 0-based), for several machines")
+	sel := addFilterFlags(fs, "restore only items")
 	quiet := fs.Bool("quiet", false, "no progress and no summary on stderr")
 	jsonOut := fs.Bool("json", false, "print a machine-readable summary as JSON on stdout")
 	awsOpts := awsFlags(fs)
@@ -81,6 +93,9 @@ func cmdRestore(ctx context.Context, a *app, args []string) error {
 	case *maxWCU < 0:
 		return usageError{"--max-wcu must not be negative"}
 	}
+	if err := sel.check(); err != nil {
+		return err
+	}
 	var ks *keyschema.Schema
 	if *keySchema != "" {
 		s, err := keyschema.Parse(*keySchema)
@@ -97,7 +112,7 @@ func cmdRestore(ctx context.Context, a *app, args []string) error {
 	written := &progress.Counter{Name: "items written"}
 	deleted := &progress.Counter{Name: "deleted"}
 	w := &restore.Writer{Client: ddb, Table: *table, Workers: *workers, MaxWCU: *maxWCU, Written: written, Deleted: deleted}
-	r := &restoreRun{a: a, ddb: ddb, table: *table, quiet: *quiet, json: *jsonOut, overwrite: *overwrite, create: *createTable, keySchema: ks}
+	r := &restoreRun{a: a, ddb: ddb, table: *table, quiet: *quiet, json: *jsonOut, overwrite: *overwrite, create: *createTable, keySchema: ks, sel: sel}
 	if *snap != "" {
 		return r.fromSnapshot(ctx, clients.S3(), *snap, *checkpoint, *readers, w)
 	}
@@ -139,6 +154,13 @@ type restoreRun struct {
 	quiet, json                bool
 	overwrite, create, created bool
 	keySchema                  *keyschema.Schema
+	sel                        filterFlags
+}
+
+// filter builds --where/--key-prefix once the table's key is known (a bare
+// --key-prefix is a prefix of its partition key).
+func (r *restoreRun) filter(ks keyschema.Schema) (func(item.Item) (bool, error), string, error) {
+	return r.sel.build(func() (string, error) { return ks.Hash.Name, nil })
 }
 
 // prepareTable returns the table's key schema, creating the table if asked.
@@ -200,11 +222,11 @@ func (r *restoreRun) fromSnapshot(ctx context.Context, s3c *s3.Client, snap, cpP
 		return err
 	}
 	if cpPath == "" {
-		if cpPath, err = defaultCheckpoint(r.table, st.URL(""), s.Summary.ExportTime); err != nil {
+		if cpPath, err = defaultCheckpoint(r.table, st.URL(""), s.Summary.ExportTime, r.sel.String()); err != nil {
 			return err
 		}
 	}
-	cp, resumed, err := restore.OpenCheckpoint(cpPath, st.URL(""), s.Summary.ExportTime, r.table)
+	cp, resumed, err := restore.OpenFilteredCheckpoint(cpPath, st.URL(""), s.Summary.ExportTime, r.table, r.sel.String())
 	if err != nil {
 		return err
 	}
@@ -213,6 +235,10 @@ func (r *restoreRun) fromSnapshot(ctx context.Context, s3c *s3.Client, snap, cpP
 		return err
 	}
 	if err := restore.CheckKeySchema(ctx, s, ks); err != nil {
+		return err
+	}
+	match, desc, err := r.filter(ks)
+	if err != nil {
 		return err
 	}
 	if !resumed {
@@ -226,10 +252,19 @@ func (r *restoreRun) fromSnapshot(ctx context.Context, s3c *s3.Client, snap, cpP
 	}
 	total := s.Summary.ItemCount
 	_, done := cp.Finished()
-	w.Written.SetTotal(total - done)
-	rep := progress.New(r.a.stderr, r.quiet, w.Written)
+	// Filtered, how many items will be written is unknown: the total goes
+	// with the items read.
+	read := &progress.Counter{Name: "items read"}
+	counters := []*progress.Counter{w.Written}
+	if match != nil {
+		read.SetTotal(total - done)
+		counters = append([]*progress.Counter{read}, counters...)
+	} else {
+		w.Written.SetTotal(total - done)
+	}
+	rep := progress.New(r.a.stderr, r.quiet, counters...)
 	rep.Start(ctx)
-	res, err := restore.FromSnapshot(ctx, s, w, restore.SnapshotOptions{Readers: readers, Checkpoint: cp})
+	res, err := restore.FromSnapshot(ctx, s, w, restore.SnapshotOptions{Readers: readers, Checkpoint: cp, Filter: match, Read: read})
 	rep.Stop()
 	if err != nil {
 		if ctx.Err() != nil || res.Puts > 0 {
@@ -244,10 +279,13 @@ func (r *restoreRun) fromSnapshot(ctx context.Context, s3c *s3.Client, snap, cpP
 		fmt.Fprintf(r.a.stderr, "restored %s (at %s) into table %s: %d items in %.1fs (%.0f items/s)%s\n",
 			st.URL(""), s.Summary.ExportTime.UTC().Format(time.RFC3339), r.table, res.Puts, res.Elapsed.Seconds(),
 			float64(res.Puts)/res.Elapsed.Seconds(), skipped(res))
+		if match != nil {
+			fmt.Fprintf(r.a.stderr, "%d items filtered out (only items with %s were restored)\n", res.Filtered, desc)
+		}
 		fmt.Fprintln(r.a.stderr, retries(res))
 	}
-	// ImportTable reads DynamoDB JSON and Ion, not Parquet.
-	if !r.quiet && s.Summary.OutputFormat != "PARQUET" {
+	// ImportTable reads DynamoDB JSON and Ion, not Parquet, and has no filter.
+	if !r.quiet && s.Summary.OutputFormat != "PARQUET" && match == nil {
 		fmt.Fprintf(r.a.stderr, "to load the same snapshot with DynamoDB ImportTable instead (server-side, into a new table; for tables too big to write through the API):\n%s\n",
 			restore.ImportTableCommand(s, r.table, ks))
 	}
@@ -263,6 +301,11 @@ func (r *restoreRun) fromVersions(ctx context.Context, w *restore.Writer, opts r
 		return err
 	}
 	opts.Schema = ks
+	var desc string
+	if opts.Filter, desc, err = r.filter(ks); err != nil {
+		return err
+	}
+	opts.Live = r.ddb
 	if opts.Key != nil {
 		if len(opts.Key) != len(ks.Names()) {
 			return usageError{fmt.Sprintf("--key must hold exactly the table's key attributes (%s)", ks)}
@@ -295,14 +338,49 @@ func (r *restoreRun) fromVersions(ctx context.Context, w *restore.Writer, opts r
 		fmt.Fprintf(r.a.stderr, "%s table %s to %s from %s: %d items put, %d deleted, of %d keys in the backup in %.1fs (%.0f writes/s)\n",
 			what, r.table, opts.At.UTC().Format(time.RFC3339), opts.Source, res.Puts, res.Deletes, res.Keys, res.Elapsed.Seconds(),
 			float64(res.Puts+res.Deletes)/res.Elapsed.Seconds())
-		if opts.Rewind {
+		switch {
+		case opts.Rewind && opts.Filter != nil:
+			fmt.Fprintf(r.a.stderr, "rewind wrote %d of the %d keys changed after %s: %d not selected by %s, %d conflicts; %d keys unchanged were not written\n",
+				res.Puts+res.Deletes, res.Keys-res.Unchanged, opts.At.UTC().Format(time.RFC3339), res.Filtered, desc, res.Conflicts, res.Unchanged)
+		case opts.Rewind:
 			fmt.Fprintf(r.a.stderr, "rewind touched only the %d keys changed after %s; %d keys unchanged were not written\n",
 				res.Puts+res.Deletes, opts.At.UTC().Format(time.RFC3339), res.Unchanged)
+		case opts.Filter != nil:
+			fmt.Fprintf(r.a.stderr, "%d keys filtered out (not selected by %s), never written\n", res.Filtered, desc)
 		}
 		fmt.Fprintln(r.a.stderr, retries(res))
 	}
-	return r.printJSON(res, map[string]any{"source": opts.Source.String(), "at": opts.At.UTC(), "rewind": opts.Rewind,
-		"keys": res.Keys, "unchanged": res.Unchanged})
+	extra := map[string]any{"source": opts.Source.String(), "at": opts.At.UTC(), "rewind": opts.Rewind,
+		"keys": res.Keys, "unchanged": res.Unchanged}
+	if opts.Filter != nil {
+		extra["conflicts"], extra["conflictKeys"] = res.Conflicts, append([]string{}, res.ConflictKeys...)
+	}
+	if err := r.printJSON(res, extra); err != nil {
+		return err
+	}
+	if res.Conflicts > 0 {
+		return exitError{code: exitConflicts, err: conflictError(res, opts.At)}
+	}
+	return nil
+}
+
+// exitConflicts is the exit status of a filtered restore that left keys
+// alone because the filter cannot tell whose they are; everything else
+// was written.
+const exitConflicts = 3
+
+func conflictError(res *restore.Result, at time.Time) error {
+	const shown = 10
+	keys := res.ConflictKeys
+	more := ""
+	if int64(len(keys)) > shown {
+		keys = keys[:shown]
+	}
+	if n := res.Conflicts - int64(len(keys)); n > 0 {
+		more = fmt.Sprintf("\n  ... and %d more", n)
+	}
+	return fmt.Errorf("%d keys left alone: their image at %s and their current item disagree on the filter (one matches, the other does not: moved into or out of the selection), so restoring either way would change an item outside it; the rest was written. Restore them one by one with --key and no filter if that is what you want:\n  %s%s",
+		res.Conflicts, at.UTC().Format(time.RFC3339), strings.Join(keys, "\n  "), more)
 }
 
 func (r *restoreRun) printJSON(res *restore.Result, extra map[string]any) error {
@@ -314,6 +392,9 @@ func (r *restoreRun) printJSON(res *restore.Result, extra map[string]any) error 
 		"unprocessedRetried": res.Unprocessed, "throttledRetried": res.Throttled, "backoffs": res.Backoffs,
 		"backoffSeconds": res.BackoffTime.Seconds(), "skippedFiles": res.SkippedFiles, "skippedItems": res.SkippedItems,
 		"tableCreated": r.created}
+	if r.sel.set() {
+		out["filteredOut"] = res.Filtered
+	}
 	for k, v := range extra {
 		out[k] = v
 	}
@@ -347,9 +428,10 @@ func openSnapshotStore(s3c *s3.Client, snap string) (store.Store, error) {
 	return store.NewLocal(snap), nil
 }
 
-// defaultCheckpoint names the checkpoint after the table and the snapshot,
-// in the user's cache folder, so rerunning the same command finds it.
-func defaultCheckpoint(table, snapURL string, exportTime time.Time) (string, error) {
+// defaultCheckpoint names the checkpoint after the table, the snapshot and
+// the filter, in the user's cache folder, so rerunning the same command
+// finds it.
+func defaultCheckpoint(table, snapURL string, exportTime time.Time, filter string) (string, error) {
 	dir, err := os.UserCacheDir()
 	if err != nil {
 		return "", fmt.Errorf("no cache folder for the checkpoint (%v); pass --checkpoint", err)
@@ -357,7 +439,11 @@ func defaultCheckpoint(table, snapURL string, exportTime time.Time) (string, err
 	if abs, err := filepath.Abs(snapURL); err == nil && !layout.IsS3URL(snapURL) {
 		snapURL = abs
 	}
-	sum := sha256.Sum256([]byte(snapURL + "\x00" + exportTime.UTC().Format(time.RFC3339Nano)))
+	id := snapURL + "\x00" + exportTime.UTC().Format(time.RFC3339Nano)
+	if filter != "" { // unfiltered restores keep the names they had
+		id += "\x00" + filter
+	}
+	sum := sha256.Sum256([]byte(id))
 	return filepath.Join(dir, "dynasnap", "restore", table+"-"+hex.EncodeToString(sum[:6])+".json"), nil
 }
 

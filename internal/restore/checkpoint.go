@@ -28,6 +28,7 @@ type checkpointState struct {
 	Snapshot   string    `json:"snapshot"`
 	ExportTime time.Time `json:"exportTime"`
 	Table      string    `json:"table"`
+	Filter     string    `json:"filter,omitempty"`
 	Started    time.Time `json:"started"`
 	Updated    time.Time `json:"updated"`
 	Finished   []string  `json:"finishedDataFiles"`
@@ -38,8 +39,15 @@ type checkpointState struct {
 // new one. A checkpoint left by a restore of another snapshot or into
 // another table is an error, not silently reused.
 func OpenCheckpoint(path, snapshotURL string, exportTime time.Time, table string) (cp *Checkpoint, resumed bool, err error) {
+	return OpenFilteredCheckpoint(path, snapshotURL, exportTime, table, "")
+}
+
+// OpenFilteredCheckpoint is OpenCheckpoint for a restore of only the items
+// a filter selects (filter describes it): files finished under another
+// filter hold other items, so a checkpoint is reused only with the same one.
+func OpenFilteredCheckpoint(path, snapshotURL string, exportTime time.Time, table, filter string) (cp *Checkpoint, resumed bool, err error) {
 	cp = &Checkpoint{Path: path, done: map[string]bool{},
-		state: checkpointState{Snapshot: snapshotURL, ExportTime: exportTime.UTC(), Table: table, Started: time.Now().UTC()}}
+		state: checkpointState{Snapshot: snapshotURL, ExportTime: exportTime.UTC(), Table: table, Filter: filter, Started: time.Now().UTC()}}
 	b, err := os.ReadFile(path)
 	if errors.Is(err, fs.ErrNotExist) {
 		return cp, false, nil
@@ -51,9 +59,13 @@ func OpenCheckpoint(path, snapshotURL string, exportTime time.Time, table string
 	if err := json.Unmarshal(b, &st); err != nil {
 		return nil, false, fmt.Errorf("checkpoint %s is not valid JSON (%v); delete it to start over", path, err)
 	}
-	if st.Snapshot != snapshotURL || st.Table != table || !st.ExportTime.Equal(exportTime) {
-		return nil, false, fmt.Errorf("checkpoint %s belongs to a restore of %s (at %s) into table %s; delete it or pass another --checkpoint",
-			path, st.Snapshot, st.ExportTime.Format(time.RFC3339), st.Table)
+	if st.Snapshot != snapshotURL || st.Table != table || !st.ExportTime.Equal(exportTime) || st.Filter != filter {
+		of := ""
+		if st.Filter != "" {
+			of = " (only items with " + st.Filter + ")"
+		}
+		return nil, false, fmt.Errorf("checkpoint %s belongs to a restore of %s (at %s)%s into table %s; delete it or pass another --checkpoint",
+			path, st.Snapshot, st.ExportTime.Format(time.RFC3339), of, st.Table)
 	}
 	cp.state = st
 	for _, f := range st.Finished {

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"path"
 	"strings"
+	"sync/atomic"
 	"time"
 
 	"golang.org/x/sync/errgroup"
@@ -20,7 +21,10 @@ import (
 type SnapshotOptions struct {
 	Readers    int         // data files read at once; default 4
 	Checkpoint *Checkpoint // optional
-	Read       *progress.Counter
+	// Filter selects the items written (nil: all). Items are decoded only
+	// when it is set, so an unfiltered restore keeps sending them raw.
+	Filter func(item.Item) (bool, error)
+	Read   *progress.Counter
 }
 
 // Result is what a restore did.
@@ -32,12 +36,21 @@ type Result struct {
 	// For a restore from versions: keys listed, and keys left alone
 	// because they did not change after the time (--rewind).
 	Keys, Unchanged int64
-	Elapsed         time.Duration
-	Requests        int64
-	Unprocessed     int64
-	Throttled       int64
-	Backoffs        int64
-	BackoffTime     time.Duration
+	// Filtered counts what a filter left out: snapshot items, or keys of a
+	// restore from versions.
+	Filtered int64
+	// Conflicts are keys of a filtered restore into a live table (--rewind,
+	// --key) whose image at the time and current item disagree on the
+	// filter: left alone, never written. ConflictKeys names up to
+	// MaxConflictKeys of them (canonical key JSON, sorted).
+	Conflicts    int64
+	ConflictKeys []string
+	Elapsed      time.Duration
+	Requests     int64
+	Unprocessed  int64
+	Throttled    int64
+	Backoffs     int64
+	BackoffTime  time.Duration
 }
 
 func (r *Result) fill(w *Writer, start time.Time) {
@@ -161,6 +174,7 @@ func FromSnapshot(ctx context.Context, s *snapshot.Snapshot, w *Writer, opts Sna
 		opts.Read = &progress.Counter{}
 	}
 	res := &Result{}
+	var filtered atomic.Int64
 	var todo []snapshot.FileEntry
 	for _, f := range s.Files {
 		if opts.Checkpoint != nil && opts.Checkpoint.Done(f.Data) {
@@ -183,6 +197,16 @@ func FromSnapshot(ctx context.Context, s *snapshot.Snapshot, w *Writer, opts Sna
 				b := w.NewBatcher()
 				err := s.Each(ctx, f, func(l snapshot.Line) error {
 					opts.Read.Add(1)
+					if opts.Filter != nil {
+						ok, err := matchRaw(opts.Filter, l.Item)
+						if err != nil {
+							return fmt.Errorf("%s: %w", s.Store.URL(f.Data), err)
+						}
+						if !ok {
+							filtered.Add(1)
+							return nil
+						}
+					}
 					if err := b.PutRaw(ctx, l.Item); err != nil {
 						return fmt.Errorf("%s: %w", s.Store.URL(f.Data), err)
 					}
@@ -203,5 +227,16 @@ func FromSnapshot(ctx context.Context, s *snapshot.Snapshot, w *Writer, opts Sna
 		return g.Wait()
 	})
 	res.fill(w, start)
+	res.Filtered = filtered.Load()
 	return res, err
+}
+
+// matchRaw decodes a snapshot item just to apply the filter; the raw JSON
+// is what gets written.
+func matchRaw(match func(item.Item) (bool, error), raw []byte) (bool, error) {
+	it, err := item.Unmarshal(raw)
+	if err != nil {
+		return false, err
+	}
+	return match(it)
 }

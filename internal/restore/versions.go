@@ -4,9 +4,13 @@ import (
 	"context"
 	"fmt"
 	"path"
+	"sort"
+	"sync"
 	"sync/atomic"
 	"time"
 
+	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
 	"github.com/aws/aws-sdk-go-v2/service/s3"
 	"golang.org/x/sync/errgroup"
 
@@ -33,6 +37,12 @@ type VersionsOptions struct {
 	Key    item.Item
 	Schema keyschema.Schema // the target table's key
 
+	// Filter selects the keys written (nil: all). Into an empty table the
+	// image at At must match. Into a live table (Rewind or Key) the key's
+	// current item, read from Live, counts too: see scope.
+	Filter func(item.Item) (bool, error)
+	Live   GetAPI // the target table, for the current items; required with Filter and Rewind or Key
+
 	Ranges          int   // key ranges listed; default 16
 	ListConcurrency int   // default 16
 	Fetchers        int   // GetObject in flight; default 128
@@ -41,6 +51,14 @@ type VersionsOptions struct {
 
 	Listed, Fetched *progress.Counter
 }
+
+// GetAPI reads one item of the target table.
+type GetAPI interface {
+	GetItem(ctx context.Context, in *dynamodb.GetItemInput, opts ...func(*dynamodb.Options)) (*dynamodb.GetItemOutput, error)
+}
+
+// MaxConflictKeys is how many conflicting keys a Result names.
+const MaxConflictKeys = 100
 
 // action is what one key needs.
 type action struct {
@@ -87,13 +105,18 @@ func FromVersions(ctx context.Context, w *Writer, opts VersionsOptions) (*Result
 			*c = &progress.Counter{}
 		}
 	}
+	live := opts.Rewind || opts.Key != nil
+	if opts.Filter != nil && live && opts.Live == nil {
+		return nil, fmt.Errorf("a filtered restore into a live table needs the table to read the current items from")
+	}
 	res := &Result{}
 	var keys, unchanged atomic.Int64
+	sc := &scoper{opts: opts, table: w.Table, live: live}
 	err := w.Run(ctx, func(ctx context.Context) error {
 		jobs := make(chan action, opts.Fetchers*2)
 		g, ctx := errgroup.WithContext(ctx)
 		for range opts.Fetchers {
-			g.Go(func() error { return applyLoop(ctx, w.NewBatcher(), jobs, opts) })
+			g.Go(func() error { return applyLoop(ctx, w.NewBatcher(), jobs, sc) })
 		}
 		g.Go(func() error {
 			defer close(jobs)
@@ -148,39 +171,124 @@ func FromVersions(ctx context.Context, w *Writer, opts VersionsOptions) (*Result
 	})
 	res.fill(w, start)
 	res.Keys, res.Unchanged = keys.Load(), unchanged.Load()
+	res.Filtered, res.Conflicts = sc.filtered.Load(), sc.conflicts.Load()
+	sort.Strings(sc.conflictKeys)
+	res.ConflictKeys = sc.conflictKeys
 	return res, err
 }
 
-func applyLoop(ctx context.Context, b *Batcher, jobs <-chan action, opts VersionsOptions) error {
+func applyLoop(ctx context.Context, b *Batcher, jobs <-chan action, sc *scoper) error {
 	for a := range jobs {
+		// image is what the key held at the time (nil: nothing, so delete).
+		var image, key item.Item
+		var err error
 		switch {
 		case a.put != nil:
-			it, err := fetchChecked(ctx, opts, *a.put)
-			if err != nil {
-				return err
-			}
-			if err := b.Put(ctx, it); err != nil {
+			if image, err = fetchChecked(ctx, sc.opts, *a.put); err != nil {
 				return err
 			}
 		case a.delete != nil:
-			it, err := fetchChecked(ctx, opts, *a.delete)
+			it, err := fetchChecked(ctx, sc.opts, *a.delete)
 			if err != nil {
 				return err
 			}
-			k, err := opts.Schema.Key(it)
-			if err != nil {
-				return err
-			}
-			if err := b.Delete(ctx, k); err != nil {
+			if key, err = sc.opts.Schema.Key(it); err != nil {
 				return err
 			}
 		default:
-			if err := b.Delete(ctx, a.key); err != nil {
+			key = a.key
+		}
+		if sc.opts.Filter != nil {
+			write, err := sc.scope(ctx, image, key)
+			if err != nil {
 				return err
 			}
+			if !write {
+				continue
+			}
+		}
+		if image != nil {
+			err = b.Put(ctx, image)
+		} else {
+			err = b.Delete(ctx, key)
+		}
+		if err != nil {
+			return err
 		}
 	}
 	return b.Flush(ctx)
+}
+
+// scoper applies the filter to the keys of a restore from versions and
+// counts what it leaves out; safe for concurrent use.
+type scoper struct {
+	opts                VersionsOptions
+	table               string
+	live                bool // the target is a live table (Rewind or Key)
+	filtered, conflicts atomic.Int64
+	mu                  sync.Mutex
+	conflictKeys        []string
+}
+
+// scope reports whether a key is written. image is its state at the time
+// (nil: absent), key its key when image is nil.
+//
+// Into an empty table only the image matters. Into a live table a changed
+// key is in scope when its image at the time or its current item matches:
+// so an item the selection gained after the time is deleted, and one it
+// lost is put back. When one of the two matches and the other exists but
+// does not (the item moved into or out of the selection, e.g. to another
+// tenant), writing either way would change an item outside the selection:
+// the key is a conflict, left alone and reported.
+func (s *scoper) scope(ctx context.Context, image, key item.Item) (bool, error) {
+	states := []item.Item{image}
+	if s.live {
+		if image != nil {
+			var err error
+			if key, err = s.opts.Schema.Key(image); err != nil {
+				return false, err
+			}
+		}
+		out, err := s.opts.Live.GetItem(ctx, &dynamodb.GetItemInput{TableName: aws.String(s.table), Key: key, ConsistentRead: aws.Bool(true)})
+		if err != nil {
+			return false, fmt.Errorf("read the current item of key %s from table %s: %w", keyString(key, s.opts.Schema), s.table, err)
+		}
+		states = append(states, out.Item)
+	}
+	var matched, other bool
+	for _, it := range states {
+		if len(it) == 0 {
+			continue
+		}
+		ok, err := s.opts.Filter(it)
+		if err != nil {
+			return false, err
+		}
+		matched, other = matched || ok, other || !ok
+	}
+	switch {
+	case matched && other:
+		s.conflicts.Add(1)
+		s.mu.Lock()
+		if len(s.conflictKeys) < MaxConflictKeys {
+			s.conflictKeys = append(s.conflictKeys, keyString(key, s.opts.Schema))
+		}
+		s.mu.Unlock()
+		return false, nil
+	case !matched:
+		s.filtered.Add(1)
+		return false, nil
+	}
+	return true, nil
+}
+
+// keyString is a key as compact DynamoDB JSON, for messages.
+func keyString(key item.Item, ks keyschema.Schema) string {
+	b, err := item.CanonicalKey(key, ks.Names()...)
+	if err != nil {
+		return fmt.Sprint(key)
+	}
+	return string(b)
 }
 
 // fetchChecked gets a version and makes sure the table's key names the same
