@@ -18,7 +18,11 @@ const diffExamples = `  # what changed in the last hour, as incremental-export J
   dynasnap diff --source s3://backups/dynasnap/orders --from -1h --to -0s > changes.jsonl
 
   # between two exact times
-  dynasnap diff --source s3://backups/dynasnap/orders --from 2026-11-26T09:00:00Z --to 2026-11-26T09:30:00Z`
+  dynasnap diff --source s3://backups/dynasnap/orders --from 2026-11-26T09:00:00Z --to 2026-11-26T09:30:00Z
+
+  # one tenant's changes only: those whose old or new image matches (an item moved away still shows)
+  dynasnap diff --source s3://backups/dynasnap/orders --from -24h --where 'item.tenant == "acme"'
+  dynasnap diff --source s3://backups/dynasnap/orders --from -24h --key-schema pk:S --key-prefix 'acme#'`
 
 func cmdDiff(ctx context.Context, a *app, args []string) error {
 	fs := newFlags(a, "diff", "diff --source s3://BUCKET/PREFIX/TABLE --from T1 --to T2 [flags]", diffExamples)
@@ -29,6 +33,7 @@ func cmdDiff(ctx context.Context, a *app, args []string) error {
 	ranges := fs.Int("ranges", 16, "key ranges listed (16, 256 or 4096)")
 	listConcurrency := fs.Int("list-concurrency", 16, "key ranges listed at once")
 	fetchers := fs.Int("fetchers", 128, "GetObject requests in flight")
+	sel := addFilterFlags(fs, "list only changes whose old or new image is an item")
 	quiet := fs.Bool("quiet", false, "no progress and no summary on stderr")
 	awsOpts := awsFlags(fs)
 	if err := parse(fs, args); err != nil {
@@ -55,6 +60,9 @@ func cmdDiff(ctx context.Context, a *app, args []string) error {
 	if !t1.Before(t2) {
 		return usageError{fmt.Sprintf("--from %s must be before --to %s", t1.UTC().Format(time.RFC3339), t2.UTC().Format(time.RFC3339))}
 	}
+	if err := sel.check(); err != nil {
+		return err
+	}
 	opts := diff.Options{Source: src, From: t1, To: t2, Ranges: *ranges, ListConcurrency: *listConcurrency, Fetchers: *fetchers}
 	if *keySchema != "" {
 		ks, err := keyschema.Parse(*keySchema)
@@ -71,6 +79,18 @@ func cmdDiff(ctx context.Context, a *app, args []string) error {
 	if err := snapshot.CheckSource(ctx, opts.S3, src); err != nil {
 		return err
 	}
+	// A bare --key-prefix needs the partition key: --key-schema names it,
+	// else the backup's first item shows it (when it has one key attribute).
+	opts.Filter, _, err = sel.build(func() (string, error) {
+		if opts.Schema != nil {
+			return opts.Schema.Hash.Name, nil
+		}
+		ks, err := inferFromBackup(ctx, opts.S3, src)
+		return ks.Hash.Name, err
+	})
+	if err != nil {
+		return err
+	}
 	listed := &progress.Counter{Name: "versions listed"}
 	opts.Listed = listed
 	rep := progress.New(a.stderr, *quiet, listed)
@@ -85,8 +105,12 @@ func cmdDiff(ctx context.Context, a *app, args []string) error {
 		return err
 	}
 	if !*quiet {
-		fmt.Fprintf(a.stderr, "diff of %s from %s to %s: %d inserted, %d modified, %d removed, of %d keys (%d rewritten unchanged, not listed)\n",
-			src, t1.UTC().Format(time.RFC3339), t2.UTC().Format(time.RFC3339), st.Inserted, st.Modified, st.Removed, st.Keys, st.Rewritten)
+		filtered := ""
+		if opts.Filter != nil {
+			filtered = fmt.Sprintf("; %d changes filtered out", st.Filtered)
+		}
+		fmt.Fprintf(a.stderr, "diff of %s from %s to %s: %d inserted, %d modified, %d removed, of %d keys (%d rewritten unchanged, not listed%s)\n",
+			src, t1.UTC().Format(time.RFC3339), t2.UTC().Format(time.RFC3339), st.Inserted, st.Modified, st.Removed, st.Keys, st.Rewritten, filtered)
 	}
 	return nil
 }

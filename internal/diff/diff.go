@@ -33,7 +33,10 @@ type Options struct {
 	From, To time.Time
 	// Schema names the key attributes for Keys; nil infers them from each
 	// item and its object id.
-	Schema          *keyschema.Schema
+	Schema *keyschema.Schema
+	// Filter selects the changes listed (nil: all): those whose old or new
+	// image matches, so an item that left the selection still shows.
+	Filter          func(item.Item) (bool, error)
 	Ranges          int   // default 16
 	ListConcurrency int   // default 16
 	Fetchers        int   // GetObject in flight, over all ranges; default 128
@@ -50,6 +53,8 @@ type Stats struct {
 	// Rewritten counts keys written again with the same image: a new
 	// version, no change, not output.
 	Rewritten int64
+	// Filtered counts changes the filter left out.
+	Filtered int64
 }
 
 // Change is one key's change, before encoding.
@@ -80,7 +85,7 @@ func Run(ctx context.Context, w io.Writer, opts Options) (*Stats, error) {
 		}
 	}
 	st := &Stats{}
-	var keys, ins, mod, rem, rew atomic.Int64
+	var keys, ins, mod, rem, rew, filtered atomic.Int64
 	ranges := scan.Ranges(opts.Source.Dir(), opts.Ranges)
 	// Each range's lines are buffered and written in range order, so the
 	// output is sorted by object key whatever order ranges finish in.
@@ -155,6 +160,8 @@ func Run(ctx context.Context, w io.Writer, opts Options) (*Stats, error) {
 							mod.Add(1)
 						case "REMOVE":
 							rem.Add(1)
+						case kindFiltered:
+							filtered.Add(1)
 						default:
 							rew.Add(1)
 						}
@@ -173,6 +180,7 @@ func Run(ctx context.Context, w io.Writer, opts Options) (*Stats, error) {
 	})
 	err := g.Wait()
 	st.Keys, st.Inserted, st.Modified, st.Removed, st.Rewritten = keys.Load(), ins.Load(), mod.Load(), rem.Load(), rew.Load()
+	st.Filtered = filtered.Load()
 	return st, err
 }
 
@@ -200,8 +208,12 @@ func groupBy(fn func([]scan.Entry) error) (add func(scan.Entry) error, flush fun
 	return add, flush
 }
 
+// kindFiltered is the kind of a change the filter leaves out (no line).
+const kindFiltered = "filtered"
+
 // encode fetches a change's images and writes its line; kind is "" when
-// the key was rewritten with an equal image (no line).
+// the key was rewritten with an equal image, kindFiltered when neither
+// image matches the filter (no line either way).
 func encode(ctx context.Context, opts Options, c *change) (line []byte, kind string, err error) {
 	var oldIt, newIt item.Item
 	if c.old != nil {
@@ -228,6 +240,15 @@ func encode(ctx context.Context, opts Options, c *change) (line []byte, kind str
 			return nil, "", nil
 		}
 		kind = "MODIFY"
+	}
+	if opts.Filter != nil {
+		ok, err := matchAny(opts.Filter, oldIt, newIt)
+		if err != nil {
+			return nil, "", fmt.Errorf("s3://%s/%s: %w", opts.Source.Bucket, c.key, err)
+		}
+		if !ok {
+			return nil, kindFiltered, nil
+		}
 	}
 	img := newIt
 	if img == nil {
@@ -268,4 +289,17 @@ func encode(ctx context.Context, opts Options, c *change) (line []byte, kind str
 		}
 	}
 	return append(b, '}', '\n'), kind, nil
+}
+
+// matchAny reports whether any of the images present matches.
+func matchAny(match func(item.Item) (bool, error), images ...item.Item) (bool, error) {
+	for _, it := range images {
+		if it == nil {
+			continue
+		}
+		if ok, err := match(it); ok || err != nil {
+			return ok, err
+		}
+	}
+	return false, nil
 }
