@@ -76,18 +76,10 @@ func cmdSnapshot(ctx context.Context, a *app, args []string) error {
 	if err != nil {
 		return usageError{fmt.Sprintf("--at: %v", err)}
 	}
-	if layout.IsS3URL(*out) {
-		dst, err := layout.ParseS3URL(*out)
-		if err != nil {
-			return usageError{fmt.Sprintf("--out: %v", err)}
-		}
-		if src.Contains(dst) || dst.Contains(src) {
-			return usageError{fmt.Sprintf("--out %s overlaps the backup folder %s; nothing but the stream writer may write there", dst, src)}
-		}
-		if parent := src.Child(".."); parent.Prefix != "" && parent.Prefix != "." && parent.Contains(dst) {
-			return usageError{fmt.Sprintf("--out %s is inside the backup prefix %s, where only the stream writer and backfill write", dst, parent)}
-		}
-	} else if *sse != "" || *kmsKey != "" {
+	if err := checkSnapshotOut(src, *out); err != nil {
+		return err
+	}
+	if !layout.IsS3URL(*out) && (*sse != "" || *kmsKey != "") {
 		return usageError{"--sse and --sse-kms-key-id apply to s3:// outputs only"}
 	}
 
@@ -177,6 +169,26 @@ func cmdSnapshot(ctx context.Context, a *app, args []string) error {
 			"oldestVersion": fmtTime(res.OldestVersion), "getObjectRequests": res.Fetched, "reusedFromBase": res.Reused,
 			"skippedObjects": res.BadObjects, "filteredOut": res.Filtered,
 		})
+	}
+	return nil
+}
+
+// checkSnapshotOut refuses an --out in or over the backup folder of src:
+// only the stream writer and backfill may write there, and a snapshot
+// there would be read back as backup versions.
+func checkSnapshotOut(src layout.Location, out string) error {
+	if !layout.IsS3URL(out) {
+		return nil
+	}
+	dst, err := layout.ParseS3URL(out)
+	if err != nil {
+		return usageError{fmt.Sprintf("--out: %v", err)}
+	}
+	if src.Contains(dst) || dst.Contains(src) {
+		return usageError{fmt.Sprintf("--out %s overlaps the backup folder %s; nothing but the stream writer may write there", dst, src)}
+	}
+	if parent := src.Child(".."); parent.Prefix != "" && parent.Prefix != "." && parent.Contains(dst) {
+		return usageError{fmt.Sprintf("--out %s is inside the backup prefix %s, where only the stream writer and backfill write", dst, parent)}
 	}
 	return nil
 }

@@ -1,0 +1,281 @@
+package main
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"path/filepath"
+	"strings"
+	"time"
+
+	"github.com/dynasnap/dynasnap/internal/awsconf"
+	"github.com/dynasnap/dynasnap/internal/drill"
+	"github.com/dynasnap/dynasnap/internal/keyschema"
+	"github.com/dynasnap/dynasnap/internal/layout"
+	"github.com/dynasnap/dynasnap/internal/progress"
+	"github.com/dynasnap/dynasnap/internal/snapshot"
+	"github.com/dynasnap/dynasnap/internal/store"
+)
+
+const drillExamples = `  # the newest finished snapshot under a folder of snapshots, with budgets, for monitoring
+  dynasnap drill --snapshots s3://exports/orders/hourly --max-rpo 30m --max-rto 15m --json
+
+  # one given snapshot
+  dynasnap drill --snapshot s3://exports/orders/hourly/2026-11-26T0905
+
+  # take a snapshot now (kept under --snapshots, or in a temporary folder removed afterwards), then drill it
+  dynasnap drill --source s3://backups/dynasnap/orders --snapshots s3://exports/orders/drills
+
+  # keep the scratch table after a failure, to look at it
+  dynasnap drill --snapshots ./snaps --keep-table
+
+Which snapshot:
+  --snapshots FOLDER  the newest finished snapshot (one with manifest-summary.json, newest by its
+                      exportTime) in any folder below FOLDER; unfinished ones are never used.
+                      FOLDER should hold the snapshots of one table.
+  --snapshot SNAP     that snapshot.
+  --source BACKUP     take a snapshot of the backup now, into --out (default: a folder
+                      drill-<time> under --snapshots, else a temporary folder), and drill it.
+
+What it does: creates a scratch table <--table-prefix>-<yyyymmddThhmmss>-<random> (on-demand, the
+snapshot's key), restores the snapshot into it, verifies it against the snapshot, and deletes it,
+also after a failure or an interrupt (Ctrl-C, SIGTERM), waiting until it is gone.
+
+What it measures:
+  recovery point  now minus the newest backup version the snapshot holds: what restoring it now
+                  would lose. It is the data lag (snapshot time minus that version) plus the
+                  snapshot age (now minus snapshot time). On a table idle for longer than the
+                  budget it grows although nothing is lost: set --max-rpo above the longest quiet time.
+  recovery time   creating the table plus the restore (items/s shown); verify is timed apart.
+
+Exit status: 0 passed; 1 an error (snapshot unreadable, restore failed, or the scratch table could
+not be deleted: its name is printed); 2 bad flags; 3 the restored table differs from the snapshot;
+4 the recovery point or time is over its budget; 130 interrupted (the table is still deleted).`
+
+// drillOverBudget is drill's exit status when --max-rpo or --max-rto is
+// exceeded; 3 (a difference) is verify's, and wins when both happen.
+const drillOverBudget = 4
+
+func cmdDrill(ctx context.Context, a *app, args []string) error {
+	fs := newFlags(a, "drill", "drill (--snapshots FOLDER | --snapshot SNAP | --source s3://BUCKET/PREFIX/TABLE) [flags]", drillExamples)
+	snapshots := fs.String("snapshots", "", "a folder of snapshots (local or s3://): drill the newest finished one; with --source, where the new snapshot goes")
+	snap := fs.String("snapshot", "", "drill this snapshot (local or s3://)")
+	source := fs.String("source", "", "take a snapshot of this backup folder s3://BUCKET/PREFIX/TABLE now, and drill it")
+	out := fs.String("out", "", "with --source: the new snapshot's folder (default: drill-<time> under --snapshots, else a temporary folder removed afterwards)")
+	prefix := fs.String("table-prefix", drill.DefaultTablePrefix, "the scratch table's name starts with this")
+	keySchema := fs.String("key-schema", "", "the scratch table's key as HASH:TYPE[,RANGE:TYPE], e.g. pk:S,sk:N (default: inferred from the items; needed when the items have two key attributes)")
+	maxRPO := fs.Duration("max-rpo", 0, "fail (exit 4) if the recovery point is longer than this, e.g. 30m (0: no budget)")
+	maxRTO := fs.Duration("max-rto", 0, "fail (exit 4) if the recovery time (create table + restore) is longer than this, e.g. 15m (0: no budget)")
+	workers := fs.Int("workers", 32, "BatchWriteItem requests in flight")
+	maxWCU := fs.Float64("max-wcu", 0, "cap the restore's write rate at this many write capacity units a second (0: no cap)")
+	readers := fs.Int("readers", 4, "snapshot data files read at once")
+	segments := fs.Int("segments", 8, "verify's parallel Scan segments")
+	keepTable := fs.Bool("keep-table", false, "do not delete the scratch table at the end (for a look after a failure); its name is printed")
+	quiet := fs.Bool("quiet", false, "no progress and no summary on stderr")
+	jsonOut := fs.Bool("json", false, "print the report as JSON on stdout (on failure too): figures in seconds and as text, pass/fail and reasons")
+	awsOpts := awsFlags(fs)
+	if err := parse(fs, args); err != nil {
+		return err
+	}
+	ways := 0
+	for _, s := range []string{*snap, *source} {
+		if s != "" {
+			ways++
+		}
+	}
+	if *snapshots != "" && *source == "" {
+		ways++
+	}
+	switch {
+	case ways != 1:
+		return usageError{"give one of --snapshots, --snapshot and --source (--source may go with --snapshots, as where the new snapshot goes)"}
+	case *out != "" && *source == "":
+		return usageError{"--out goes with --source"}
+	case *workers < 1:
+		return usageError{"--workers must be at least 1"}
+	case *maxWCU < 0 || *maxRPO < 0 || *maxRTO < 0:
+		return usageError{"--max-wcu, --max-rpo and --max-rto must not be negative"}
+	case *segments < 1 || *segments > 1000000:
+		return usageError{"--segments must be between 1 and 1,000,000"}
+	}
+	if err := drill.CheckTablePrefix(*prefix); err != nil {
+		return usageError{fmt.Sprintf("--table-prefix: %v", err)}
+	}
+	var ks *keyschema.Schema
+	if *keySchema != "" {
+		s, err := keyschema.Parse(*keySchema)
+		if err != nil {
+			return usageError{fmt.Sprintf("--key-schema: %v", err)}
+		}
+		ks = &s
+	}
+	var src layout.Location
+	if *source != "" {
+		var err error
+		if src, err = layout.ParseS3URL(*source); err != nil || src.Prefix == "" {
+			return usageError{"--source must name the table's backup folder, s3://BUCKET/PREFIX/TABLE"}
+		}
+	}
+
+	var logw io.Writer = a.stderr
+	if *quiet {
+		logw = io.Discard
+	}
+	d := &drillRun{a: a, json: *jsonOut, quiet: *quiet, log: logw}
+	clients, err := loadAWS(ctx, awsOpts, *workers+*segments+*readers+256+16)
+	if err != nil {
+		return d.finish(nil, err)
+	}
+	var s *snapshot.Snapshot
+	var extra drillExtra
+	switch {
+	case *source != "":
+		s, extra, err = d.takeSnapshot(ctx, clients, src, *out, *snapshots)
+		if extra.temp != "" {
+			defer os.RemoveAll(extra.temp)
+		}
+	case *snap != "":
+		s, err = openSnapshot(ctx, clients, *snap)
+	default:
+		s, extra, err = d.newest(ctx, clients, *snapshots)
+	}
+	if err != nil {
+		return d.finish(&drill.Report{Failures: []string{}, UnfinishedSkipped: extra.unfinished}, err)
+	}
+
+	written := &progress.Counter{Name: "items restored"}
+	read := &progress.Counter{Name: "snapshot items verified"}
+	scanned := &progress.Counter{Name: "table items scanned"}
+	rep := progress.New(a.stderr, *quiet, written, read, scanned)
+	rep.Start(ctx)
+	r, err := drill.Run(ctx, s, drill.Options{DynamoDB: clients.DynamoDB(), TablePrefix: *prefix, KeySchema: ks,
+		Workers: *workers, MaxWCU: *maxWCU, Readers: *readers, Segments: *segments, MaxRPO: *maxRPO, MaxRTO: *maxRTO,
+		KeepTable: *keepTable, Log: logw, Written: written, Read: read, Scanned: scanned})
+	rep.Stop()
+	r.SnapshotTaken, r.UnfinishedSkipped = extra.taken, extra.unfinished
+	return d.finish(r, err)
+}
+
+type drillRun struct {
+	a           *app
+	json, quiet bool
+	log         io.Writer
+}
+
+// drillExtra is what choosing the snapshot adds to the report.
+type drillExtra struct {
+	taken      *drill.Span // --source: how long taking the snapshot took
+	temp       string      // --source without a destination: removed at the end
+	unfinished []string    // --snapshots: folders skipped for lacking a summary
+}
+
+// finish prints the report (a failure before the drill started becomes
+// one too, so monitoring always gets JSON) and turns it into the exit
+// status.
+func (d *drillRun) finish(r *drill.Report, err error) error {
+	if r == nil {
+		r = &drill.Report{Failures: []string{}}
+	}
+	if err != nil && len(r.Failures) == 0 { // Run records its own errors
+		r.Passed, r.Failures = false, append(r.Failures, err.Error())
+	}
+	if !d.quiet {
+		r.WriteText(d.a.stderr)
+	}
+	if d.json {
+		enc := json.NewEncoder(d.a.stdout)
+		enc.SetIndent("", "  ")
+		if jerr := enc.Encode(r); jerr != nil && err == nil {
+			err = jerr
+		}
+	}
+	switch {
+	case err != nil:
+		return err
+	case r.Differs:
+		return exitError{verifyDiffers, errors.New(strings.Join(r.Failures, "; "))}
+	case r.OverBudget:
+		return exitError{drillOverBudget, errors.New(strings.Join(r.Failures, "; "))}
+	case !r.Passed:
+		return errors.New(strings.Join(r.Failures, "; "))
+	}
+	return nil
+}
+
+func openSnapshot(ctx context.Context, clients *awsconf.Clients, url string) (*snapshot.Snapshot, error) {
+	st, err := openSnapshotStore(clients.S3(), url)
+	if err != nil {
+		return nil, usageError{fmt.Sprintf("--snapshot: %v", err)}
+	}
+	return snapshot.Open(ctx, st)
+}
+
+func (d *drillRun) newest(ctx context.Context, clients *awsconf.Clients, folder string) (*snapshot.Snapshot, drillExtra, error) {
+	parent, err := store.Open(clients, folder, store.Options{})
+	if err != nil {
+		return nil, drillExtra{}, usageError{fmt.Sprintf("--snapshots: %v", err)}
+	}
+	f, err := drill.FindNewest(ctx, parent, func(url string) (store.Store, error) {
+		return store.Open(clients, url, store.Options{})
+	})
+	extra := drillExtra{unfinished: f.Unfinished}
+	if err != nil {
+		return nil, extra, err
+	}
+	fmt.Fprintf(d.log, "finished snapshots under %s: %d; the newest is %s (at %s)\n", parent.URL(""), f.Finished,
+		f.Snapshot.Store.URL(""), f.Snapshot.Summary.ExportTime.UTC().Format(time.RFC3339))
+	for _, u := range f.Unfinished {
+		fmt.Fprintf(d.log, "skipped %s: unfinished (no %s)\n", u, snapshot.SummaryName)
+	}
+	return f.Snapshot, extra, nil
+}
+
+// takeSnapshot snapshots src at the last whole second, as 'dynasnap
+// snapshot' does by default.
+func (d *drillRun) takeSnapshot(ctx context.Context, clients *awsconf.Clients, src layout.Location, out, folder string) (*snapshot.Snapshot, drillExtra, error) {
+	var extra drillExtra
+	now := time.Now()
+	at, _ := parseAt("", now)
+	switch {
+	case out != "":
+	case layout.IsS3URL(folder):
+		loc, err := layout.ParseS3URL(folder)
+		if err != nil {
+			return nil, extra, usageError{fmt.Sprintf("--snapshots: %v", err)}
+		}
+		out = loc.Child("drill-" + at.UTC().Format("20060102T150405Z")).String()
+	case folder != "":
+		out = filepath.Join(folder, "drill-"+at.UTC().Format("20060102T150405Z"))
+	default:
+		dir, err := os.MkdirTemp("", "dynasnap-drill-")
+		if err != nil {
+			return nil, extra, fmt.Errorf("temporary folder for the snapshot: %w", err)
+		}
+		extra.temp, out = dir, filepath.Join(dir, "snapshot")
+	}
+	if err := checkSnapshotOut(src, out); err != nil {
+		return nil, extra, err
+	}
+	dest, err := store.Open(clients, out, store.Options{})
+	if err != nil {
+		return nil, extra, usageError{fmt.Sprintf("--out: %v", err)}
+	}
+	fmt.Fprintf(d.log, "taking a snapshot of %s at %s into %s\n", src, at.UTC().Format(time.RFC3339), dest.URL(""))
+	listed := &progress.Counter{Name: "versions listed"}
+	fetched := &progress.Counter{Name: "items fetched"}
+	rep := progress.New(d.a.stderr, d.quiet, listed, fetched)
+	rep.Start(ctx)
+	res, err := snapshot.Run(ctx, clients.S3(), dest, snapshot.Options{Source: src, At: at, Tool: "dynasnap " + version(),
+		Listed: listed, Fetched: fetched})
+	rep.Stop()
+	if err != nil {
+		return nil, extra, fmt.Errorf("snapshot %s: %w", src, err)
+	}
+	taken := drill.SpanOf(res.Elapsed)
+	extra.taken = &taken
+	s, err := snapshot.Open(ctx, dest)
+	return s, extra, err
+}

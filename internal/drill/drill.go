@@ -1,0 +1,373 @@
+// Package drill is the automated disaster-recovery test: restore a snapshot
+// into a scratch table with a unique name, verify the table against the
+// snapshot, delete the table whatever happened, and measure the recovery
+// point (how old the data is that a restore brings back) and the recovery
+// time (how long the restore takes), against optional budgets.
+package drill
+
+import (
+	"context"
+	"crypto/rand"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"io"
+	"strings"
+	"time"
+
+	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
+
+	"github.com/dynasnap/dynasnap/internal/keyschema"
+	"github.com/dynasnap/dynasnap/internal/progress"
+	"github.com/dynasnap/dynasnap/internal/restore"
+	"github.com/dynasnap/dynasnap/internal/snapshot"
+	"github.com/dynasnap/dynasnap/internal/verify"
+)
+
+// DefaultTablePrefix starts every scratch table's name, so that a leftover
+// one is easy to find (and to forbid in IAM outside the drill's role).
+const DefaultTablePrefix = "dynasnap-drill"
+
+// Options configure a drill.
+type Options struct {
+	DynamoDB    *dynamodb.Client
+	TablePrefix string            // default DefaultTablePrefix
+	KeySchema   *keyschema.Schema // default: inferred from the snapshot
+	Workers     int               // BatchWriteItem requests in flight; default 32
+	MaxWCU      float64           // write rate cap; 0: none
+	Readers     int               // snapshot data files read at once; default 4
+	Segments    int               // verify's parallel Scan segments; default 8
+	// MaxRPO and MaxRTO are the budgets; 0 means none.
+	MaxRPO, MaxRTO time.Duration
+	// KeepTable leaves the scratch table in place, for a look after a
+	// failure; the report names it.
+	KeepTable bool
+	// DeleteTimeout bounds deleting the scratch table, which runs on a
+	// context of its own so an interrupt cannot skip it; default 10m.
+	DeleteTimeout time.Duration
+	// Log receives a line as each step starts and ends; nil: silent.
+	Log io.Writer
+	// Progress counters, optional.
+	Written, Read, Scanned *progress.Counter
+	// Now is the clock the recovery point is measured with; default time.Now.
+	Now func() time.Time
+
+	// AfterCreate and AfterRestore, if set, run once the scratch table
+	// exists and once the restore is done: tests use them to interrupt a
+	// drill or to tamper with the table before it is verified.
+	AfterCreate, AfterRestore func(ctx context.Context, table string) error
+}
+
+// Span is a duration as a number, for monitoring, and as text, for people.
+type Span struct {
+	Seconds float64 `json:"seconds"`
+	Human   string  `json:"human"`
+}
+
+// SpanOf makes a Span of d, rounded for people to milliseconds, or to
+// seconds from a minute up.
+func SpanOf(d time.Duration) Span {
+	r := time.Millisecond
+	if d >= time.Minute || d <= -time.Minute {
+		r = time.Second
+	}
+	return Span{Seconds: d.Seconds(), Human: d.Round(r).String()}
+}
+
+func spanPtr(d time.Duration) *Span { s := SpanOf(d); return &s }
+
+// RecoveryPoint is how much would be lost restoring this snapshot now.
+type RecoveryPoint struct {
+	// The total: now minus the newest backup version the snapshot holds
+	// (DataLag + SnapshotAge); the snapshot's age when that is unknown.
+	Span
+	// DataLag is the snapshot time minus the newest version at or before
+	// it: how far behind the backup was when the snapshot was taken. Null
+	// when the snapshot has no sidecar (an AWS export) or no item.
+	DataLag *Span `json:"dataLag"`
+	// SnapshotAge is now minus the snapshot time.
+	SnapshotAge Span  `json:"snapshotAge"`
+	Budget      *Span `json:"budget"`
+	Exceeded    bool  `json:"exceeded"`
+}
+
+// RecoveryTime is how long bringing the table back took.
+type RecoveryTime struct {
+	// The total: creating the table plus the restore.
+	Span
+	CreateTable    Span    `json:"createTable"`
+	Restore        Span    `json:"restore"`
+	ItemsRestored  int64   `json:"itemsRestored"`
+	ItemsPerSecond float64 `json:"itemsPerSecond"`
+	Budget         *Span   `json:"budget"`
+	Exceeded       bool    `json:"exceeded"`
+}
+
+// ScratchTable is what became of the table the drill restored into.
+type ScratchTable struct {
+	Name      string `json:"name"`
+	KeySchema string `json:"keySchema"`
+	Created   bool   `json:"created"`
+	Deleted   bool   `json:"deleted"`
+	Kept      bool   `json:"kept"` // --keep-table: left for a look
+	Delete    *Span  `json:"delete,omitempty"`
+}
+
+// Report is a drill's outcome; Run returns one on every path, so a failed
+// drill can still be reported to monitoring.
+type Report struct {
+	Passed   bool     `json:"passed"`
+	Failures []string `json:"failures"`
+	// Differs: the restored table did not equal the snapshot.
+	Differs bool `json:"differs"`
+	// OverBudget: the recovery point or time exceeded its budget.
+	OverBudget bool `json:"overBudget"`
+
+	Snapshot      string     `json:"snapshot"`
+	Source        string     `json:"source,omitempty"`
+	SnapshotTime  time.Time  `json:"snapshotTime"`
+	SnapshotItems int64      `json:"snapshotItems"`
+	NewestVersion *time.Time `json:"newestVersion"`
+	StartTime     time.Time  `json:"startTime"`
+
+	Table         ScratchTable   `json:"scratchTable"`
+	RecoveryPoint RecoveryPoint  `json:"recoveryPoint"`
+	RecoveryTime  *RecoveryTime  `json:"recoveryTime"` // null if the restore did not finish
+	VerifyTime    *Span          `json:"verifyTime"`
+	Verify        *verify.Report `json:"verify"`
+	Elapsed       Span           `json:"elapsed"`
+
+	// OtherScratchTables had the drill's prefix when it started: left by
+	// a drill killed outright, or one running at the same time.
+	OtherScratchTables []string `json:"otherScratchTables,omitempty"`
+
+	// Set by the command: how long taking the snapshot took (--source),
+	// and the unfinished snapshot folders passed over (--snapshots).
+	SnapshotTaken     *Span    `json:"snapshotTaken,omitempty"`
+	UnfinishedSkipped []string `json:"unfinishedSkipped,omitempty"`
+}
+
+func (r *Report) fail(format string, args ...any) {
+	r.Failures = append(r.Failures, fmt.Sprintf(format, args...))
+}
+
+func (o *Options) defaults() {
+	if o.TablePrefix == "" {
+		o.TablePrefix = DefaultTablePrefix
+	}
+	if o.DeleteTimeout <= 0 {
+		o.DeleteTimeout = 10 * time.Minute
+	}
+	if o.Log == nil {
+		o.Log = io.Discard
+	}
+	if o.Now == nil {
+		o.Now = time.Now
+	}
+	for _, c := range []**progress.Counter{&o.Written, &o.Read, &o.Scanned} {
+		if *c == nil {
+			*c = &progress.Counter{}
+		}
+	}
+}
+
+// CheckTablePrefix refuses a prefix that cannot start a DynamoDB table
+// name, before anything runs.
+func CheckTablePrefix(p string) error {
+	if len(p) > 200 {
+		return fmt.Errorf("table prefix %q is longer than 200 characters", p)
+	}
+	for _, c := range p {
+		if !(c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z' || c >= '0' && c <= '9' || strings.ContainsRune("_.-", c)) {
+			return fmt.Errorf("table prefix %q: a table name holds only letters, digits, '_', '-' and '.'", p)
+		}
+	}
+	return nil
+}
+
+// TableName is a scratch table's name: the prefix, the time in UTC and a
+// random suffix, so two drills started in the same second do not collide.
+func TableName(prefix string, now time.Time) string {
+	b := make([]byte, 3)
+	rand.Read(b)
+	return fmt.Sprintf("%s-%s-%s", prefix, now.UTC().Format("20060102T150405"), hex.EncodeToString(b))
+}
+
+// Run drills the snapshot s. The scratch table is deleted on every path,
+// including a cancelled ctx (with a context of its own, bounded by
+// DeleteTimeout); a table that could not be deleted is an error that names
+// it. err is what stopped the drill (or the failed delete); a difference
+// or an exceeded budget is not an error but a failure in the report.
+func Run(ctx context.Context, s *snapshot.Snapshot, opts Options) (rep *Report, err error) {
+	opts.defaults()
+	start := opts.Now()
+	rep = &Report{Snapshot: s.Store.URL(""), Source: s.Summary.Dynasnap.Source, SnapshotTime: s.Summary.ExportTime.UTC(),
+		SnapshotItems: s.Summary.ItemCount, StartTime: start.UTC(), Failures: []string{}}
+	defer func() {
+		if err != nil {
+			rep.fail("%v", err)
+		}
+		rep.Passed = len(rep.Failures) == 0
+		rep.Elapsed = SpanOf(opts.Now().Sub(start))
+	}()
+	if err := restore.CheckFormat(s); err != nil {
+		return rep, err
+	}
+
+	// The recovery point comes first: it needs only the sidecars.
+	newest, ok, err := s.NewestVersion(ctx, opts.Readers)
+	if err != nil {
+		return rep, fmt.Errorf("find the newest backup version in snapshot %s: %w", rep.Snapshot, err)
+	}
+	rep.RecoveryPoint = recoveryPoint(s.Summary.ExportTime, newest, ok, start, opts.MaxRPO)
+	if ok {
+		t := newest.UTC()
+		rep.NewestVersion = &t
+	}
+	if rp := rep.RecoveryPoint; rp.Exceeded {
+		rep.OverBudget = true
+		rep.fail("recovery point %s is over the budget of %s (--max-rpo): newest backup version %s, snapshot at %s",
+			rp.Human, rp.Budget.Human, fmtTime(rep.NewestVersion), rep.SnapshotTime.Format(time.RFC3339))
+	}
+
+	ks, err := keySchema(ctx, s, opts.KeySchema)
+	if err != nil {
+		return rep, err
+	}
+	// Tables an earlier drill could not delete (it was killed outright)
+	// are reported, not deleted: a drill running now has the same prefix.
+	others, err := ScratchTables(ctx, opts.DynamoDB, opts.TablePrefix)
+	if err != nil {
+		return rep, err
+	}
+	rep.OtherScratchTables = others
+	for _, o := range others {
+		fmt.Fprintf(opts.Log, "warning: scratch table %s exists: left by an earlier drill that was killed, or one running now\n", o)
+	}
+	table := TableName(opts.TablePrefix, start)
+	rep.Table = ScratchTable{Name: table, KeySchema: ks.String()}
+	// A name that is taken belongs to someone else: never delete it.
+	if _, err := keyschema.FromTable(ctx, opts.DynamoDB, table); !errors.Is(err, keyschema.ErrNoTable) {
+		if err == nil {
+			err = fmt.Errorf("scratch table %s exists already; it is not the drill's, so it is left alone", table)
+		}
+		return rep, err
+	}
+	// From here the table may exist (a CreateTable cut short by an
+	// interrupt may still have reached DynamoDB), so the delete is
+	// deferred before the create.
+	defer func() {
+		if derr := cleanup(ctx, opts, rep); derr != nil {
+			err = errors.Join(err, derr)
+		}
+	}()
+
+	fmt.Fprintf(opts.Log, "creating scratch table %s (key %s, on-demand)\n", table, ks)
+	t0 := time.Now()
+	if err := restore.CreateTable(ctx, opts.DynamoDB, table, ks); err != nil {
+		return rep, err
+	}
+	createTime := time.Since(t0)
+	rep.Table.Created = true
+	if opts.AfterCreate != nil {
+		if err := opts.AfterCreate(ctx, table); err != nil {
+			return rep, err
+		}
+	}
+
+	fmt.Fprintf(opts.Log, "restoring %s (%d items, at %s) into %s\n", rep.Snapshot, rep.SnapshotItems, rep.SnapshotTime.Format(time.RFC3339), table)
+	opts.Written.SetTotal(s.Summary.ItemCount)
+	w := &restore.Writer{Client: opts.DynamoDB, Table: table, Workers: opts.Workers, MaxWCU: opts.MaxWCU, Written: opts.Written}
+	res, err := restore.FromSnapshot(ctx, s, w, restore.SnapshotOptions{Readers: opts.Readers})
+	if err != nil {
+		return rep, fmt.Errorf("restore into scratch table %s: %w", table, err)
+	}
+	rep.RecoveryTime = recoveryTime(createTime, res, opts.MaxRTO)
+	if rt := rep.RecoveryTime; rt.Exceeded {
+		rep.OverBudget = true
+		rep.fail("recovery time %s is over the budget of %s (--max-rto): table created in %s, %d items restored in %s (%.0f items/s)",
+			rt.Human, rt.Budget.Human, rt.CreateTable.Human, rt.ItemsRestored, rt.Restore.Human, rt.ItemsPerSecond)
+	}
+	if opts.AfterRestore != nil {
+		if err := opts.AfterRestore(ctx, table); err != nil {
+			return rep, err
+		}
+	}
+
+	fmt.Fprintf(opts.Log, "verifying %s against the snapshot\n", table)
+	opts.Read.SetTotal(s.Summary.ItemCount)
+	t0 = time.Now()
+	vr, err := verify.Run(ctx, s, opts.DynamoDB, verify.Options{Table: table, Schema: ks, Segments: opts.Segments,
+		Readers: opts.Readers, Read: opts.Read, Scanned: opts.Scanned})
+	if err != nil {
+		return rep, fmt.Errorf("verify scratch table %s: %w", table, err)
+	}
+	rep.VerifyTime = spanPtr(time.Since(t0))
+	rep.Verify = vr
+	if !vr.Equal() {
+		rep.Differs = true
+		rep.fail("the restored table differs from the snapshot: %d missing, %d extra, %d different%s",
+			vr.Missing, vr.Extra, vr.Different, examples(vr))
+	}
+	return rep, nil
+}
+
+// keySchema is the given one, checked against the snapshot's items, or the
+// one inferred from them as restore --create-table infers it.
+func keySchema(ctx context.Context, s *snapshot.Snapshot, given *keyschema.Schema) (keyschema.Schema, error) {
+	if given == nil {
+		return restore.InferKeySchema(ctx, s, "")
+	}
+	return *given, restore.CheckKeySchema(ctx, s, *given)
+}
+
+func recoveryPoint(snapTime, newest time.Time, newestKnown bool, now time.Time, budget time.Duration) RecoveryPoint {
+	age := now.Sub(snapTime)
+	rp := RecoveryPoint{Span: SpanOf(age), SnapshotAge: SpanOf(age)}
+	if newestKnown {
+		rp.DataLag = spanPtr(snapTime.Sub(newest))
+		rp.Span = SpanOf(now.Sub(newest))
+	}
+	if budget > 0 {
+		rp.Budget = spanPtr(budget)
+		rp.Exceeded = rp.Seconds > budget.Seconds()
+	}
+	return rp
+}
+
+func recoveryTime(create time.Duration, res *restore.Result, budget time.Duration) *RecoveryTime {
+	rt := &RecoveryTime{Span: SpanOf(create + res.Elapsed), CreateTable: SpanOf(create), Restore: SpanOf(res.Elapsed),
+		ItemsRestored: res.Puts}
+	if s := res.Elapsed.Seconds(); s > 0 {
+		rt.ItemsPerSecond = float64(res.Puts) / s
+	}
+	if budget > 0 {
+		rt.Budget = spanPtr(budget)
+		rt.Exceeded = rt.Seconds > budget.Seconds()
+	}
+	return rt
+}
+
+// examples names the first keys of each kind of difference.
+func examples(vr *verify.Report) string {
+	var parts []string
+	for _, g := range []struct {
+		name string
+		keys []string
+	}{{"missing", vr.MissingKeys}, {"extra", vr.ExtraKeys}, {"different", vr.DifferentKeys}} {
+		if len(g.keys) > 0 {
+			parts = append(parts, g.name+": "+strings.Join(g.keys, ", "))
+		}
+	}
+	if len(parts) == 0 {
+		return ""
+	}
+	return " (" + strings.Join(parts, "; ") + ")"
+}
+
+func fmtTime(t *time.Time) string {
+	if t == nil {
+		return "unknown"
+	}
+	return t.UTC().Format(time.RFC3339)
+}

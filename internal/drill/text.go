@@ -1,0 +1,73 @@
+package drill
+
+import (
+	"fmt"
+	"io"
+	"time"
+)
+
+// WriteText prints the report for people: the verdict, then one line per
+// figure, then the reasons for a failure.
+func (r *Report) WriteText(w io.Writer) {
+	verdict := "PASSED"
+	if !r.Passed {
+		verdict = "FAILED"
+	}
+	fmt.Fprintf(w, "drill %s\n", verdict)
+	if r.Snapshot != "" {
+		fmt.Fprintf(w, "  snapshot        %s (at %s, %d items)\n", r.Snapshot, r.SnapshotTime.Format(time.RFC3339), r.SnapshotItems)
+	}
+	if r.SnapshotTaken != nil {
+		fmt.Fprintf(w, "  taken in        %s\n", r.SnapshotTaken.Human)
+	}
+	if t := r.Table; t.Name != "" {
+		fate := "not created"
+		switch {
+		case t.Kept:
+			fate = "KEPT (--keep-table)"
+		case t.Deleted && t.Created:
+			fate = "deleted in " + t.Delete.Human
+		case t.Deleted:
+			fate = "never created"
+		case t.Created:
+			fate = "NOT DELETED"
+		}
+		fmt.Fprintf(w, "  scratch table   %s (key %s): %s\n", t.Name, t.KeySchema, fate)
+	}
+	if r.Snapshot != "" {
+		rp := r.RecoveryPoint
+		lag := "unknown (no sidecar, or no item)"
+		if rp.DataLag != nil {
+			lag = rp.DataLag.Human
+		}
+		fmt.Fprintf(w, "  recovery point  %s: newest backup version %s, data lag %s, snapshot age %s%s\n",
+			rp.Human, fmtTime(r.NewestVersion), lag, rp.SnapshotAge.Human, budget(rp.Budget, rp.Exceeded))
+	}
+	if rt := r.RecoveryTime; rt != nil {
+		fmt.Fprintf(w, "  recovery time   %s: create table %s + restore %s (%d items, %.0f items/s)%s\n",
+			rt.Human, rt.CreateTable.Human, rt.Restore.Human, rt.ItemsRestored, rt.ItemsPerSecond, budget(rt.Budget, rt.Exceeded))
+	}
+	if v := r.Verify; v != nil {
+		fmt.Fprintf(w, "  verify          %s: %d snapshot items, %d table items; %d missing, %d extra, %d different\n",
+			r.VerifyTime.Human, v.SnapshotItems, v.TableItems, v.Missing, v.Extra, v.Different)
+	}
+	for _, o := range r.OtherScratchTables {
+		fmt.Fprintf(w, "  warning         scratch table %s was there before this drill: left by one that was killed, or running now\n", o)
+	}
+	for _, u := range r.UnfinishedSkipped {
+		fmt.Fprintf(w, "  skipped         %s (unfinished: no manifest-summary.json)\n", u)
+	}
+	for _, f := range r.Failures {
+		fmt.Fprintf(w, "  FAILURE: %s\n", f)
+	}
+}
+
+func budget(b *Span, exceeded bool) string {
+	switch {
+	case b == nil:
+		return ""
+	case exceeded:
+		return fmt.Sprintf(" [OVER the budget of %s]", b.Human)
+	}
+	return fmt.Sprintf(" [within the budget of %s]", b.Human)
+}
