@@ -120,3 +120,76 @@ func TestAWSBatchDefinitions(t *testing.T) {
 		t.Errorf("schedule target input: %v", err)
 	}
 }
+
+// TestDrillSchedules: the scheduled DR drills run 'dynasnap drill' with
+// budgets and --json, never retry a failed drill, and leave the drill time
+// to delete its scratch table after SIGTERM.
+func TestDrillSchedules(t *testing.T) {
+	cron := yamlDocs(t, "kubernetes/drill-cronjob.yaml")[0]
+	if cron["kind"] != "CronJob" || dig(cron, "spec", "schedule") == nil || dig(cron, "spec", "concurrencyPolicy") != "Forbid" {
+		t.Errorf("drill: want a CronJob with a schedule and concurrencyPolicy Forbid")
+	}
+	job := dig(cron, "spec", "jobTemplate", "spec")
+	if dig(job, "backoffLimit") != 0 {
+		t.Errorf("a failed drill is a finding: want backoffLimit 0, got %v", dig(job, "backoffLimit"))
+	}
+	if g, _ := dig(job, "template", "spec", "terminationGracePeriodSeconds").(int); g < 60 {
+		t.Errorf("terminationGracePeriodSeconds %v leaves no time to delete the scratch table", g)
+	}
+	a := args(dig(job, "template", "spec", "containers", 0, "args"))
+	for _, want := range []string{"drill --snapshots s3://", "--max-rpo 30m", "--max-rto 15m", "--json"} {
+		if !strings.Contains(a, want) {
+			t.Errorf("CronJob args %q lack %q", a, want)
+		}
+	}
+
+	var def, rule map[string]any
+	for path, v := range map[string]*map[string]any{"aws-batch/drill-job-definition.json": &def, "aws-batch/drill-rule.json": &rule} {
+		b, err := os.ReadFile(path)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := json.Unmarshal(b, v); err != nil {
+			t.Fatalf("%s: %v", path, err)
+		}
+	}
+	cmd := args(dig(def, "containerProperties", "command"))
+	if !strings.HasPrefix(cmd, "drill --snapshots Ref::snapshots") || !strings.Contains(cmd, "--max-rpo Ref::") ||
+		!strings.Contains(cmd, "--max-rto Ref::") || !strings.HasSuffix(cmd, "--json") {
+		t.Errorf("drill job: %q", cmd)
+	}
+	params, _ := def["parameters"].(map[string]any)
+	for _, f := range strings.Fields(cmd) {
+		if name, ok := strings.CutPrefix(f, "Ref::"); ok && params[name] == nil {
+			t.Errorf("drill job: Ref::%s has no default in parameters", name)
+		}
+	}
+	if n := dig(def, "retryStrategy", "attempts"); n != 1.0 {
+		t.Errorf("drill job: want retryStrategy.attempts 1, got %v", n)
+	}
+
+	if !strings.HasPrefix(dig(rule, "Rule", "ScheduleExpression").(string), "cron(") {
+		t.Errorf("drill rule: %v", dig(rule, "Rule", "ScheduleExpression"))
+	}
+	target := dig(rule, "Targets", 0)
+	if dig(target, "BatchParameters", "JobDefinition") != def["jobDefinitionName"] || !strings.Contains(dig(target, "Arn").(string), ":job-queue/") {
+		t.Errorf("drill rule target: %v", target)
+	}
+	var input struct{ Parameters map[string]string }
+	if err := json.Unmarshal([]byte(dig(target, "Input").(string)), &input); err != nil || len(input.Parameters) == 0 {
+		t.Errorf("drill rule target input: %v", err)
+	}
+	for name := range input.Parameters {
+		if params[name] == nil {
+			t.Errorf("drill rule passes parameter %q, which the job definition does not use", name)
+		}
+	}
+	var pattern struct {
+		Detail struct{ Status, JobName []string }
+	}
+	if err := json.Unmarshal([]byte(dig(rule, "AlertRule", "EventPattern").(string)), &pattern); err != nil ||
+		len(pattern.Detail.JobName) != 1 || pattern.Detail.JobName[0] != dig(target, "BatchParameters", "JobName") ||
+		len(pattern.Detail.Status) != 1 || pattern.Detail.Status[0] != "FAILED" {
+		t.Errorf("drill alert rule: %v %+v", err, pattern)
+	}
+}
