@@ -196,11 +196,22 @@ func TestDrillOverRPO(t *testing.T) {
 func TestDrillInterrupted(t *testing.T) {
 	e := newEnv(t, 400)
 	s := e.snapshotAt(t.TempDir(), time.Now())
+	// Cancelled requests go through the shield: dynalite dies of a client
+	// that hangs up mid-request.
+	shielded, err := awsconf.Load(context.Background(), awsconf.Options{EndpointURL: testenv.ShieldedDynamoDB(t)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	options := func() Options {
+		o := e.options()
+		o.DynamoDB = shielded.DynamoDB()
+		return o
+	}
 
 	t.Run("after create", func(t *testing.T) {
 		ctx, cancel := context.WithCancel(context.Background())
 		defer cancel()
-		opts := e.options()
+		opts := options()
 		opts.AfterCreate = func(context.Context, string) error { cancel(); return nil }
 		rep, err := Run(ctx, s, opts)
 		if !errors.Is(err, context.Canceled) || rep.Passed {
@@ -212,7 +223,7 @@ func TestDrillInterrupted(t *testing.T) {
 	t.Run("during restore", func(t *testing.T) {
 		ctx, cancel := context.WithCancel(context.Background())
 		defer cancel()
-		opts := e.options()
+		opts := options()
 		// 400 one-WCU items at 100 WCU/s take about 3s: long enough to
 		// be cut in the middle.
 		opts.MaxWCU = 100
@@ -314,5 +325,25 @@ func TestDrillReportsOtherScratchTables(t *testing.T) {
 	}
 	if left := e.leftovers(); len(left) != 1 || left[0] != stale {
 		t.Errorf("want only %s left, got %v", stale, left)
+	}
+}
+
+// TestDrillKeepTable: --keep-table leaves the scratch table and says so.
+func TestDrillKeepTable(t *testing.T) {
+	e := newEnv(t, 5)
+	s := e.snapshotAt(t.TempDir(), time.Now())
+	opts := e.options()
+	opts.KeepTable = true
+	var log strings.Builder
+	opts.Log = &log
+	rep, err := Run(context.Background(), s, opts)
+	if err != nil || !rep.Passed || !rep.Table.Kept || rep.Table.Deleted {
+		t.Fatalf("%v %+v", err, rep)
+	}
+	if left := e.leftovers(); len(left) != 1 || left[0] != rep.Table.Name {
+		t.Errorf("want %s kept, got %v", rep.Table.Name, left)
+	}
+	if !strings.Contains(log.String(), "scratch table "+rep.Table.Name+" kept") {
+		t.Errorf("log: %s", log.String())
 	}
 }
