@@ -60,6 +60,10 @@ type Throughput struct {
 	Items   int
 	Bytes   int64
 	Seconds float64
+	// CPU used during the loop: by this process (the client), and by the
+	// server when it can be read (ServerOK).
+	ClientCPU, ServerCPU time.Duration
+	ServerOK             bool
 }
 
 // ItemsPerSecond is the figure compared with the snapshot's.
@@ -78,6 +82,7 @@ func Ceiling(ctx context.Context, cl *s3.Client, bucket string, objs []ObjectVer
 	defer cancel(nil)
 	var next, bytes atomic.Int64
 	var wg sync.WaitGroup
+	server, client := startServerCPU(), cpuTime()
 	start := time.Now()
 	for range concurrency {
 		wg.Go(func() {
@@ -97,10 +102,12 @@ func Ceiling(ctx context.Context, cl *s3.Client, bucket string, objs []ObjectVer
 	}
 	wg.Wait()
 	elapsed := time.Since(start).Seconds()
+	t := Throughput{Items: len(objs), Bytes: bytes.Load(), Seconds: elapsed, ClientCPU: cpuTime() - client}
+	t.ServerCPU, t.ServerOK = server.stop()
 	if err := context.Cause(ctx); err != nil {
 		return Throughput{}, err
 	}
-	return Throughput{Items: len(objs), Bytes: bytes.Load(), Seconds: elapsed}, nil
+	return t, nil
 }
 
 func fetch(ctx context.Context, cl *s3.Client, bucket string, o ObjectVersion) (int64, error) {

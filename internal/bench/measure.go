@@ -4,6 +4,8 @@ import (
 	"context"
 	"fmt"
 	"io"
+	"runtime"
+	"time"
 
 	"github.com/aws/aws-sdk-go-v2/service/s3"
 
@@ -60,6 +62,7 @@ func measureBase(ctx context.Context, cl *s3.Client, s Seeded, cfg Config, log i
 		Info("1x: versions listed/s", "%.0f versions/s (%d versions)", sum.VersionsListedPerSecond, sum.VersionsListed),
 		Check("1x: peak RSS", MB(run.MaxRSSBytes), "< "+MB(targetRSS), run.MaxRSSBytes < targetRSS),
 	)
+	rows = append(rows, cpuRows("1x", best, run)...)
 	return rows, run, true
 }
 
@@ -134,4 +137,28 @@ func proxyCeiling(ctx context.Context, direct *s3.Client, s Seeded, proxyURL str
 		return Throughput{}, err
 	}
 	return Ceiling(ctx, clients.S3(), s.Bucket, objs, cfg.Concurrency)
+}
+
+// cpuRows show where the CPU went, per item, in the ceiling and in the
+// snapshot. Server and client share this machine's cores, so while both are
+// CPU-bound the snapshot can reach at most (ceiling CPU per item) / (snapshot
+// CPU per item) of the ceiling's rate, whatever its concurrency.
+func cpuRows(name string, c Throughput, run SnapshotRun) []Row {
+	if !c.ServerOK || !run.ServerOK || c.Items == 0 || run.Summary.Items == 0 {
+		return nil
+	}
+	n := run.Summary.Items
+	ceil := (c.ServerCPU + c.ClientCPU).Seconds() / float64(c.Items)
+	snap := (run.ServerCPU + run.ClientCPU).Seconds() / float64(n)
+	rows := []Row{
+		Info(name+": CPU per item, raw ceiling", "server %s + client %s", perItem(c.ServerCPU, c.Items), perItem(c.ClientCPU, c.Items)),
+		Info(name+": CPU per item, snapshot", "server %s + client %s", perItem(run.ServerCPU, n), perItem(run.ClientCPU, n)),
+	}
+	if v := run.Summary.VersionsListed; v > 0 {
+		// What the server spent beyond the GETs, spread over the versions
+		// it listed: an estimate of its listing cost.
+		gets := time.Duration(float64(c.ServerCPU) / float64(c.Items) * float64(run.Summary.GetObjectRequests))
+		rows = append(rows, Info(name+": server CPU per listed version (est.)", "%s (%d versions for %d items)", perItem(run.ServerCPU-gets, v), v, n))
+	}
+	return append(rows, Info(name+": ratio the CPU allows", "%.2f (ceiling CPU per item / snapshot CPU per item; server and client share %d cores)", ceil/snap, runtime.NumCPU()))
 }

@@ -1,87 +1,169 @@
 package bench
 
 import (
-	"context"
-	"errors"
+	"bytes"
 	"fmt"
+	"io"
 	"net"
-	"net/http"
-	"net/http/httputil"
 	"net/url"
+	"sync"
 	"sync/atomic"
 	"time"
 )
 
-// LatencyProxy is an HTTP reverse proxy on 127.0.0.1 that holds every request
-// for a fixed delay before forwarding it: loopback answers in about a
+// LatencyProxy is a TCP proxy on 127.0.0.1 that holds every byte the client
+// sends for a fixed delay before passing it on: loopback answers in about a
 // millisecond, AWS in 10-50, and only added latency shows whether a client
-// keeps enough requests in flight to hide it.
+// keeps enough requests in flight to hide it. Each request reaches the server
+// the delay late, so each round trip takes the delay longer.
 //
-// It forwards each request unchanged, the Host header included: the client
-// signs (SigV4) for the proxy's address, and the server checks the signature
-// against the Host it receives, so rewriting Host would break every request.
+// It works below HTTP on purpose. The client signs (SigV4) for the proxy's
+// address and the server checks the signature against the Host it receives,
+// so requests must pass unchanged; and an HTTP reverse proxy parses and
+// rebuilds every request, which on a small machine shared with the server
+// costs as much CPU as the server's own work and would be measured in place
+// of the latency. Responses are copied straight back (splice on Linux).
 type LatencyProxy struct {
-	URL      string       // http://127.0.0.1:PORT, for --endpoint-url
-	Requests atomic.Int64 // requests forwarded so far
+	URL string // http://127.0.0.1:PORT, for --endpoint-url
+	// Requests counts reads from clients that start with an HTTP method:
+	// enough to show that a run went through the proxy.
+	Requests atomic.Int64
 
-	srv *http.Server
-	ln  net.Listener
+	target string
+	delay  time.Duration
+	ln     net.Listener
+	mu     sync.Mutex
+	conns  map[net.Conn]struct{}
+	closed bool
 }
 
 // StartLatencyProxy listens on a free port of 127.0.0.1 and forwards to target.
 func StartLatencyProxy(target string, delay time.Duration) (*LatencyProxy, error) {
 	t, err := url.Parse(target)
-	if err != nil || t.Scheme == "" || t.Host == "" {
-		return nil, fmt.Errorf("proxy target %q is not an http(s)://host:port URL", target)
+	if err != nil || t.Scheme != "http" || t.Host == "" {
+		return nil, fmt.Errorf("proxy target %q is not an http://host:port URL", target)
 	}
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
 		return nil, fmt.Errorf("proxy listen on 127.0.0.1: %w", err)
 	}
-	p := &LatencyProxy{URL: "http://" + ln.Addr().String(), ln: ln}
-	rp := &httputil.ReverseProxy{
-		// Rewrite (not Director) drops any X-Forwarded-* headers and adds
-		// none: some S3 servers use X-Forwarded-Host in place of Host when
-		// they check signatures. Out.Host keeps the Host the client sent.
-		Rewrite: func(r *httputil.ProxyRequest) {
-			r.Out.URL.Scheme = t.Scheme
-			r.Out.URL.Host = t.Host
-		},
-		Transport: &http.Transport{
-			Proxy:       nil, // never an HTTP_PROXY from the environment: loopback only
-			DialContext: (&net.Dialer{Timeout: 10 * time.Second}).DialContext,
-			// The default keeps 2 idle connections per host: with hundreds in
-			// flight it would open and close a connection per request and
-			// measure that instead of the latency.
-			MaxIdleConns:        4096,
-			MaxIdleConnsPerHost: 4096,
-			IdleConnTimeout:     90 * time.Second,
-			// Bodies pass through as the server sent them.
-			DisableCompression: true,
-		},
-		ErrorHandler: func(w http.ResponseWriter, r *http.Request, err error) {
-			if !errors.Is(err, context.Canceled) {
-				http.Error(w, "latency proxy: "+err.Error(), http.StatusBadGateway)
-			}
-		},
-	}
-	p.srv = &http.Server{
-		Handler: http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-			timer := time.NewTimer(delay)
-			select {
-			case <-timer.C:
-			case <-r.Context().Done():
-				timer.Stop()
-				return
-			}
-			p.Requests.Add(1)
-			rp.ServeHTTP(w, r)
-		}),
-		ReadHeaderTimeout: 30 * time.Second,
-	}
-	go p.srv.Serve(ln) //nolint:errcheck // returns ErrServerClosed on Close
+	p := &LatencyProxy{URL: "http://" + ln.Addr().String(), target: t.Host, delay: delay, ln: ln, conns: map[net.Conn]struct{}{}}
+	go p.serve()
 	return p, nil
 }
 
 // Close stops the proxy and drops its connections.
-func (p *LatencyProxy) Close() error { return p.srv.Close() }
+func (p *LatencyProxy) Close() error {
+	p.mu.Lock()
+	p.closed = true
+	for c := range p.conns {
+		c.Close()
+	}
+	p.mu.Unlock()
+	return p.ln.Close()
+}
+
+func (p *LatencyProxy) serve() {
+	for {
+		c, err := p.ln.Accept()
+		if err != nil {
+			return
+		}
+		go p.handle(c)
+	}
+}
+
+// track remembers c for Close; it reports false once the proxy is closed.
+func (p *LatencyProxy) track(c net.Conn) bool {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	if p.closed {
+		c.Close()
+		return false
+	}
+	p.conns[c] = struct{}{}
+	return true
+}
+
+func (p *LatencyProxy) untrack(c net.Conn) {
+	p.mu.Lock()
+	delete(p.conns, c)
+	p.mu.Unlock()
+	c.Close()
+}
+
+type chunk struct {
+	b  []byte
+	at time.Time
+}
+
+func (p *LatencyProxy) handle(client net.Conn) {
+	if !p.track(client) {
+		return
+	}
+	defer p.untrack(client)
+	server, err := net.DialTimeout("tcp", p.target, 10*time.Second)
+	if err != nil {
+		return
+	}
+	if !p.track(server) {
+		return
+	}
+	defer p.untrack(server)
+
+	// Server to client: no delay, the round trip already paid it.
+	copied := make(chan struct{})
+	go func() {
+		defer close(copied)
+		io.Copy(client, server) //nolint:errcheck // ends when either side closes
+		client.Close()
+	}()
+	// Client to server: each read is released the delay after it arrived,
+	// in order.
+	q := make(chan chunk, 256)
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		for c := range q {
+			if d := time.Until(c.at); d > 0 {
+				time.Sleep(d)
+			}
+			if _, err := server.Write(c.b); err != nil {
+				server.Close()
+				for range q { // let the reader finish
+				}
+				return
+			}
+		}
+		if tc, ok := server.(*net.TCPConn); ok {
+			tc.CloseWrite() //nolint:errcheck // the server may be gone already
+		}
+	}()
+	buf := make([]byte, 64<<10)
+	for {
+		n, err := client.Read(buf)
+		if n > 0 {
+			if isRequestStart(buf[:n]) {
+				p.Requests.Add(1)
+			}
+			q <- chunk{b: bytes.Clone(buf[:n]), at: time.Now().Add(p.delay)}
+		}
+		if err != nil {
+			break
+		}
+	}
+	close(q)
+	<-done
+	<-copied
+}
+
+var methods = [][]byte{[]byte("GET "), []byte("PUT "), []byte("POST "), []byte("HEAD "), []byte("DELETE ")}
+
+func isRequestStart(b []byte) bool {
+	for _, m := range methods {
+		if bytes.HasPrefix(b, m) {
+			return true
+		}
+	}
+	return false
+}

@@ -31,7 +31,12 @@ type Config struct {
 	WorkDir         string
 	Timeout         time.Duration // per snapshot run
 	Incremental     bool          // measure --base with 1% changed (issue 7)
+	// Only, if not empty, names the parts to measure: base, scale, proxy,
+	// incremental. Datasets the chosen parts need are still seeded.
+	Only map[string]bool
 }
+
+func (cfg Config) runs(part string) bool { return len(cfg.Only) == 0 || cfg.Only[part] }
 
 // Targets of issue 3.
 const (
@@ -65,7 +70,7 @@ func Run(ctx context.Context, cfg Config, w, log io.Writer) error {
 	}
 	rows = append(rows, seedRow("1x", one))
 	var scaled, proxied *Seeded
-	if cfg.Scale > 0 {
+	if cfg.Scale > 0 && cfg.runs("scale") {
 		s, err := ensure(ctx, cl, NewDataset(cfg.Scale*cfg.Items, cfg.ScaleVersions, 0), cfg, log)
 		if err != nil {
 			return err
@@ -73,7 +78,7 @@ func Run(ctx context.Context, cfg Config, w, log io.Writer) error {
 		scaled = &s
 		rows = append(rows, seedRow(fmt.Sprintf("%dx", cfg.Scale), s))
 	}
-	if cfg.ProxyItems > 0 {
+	if cfg.ProxyItems > 0 && cfg.runs("proxy") {
 		s, err := ensure(ctx, cl, NewDataset(cfg.ProxyItems, cfg.ProxyVersions, 0), cfg, log)
 		if err != nil {
 			return err
@@ -82,15 +87,20 @@ func Run(ctx context.Context, cfg Config, w, log io.Writer) error {
 		rows = append(rows, seedRow("proxy", s))
 	}
 
-	oneRows, oneRun, ok := measureBase(ctx, cl, one, cfg, log)
-	rows = append(rows, oneRows...)
+	var oneRun SnapshotRun
+	ok := false
+	if cfg.runs("base") {
+		var oneRows []Row
+		oneRows, oneRun, ok = measureBase(ctx, cl, one, cfg, log)
+		rows = append(rows, oneRows...)
+	}
 	if scaled != nil {
 		rows = append(rows, measureScaled(ctx, *scaled, cfg, oneRun, ok, log)...)
 	}
 	if proxied != nil {
 		rows = append(rows, measureProxy(ctx, cl, *proxied, endpoint, cfg, log)...)
 	}
-	if cfg.Incremental {
+	if cfg.Incremental && cfg.runs("incremental") {
 		rows = append(rows, measureIncremental(ctx, cl, one, cfg, log)...)
 	}
 

@@ -34,6 +34,10 @@ type SnapshotRun struct {
 	Summary     Summary
 	WallSeconds float64 // start of the process to its exit
 	MaxRSSBytes int64   // peak resident set of the process (getrusage)
+	// CPU used by the process (user + system), and by the server during
+	// the run when it can be read (ServerOK).
+	ClientCPU, ServerCPU time.Duration
+	ServerOK             bool
 }
 
 // WallItemsPerSecond counts everything the user waits for: process start,
@@ -77,9 +81,11 @@ func RunSnapshot(ctx context.Context, o SnapshotOptions) (SnapshotRun, error) {
 	var stdout bytes.Buffer
 	stderr := &tailBuffer{max: 4096}
 	cmd.Stdout, cmd.Stderr = &stdout, stderr
+	server := startServerCPU()
 	start := time.Now()
 	err := cmd.Run()
 	wall := time.Since(start).Seconds()
+	serverCPU, serverOK := server.stop()
 	if err != nil {
 		if ctx.Err() == context.DeadlineExceeded {
 			err = fmt.Errorf("killed after %v: %w", o.Timeout, err)
@@ -90,7 +96,8 @@ func RunSnapshot(ctx context.Context, o SnapshotOptions) (SnapshotRun, error) {
 	if err != nil {
 		return SnapshotRun{}, fmt.Errorf("read the --json summary of dynasnap snapshot: %w; stdout was %q", err, truncate(stdout.String(), 500))
 	}
-	run := SnapshotRun{Summary: sum, WallSeconds: wall}
+	run := SnapshotRun{Summary: sum, WallSeconds: wall, ServerCPU: serverCPU, ServerOK: serverOK,
+		ClientCPU: cmd.ProcessState.UserTime() + cmd.ProcessState.SystemTime()}
 	if ru, ok := cmd.ProcessState.SysUsage().(*syscall.Rusage); ok {
 		run.MaxRSSBytes = ru.Maxrss * 1024 // kilobytes on Linux
 	}

@@ -12,6 +12,7 @@ import (
 	"os"
 	"os/signal"
 	"path/filepath"
+	"strings"
 	"syscall"
 	"time"
 
@@ -34,8 +35,15 @@ func main() {
 	flag.StringVar(&cfg.WorkDir, "workdir", filepath.Join(os.TempDir(), "dynasnap-bench"), "where snapshots are written (and deleted after each run)")
 	flag.DurationVar(&cfg.Timeout, "timeout", 30*time.Minute, "kill a snapshot run that takes longer")
 	flag.BoolVar(&cfg.Incremental, "incremental", true, "measure an incremental snapshot (--base) with 1% of the 1x dataset changed")
+	only := flag.String("only", "", "measure only these parts, comma-separated: base, scale, proxy, incremental, parquet (default: all)")
 	parquetOnly := flag.Bool("parquet-only", false, "measure only the Parquet encoding (offline, on the 1x dataset)")
 	flag.Parse()
+	for _, part := range strings.FieldsFunc(*only, func(r rune) bool { return r == ',' }) {
+		if cfg.Only == nil {
+			cfg.Only = map[string]bool{}
+		}
+		cfg.Only[part] = true
+	}
 	if flag.NArg() > 0 || cfg.Items <= 0 || cfg.Versions < 1 || cfg.ScaleVersions < 1 || cfg.ProxyVersions < 1 || cfg.Concurrency < 1 || cfg.SeedConcurrency < 1 {
 		flag.Usage()
 		os.Exit(2)
@@ -52,6 +60,9 @@ func main() {
 			fmt.Fprintf(os.Stderr, "bench: %v\n", err)
 			os.Exit(1)
 		}
+	}
+	if len(cfg.Only) > 0 && !cfg.Only["parquet"] && !*parquetOnly {
+		return
 	}
 	if err := bench.RunParquet(ctx, cfg, os.Stdout, os.Stderr); err != nil {
 		fmt.Fprintf(os.Stderr, "bench: %v\n", err)
