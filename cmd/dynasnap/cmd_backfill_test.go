@@ -60,6 +60,7 @@ func TestBackfillCLI(t *testing.T) {
 	t.Cleanup(func() {
 		ddb.DeleteTable(context.Background(), &dynamodb.DeleteTableInput{TableName: aws.String(table)})
 	})
+	testenv.WaitTable(t, ddb, table)
 	for i := range 40 {
 		if _, err := ddb.PutItem(ctx, &dynamodb.PutItemInput{TableName: aws.String(table), Item: map[string]types.AttributeValue{
 			"id": &types.AttributeValueMemberS{Value: "item-" + strconv.Itoa(i)}, "n": &types.AttributeValueMemberN{Value: strconv.Itoa(i)}}}); err != nil {

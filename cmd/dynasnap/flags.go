@@ -32,8 +32,7 @@ func parse(fs *pflag.FlagSet, args []string) error {
 	fs.SetOutput(discard{})
 	if err := fs.Parse(args); err != nil {
 		if err == pflag.ErrHelp {
-			fs.Usage()
-			return err
+			return err // pflag has printed the usage already
 		}
 		return usageError{err.Error()}
 	}
