@@ -13,6 +13,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/s3"
 	"github.com/aws/smithy-go"
 
+	"github.com/dynasnap/dynasnap/internal/fastget"
 	"github.com/dynasnap/dynasnap/internal/item"
 	"github.com/dynasnap/dynasnap/internal/progress"
 	"github.com/dynasnap/dynasnap/internal/scan"
@@ -38,6 +39,7 @@ var errBadObject = errors.New("bad object")
 
 type fetcher struct {
 	client  *s3.Client
+	lean    *fastget.Getter // nil: every GET through the SDK
 	bucket  string
 	skipBad bool
 	filter  func(item.Item) (bool, error)
@@ -94,6 +96,17 @@ func (f *fetcher) keep(body []byte) (skip bool, err error) {
 func (f *fetcher) fetch(ctx context.Context, e scan.Entry, buf *bytes.Buffer) ([]byte, error) {
 	where := fmt.Sprintf("s3://%s/%s version %s (%s)", f.bucket, e.Key, e.VersionID, e.LastModified.UTC().Format(time.RFC3339))
 	for attempt := 1; ; attempt++ {
+		if f.lean != nil {
+			err := f.lean.Get(ctx, f.bucket, e.Key, e.VersionID, buf)
+			if err == nil {
+				break
+			}
+			if !errors.Is(err, fastget.ErrFallback) {
+				return nil, fmt.Errorf("get %s: %w", where, err)
+			}
+			// Not served (an error answer, a dropped connection, ...): the
+			// SDK makes the request again, with its retries and error types.
+		}
 		out, err := f.client.GetObject(ctx, &s3.GetObjectInput{Bucket: aws.String(f.bucket), Key: aws.String(e.Key), VersionId: aws.String(e.VersionID)})
 		if err != nil {
 			var ae smithy.APIError

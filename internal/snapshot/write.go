@@ -13,6 +13,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/s3"
 	"golang.org/x/sync/errgroup"
 
+	"github.com/dynasnap/dynasnap/internal/fastget"
 	"github.com/dynasnap/dynasnap/internal/item"
 	"github.com/dynasnap/dynasnap/internal/layout"
 	"github.com/dynasnap/dynasnap/internal/progress"
@@ -149,7 +150,10 @@ func Run(ctx context.Context, client *s3.Client, out store.Store, opts Options) 
 	oldest := make([]time.Time, len(ranges))
 	ext := extension(opts.Format, opts.Compression)
 
-	f := &fetcher{client: client, bucket: opts.Source.Bucket, skipBad: opts.SkipBadObjects, filter: opts.Filter, fetched: opts.Fetched}
+	f := &fetcher{client: client, lean: fastget.ForClient(client), bucket: opts.Source.Bucket, skipBad: opts.SkipBadObjects, filter: opts.Filter, fetched: opts.Fetched}
+	if f.lean != nil {
+		defer f.lean.Close()
+	}
 	g, gctx := errgroup.WithContext(ctx)
 	fetchQ := make(chan *task, opts.Concurrency)
 	for i := 0; i < opts.Concurrency; i++ {

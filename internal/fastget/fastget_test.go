@@ -1,0 +1,178 @@
+package fastget
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"net/http"
+	"net/http/httptest"
+	"strings"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/aws/aws-sdk-go-v2/aws"
+	v4 "github.com/aws/aws-sdk-go-v2/aws/signer/v4"
+	"github.com/aws/aws-sdk-go-v2/credentials"
+	"github.com/aws/aws-sdk-go-v2/service/s3"
+
+	"github.com/dynasnap/dynasnap/internal/testenv"
+)
+
+// The hand-made signature must be the SDK signer's, byte for byte, for the
+// keys and version ids S3 can hold.
+func TestSignatureMatchesSDK(t *testing.T) {
+	now := time.Date(2026, 11, 27, 3, 4, 5, 0, time.UTC)
+	for _, tc := range []struct{ host, bucket, key, version, token string }{
+		{"127.0.0.1:18333", "b", "dynasnap/orders/0a1b", "3HL4kqtJlcpXroDTDmJ+rmSpXd3dIbrHY+MTRCxf3vjVBH40Nr8X8gdRQBpUMLUo", ""},
+		{"my-bucket.s3.eu-west-1.amazonaws.com", "", "p r/ü/€ (1)+=&?#%2F~._-", "null", "session/token+="},
+		{"s3.local", "bkt", "a//b/../c", "v=1&x", ""},
+	} {
+		creds := aws.Credentials{AccessKeyID: "AKIDEXAMPLE", SecretAccessKey: "wJalrXUtnFEMI/K7MDENG+bPxRfiCYEXAMPLEKEY", SessionToken: tc.token}
+		path := "/" + escape(tc.key, true)
+		if tc.bucket != "" {
+			path = "/" + escape(tc.bucket, false) + path
+		}
+		query := "versionId=" + escape(tc.version, false)
+		s := &signer{region: "eu-west-1"}
+		got, date := s.authorization(creds, tc.host, path, query, now)
+
+		req, _ := http.NewRequest("GET", "http://"+tc.host+path+"?"+query, nil)
+		req.URL.RawPath = path
+		req.Header.Set("X-Amz-Checksum-Mode", "ENABLED")
+		req.Header.Set("X-Amz-Content-Sha256", emptyHash)
+		err := v4.NewSigner(func(o *v4.SignerOptions) { o.DisableURIPathEscaping = true }).
+			SignHTTP(context.Background(), creds, req, emptyHash, "s3", "eu-west-1", now)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if want := req.Header.Get("Authorization"); got != want {
+			t.Errorf("key %q:\n got %s\nwant %s", tc.key, got, want)
+		}
+		if date != req.Header.Get("X-Amz-Date") {
+			t.Errorf("X-Amz-Date %s, SDK %s", date, req.Header.Get("X-Amz-Date"))
+		}
+	}
+}
+
+// Against SeaweedFS: every version of keys with odd characters reads back
+// as the SDK reads it, without falling back; a missing version falls back.
+func TestGetAgainstSeaweedFS(t *testing.T) {
+	c := testenv.Clients(t)
+	bucket := testenv.Bucket(t, c, true)
+	cl := c.S3()
+	g := ForClient(cl)
+	if g == nil {
+		t.Fatal("no lean getter for the local stack's client")
+	}
+	defer g.Close()
+	ctx := context.Background()
+	keys := []string{"t/plain", "t/spaces and + plus", "t/ünï©ødé/€", "t/odd!'()*&$,;=@:", "t/percent%2F%", "t/deep/a/b/c.json"}
+	type ver struct{ key, id, body string }
+	var vers []ver
+	for _, k := range keys {
+		for i := range 2 {
+			body := fmt.Sprintf(`{"k":{"S":%q},"v":{"N":"%d"}}`, k, i)
+			out, err := cl.PutObject(ctx, &s3.PutObjectInput{Bucket: aws.String(bucket), Key: aws.String(k), Body: strings.NewReader(body)})
+			if err != nil {
+				t.Fatal(err)
+			}
+			vers = append(vers, ver{k, aws.ToString(out.VersionId), body})
+		}
+	}
+	var buf bytes.Buffer
+	for _, v := range vers {
+		if err := g.Get(ctx, bucket, v.key, v.id, &buf); err != nil {
+			t.Fatalf("get %q %s: %v", v.key, v.id, err)
+		}
+		if buf.String() != v.body {
+			t.Errorf("get %q %s = %q; want %q", v.key, v.id, buf.String(), v.body)
+		}
+	}
+	if served, fell := g.Stats(); served != int64(len(vers)) || fell != 0 {
+		t.Errorf("served %d, fell back %d; want %d, 0", served, fell, len(vers))
+	}
+	err := g.Get(ctx, bucket, keys[0], "no-such-version", &buf)
+	if !errors.Is(err, ErrFallback) {
+		t.Errorf("missing version: err = %v; want ErrFallback", err)
+	}
+	// The connection that carried the error answer is still good.
+	if err := g.Get(ctx, bucket, vers[0].key, vers[0].id, &buf); err != nil || buf.String() != vers[0].body {
+		t.Errorf("after an error answer: %v %q", err, buf.String())
+	}
+}
+
+// Answers the lean path does not handle fall back; a stale keep-alive
+// connection is replaced; a cancelled context is the context's error.
+func TestFallbacks(t *testing.T) {
+	var mode atomic.Value
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		switch m := mode.Load().(string); m {
+		case "ok":
+			io.WriteString(w, `{"a":{"S":"b"}}`)
+		case "chunked":
+			w.(http.Flusher).Flush()
+			io.WriteString(w, "x")
+		case "short":
+			w.Header().Set("Content-Length", "100")
+			io.WriteString(w, "only a few bytes")
+			hj, _, _ := w.(http.Hijacker).Hijack()
+			hj.Close()
+		case "crc":
+			w.Header().Set("X-Amz-Checksum-Crc32", "AAAAAA==")
+			io.WriteString(w, "body")
+		case "slow":
+			time.Sleep(2 * time.Second)
+		default:
+			http.Error(w, "SlowDown", http.StatusServiceUnavailable)
+		}
+	}))
+	defer srv.Close()
+	g := New(Options{EndpointURL: srv.URL, Region: "us-east-1", Credentials: credentials.NewStaticCredentialsProvider("a", "b", "")})
+	if g == nil {
+		t.Fatal("no getter")
+	}
+	defer g.Close()
+	ctx := context.Background()
+	var buf bytes.Buffer
+	get := func(m string) error {
+		mode.Store(m)
+		return g.Get(ctx, "bkt", "k", "v1", &buf)
+	}
+	if err := get("ok"); err != nil || buf.String() != `{"a":{"S":"b"}}` {
+		t.Fatalf("ok: %v %q", err, buf.String())
+	}
+	for _, m := range []string{"503", "chunked", "short", "crc"} {
+		if err := get(m); !errors.Is(err, ErrFallback) {
+			t.Errorf("%s: err = %v; want ErrFallback", m, err)
+		}
+	}
+	// Close every connection the server holds: the next request goes out on
+	// a stale idle connection first, and must still be served.
+	srv.CloseClientConnections()
+	if err := get("ok"); err != nil {
+		t.Errorf("after the server dropped idle connections: %v", err)
+	}
+	cctx, cancel := context.WithTimeout(ctx, 100*time.Millisecond)
+	defer cancel()
+	mode.Store("slow")
+	if err := g.Get(cctx, "bkt", "k", "v1", &buf); !errors.Is(err, context.DeadlineExceeded) {
+		t.Errorf("cancelled: err = %v; want the context's error", err)
+	}
+}
+
+// Settings the lean path does not implement leave it off.
+func TestNotUsedWhere(t *testing.T) {
+	creds := credentials.NewStaticCredentialsProvider("a", "b", "")
+	if New(Options{Region: "cn-north-1", Credentials: creds}) != nil {
+		t.Error("used in the aws-cn partition")
+	}
+	// (Proxies are read by http.ProxyFromEnvironment once per process, as
+	// the SDK's transport reads them, so they cannot be switched here.)
+	t.Setenv("DYNASNAP_LEAN_GET", "0")
+	if New(Options{Region: "us-east-1", Credentials: creds}) != nil {
+		t.Error("used with DYNASNAP_LEAN_GET=0")
+	}
+}
