@@ -52,6 +52,8 @@ func measureBase(ctx context.Context, cl *s3.Client, s Seeded, cfg Config, log i
 	if snapErr != nil {
 		return append(rows, Failed("1x: snapshot", snapErr)), SnapshotRun{}, false
 	}
+	fmt.Fprintf(log, "raw ceiling with the snapshot's lean GET client: %d in flight\n", cfg.Concurrency)
+	lean, leanErr := LeanCeiling(ctx, cl, s.Bucket, objs, cfg.Concurrency)
 	sum := run.Summary
 	ratio := run.WallItemsPerSecond() / best.ItemsPerSecond()
 	rows = append(rows,
@@ -63,6 +65,13 @@ func measureBase(ctx context.Context, cl *s3.Client, s Seeded, cfg Config, log i
 		Check("1x: peak RSS", MB(run.MaxRSSBytes), "< "+MB(targetRSS), run.MaxRSSBytes < targetRSS),
 	)
 	rows = append(rows, cpuRows("1x", best, run)...)
+	if leanErr != nil {
+		return append(rows, Failed("1x: raw ceiling, lean GET loop", leanErr)), run, true
+	}
+	rows = append(rows,
+		Info("1x: raw ceiling, lean GET loop", "%.0f items/s (%.1fs; server %s + client %s per item)", lean.ItemsPerSecond(), lean.Seconds,
+			perItem(lean.ServerCPU, lean.Items), perItem(lean.ClientCPU, lean.Items)),
+		Info("1x: ratio snapshot / lean GET loop", "%.2f (the snapshot's pipeline alone, with its GET client on both sides)", run.WallItemsPerSecond()/lean.ItemsPerSecond()))
 	return rows, run, true
 }
 

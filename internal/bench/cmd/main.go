@@ -27,7 +27,7 @@ func main() {
 	flag.Float64Var(&cfg.DeletedFraction, "deleted", 0.05, "extra deleted items in the base dataset, as a fraction of -items")
 	flag.IntVar(&cfg.Scale, "scale", 4, "the memory check's dataset has this many times -items (0: skip)")
 	flag.IntVar(&cfg.ScaleVersions, "scale-versions", 1, "versions per item in the memory check's dataset")
-	flag.IntVar(&cfg.ProxyItems, "proxy-items", 5_000, "items snapshotted through the latency proxy (0: skip)")
+	flag.IntVar(&cfg.ProxyItems, "proxy-items", 20_000, "items snapshotted through the latency proxy (0: skip)")
 	flag.IntVar(&cfg.ProxyVersions, "proxy-versions", 2, "versions per item in the proxy dataset")
 	flag.DurationVar(&cfg.Latency, "latency", 20*time.Millisecond, "delay the proxy adds to every request")
 	flag.IntVar(&cfg.Concurrency, "concurrency", 256, "GetObject requests in flight, for the ceiling and the snapshot")
