@@ -46,8 +46,9 @@ func TestDrillCLI(t *testing.T) {
 	t.Cleanup(func() { noneLeft("cleanup") })
 
 	// Two finished snapshots, the newer one in the folder that sorts first,
-	// and a half-written one (a data file, no summary).
-	time.Sleep(1100 * time.Millisecond)
+	// and a half-written one (a data file, no summary). The older one is
+	// two seconds back: it must still hold every seeded item.
+	time.Sleep(2100 * time.Millisecond)
 	at := time.Now().Truncate(time.Second).Add(-time.Second)
 	folder := "s3://" + src.Bucket + "/exports/orders"
 	newer, older := folder+"/a-newer", folder+"/b-older"
