@@ -11,8 +11,8 @@ import (
 	"time"
 )
 
-// LatencyProxy is a TCP proxy on 127.0.0.1 that holds every byte the client
-// sends for a fixed delay before passing it on: loopback answers in about a
+// LatencyProxy is a TCP proxy on 127.0.0.1 that holds every request the
+// client sends for a fixed delay before passing it on: loopback answers in about a
 // millisecond, AWS in 10-50, and only added latency shows whether a client
 // keeps enough requests in flight to hide it. Each request reaches the server
 // the delay late, so each round trip takes the delay longer.
@@ -92,11 +92,6 @@ func (p *LatencyProxy) untrack(c net.Conn) {
 	c.Close()
 }
 
-type chunk struct {
-	b  []byte
-	at time.Time
-}
-
 func (p *LatencyProxy) handle(client net.Conn) {
 	if !p.track(client) {
 		return
@@ -118,42 +113,29 @@ func (p *LatencyProxy) handle(client net.Conn) {
 		io.Copy(client, server) //nolint:errcheck // ends when either side closes
 		client.Close()
 	}()
-	// Client to server: each read is released the delay after it arrived,
-	// in order.
-	q := make(chan chunk, 256)
-	done := make(chan struct{})
-	go func() {
-		defer close(done)
-		for c := range q {
-			if d := time.Until(c.at); d > 0 {
-				time.Sleep(d)
-			}
-			if _, err := server.Write(c.b); err != nil {
-				server.Close()
-				for range q { // let the reader finish
-				}
-				return
-			}
-		}
-		if tc, ok := server.(*net.TCPConn); ok {
-			tc.CloseWrite() //nolint:errcheck // the server may be gone already
-		}
-	}()
+	// Client to server: a read that starts a request is held for the delay,
+	// then passed on; the rest of a request (a body) follows it at once.
+	// HTTP/1.1 sends the next request on a connection only after the answer
+	// to this one, so holding the reader holds nothing else.
 	buf := make([]byte, 64<<10)
 	for {
 		n, err := client.Read(buf)
 		if n > 0 {
 			if isRequestStart(buf[:n]) {
 				p.Requests.Add(1)
+				time.Sleep(p.delay)
 			}
-			q <- chunk{b: bytes.Clone(buf[:n]), at: time.Now().Add(p.delay)}
+			if _, werr := server.Write(buf[:n]); werr != nil {
+				break
+			}
 		}
 		if err != nil {
 			break
 		}
 	}
-	close(q)
-	<-done
+	if tc, ok := server.(*net.TCPConn); ok {
+		tc.CloseWrite() //nolint:errcheck // the server may be gone already
+	}
 	<-copied
 }
 

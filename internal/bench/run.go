@@ -87,6 +87,7 @@ func Run(ctx context.Context, cfg Config, w, log io.Writer) error {
 		rows = append(rows, seedRow("proxy", s))
 	}
 
+	waitServerIdle(ctx, 20*time.Minute, log)
 	var oneRun SnapshotRun
 	ok := false
 	if cfg.runs("base") {

@@ -30,21 +30,22 @@ type versionKey struct{ key, id string }
 // ascending, each key's versions newest first, versions and delete markers
 // interleaved as listed. Entries repeated across a page boundary are
 // dropped; a page that does not advance is an error, never a loop.
+//
+// The next page is requested while fn works through the current one: over
+// a network each page costs a round trip, and a range whose listing waits
+// for it leaves its share of the fetchers idle.
 func (l *Lister) Walk(ctx context.Context, r Range, fn func(Entry) error) error {
-	keyMarker, versionMarker := r.After, ""
+	ctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	pages := make(chan *Page, 1)
+	errc := make(chan error, 1)
+	go func() {
+		defer close(pages)
+		errc <- l.pages(ctx, r, pages)
+	}()
 	var prevPage map[versionKey]bool
 	lastKey := ""
-	for {
-		if err := ctx.Err(); err != nil {
-			return err
-		}
-		page, err := ListPage(ctx, l.Client, l.Bucket, l.Dir, keyMarker, versionMarker, l.MaxKeys)
-		if err != nil {
-			return err
-		}
-		if l.Stats != nil {
-			l.Stats.Pages.Add(1)
-		}
+	for page := range pages {
 		thisPage := make(map[versionKey]bool, len(page.Entries))
 		for _, e := range page.Entries {
 			vk := versionKey{e.Key, e.VersionID}
@@ -72,7 +73,35 @@ func (l *Lister) Walk(ctx context.Context, r Range, fn func(Entry) error) error 
 				return err
 			}
 		}
+		prevPage = thisPage
+	}
+	return <-errc
+}
+
+// pages lists r page by page into out, stopping after the page that
+// reaches past r.Through (no page is fetched that Walk would not read).
+func (l *Lister) pages(ctx context.Context, r Range, out chan<- *Page) error {
+	keyMarker, versionMarker := r.After, ""
+	for {
+		if err := ctx.Err(); err != nil {
+			return err
+		}
+		page, err := ListPage(ctx, l.Client, l.Bucket, l.Dir, keyMarker, versionMarker, l.MaxKeys)
+		if err != nil {
+			return err
+		}
+		if l.Stats != nil {
+			l.Stats.Pages.Add(1)
+		}
+		select {
+		case out <- page:
+		case <-ctx.Done():
+			return ctx.Err()
+		}
 		if !page.IsTruncated {
+			return nil
+		}
+		if n := len(page.Entries); r.Through != "" && n > 0 && page.Entries[n-1].Key > r.Through {
 			return nil
 		}
 		if page.NextKeyMarker == "" {
@@ -85,6 +114,5 @@ func (l *Lister) Walk(ctx context.Context, r Range, fn func(Entry) error) error 
 			return fmt.Errorf("list versions s3://%s/%s: next key marker %q goes backwards from %q", l.Bucket, l.Dir, page.NextKeyMarker, keyMarker)
 		}
 		keyMarker, versionMarker = page.NextKeyMarker, page.NextVersionIDMarker
-		prevPage = thisPage
 	}
 }
