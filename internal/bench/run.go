@@ -31,6 +31,9 @@ type Config struct {
 	WorkDir         string
 	Timeout         time.Duration // per snapshot run
 	Incremental     bool          // measure --base with 1% changed (issue 7)
+	// IncrementalVersions is the versions per item of the incremental's
+	// own dataset (Items items; 1% of them get a version more per run).
+	IncrementalVersions int
 	// Only, if not empty, names the parts to measure: base, scale, proxy,
 	// incremental. Datasets the chosen parts need are still seeded.
 	Only map[string]bool
@@ -69,7 +72,7 @@ func Run(ctx context.Context, cfg Config, w, log io.Writer) error {
 		return err
 	}
 	rows = append(rows, seedRow("1x", one))
-	var scaled, proxied *Seeded
+	var scaled, proxied, incremental *Seeded
 	if cfg.Scale > 0 && cfg.runs("scale") {
 		s, err := ensure(ctx, cl, NewDataset(cfg.Scale*cfg.Items, cfg.ScaleVersions, 0), cfg, log)
 		if err != nil {
@@ -77,6 +80,14 @@ func Run(ctx context.Context, cfg Config, w, log io.Writer) error {
 		}
 		scaled = &s
 		rows = append(rows, seedRow(fmt.Sprintf("%dx", cfg.Scale), s))
+	}
+	if cfg.Incremental && cfg.runs("incremental") {
+		s, err := ensure(ctx, cl, NewDataset(cfg.Items, max(1, cfg.IncrementalVersions), 0), cfg, log)
+		if err != nil {
+			return err
+		}
+		incremental = &s
+		rows = append(rows, seedRow("incremental", s))
 	}
 	if cfg.ProxyItems > 0 && cfg.runs("proxy") {
 		s, err := ensure(ctx, cl, NewDataset(cfg.ProxyItems, cfg.ProxyVersions, 0), cfg, log)
@@ -101,8 +112,8 @@ func Run(ctx context.Context, cfg Config, w, log io.Writer) error {
 	if proxied != nil {
 		rows = append(rows, measureProxy(ctx, cl, *proxied, endpoint, cfg, log)...)
 	}
-	if cfg.Incremental && cfg.runs("incremental") {
-		rows = append(rows, measureIncremental(ctx, cl, one, cfg, log)...)
+	if incremental != nil {
+		rows = append(rows, measureIncremental(ctx, cl, *incremental, cfg, log)...)
 	}
 
 	fmt.Fprintf(w, "\ndynasnap snapshot benchmark (%d GetObject in flight, local SeaweedFS at %s)\n\n", cfg.Concurrency, endpoint)
@@ -157,6 +168,24 @@ func settle(ctx context.Context, s Seeded) {
 		case <-ctx.Done():
 		}
 	}
+}
+
+// bestSnapshot runs the snapshot twice and keeps the faster run, as the
+// ceiling is taken twice and the higher one kept: a slow moment of a shared
+// machine then weighs on neither side. Both rates go to log.
+func (cfg Config) bestSnapshot(ctx context.Context, s Seeded, name, endpoint string, log io.Writer) (SnapshotRun, error) {
+	var best SnapshotRun
+	for i := 1; i <= 2; i++ {
+		run, err := cfg.snapshot(ctx, s, name, endpoint)
+		if err != nil {
+			return SnapshotRun{}, err
+		}
+		fmt.Fprintf(log, "  run %d: %.0f items/s wall (%.1fs), %.1f MB peak RSS\n", i, run.WallItemsPerSecond(), run.WallSeconds, float64(run.MaxRSSBytes)/(1<<20))
+		if run.WallItemsPerSecond() > best.WallItemsPerSecond() {
+			best = run
+		}
+	}
+	return best, nil
 }
 
 func (cfg Config) snapshot(ctx context.Context, s Seeded, name, endpoint string) (SnapshotRun, error) {
