@@ -7,7 +7,6 @@ import (
 	"time"
 
 	"github.com/dynasnap/dynasnap/internal/diff"
-	"github.com/dynasnap/dynasnap/internal/keyschema"
 	"github.com/dynasnap/dynasnap/internal/layout"
 	"github.com/dynasnap/dynasnap/internal/progress"
 	"github.com/dynasnap/dynasnap/internal/snapshot"
@@ -64,12 +63,8 @@ func cmdDiff(ctx context.Context, a *app, args []string) error {
 		return err
 	}
 	opts := diff.Options{Source: src, From: t1, To: t2, Ranges: *ranges, ListConcurrency: *listConcurrency, Fetchers: *fetchers}
-	if *keySchema != "" {
-		ks, err := keyschema.Parse(*keySchema)
-		if err != nil {
-			return usageError{fmt.Sprintf("--key-schema: %v", err)}
-		}
-		opts.Schema = &ks
+	if opts.Schema, err = keySchemaFlag(*keySchema); err != nil {
+		return err
 	}
 	clients, err := loadAWS(ctx, awsOpts, *fetchers+*listConcurrency+8)
 	if err != nil {

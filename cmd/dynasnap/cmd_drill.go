@@ -13,7 +13,6 @@ import (
 
 	"github.com/dynasnap/dynasnap/internal/awsconf"
 	"github.com/dynasnap/dynasnap/internal/drill"
-	"github.com/dynasnap/dynasnap/internal/keyschema"
 	"github.com/dynasnap/dynasnap/internal/layout"
 	"github.com/dynasnap/dynasnap/internal/progress"
 	"github.com/dynasnap/dynasnap/internal/snapshot"
@@ -104,13 +103,9 @@ func cmdDrill(ctx context.Context, a *app, args []string) error {
 	if err := drill.CheckTablePrefix(*prefix); err != nil {
 		return usageError{fmt.Sprintf("--table-prefix: %v", err)}
 	}
-	var ks *keyschema.Schema
-	if *keySchema != "" {
-		s, err := keyschema.Parse(*keySchema)
-		if err != nil {
-			return usageError{fmt.Sprintf("--key-schema: %v", err)}
-		}
-		ks = &s
+	ks, err := keySchemaFlag(*keySchema)
+	if err != nil {
+		return err
 	}
 	var src layout.Location
 	if *source != "" {

@@ -96,13 +96,9 @@ func cmdRestore(ctx context.Context, a *app, args []string) error {
 	if err := sel.check(); err != nil {
 		return err
 	}
-	var ks *keyschema.Schema
-	if *keySchema != "" {
-		s, err := keyschema.Parse(*keySchema)
-		if err != nil {
-			return usageError{fmt.Sprintf("--key-schema: %v", err)}
-		}
-		ks = &s
+	ks, err := keySchemaFlag(*keySchema)
+	if err != nil {
+		return err
 	}
 	clients, err := loadAWS(ctx, awsOpts, *workers+*fetchers+*listConcurrency+16)
 	if err != nil {

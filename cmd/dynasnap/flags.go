@@ -10,6 +10,7 @@ import (
 	"github.com/spf13/pflag"
 
 	"github.com/dynasnap/dynasnap/internal/awsconf"
+	"github.com/dynasnap/dynasnap/internal/keyschema"
 )
 
 // newFlags makes a command's flag set, with its usage text and examples.
@@ -83,4 +84,16 @@ func parseShardSpec(s string) (int, int, error) {
 		return 0, 0, fmt.Errorf("%q: the shard index must be 0..%d", s, n-1)
 	}
 	return i, n, nil
+}
+
+// keySchemaFlag parses --key-schema HASH:TYPE[,RANGE:TYPE]; nil when not given.
+func keySchemaFlag(v string) (*keyschema.Schema, error) {
+	if v == "" {
+		return nil, nil
+	}
+	s, err := keyschema.Parse(v)
+	if err != nil {
+		return nil, usageError{fmt.Sprintf("--key-schema: %v", err)}
+	}
+	return &s, nil
 }
