@@ -12,9 +12,10 @@ import (
 	"github.com/dynasnap/dynasnap/internal/verify"
 )
 
-const verifyExamples = `  # the DR drill: restore last night's snapshot into a scratch table and check it
-  dynasnap restore --snapshot s3://exports/orders/nightly --table orders-drill --create-table --quiet
-  dynasnap verify --snapshot s3://exports/orders/nightly --table orders-drill
+const verifyExamples = `  # check a restored table against the snapshot it came from
+  # (dynasnap drill does restore + verify + clean-up in one go, with RPO/RTO figures)
+  dynasnap restore --snapshot s3://exports/orders/nightly --table orders-restored --create-table --quiet
+  dynasnap verify --snapshot s3://exports/orders/nightly --table orders-restored
 
   # machine-readable result; exit status 3 if the table differs
   dynasnap verify --snapshot ./orders-snap --table orders --json`
