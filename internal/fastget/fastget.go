@@ -54,7 +54,14 @@ type Getter struct {
 	idle map[string][]*conn // by Host
 
 	served, fellBack atomic.Int64
+	off              atomic.Bool // see giveUpAfter
 }
+
+// giveUpAfter is how many requests may fall back before the first success
+// until the Getter turns itself off: a server or gateway that refuses the
+// lean requests (a signing quirk, a header it rejects) would otherwise cost
+// two requests per object for the whole run.
+const giveUpAfter = 16
 
 // Options describe where requests go.
 type Options struct {
@@ -157,6 +164,9 @@ func (g *Getter) Stats() (served, fellBack int64) { return g.served.Load(), g.fe
 // held. The error wraps ErrFallback when the request was not served and
 // should be made through the SDK; it is ctx's error when ctx ended.
 func (g *Getter) Get(ctx context.Context, bucket, key, versionID string, buf *bytes.Buffer) error {
+	if g.off.Load() {
+		return fmt.Errorf("%w: turned off after %d requests fell back and none was served", ErrFallback, giveUpAfter)
+	}
 	err := g.get(ctx, bucket, key, versionID, buf)
 	switch {
 	case err == nil:
@@ -164,7 +174,9 @@ func (g *Getter) Get(ctx context.Context, bucket, key, versionID string, buf *by
 	case ctx.Err() != nil:
 		return ctx.Err()
 	default:
-		g.fellBack.Add(1)
+		if g.fellBack.Add(1) >= giveUpAfter && g.served.Load() == 0 {
+			g.off.Store(true)
+		}
 		if !errors.Is(err, ErrFallback) {
 			err = fmt.Errorf("%w: %w", ErrFallback, err)
 		}

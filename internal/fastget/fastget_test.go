@@ -176,3 +176,25 @@ func TestNotUsedWhere(t *testing.T) {
 		t.Error("used with DYNASNAP_LEAN_GET=0")
 	}
 }
+
+// A server that refuses every lean request turns the Getter off, so the
+// run does not pay two requests per object.
+func TestGivesUp(t *testing.T) {
+	var hits atomic.Int64
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		hits.Add(1)
+		http.Error(w, "SignatureDoesNotMatch", http.StatusForbidden)
+	}))
+	defer srv.Close()
+	g := New(Options{EndpointURL: srv.URL, Region: "us-east-1", Credentials: credentials.NewStaticCredentialsProvider("a", "b", "")})
+	defer g.Close()
+	var buf bytes.Buffer
+	for range 3 * giveUpAfter {
+		if err := g.Get(context.Background(), "bkt", "k", "v", &buf); !errors.Is(err, ErrFallback) {
+			t.Fatalf("err = %v; want ErrFallback", err)
+		}
+	}
+	if n := hits.Load(); n != giveUpAfter {
+		t.Errorf("server saw %d requests; want %d, then none", n, giveUpAfter)
+	}
+}
