@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"strings"
 	"time"
@@ -75,6 +76,7 @@ func cmdDrill(ctx context.Context, a *app, args []string) error {
 	keepTable := fs.Bool("keep-table", false, "do not delete the scratch table at the end (for a look after a failure); its name is printed")
 	quiet := fs.Bool("quiet", false, "no progress and no summary on stderr")
 	jsonOut := fs.Bool("json", false, "print the report as JSON on stdout (on failure too): figures in seconds and as text, pass/fail and reasons")
+	afterRestore := fs.String("after-restore", "", "run this shell command after the restore, before verify, with DYNASNAP_DRILL_TABLE set to the scratch table's name; a non-zero exit fails the drill (to drill the drill: a command that changes an item must make it fail)")
 	awsOpts := awsFlags(fs)
 	if err := parse(fs, args); err != nil {
 		return err
@@ -148,7 +150,7 @@ func cmdDrill(ctx context.Context, a *app, args []string) error {
 	rep.Start(ctx)
 	r, err := drill.Run(ctx, s, drill.Options{DynamoDB: clients.DynamoDB(), TablePrefix: *prefix, KeySchema: ks,
 		Workers: *workers, MaxWCU: *maxWCU, Readers: *readers, Segments: *segments, MaxRPO: *maxRPO, MaxRTO: *maxRTO,
-		KeepTable: *keepTable, Log: logw, Written: written, Read: read, Scanned: scanned})
+		KeepTable: *keepTable, Log: logw, Written: written, Read: read, Scanned: scanned, AfterRestore: a.shellHook(*afterRestore, "--after-restore")})
 	rep.Stop()
 	r.SnapshotTaken, r.UnfinishedSkipped = extra.taken, extra.unfinished
 	return d.finish(r, err)
@@ -273,4 +275,21 @@ func (d *drillRun) takeSnapshot(ctx context.Context, clients *awsconf.Clients, s
 	extra.taken = &taken
 	s, err := snapshot.Open(ctx, dest)
 	return s, extra, err
+}
+
+// shellHook runs command with sh -c, the scratch table's name in
+// DYNASNAP_DRILL_TABLE and its output on stderr; nil when command is empty.
+func (a *app) shellHook(command, flag string) func(ctx context.Context, table string) error {
+	if command == "" {
+		return nil
+	}
+	return func(ctx context.Context, table string) error {
+		cmd := exec.CommandContext(ctx, "/bin/sh", "-c", command)
+		cmd.Env = append(os.Environ(), "DYNASNAP_DRILL_TABLE="+table)
+		cmd.Stdout, cmd.Stderr = a.stderr, a.stderr
+		if err := cmd.Run(); err != nil {
+			return fmt.Errorf("%s %q: %w", flag, command, err)
+		}
+		return nil
+	}
 }

@@ -92,6 +92,21 @@ func TestDrillCLI(t *testing.T) {
 	}
 	noneLeft("over budget")
 
+	// --after-restore: the hook sees the scratch table; a failing hook fails
+	// the drill and the table still goes.
+	marker := filepath.Join(t.TempDir(), "table")
+	if _, e, code := cli("drill", "--snapshot", older, "--table-prefix", prefix, "--quiet",
+		"--after-restore", `printf %s "$DYNASNAP_DRILL_TABLE" > `+marker); code != 0 {
+		t.Fatalf("--after-restore (passing): %d %s", code, e)
+	}
+	if b, _ := os.ReadFile(marker); !strings.HasPrefix(string(b), prefix+"-") {
+		t.Errorf("--after-restore saw DYNASNAP_DRILL_TABLE=%q; want a table named %s-...", b, prefix)
+	}
+	if _, e, code := cli("drill", "--snapshot", older, "--table-prefix", prefix, "--quiet", "--after-restore", "exit 7"); code == 0 || !strings.Contains(e, "--after-restore") {
+		t.Errorf("--after-restore (failing): exit %d, stderr %s", code, e)
+	}
+	noneLeft("after-restore hook")
+
 	// --source with --snapshots: the new snapshot stays in the folder.
 	o, e, code = cli("drill", "--source", src.String(), "--snapshots", folder, "--table-prefix", prefix, "--json", "--quiet")
 	r = drill.Report{}
