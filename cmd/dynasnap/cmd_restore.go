@@ -16,6 +16,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
 	"github.com/aws/aws-sdk-go-v2/service/s3"
 
+	"github.com/dynasnap/dynasnap/internal/fastget"
 	"github.com/dynasnap/dynasnap/internal/item"
 	"github.com/dynasnap/dynasnap/internal/keyschema"
 	"github.com/dynasnap/dynasnap/internal/layout"
@@ -453,7 +454,9 @@ func inferFromBackup(ctx context.Context, s3c *s3.Client, src layout.Location) (
 		if e.IsDelete {
 			continue
 		}
-		it, err := versions.Fetch(ctx, s3c, src.Bucket, e)
+		r := fastget.NewReader(s3c)
+		it, err := versions.Fetch(ctx, r, src.Bucket, e)
+		r.Close()
 		if err != nil {
 			return keyschema.Schema{}, err
 		}

@@ -17,6 +17,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/s3"
 	"golang.org/x/sync/errgroup"
 
+	"github.com/dynasnap/dynasnap/internal/fastget"
 	"github.com/dynasnap/dynasnap/internal/item"
 	"github.com/dynasnap/dynasnap/internal/itemcmp"
 	"github.com/dynasnap/dynasnap/internal/keyschema"
@@ -42,6 +43,8 @@ type Options struct {
 	Fetchers        int   // GetObject in flight, over all ranges; default 128
 	MaxKeys         int32 // list page size
 	Listed, Fetched *progress.Counter
+
+	reader *fastget.Reader // set by Run
 }
 
 // Stats is what a diff found.
@@ -70,6 +73,8 @@ func Run(ctx context.Context, w io.Writer, opts Options) (*Stats, error) {
 	if !opts.From.Before(opts.To) {
 		return nil, fmt.Errorf("--from %s is not before --to %s", opts.From.UTC().Format(time.RFC3339), opts.To.UTC().Format(time.RFC3339))
 	}
+	opts.reader = fastget.NewReader(opts.S3)
+	defer opts.reader.Close()
 	if opts.Ranges <= 0 {
 		opts.Ranges = 16
 	}
@@ -217,13 +222,13 @@ const kindFiltered = "filtered"
 func encode(ctx context.Context, opts Options, c *change) (line []byte, kind string, err error) {
 	var oldIt, newIt item.Item
 	if c.old != nil {
-		if oldIt, err = versions.Fetch(ctx, opts.S3, opts.Source.Bucket, *c.old); err != nil {
+		if oldIt, err = versions.Fetch(ctx, opts.reader, opts.Source.Bucket, *c.old); err != nil {
 			return nil, "", err
 		}
 		opts.Fetched.Add(1)
 	}
 	if c.new != nil {
-		if newIt, err = versions.Fetch(ctx, opts.S3, opts.Source.Bucket, *c.new); err != nil {
+		if newIt, err = versions.Fetch(ctx, opts.reader, opts.Source.Bucket, *c.new); err != nil {
 			return nil, "", err
 		}
 		opts.Fetched.Add(1)

@@ -12,6 +12,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/s3"
 	"golang.org/x/sync/errgroup"
 
+	"github.com/dynasnap/dynasnap/internal/fastget"
 	"github.com/dynasnap/dynasnap/internal/item"
 	"github.com/dynasnap/dynasnap/internal/itemcmp"
 	"github.com/dynasnap/dynasnap/internal/versions"
@@ -49,6 +50,8 @@ func Of(ctx context.Context, client *s3.Client, bucket, objectKey string) ([]Ver
 		return nil, err
 	}
 	out := make([]Version, len(entries))
+	reader := fastget.NewReader(client)
+	defer reader.Close()
 	g, gctx := errgroup.WithContext(ctx)
 	g.SetLimit(16)
 	for i, e := range entries {
@@ -58,7 +61,7 @@ func Of(ctx context.Context, client *s3.Client, bucket, objectKey string) ([]Ver
 			continue
 		}
 		g.Go(func() error {
-			it, err := versions.Fetch(gctx, client, bucket, e)
+			it, err := versions.Fetch(gctx, reader, bucket, e)
 			if err != nil {
 				return err
 			}

@@ -14,6 +14,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/s3"
 	"golang.org/x/sync/errgroup"
 
+	"github.com/dynasnap/dynasnap/internal/fastget"
 	"github.com/dynasnap/dynasnap/internal/item"
 	"github.com/dynasnap/dynasnap/internal/keyschema"
 	"github.com/dynasnap/dynasnap/internal/layout"
@@ -50,6 +51,8 @@ type VersionsOptions struct {
 	MaxKeys         int32 // list page size; 0: the server's
 
 	Listed, Fetched *progress.Counter
+
+	reader *fastget.Reader // set by FromVersions
 }
 
 // GetAPI reads one item of the target table.
@@ -91,6 +94,8 @@ func decide(entries []scan.Entry, at time.Time, rewind bool, single item.Item) (
 // FromVersions restores the table as it was at opts.At from the versions.
 func FromVersions(ctx context.Context, w *Writer, opts VersionsOptions) (*Result, error) {
 	start := time.Now()
+	opts.reader = fastget.NewReader(opts.S3)
+	defer opts.reader.Close()
 	if opts.Ranges <= 0 {
 		opts.Ranges = 16
 	}
@@ -295,7 +300,7 @@ func keyString(key item.Item, ks keyschema.Schema) string {
 // object: a restore into a table keyed differently from the backup would
 // otherwise merge or split items silently.
 func fetchChecked(ctx context.Context, opts VersionsOptions, e scan.Entry) (item.Item, error) {
-	it, err := versions.Fetch(ctx, opts.S3, opts.Source.Bucket, e)
+	it, err := versions.Fetch(ctx, opts.reader, opts.Source.Bucket, e)
 	if err != nil {
 		return nil, err
 	}

@@ -9,8 +9,6 @@ import (
 	"sync/atomic"
 	"time"
 
-	"github.com/aws/aws-sdk-go-v2/aws"
-	"github.com/aws/aws-sdk-go-v2/service/s3"
 	"github.com/aws/smithy-go"
 
 	"github.com/dynasnap/dynasnap/internal/fastget"
@@ -22,9 +20,6 @@ import (
 // MaxItemBytes is DynamoDB's item size limit; a larger object cannot be an
 // item and could not be restored.
 const MaxItemBytes = 400 * 1024
-
-// bodyReadAttempts bounds the GETs of one version whose body arrives cut short.
-const bodyReadAttempts = 5
 
 // BadObject is a version that is not a readable DynamoDB item.
 type BadObject struct {
@@ -38,8 +33,7 @@ type BadObject struct {
 var errBadObject = errors.New("bad object")
 
 type fetcher struct {
-	client  *s3.Client
-	lean    *fastget.Getter // nil: every GET through the SDK
+	reader  *fastget.Reader
 	bucket  string
 	skipBad bool
 	filter  func(item.Item) (bool, error)
@@ -95,47 +89,14 @@ func (f *fetcher) keep(body []byte) (skip bool, err error) {
 // JSON; an object that is not a DynamoDB item is an error naming it.
 func (f *fetcher) fetch(ctx context.Context, e scan.Entry, buf *bytes.Buffer) ([]byte, error) {
 	where := fmt.Sprintf("s3://%s/%s version %s (%s)", f.bucket, e.Key, e.VersionID, e.LastModified.UTC().Format(time.RFC3339))
-	for attempt := 1; ; attempt++ {
-		if f.lean != nil {
-			err := f.lean.Get(ctx, f.bucket, e.Key, e.VersionID, buf)
-			if err == nil {
-				break
-			}
-			if !errors.Is(err, fastget.ErrFallback) {
-				return nil, fmt.Errorf("get %s: %w", where, err)
-			}
-			// Not served (an error answer, a dropped connection, ...): the
-			// SDK makes the request again, with its retries and error types.
+	if err := f.reader.Read(ctx, f.bucket, e.Key, e.VersionID, buf); err != nil {
+		var ae smithy.APIError
+		if errors.As(err, &ae) && ae.ErrorCode() == "InvalidObjectState" {
+			return nil, fmt.Errorf("%w: %s is in an archive storage class (Glacier / Deep Archive) and cannot be read until restored: "+
+				"aws s3api restore-object --bucket %s --key %s --version-id %s --restore-request Days=7; then run the snapshot again (or pass --skip-bad-objects)",
+				errBadObject, where, f.bucket, e.Key, e.VersionID)
 		}
-		out, err := f.client.GetObject(ctx, &s3.GetObjectInput{Bucket: aws.String(f.bucket), Key: aws.String(e.Key), VersionId: aws.String(e.VersionID)})
-		if err != nil {
-			var ae smithy.APIError
-			if errors.As(err, &ae) && ae.ErrorCode() == "InvalidObjectState" {
-				return nil, fmt.Errorf("%w: %s is in an archive storage class (Glacier / Deep Archive) and cannot be read until restored: "+
-					"aws s3api restore-object --bucket %s --key %s --version-id %s --restore-request Days=7; then run the snapshot again (or pass --skip-bad-objects)",
-					errBadObject, where, f.bucket, e.Key, e.VersionID)
-			}
-			return nil, fmt.Errorf("get %s: %w", where, err)
-		}
-		buf.Reset()
-		_, err = buf.ReadFrom(out.Body)
-		out.Body.Close()
-		if err == nil {
-			break
-		}
-		// A body cut short (the connection dropped mid-response) is
-		// transient, but the SDK has already returned the response, so its
-		// retryer never sees the error: get the version again ourselves.
-		if ctx.Err() != nil || attempt >= bodyReadAttempts {
-			return nil, fmt.Errorf("read %s (attempt %d of %d): %w", where, attempt, bodyReadAttempts, err)
-		}
-		t := time.NewTimer(time.Duration(attempt) * 100 * time.Millisecond)
-		select {
-		case <-t.C:
-		case <-ctx.Done():
-			t.Stop()
-			return nil, fmt.Errorf("read %s: %w", where, ctx.Err())
-		}
+		return nil, fmt.Errorf("get %s: %w", where, err)
 	}
 	switch {
 	case buf.Len() == 0:

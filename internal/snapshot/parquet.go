@@ -14,6 +14,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/s3"
 	"golang.org/x/sync/errgroup"
 
+	"github.com/dynasnap/dynasnap/internal/fastget"
 	"github.com/dynasnap/dynasnap/internal/item"
 	"github.com/dynasnap/dynasnap/internal/parquetfmt"
 	"github.com/dynasnap/dynasnap/internal/scan"
@@ -92,7 +93,8 @@ var errEnoughSamples = errors.New("enough samples")
 // gets a sample of what it keeps.
 func sampleItems(ctx context.Context, client *s3.Client, opts *Options, n int) ([]parquetfmt.Sample, error) {
 	lister := &scan.Lister{Client: client, Bucket: opts.Source.Bucket, Dir: opts.Source.Dir(), MaxKeys: opts.MaxKeys, Stats: &scan.Stats{}}
-	f := &fetcher{client: client, bucket: opts.Source.Bucket, skipBad: opts.SkipBadObjects, filter: opts.Filter}
+	f := &fetcher{reader: fastget.NewReader(client), bucket: opts.Source.Bucket, skipBad: opts.SkipBadObjects, filter: opts.Filter}
+	defer f.reader.Close()
 	var out []parquetfmt.Sample
 	var batch []scan.Entry
 	flush := func() error {

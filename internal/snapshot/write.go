@@ -150,10 +150,8 @@ func Run(ctx context.Context, client *s3.Client, out store.Store, opts Options) 
 	oldest := make([]time.Time, len(ranges))
 	ext := extension(opts.Format, opts.Compression)
 
-	f := &fetcher{client: client, lean: fastget.ForClient(client), bucket: opts.Source.Bucket, skipBad: opts.SkipBadObjects, filter: opts.Filter, fetched: opts.Fetched}
-	if f.lean != nil {
-		defer f.lean.Close()
-	}
+	f := &fetcher{reader: fastget.NewReader(client), bucket: opts.Source.Bucket, skipBad: opts.SkipBadObjects, filter: opts.Filter, fetched: opts.Fetched}
+	defer f.reader.Close()
 	g, gctx := errgroup.WithContext(ctx)
 	fetchQ := make(chan *task, opts.Concurrency)
 	for i := 0; i < opts.Concurrency; i++ {

@@ -10,10 +10,10 @@ import (
 	"fmt"
 	"time"
 
-	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/s3"
 	"golang.org/x/sync/errgroup"
 
+	"github.com/dynasnap/dynasnap/internal/fastget"
 	"github.com/dynasnap/dynasnap/internal/item"
 	"github.com/dynasnap/dynasnap/internal/layout"
 	"github.com/dynasnap/dynasnap/internal/scan"
@@ -124,32 +124,13 @@ func Walk(ctx context.Context, l *scan.Lister, ranges []scan.Range, concurrency 
 
 // Fetch gets one version and decodes it as a DynamoDB item; an object that
 // is not one is an error naming it.
-func Fetch(ctx context.Context, client *s3.Client, bucket string, e scan.Entry) (item.Item, error) {
+func Fetch(ctx context.Context, r *fastget.Reader, bucket string, e scan.Entry) (item.Item, error) {
 	if e.IsDelete {
 		return nil, fmt.Errorf("s3://%s/%s version %s is a delete marker, not an item", bucket, e.Key, e.VersionID)
 	}
 	var buf bytes.Buffer
-	// The SDK retries failed requests but never a body cut short after the
-	// response began: GET the version again, a few times.
-	for attempt := 1; ; attempt++ {
-		out, err := client.GetObject(ctx, &s3.GetObjectInput{Bucket: aws.String(bucket), Key: aws.String(e.Key), VersionId: aws.String(e.VersionID)})
-		if err != nil {
-			return nil, fmt.Errorf("get s3://%s/%s version %s: %w", bucket, e.Key, e.VersionID, err)
-		}
-		buf.Reset()
-		_, err = buf.ReadFrom(out.Body)
-		out.Body.Close()
-		if err == nil {
-			break
-		}
-		if ctx.Err() != nil || attempt >= 5 {
-			return nil, fmt.Errorf("read s3://%s/%s version %s (attempt %d): %w", bucket, e.Key, e.VersionID, attempt, err)
-		}
-		select {
-		case <-time.After(time.Duration(attempt) * 100 * time.Millisecond):
-		case <-ctx.Done():
-			return nil, ctx.Err()
-		}
+	if err := r.Read(ctx, bucket, e.Key, e.VersionID, &buf); err != nil {
+		return nil, fmt.Errorf("get s3://%s/%s version %s: %w", bucket, e.Key, e.VersionID, err)
 	}
 	it, err := item.Unmarshal(buf.Bytes())
 	if err != nil {
