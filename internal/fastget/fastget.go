@@ -75,18 +75,14 @@ type Options struct {
 }
 
 // New returns a Getter, or nil when the lean path should not be used at
-// all here: a proxy applies to the endpoint, FIPS or dual-stack endpoints
-// are asked for, the region is outside the aws partition, or
-// DYNASNAP_LEAN_GET=0 turns it off. AWS_CA_BUNDLE is honoured as the SDK
+// all here: a proxy applies to the endpoint, the region is outside the aws
+// partition, or DYNASNAP_LEAN_GET=0 turns it off. (FIPS, dual-stack and
+// accelerate settings, from flags, environment or profile, are in the
+// client's resolved options, which ForClient checks.) AWS_CA_BUNDLE is honoured as the SDK
 // honours it.
 func New(o Options) *Getter {
 	if os.Getenv("DYNASNAP_LEAN_GET") == "0" || o.Credentials == nil || o.Region == "" {
 		return nil
-	}
-	for _, env := range []string{"AWS_USE_FIPS_ENDPOINT", "AWS_USE_DUALSTACK_ENDPOINT", "AWS_S3_USE_ARN_REGION", "AWS_S3_DISABLE_MULTIREGION_ACCESS_POINTS"} {
-		if v := os.Getenv(env); v != "" && v != "false" {
-			return nil
-		}
 	}
 	g := &Getter{creds: o.Credentials, sign: &signer{region: o.Region}, timeout: o.Timeout, idle: map[string][]*conn{}}
 	if g.timeout <= 0 {

@@ -15,6 +15,7 @@ import (
 
 	"github.com/aws/aws-sdk-go-v2/aws"
 	v4 "github.com/aws/aws-sdk-go-v2/aws/signer/v4"
+	"github.com/aws/aws-sdk-go-v2/config"
 	"github.com/aws/aws-sdk-go-v2/credentials"
 	"github.com/aws/aws-sdk-go-v2/service/s3"
 
@@ -168,6 +169,19 @@ func TestNotUsedWhere(t *testing.T) {
 	creds := credentials.NewStaticCredentialsProvider("a", "b", "")
 	if New(Options{Region: "cn-north-1", Credentials: creds}) != nil {
 		t.Error("used in the aws-cn partition")
+	}
+	// FIPS endpoints asked for in the environment reach the client's
+	// resolved options, where ForClient sees them.
+	t.Setenv("AWS_USE_FIPS_ENDPOINT", "true")
+	cfg, err := config.LoadDefaultConfig(context.Background(), config.WithRegion("us-east-1"), config.WithCredentialsProvider(creds))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if ForClient(s3.NewFromConfig(cfg)) != nil {
+		t.Error("used with AWS_USE_FIPS_ENDPOINT=true")
+	}
+	if ForClient(s3.NewFromConfig(cfg, func(o *s3.Options) { o.EndpointOptions.UseFIPSEndpoint = aws.FIPSEndpointStateDisabled })) == nil {
+		t.Error("not used once FIPS is off again")
 	}
 	// (Proxies are read by http.ProxyFromEnvironment once per process, as
 	// the SDK's transport reads them, so they cannot be switched here.)

@@ -88,30 +88,33 @@ func (f *fetcher) keep(body []byte) (skip bool, err error) {
 // fetch gets one version and re-encodes it as canonical compact DynamoDB
 // JSON; an object that is not a DynamoDB item is an error naming it.
 func (f *fetcher) fetch(ctx context.Context, e scan.Entry, buf *bytes.Buffer) ([]byte, error) {
-	where := fmt.Sprintf("s3://%s/%s version %s (%s)", f.bucket, e.Key, e.VersionID, e.LastModified.UTC().Format(time.RFC3339))
+	// Named only in errors: formatting it for every item would cost the hot path.
+	where := func() string {
+		return fmt.Sprintf("s3://%s/%s version %s (%s)", f.bucket, e.Key, e.VersionID, e.LastModified.UTC().Format(time.RFC3339))
+	}
 	if err := f.reader.Read(ctx, f.bucket, e.Key, e.VersionID, buf); err != nil {
 		var ae smithy.APIError
 		if errors.As(err, &ae) && ae.ErrorCode() == "InvalidObjectState" {
 			return nil, fmt.Errorf("%w: %s is in an archive storage class (Glacier / Deep Archive) and cannot be read until restored: "+
 				"aws s3api restore-object --bucket %s --key %s --version-id %s --restore-request Days=7; then run the snapshot again (or pass --skip-bad-objects)",
-				errBadObject, where, f.bucket, e.Key, e.VersionID)
+				errBadObject, where(), f.bucket, e.Key, e.VersionID)
 		}
-		return nil, fmt.Errorf("get %s: %w", where, err)
+		return nil, fmt.Errorf("get %s: %w", where(), err)
 	}
 	switch {
 	case buf.Len() == 0:
-		return nil, fmt.Errorf("%w: %s is empty", errBadObject, where)
+		return nil, fmt.Errorf("%w: %s is empty", errBadObject, where())
 	case buf.Len() > MaxItemBytes*2:
 		// DynamoDB counts attribute names and values, not JSON; the JSON
 		// of a 400 KB item is larger, but not twice as large.
-		return nil, fmt.Errorf("%w: %s is %d bytes, far over DynamoDB's 400 KB item limit", errBadObject, where, buf.Len())
+		return nil, fmt.Errorf("%w: %s is %d bytes, far over DynamoDB's 400 KB item limit", errBadObject, where(), buf.Len())
 	}
 	it, err := item.Unmarshal(buf.Bytes())
 	if err != nil {
-		return nil, fmt.Errorf("%w: %s is not a DynamoDB item: %v", errBadObject, where, err)
+		return nil, fmt.Errorf("%w: %s is not a DynamoDB item: %v", errBadObject, where(), err)
 	}
 	if n := item.Size(it); n > MaxItemBytes {
-		return nil, fmt.Errorf("%w: %s holds an item of %d bytes, over DynamoDB's 400 KB limit", errBadObject, where, n)
+		return nil, fmt.Errorf("%w: %s holds an item of %d bytes, over DynamoDB's 400 KB limit", errBadObject, where(), n)
 	}
 	return item.Marshal(it)
 }
