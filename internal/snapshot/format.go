@@ -3,11 +3,14 @@ package snapshot
 import (
 	"bufio"
 	"bytes"
+	"context"
 	"encoding/json"
 	"fmt"
 	"io"
 
+	"github.com/dynasnap/dynasnap/internal/parquetfmt"
 	"github.com/dynasnap/dynasnap/internal/scan"
+	"github.com/dynasnap/dynasnap/internal/store"
 )
 
 // The data file formats. Each has a writer that takes items in object-key
@@ -63,6 +66,23 @@ func newDataWriter(format, compression string, w io.Writer, pq *ParquetOptions) 
 		return newParquetItemWriter(w, compression, pq)
 	}
 	return newItemWriter(format, compression, w)
+}
+
+// joiner appends staged data files, by name, to one data file.
+type joiner struct {
+	add   func(name string) error
+	close func() error
+}
+
+func newJoiner(ctx context.Context, staged store.Store, w io.Writer, opts Options) (joiner, error) {
+	if opts.Format == FormatParquet {
+		m, err := parquetfmt.NewMerger(w, opts.Parquet.layout, parquetfmt.WriterOptions{Compression: opts.Compression, CreatedBy: "dynasnap"})
+		if err != nil {
+			return joiner{}, err
+		}
+		return joiner{add: func(name string) error { return mergePart(ctx, staged, name, m) }, close: m.Close}, nil
+	}
+	return joiner{add: func(name string) error { return copyFile(ctx, staged, name, w) }, close: func() error { return nil }}, nil
 }
 
 // newItemWriter starts a JSON-lines data file.

@@ -8,7 +8,6 @@ import (
 	"fmt"
 	"io"
 	"os"
-	"path"
 	"sync/atomic"
 
 	"github.com/aws/aws-sdk-go-v2/service/s3"
@@ -243,59 +242,6 @@ func newParquetItemReader(r io.Reader) (itemReader, io.Closer, error) {
 		return nil, nil, err
 	}
 	return s, s, nil
-}
-
-// joinDataParts joins the staged parts for --single-file: JSON-lines parts
-// concatenate, Parquet parts merge by row group.
-func joinDataParts(ctx context.Context, staged, out store.Store, files []FileEntry, ext string, opts Options) (FileEntry, error) {
-	if opts.Format == FormatParquet {
-		return joinParquetParts(ctx, staged, out, files, opts)
-	}
-	return joinParts(ctx, staged, out, files, ext)
-}
-
-// joinParquetParts writes the staged parts, in range order, into one
-// Parquet file (row groups copied as they are) and concatenates their
-// sidecars, as --single-file asks.
-func joinParquetParts(ctx context.Context, staged, out store.Store, files []FileEntry, opts Options) (FileEntry, error) {
-	joined := FileEntry{Range: -1, FirstKey: files[0].FirstKey, LastKey: files[len(files)-1].LastKey}
-	data := path.Join(DataDir, "snapshot"+extension(opts.Format, opts.Compression))
-	side := path.Join(SidecarDir, "snapshot"+sidecarExtension(opts.Compression))
-	df, err := out.Create(ctx, data)
-	if err != nil {
-		return joined, err
-	}
-	sf, err := out.Create(ctx, side)
-	if err != nil {
-		df.Abort()
-		return joined, err
-	}
-	abort := func(err error) (FileEntry, error) {
-		df.Abort()
-		sf.Abort()
-		return joined, err
-	}
-	dc := &countingWriter{w: df, md5: md5New()}
-	m, err := parquetfmt.NewMerger(dc, opts.Parquet.layout, parquetfmt.WriterOptions{Compression: opts.Compression, CreatedBy: "dynasnap"})
-	if err != nil {
-		return abort(err)
-	}
-	for _, f := range files {
-		if err := ctx.Err(); err != nil {
-			return abort(err)
-		}
-		joined.ItemCount += f.ItemCount
-		if err := mergePart(ctx, staged, f.Data, m); err != nil {
-			return abort(err)
-		}
-		if err := copyFile(ctx, staged, f.Sidecar, sf); err != nil {
-			return abort(err)
-		}
-	}
-	if err := m.Close(); err != nil {
-		return abort(err)
-	}
-	return commitJoined(ctx, out, df, sf, dc, joined, data, side)
 }
 
 func mergePart(ctx context.Context, staged store.Store, name string, m *parquetfmt.Merger) error {

@@ -209,7 +209,7 @@ func Run(ctx context.Context, client *s3.Client, out store.Store, opts Options) 
 		}
 	}
 	if opts.SingleFile && len(files) > 0 {
-		joined, err := joinDataParts(ctx, partStore, out, files, ext, opts)
+		joined, err := joinParts(ctx, partStore, out, files, opts)
 		if err != nil {
 			return nil, err
 		}
@@ -362,12 +362,14 @@ func CheckSource(ctx context.Context, client *s3.Client, src layout.Location) er
 	return nil
 }
 
-// joinParts concatenates the staged parts, in range order, into one data
-// file and one sidecar: gzip members and zstd frames concatenate.
-func joinParts(ctx context.Context, staged, out store.Store, files []FileEntry, ext string) (FileEntry, error) {
+// joinParts joins the staged parts, in range order, into one data file and
+// one sidecar, as --single-file asks: the sidecars are concatenated, and the
+// data files are handed to the format's joiner. JSON lines concatenate
+// (gzip members and zstd frames do); Parquet parts merge by row group.
+func joinParts(ctx context.Context, staged, out store.Store, files []FileEntry, opts Options) (FileEntry, error) {
 	joined := FileEntry{Range: -1, FirstKey: files[0].FirstKey, LastKey: files[len(files)-1].LastKey}
-	data := path.Join(DataDir, "snapshot"+ext)
-	side := path.Join(SidecarDir, "snapshot"+ext)
+	data := path.Join(DataDir, "snapshot"+extension(opts.Format, opts.Compression))
+	side := path.Join(SidecarDir, "snapshot"+sidecarExtension(opts.Compression))
 	df, err := out.Create(ctx, data)
 	if err != nil {
 		return joined, err
@@ -377,19 +379,30 @@ func joinParts(ctx context.Context, staged, out store.Store, files []FileEntry, 
 		df.Abort()
 		return joined, err
 	}
+	abort := func(err error) (FileEntry, error) {
+		df.Abort()
+		sf.Abort()
+		return joined, err
+	}
 	dc := &countingWriter{w: df, md5: md5New()}
+	j, err := newJoiner(ctx, staged, dc, opts)
+	if err != nil {
+		return abort(err)
+	}
 	for _, f := range files {
+		if err := ctx.Err(); err != nil {
+			return abort(err)
+		}
 		joined.ItemCount += f.ItemCount
-		if err := copyFile(ctx, staged, f.Data, dc); err != nil {
-			df.Abort()
-			sf.Abort()
-			return joined, err
+		if err := j.add(f.Data); err != nil {
+			return abort(err)
 		}
 		if err := copyFile(ctx, staged, f.Sidecar, sf); err != nil {
-			df.Abort()
-			sf.Abort()
-			return joined, err
+			return abort(err)
 		}
+	}
+	if err := j.close(); err != nil {
+		return abort(err)
 	}
 	return commitJoined(ctx, out, df, sf, dc, joined, data, side)
 }
