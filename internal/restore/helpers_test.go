@@ -5,7 +5,6 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
-	"os"
 	"path/filepath"
 	"sync"
 	"testing"
@@ -185,25 +184,4 @@ func writeSnapshot(t testing.TB, dir string, ks keyschema.Schema, files [][]item
 		t.Fatal(err)
 	}
 	return s
-}
-
-func readTestItems(t testing.TB) map[string]item.Item {
-	t.Helper()
-	files, _ := filepath.Glob("../../testdata/items/*.json")
-	if len(files) == 0 {
-		t.Fatal("no testdata/items")
-	}
-	out := map[string]item.Item{}
-	for _, f := range files {
-		b, err := os.ReadFile(f)
-		if err != nil {
-			t.Fatal(err)
-		}
-		it, err := item.Unmarshal(bytes.TrimSpace(b))
-		if err != nil {
-			t.Fatalf("%s: %v", f, err)
-		}
-		out[filepath.Base(f)] = it
-	}
-	return out
 }

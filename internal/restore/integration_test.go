@@ -38,7 +38,7 @@ func withKey(it item.Item, hash string, i int) item.Item {
 func TestRoundTripEveryType(t *testing.T) {
 	ctx := context.Background()
 	hashKeys := map[string]string{"all-types.json": "pk", "nested.json": "id", "unicode.json": "pk"}
-	for name, it := range readTestItems(t) {
+	for name, it := range testenv.Items(t) {
 		t.Run(name, func(t *testing.T) {
 			hash := hashKeys[name]
 			if hash == "" {

@@ -71,7 +71,7 @@ func TestParquetSnapshotReadsAsJSONLines(t *testing.T) {
 	bucket := testenv.Bucket(t, c, true)
 	src := layout.TableLocation(bucket, "bk", "orders")
 	putMany(t, cl, src, typedItems(300), "pk", "sk")
-	for _, it := range corpusItems(t) { // every attribute type, other keys
+	for _, it := range testenv.Items(t) { // every attribute type, other keys
 		for _, k := range []string{"pk", "id"} {
 			if _, ok := it[k]; ok {
 				if k == "pk" {

@@ -80,24 +80,6 @@ func putRaw(t *testing.T, cl *s3.Client, bucket, key string, body []byte) {
 	}
 }
 
-func corpusItems(t *testing.T) []item.Item {
-	t.Helper()
-	files, _ := filepath.Glob("../../testdata/items/*.json")
-	var out []item.Item
-	for _, f := range files {
-		b, err := os.ReadFile(f)
-		if err != nil {
-			t.Fatal(err)
-		}
-		it, err := item.Unmarshal(bytes.TrimSpace(b))
-		if err != nil {
-			t.Fatalf("%s: %v", f, err)
-		}
-		out = append(out, it)
-	}
-	return out
-}
-
 func compileSchemas(t *testing.T) map[string]*jsonschema.Schema {
 	t.Helper()
 	c := jsonschema.NewCompiler()
@@ -144,7 +126,7 @@ func TestOutputMatchesSchemasAndKeepsTypes(t *testing.T) {
 	bucket := testenv.Bucket(t, c, true)
 	src := layout.TableLocation(bucket, "bk", "types")
 	want := map[string]string{}
-	for _, it := range corpusItems(t) {
+	for _, it := range testenv.Items(t) {
 		var keyName string
 		for _, k := range []string{"pk", "id"} {
 			if _, ok := it[k]; ok {

@@ -5,6 +5,7 @@ package testenv
 
 import (
 	"bufio"
+	"bytes"
 	"context"
 	"crypto/rand"
 	"encoding/hex"
@@ -21,6 +22,7 @@ import (
 	s3types "github.com/aws/aws-sdk-go-v2/service/s3/types"
 
 	"github.com/dynasnap/dynasnap/internal/awsconf"
+	"github.com/dynasnap/dynasnap/internal/item"
 )
 
 // Clients returns AWS clients for the local stack. Without a stack the test
@@ -42,13 +44,41 @@ func Clients(t testing.TB) *awsconf.Clients {
 	return c
 }
 
+// moduleRoot is the repository's root folder, found from this file.
+func moduleRoot() string {
+	_, file, _, _ := runtime.Caller(0)
+	return filepath.Join(filepath.Dir(file), "..", "..")
+}
+
+// Items returns testdata/items, decoded, by file name: every attribute type,
+// with odd names and values.
+func Items(t testing.TB) map[string]item.Item {
+	t.Helper()
+	files, _ := filepath.Glob(filepath.Join(moduleRoot(), "testdata", "items", "*.json"))
+	if len(files) == 0 {
+		t.Fatal("no testdata/items")
+	}
+	out := map[string]item.Item{}
+	for _, f := range files {
+		b, err := os.ReadFile(f)
+		if err != nil {
+			t.Fatal(err)
+		}
+		it, err := item.Unmarshal(bytes.TrimSpace(b))
+		if err != nil {
+			t.Fatalf("%s: %v", f, err)
+		}
+		out[filepath.Base(f)] = it
+	}
+	return out
+}
+
 // loadStackEnv reads .stack/env at the module root if the variables are unset.
 func loadStackEnv(t testing.TB) {
 	if os.Getenv("AWS_ENDPOINT_URL_S3") != "" {
 		return
 	}
-	_, file, _, _ := runtime.Caller(0)
-	f, err := os.Open(filepath.Join(filepath.Dir(file), "..", "..", ".stack", "env"))
+	f, err := os.Open(filepath.Join(moduleRoot(), ".stack", "env"))
 	if err != nil {
 		return
 	}

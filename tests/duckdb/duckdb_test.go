@@ -6,7 +6,6 @@ import (
 	"database/sql"
 	"encoding/hex"
 	"fmt"
-	"os"
 	"path/filepath"
 	"sort"
 	"strings"
@@ -50,22 +49,13 @@ func orderItems(n int) []item.Item {
 
 // corpus is testdata/items: every attribute type, with odd names and values.
 func corpus(t *testing.T) []item.Item {
-	files, _ := filepath.Glob("../../testdata/items/*.json")
 	var out []item.Item
-	for _, f := range files {
-		b, err := os.ReadFile(f)
-		if err != nil {
-			t.Fatal(err)
-		}
-		it, err := item.Unmarshal(bytes.TrimSpace(b))
-		if err != nil {
-			t.Fatalf("%s: %v", f, err)
-		}
+	for name, it := range testenv.Items(t) {
 		if _, ok := it["pk"]; ok {
 			it["sk"] = &types.AttributeValueMemberN{Value: "-1"}
 		} else {
 			// Another key: give it the table's, keep its attributes.
-			it["pk"] = &types.AttributeValueMemberS{Value: "corpus#" + filepath.Base(f)}
+			it["pk"] = &types.AttributeValueMemberS{Value: "corpus#" + name}
 			it["sk"] = &types.AttributeValueMemberN{Value: "-2"}
 		}
 		out = append(out, it)
