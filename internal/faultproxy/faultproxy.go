@@ -434,7 +434,7 @@ func (p *Proxy) unprocessed(w http.ResponseWriter, r *http.Request, body []byte,
 			return
 		}
 		if resp.StatusCode != http.StatusOK {
-			writeJSON(w, resp.StatusCode, b)
+			WriteDynamoDBJSON(w, resp.StatusCode, b)
 			return
 		}
 		var o map[string]json.RawMessage
@@ -452,7 +452,7 @@ func (p *Proxy) unprocessed(w http.ResponseWriter, r *http.Request, body []byte,
 		}
 	}
 	b, _ := json.Marshal(out)
-	writeJSON(w, http.StatusOK, b)
+	WriteDynamoDBJSON(w, http.StatusOK, b)
 }
 
 // resetConn closes the client's connection with a TCP RST (SO_LINGER 0).
@@ -492,11 +492,12 @@ func s3Error(w http.ResponseWriter, status int, code, msg string) {
 
 func ddbError(w http.ResponseWriter, status int, typ, msg string) {
 	b, _ := json.Marshal(map[string]string{"__type": typ, "message": msg})
-	writeJSON(w, status, b)
+	WriteDynamoDBJSON(w, status, b)
 }
 
-// writeJSON answers as DynamoDB does, with the CRC32 the SDK checks.
-func writeJSON(w http.ResponseWriter, status int, body []byte) {
+// WriteDynamoDBJSON answers as DynamoDB does, with the CRC32 the SDK checks;
+// for other test proxies that rewrite DynamoDB answers too.
+func WriteDynamoDBJSON(w http.ResponseWriter, status int, body []byte) {
 	w.Header().Set("Content-Type", "application/x-amz-json-1.0")
 	w.Header().Set("X-Amz-Crc32", strconv.FormatUint(uint64(crc32.ChecksumIEEE(body)), 10))
 	w.Header().Set("Content-Length", strconv.Itoa(len(body)))

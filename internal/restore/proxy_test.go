@@ -5,7 +5,6 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
-	"hash/crc32"
 	"io"
 	"math/rand/v2"
 	"net/http"
@@ -20,6 +19,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
 
 	"github.com/dynasnap/dynasnap/internal/awsconf"
+	"github.com/dynasnap/dynasnap/internal/faultproxy"
 	"github.com/dynasnap/dynasnap/internal/item"
 	"github.com/dynasnap/dynasnap/internal/testenv"
 )
@@ -48,7 +48,7 @@ func (p *faultProxy) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		switch x := rand.Float64(); {
 		case x < p.throttle:
 			p.throttled.Add(1)
-			writeJSON(w, http.StatusBadRequest, []byte(`{"__type":"com.amazonaws.dynamodb.v20120810#ProvisionedThroughputExceededException","message":"injected by the test proxy"}`))
+			faultproxy.WriteDynamoDBJSON(w, http.StatusBadRequest, []byte(`{"__type":"com.amazonaws.dynamodb.v20120810#ProvisionedThroughputExceededException","message":"injected by the test proxy"}`))
 			return
 		case x < p.throttle+p.partial:
 			var in struct {
@@ -70,7 +70,7 @@ func (p *faultProxy) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 			}
 			if len(in.RequestItems) == 0 {
 				out, _ := json.Marshal(map[string]any{"UnprocessedItems": withheld})
-				writeJSON(w, http.StatusOK, out)
+				faultproxy.WriteDynamoDBJSON(w, http.StatusOK, out)
 				return
 			}
 			body, _ = json.Marshal(in)
@@ -102,16 +102,7 @@ func (p *faultProxy) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 			out, _ = json.Marshal(o)
 		}
 	}
-	writeJSON(w, resp.StatusCode, out)
-}
-
-// writeJSON answers as DynamoDB does, with the CRC32 the SDK checks.
-func writeJSON(w http.ResponseWriter, status int, body []byte) {
-	w.Header().Set("Content-Type", "application/x-amz-json-1.0")
-	w.Header().Set("X-Amz-Crc32", strconv.FormatUint(uint64(crc32.ChecksumIEEE(body)), 10))
-	w.Header().Set("Content-Length", strconv.Itoa(len(body)))
-	w.WriteHeader(status)
-	w.Write(body)
+	faultproxy.WriteDynamoDBJSON(w, resp.StatusCode, out)
 }
 
 // proxiedDynamoDB returns a DynamoDB client whose requests go through p.
