@@ -111,11 +111,12 @@ func measureProxy(ctx context.Context, cl *s3.Client, s Seeded, endpoint string,
 	if err != nil {
 		return []Row{Failed(name+": snapshot", err)}
 	}
-	fmt.Fprintf(log, "  %d requests through the proxy\n", p.Requests.Load()-before)
-	if p.Requests.Load()-before < int64(s.Items) {
+	through := p.Requests.Load() - before
+	fmt.Fprintf(log, "  %d requests through the proxy\n", through)
+	if through < int64(s.Items) {
 		// The snapshot bypassed the proxy (it ignored --endpoint-url): the
 		// figure would be a loopback figure.
-		return []Row{Failed(name+": snapshot", fmt.Errorf("only %d requests went through the proxy for %d items: --endpoint-url was not used", p.Requests.Load(), s.Items))}
+		return []Row{Failed(name+": snapshot", fmt.Errorf("only %d requests went through the proxy for %d items: --endpoint-url was not used", through, s.Items))}
 	}
 	rate := run.WallItemsPerSecond()
 	ceiling := Failed(name+": raw ceiling", nil)
