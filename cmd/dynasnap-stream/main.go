@@ -1,5 +1,5 @@
 // Command dynasnap-stream is the AWS Lambda that writes DynamoDB Streams
-// records into the S3 versioned backup bucket (DESIGN.md section 1). Build it
+// records into the S3 versioned backup bucket (docs/DESIGN.md §2). Build it
 // with `make lambda` for the provided.al2023 runtime (a binary named
 // bootstrap).
 //

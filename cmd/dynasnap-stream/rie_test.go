@@ -25,7 +25,7 @@ import (
 	"github.com/dynasnap/dynasnap/internal/testenv"
 )
 
-// The emulator version, from the Go module proxy (DESIGN.md section 7).
+// The emulator version, from the Go module proxy (docs/DESIGN.md §9).
 const rieModule = "github.com/aws/aws-lambda-runtime-interface-emulator"
 const rieVersion = "v0.0.0-20261030222936-bef5c4ba774d"
 

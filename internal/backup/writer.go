@@ -1,4 +1,4 @@
-// Package backup writes items into the backup layout (DESIGN.md section 1):
+// Package backup writes items into the backup layout (docs/DESIGN.md §2):
 // one object per item at <prefix>/<table>/<object id>, one version per
 // change, a delete marker per removal. The stream Lambda and backfill share it
 // so that both name and encode an item identically.

@@ -1,6 +1,6 @@
 // Package versions reads the history an S3 versioned backup keeps of each
 // item: all versions of one key, every key's versions grouped in listing
-// order, and the state of a key at a point in time (DESIGN.md section 2).
+// order, and the state of a key at a point in time (docs/DESIGN.md §3).
 // restore, history and diff share it so they fold exactly as snapshot does.
 package versions
 
