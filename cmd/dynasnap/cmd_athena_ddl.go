@@ -7,6 +7,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/dynasnap/dynasnap/internal/awsconf"
 	"github.com/dynasnap/dynasnap/internal/item"
 	"github.com/dynasnap/dynasnap/internal/layout"
 	"github.com/dynasnap/dynasnap/internal/parquetfmt"
@@ -27,7 +28,8 @@ func cmdAthenaDDL(ctx context.Context, a *app, args []string) error {
 	tableName := fs.String("table-name", "", "the Athena table's name (default: the snapshot's table)")
 	location := fs.String("location", "", "the snapshot's S3 folder, whose data/ folder becomes the table's LOCATION (default: the snapshot's own, if it is in S3)")
 	sample := fs.Int("sample", 1000, "JSON-lines snapshots: items read to find the attributes and their types")
-	awsOpts := awsFlags(fs)
+	var awsOpts awsconf.Options
+	awsOpts.AddFlags(fs)
 	if err := parse(fs, args); err != nil {
 		return err
 	}
@@ -51,7 +53,7 @@ func cmdAthenaDDL(ctx context.Context, a *app, args []string) error {
 	}
 	loc += "/"
 
-	clients, err := loadAWS(ctx, awsOpts, 8)
+	clients, err := loadAWS(ctx, &awsOpts, 8)
 	if err != nil {
 		return err
 	}

@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"time"
 
+	"github.com/dynasnap/dynasnap/internal/awsconf"
 	"github.com/dynasnap/dynasnap/internal/backfill"
 	"github.com/dynasnap/dynasnap/internal/layout"
 )
@@ -28,7 +29,8 @@ func cmdBackfill(ctx context.Context, a *app, args []string) error {
 	fs.StringVar(&opts.Checkpoint, "checkpoint", "", "file recording each segment's progress; rerun with the same file to resume")
 	fs.BoolVar(&opts.Overwrite, "overwrite", false, "write items whose object already exists (default: keep the version the stream wrote)")
 	fs.BoolVar(&quiet, "quiet", false, "no progress on stderr")
-	awsOpts := awsFlags(fs)
+	var awsOpts awsconf.Options
+	awsOpts.AddFlags(fs)
 	if err := parse(fs, args); err != nil {
 		return err
 	}
@@ -46,7 +48,7 @@ func cmdBackfill(ctx context.Context, a *app, args []string) error {
 		return usageError{err.Error()}
 	}
 	opts.Dest = loc
-	clients, err := loadAWS(ctx, awsOpts, opts.Concurrency+opts.Segments)
+	clients, err := loadAWS(ctx, &awsOpts, opts.Concurrency+opts.Segments)
 	if err != nil {
 		return err
 	}

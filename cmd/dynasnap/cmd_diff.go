@@ -6,11 +6,14 @@ import (
 	"fmt"
 	"time"
 
+	"github.com/dynasnap/dynasnap/internal/awsconf"
 	"github.com/dynasnap/dynasnap/internal/diff"
+	"github.com/dynasnap/dynasnap/internal/filter"
+	"github.com/dynasnap/dynasnap/internal/history"
+	"github.com/dynasnap/dynasnap/internal/history/s3source"
 	"github.com/dynasnap/dynasnap/internal/layout"
 	"github.com/dynasnap/dynasnap/internal/progress"
-	"github.com/dynasnap/dynasnap/internal/snapshot"
-	"github.com/dynasnap/dynasnap/internal/versions"
+	"github.com/dynasnap/dynasnap/internal/restore"
 )
 
 const diffExamples = `  # what changed in the last hour, as incremental-export JSON lines
@@ -27,14 +30,17 @@ func cmdDiff(ctx context.Context, a *app, args []string) error {
 	fs := newFlags(a, "diff", "diff --source s3://BUCKET/PREFIX/TABLE --from T1 --to T2 [flags]", diffExamples)
 	source := fs.String("source", "", "the table's backup folder s3://BUCKET/PREFIX/TABLE (required)")
 	from := fs.String("from", "", "the earlier time: RFC 3339 or a duration ago (-2h) (required)")
-	to := fs.String("to", "", "the later time (default: the last whole second before now)")
+	to := fs.String("to", "", "the later time (default: the second in which the command starts; it waits for that second to end)")
+	var timeOpts history.TimeOptions
+	timeOpts.AddFlags(fs)
 	keySchema := fs.String("key-schema", "", "the key attributes for Keys, HASH:TYPE[,RANGE:TYPE] (default: inferred from each item and its object id)")
-	ranges := fs.Int("ranges", 16, "key ranges listed (16, 256 or 4096)")
-	listConcurrency := fs.Int("list-concurrency", 16, "key ranges listed at once")
-	fetchers := fs.Int("fetchers", 128, "GetObject requests in flight")
-	sel := addFilterFlags(fs, "list only changes whose old or new image is an item")
+	var planOpts history.PlanOptions
+	planOpts.AddFlags(fs, "fetchers", 128)
+	var sel filter.Options
+	sel.AddFlags(fs, "list only changes whose old or new image is an item")
 	quiet := fs.Bool("quiet", false, "no progress and no summary on stderr")
-	awsOpts := awsFlags(fs)
+	var awsOpts awsconf.Options
+	awsOpts.AddFlags(fs)
 	if err := parse(fs, args); err != nil {
 		return err
 	}
@@ -46,41 +52,44 @@ func cmdDiff(ctx context.Context, a *app, args []string) error {
 		return usageError{"--source must name the table's backup folder, s3://BUCKET/PREFIX/TABLE"}
 	}
 	now := time.Now()
-	t1, err := versions.ParseTime(*from, now)
+	t1, err := history.Resolve(*from, now)
 	if err != nil {
 		return usageError{fmt.Sprintf("--from: %v", err)}
 	}
-	t2 := now.Truncate(time.Second).Add(-time.Second)
-	if *to != "" {
-		if t2, err = versions.ParseTime(*to, now); err != nil {
-			return usageError{fmt.Sprintf("--to: %v", err)}
-		}
+	t2, err := history.Resolve(*to, now)
+	if err != nil {
+		return usageError{fmt.Sprintf("--to: %v", err)}
 	}
 	if !t1.Before(t2) {
 		return usageError{fmt.Sprintf("--from %s must be before --to %s", t1.UTC().Format(time.RFC3339), t2.UTC().Format(time.RFC3339))}
 	}
-	if err := sel.check(); err != nil {
-		return err
+	if err := sel.Check(); err != nil {
+		return usageError{err.Error()}
 	}
-	opts := diff.Options{Source: src, From: t1, To: t2, Ranges: *ranges, ListConcurrency: *listConcurrency, Fetchers: *fetchers}
+	plan, err := planOpts.Plan()
+	if err != nil {
+		return usageError{err.Error()}
+	}
+	opts := diff.Options{Source: src, From: t1, To: t2, ClockSkew: timeOpts.Skew(), Plan: plan, Fetchers: planOpts.Fetchers}
 	if opts.Schema, err = keySchemaFlag(*keySchema); err != nil {
 		return err
 	}
-	clients, err := loadAWS(ctx, awsOpts, *fetchers+*listConcurrency+8)
+	clients, err := loadAWS(ctx, &awsOpts, planOpts.Fetchers+plan.ListConcurrency+8)
 	if err != nil {
 		return err
 	}
-	opts.S3 = clients.S3()
-	if err := snapshot.CheckSource(ctx, opts.S3, src); err != nil {
+	hs, err := s3source.Open(ctx, clients.S3(), src.Bucket)
+	if err != nil {
 		return err
 	}
+	defer hs.Close()
 	// A bare --key-prefix needs the partition key: --key-schema names it,
 	// else the backup's first item shows it (when it has one key attribute).
-	opts.Filter, _, err = sel.build(func() (string, error) {
+	opts.Filter, _, err = sel.Build(func() (string, error) {
 		if opts.Schema != nil {
 			return opts.Schema.Hash.Name, nil
 		}
-		ks, err := inferFromBackup(ctx, opts.S3, src)
+		ks, err := restore.InferFromBackup(ctx, hs, src)
 		return ks.Hash.Name, err
 	})
 	if err != nil {
@@ -91,7 +100,7 @@ func cmdDiff(ctx context.Context, a *app, args []string) error {
 	rep := progress.New(a.stderr, *quiet, listed)
 	rep.Start(ctx)
 	out := bufio.NewWriterSize(a.stdout, 1<<20)
-	st, err := diff.Run(ctx, out, opts)
+	st, err := diff.Run(ctx, hs, out, opts)
 	rep.Stop()
 	if ferr := out.Flush(); err == nil && ferr != nil {
 		err = fmt.Errorf("write diff: %w", ferr)

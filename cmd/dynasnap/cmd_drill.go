@@ -14,6 +14,8 @@ import (
 
 	"github.com/dynasnap/dynasnap/internal/awsconf"
 	"github.com/dynasnap/dynasnap/internal/drill"
+	"github.com/dynasnap/dynasnap/internal/history"
+	"github.com/dynasnap/dynasnap/internal/history/s3source"
 	"github.com/dynasnap/dynasnap/internal/layout"
 	"github.com/dynasnap/dynasnap/internal/progress"
 	"github.com/dynasnap/dynasnap/internal/snapshot"
@@ -77,7 +79,8 @@ func cmdDrill(ctx context.Context, a *app, args []string) error {
 	quiet := fs.Bool("quiet", false, "no progress and no summary on stderr")
 	jsonOut := fs.Bool("json", false, "print the report as JSON on stdout (on failure too): figures in seconds and as text, pass/fail and reasons")
 	afterRestore := fs.String("after-restore", "", "run this shell command after the restore, before verify, with DYNASNAP_DRILL_TABLE set to the scratch table's name; a non-zero exit fails the drill (to drill the drill: a command that changes an item must make it fail)")
-	awsOpts := awsFlags(fs)
+	var awsOpts awsconf.Options
+	awsOpts.AddFlags(fs)
 	if err := parse(fs, args); err != nil {
 		return err
 	}
@@ -122,7 +125,7 @@ func cmdDrill(ctx context.Context, a *app, args []string) error {
 		logw = io.Discard
 	}
 	d := &drillRun{a: a, json: *jsonOut, quiet: *quiet, log: logw}
-	clients, err := loadAWS(ctx, awsOpts, *workers+*segments+*readers+256+16)
+	clients, err := loadAWS(ctx, &awsOpts, *workers+*segments+*readers+256+16)
 	if err != nil {
 		return d.finish(nil, err)
 	}
@@ -234,8 +237,7 @@ func (d *drillRun) newest(ctx context.Context, clients *awsconf.Clients, folder 
 // snapshot' does by default.
 func (d *drillRun) takeSnapshot(ctx context.Context, clients *awsconf.Clients, src layout.Location, out, folder string) (*snapshot.Snapshot, drillExtra, error) {
 	var extra drillExtra
-	now := time.Now()
-	at, _ := parseAt("", now)
+	at, _ := history.Resolve("", time.Now())
 	switch {
 	case out != "":
 	case layout.IsS3URL(folder):
@@ -253,8 +255,8 @@ func (d *drillRun) takeSnapshot(ctx context.Context, clients *awsconf.Clients, s
 		}
 		extra.temp, out = dir, filepath.Join(dir, "snapshot")
 	}
-	if err := checkSnapshotOut(src, out); err != nil {
-		return nil, extra, err
+	if err := snapshot.CheckOut(src, out); err != nil {
+		return nil, extra, usageError{fmt.Sprintf("--out %v", err)}
 	}
 	dest, err := store.Open(clients, out, store.Options{})
 	if err != nil {
@@ -265,7 +267,12 @@ func (d *drillRun) takeSnapshot(ctx context.Context, clients *awsconf.Clients, s
 	fetched := &progress.Counter{Name: "items fetched"}
 	rep := progress.New(d.a.stderr, d.quiet, listed, fetched)
 	rep.Start(ctx)
-	res, err := snapshot.Run(ctx, clients.S3(), dest, snapshot.Options{Source: src, At: at, Tool: "dynasnap " + version(),
+	hs, err := s3source.Open(ctx, clients.S3(), src.Bucket)
+	if err != nil {
+		return nil, extra, err
+	}
+	defer hs.Close()
+	res, err := snapshot.Run(ctx, hs, dest, snapshot.Options{Source: src, At: at, Tool: "dynasnap " + version(),
 		Listed: listed, Fetched: fetched})
 	rep.Stop()
 	if err != nil {

@@ -7,11 +7,11 @@ import (
 	"strings"
 	"time"
 
+	"github.com/dynasnap/dynasnap/internal/awsconf"
 	"github.com/dynasnap/dynasnap/internal/history"
+	"github.com/dynasnap/dynasnap/internal/history/s3source"
 	"github.com/dynasnap/dynasnap/internal/item"
 	"github.com/dynasnap/dynasnap/internal/layout"
-	"github.com/dynasnap/dynasnap/internal/snapshot"
-	"github.com/dynasnap/dynasnap/internal/versions"
 )
 
 const historyExamples = `  # every change of one order, newest first
@@ -25,7 +25,8 @@ func cmdHistory(ctx context.Context, a *app, args []string) error {
 	source := fs.String("source", "", "the table's backup folder s3://BUCKET/PREFIX/TABLE (required)")
 	key := fs.String("key", "", `the item's key attributes as DynamoDB JSON, e.g. '{"pk":{"S":"a"}}' (required)`)
 	jsonOut := fs.Bool("json", false, "one JSON object per version on stdout, with its full image")
-	awsOpts := awsFlags(fs)
+	var awsOpts awsconf.Options
+	awsOpts.AddFlags(fs)
 	if err := parse(fs, args); err != nil {
 		return err
 	}
@@ -36,23 +37,28 @@ func cmdHistory(ctx context.Context, a *app, args []string) error {
 	if err != nil || src.Prefix == "" {
 		return usageError{"--source must name the table's backup folder, s3://BUCKET/PREFIX/TABLE"}
 	}
-	objectKey, k, err := versions.ObjectKeyOf(src, []byte(*key))
+	k, err := item.Unmarshal([]byte(*key))
 	if err != nil {
-		return usageError{err.Error()}
+		return usageError{fmt.Sprintf("--key: %v", err)}
 	}
-	clients, err := loadAWS(ctx, awsOpts, 32)
+	ck, err := item.CanonicalKey(k)
 	if err != nil {
-		return err
+		return usageError{fmt.Sprintf("--key: %v", err)}
 	}
-	s3c := clients.S3()
-	if err := snapshot.CheckSource(ctx, s3c, src); err != nil {
-		return err
-	}
-	vs, err := history.Of(ctx, s3c, src.Bucket, objectKey)
+	objectKey := src.ObjectKey(item.ObjectID(ck))
+	clients, err := loadAWS(ctx, &awsOpts, 32)
 	if err != nil {
 		return err
 	}
-	ck, _ := item.Marshal(k)
+	hs, err := s3source.Open(ctx, clients.S3(), src.Bucket)
+	if err != nil {
+		return err
+	}
+	defer hs.Close()
+	vs, err := history.ItemChanges(ctx, hs, objectKey)
+	if err != nil {
+		return err
+	}
 	if len(vs) == 0 {
 		return exitError{1, fmt.Errorf("no versions of %s in %s (object %s): check that the key names every key attribute with the table's types", ck, src, objectKey)}
 	}
@@ -73,7 +79,7 @@ func cmdHistory(ctx context.Context, a *app, args []string) error {
 	return nil
 }
 
-func describe(v history.Version) string {
+func describe(v history.Change) string {
 	switch v.Event {
 	case history.Remove:
 		return "item deleted"
@@ -96,7 +102,7 @@ func describe(v history.Version) string {
 	return strings.Join(parts, "; ")
 }
 
-func latest(v history.Version) string {
+func latest(v history.Change) string {
 	s := "  [version " + v.VersionID
 	if v.Latest {
 		s += ", latest"

@@ -2,30 +2,27 @@ package main
 
 import (
 	"context"
-	"crypto/sha256"
-	"encoding/hex"
 	"encoding/json"
 	"errors"
 	"fmt"
 	"os"
-	"path/filepath"
-	"strconv"
 	"strings"
 	"time"
 
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
 	"github.com/aws/aws-sdk-go-v2/service/s3"
 
-	"github.com/dynasnap/dynasnap/internal/fastget"
+	"github.com/dynasnap/dynasnap/internal/awsconf"
+	"github.com/dynasnap/dynasnap/internal/filter"
+	"github.com/dynasnap/dynasnap/internal/history"
+	"github.com/dynasnap/dynasnap/internal/history/s3source"
 	"github.com/dynasnap/dynasnap/internal/item"
 	"github.com/dynasnap/dynasnap/internal/keyschema"
 	"github.com/dynasnap/dynasnap/internal/layout"
 	"github.com/dynasnap/dynasnap/internal/progress"
 	"github.com/dynasnap/dynasnap/internal/restore"
-	"github.com/dynasnap/dynasnap/internal/scan"
 	"github.com/dynasnap/dynasnap/internal/snapshot"
 	"github.com/dynasnap/dynasnap/internal/store"
-	"github.com/dynasnap/dynasnap/internal/versions"
 )
 
 const restoreExamples = `  # a snapshot into a new on-demand table, then check it
@@ -56,7 +53,9 @@ func cmdRestore(ctx context.Context, a *app, args []string) error {
 	fs := newFlags(a, "restore", "restore (--snapshot SNAP | --source s3://BUCKET/PREFIX/TABLE --at TIME) --table NAME [flags]", restoreExamples)
 	snap := fs.String("snapshot", "", "the snapshot folder to restore: a local path or s3://bucket/prefix")
 	source := fs.String("source", "", "restore straight from the versions in the table's backup folder s3://BUCKET/PREFIX/TABLE")
-	at := fs.String("at", "", "with --source: point in time, RFC 3339 or a duration ago (-2h) (required with --source)")
+	at := fs.String("at", "", "with --source: point in time, RFC 3339 or a duration ago (-2h); default: the second in which the command starts (it waits for that second to end)")
+	var timeOpts history.TimeOptions
+	timeOpts.AddFlags(fs)
 	table := fs.String("table", "", "the DynamoDB table to write into (required)")
 	key := fs.String("key", "", `with --source: restore this one item, given by its key as DynamoDB JSON, e.g. '{"pk":{"S":"a"}}'`)
 	rewind := fs.Bool("rewind", false, "with --source: into a live table, touch only the keys changed after --at (put back their image at --at, or delete them)")
@@ -67,14 +66,14 @@ func cmdRestore(ctx context.Context, a *app, args []string) error {
 	maxWCU := fs.Float64("max-wcu", 0, "cap the write rate at this many write capacity units a second (0: no cap)")
 	readers := fs.Int("readers", 4, "with --snapshot: data files read at once")
 	checkpoint := fs.String("checkpoint", "", "with --snapshot: checkpoint file of finished data files (default: in the user cache folder, named after the table and snapshot)")
-	fetchers := fs.Int("fetchers", 128, "with --source: GetObject requests in flight")
-	ranges := fs.Int("ranges", 16, "with --source: key ranges listed (16, 256 or 4096)")
-	listConcurrency := fs.Int("list-concurrency", 16, "with --source: key ranges listed at once")
-	shard := fs.String("shard", "", "with --source: restore only shard i of n of the key space (i/n, 0-based), for several machines")
-	sel := addFilterFlags(fs, "restore only items")
+	var planOpts history.PlanOptions
+	planOpts.AddFlags(fs, "fetchers", 128)
+	var sel filter.Options
+	sel.AddFlags(fs, "restore only items")
 	quiet := fs.Bool("quiet", false, "no progress and no summary on stderr")
 	jsonOut := fs.Bool("json", false, "print a machine-readable summary as JSON on stdout")
-	awsOpts := awsFlags(fs)
+	var awsOpts awsconf.Options
+	awsOpts.AddFlags(fs)
 	if err := parse(fs, args); err != nil {
 		return err
 	}
@@ -83,10 +82,8 @@ func cmdRestore(ctx context.Context, a *app, args []string) error {
 		return usageError{"--table is required"}
 	case (*snap == "") == (*source == ""):
 		return usageError{"give exactly one of --snapshot and --source"}
-	case *snap != "" && (*at != "" || *key != "" || *rewind || *shard != ""):
+	case *snap != "" && (*at != "" || *key != "" || *rewind || planOpts.Shard != ""):
 		return usageError{"--at, --key, --rewind and --shard go with --source, not --snapshot"}
-	case *source != "" && *at == "":
-		return usageError{"--source needs --at: the point in time to restore"}
 	case *rewind && *createTable, *key != "" && *createTable:
 		return usageError{"--rewind and --key restore into an existing table; drop --create-table"}
 	case *workers < 1:
@@ -94,14 +91,18 @@ func cmdRestore(ctx context.Context, a *app, args []string) error {
 	case *maxWCU < 0:
 		return usageError{"--max-wcu must not be negative"}
 	}
-	if err := sel.check(); err != nil {
-		return err
+	if err := sel.Check(); err != nil {
+		return usageError{err.Error()}
+	}
+	plan, err := planOpts.Plan()
+	if err != nil {
+		return usageError{err.Error()}
 	}
 	ks, err := keySchemaFlag(*keySchema)
 	if err != nil {
 		return err
 	}
-	clients, err := loadAWS(ctx, awsOpts, *workers+*fetchers+*listConcurrency+16)
+	clients, err := loadAWS(ctx, &awsOpts, *workers+planOpts.Fetchers+plan.ListConcurrency+16)
 	if err != nil {
 		return err
 	}
@@ -118,22 +119,11 @@ func cmdRestore(ctx context.Context, a *app, args []string) error {
 	if err != nil || src.Prefix == "" {
 		return usageError{"--source must name the table's backup folder, s3://BUCKET/PREFIX/TABLE"}
 	}
-	atTime, err := versions.ParseTime(*at, time.Now())
+	atTime, err := history.Resolve(*at, time.Now())
 	if err != nil {
 		return usageError{fmt.Sprintf("--at: %v", err)}
 	}
-	if atTime.After(time.Now()) {
-		return usageError{fmt.Sprintf("--at %s is in the future", atTime.UTC().Format(time.RFC3339))}
-	}
-	opts := restore.VersionsOptions{S3: clients.S3(), Source: src, At: atTime, Rewind: *rewind,
-		Ranges: *ranges, ListConcurrency: *listConcurrency, Fetchers: *fetchers}
-	if *shard != "" {
-		i, n, err := parseShard(*shard)
-		if err != nil {
-			return usageError{fmt.Sprintf("--shard: %v", err)}
-		}
-		opts.Shard, opts.Shards = i, n
-	}
+	opts := restore.VersionsOptions{Source: src, At: atTime, ClockSkew: timeOpts.Skew(), Rewind: *rewind, Plan: plan, Fetchers: planOpts.Fetchers}
 	if *key != "" {
 		k, err := item.Unmarshal([]byte(*key))
 		if err != nil {
@@ -141,7 +131,12 @@ func cmdRestore(ctx context.Context, a *app, args []string) error {
 		}
 		opts.Key = k
 	}
-	return r.fromVersions(ctx, w, opts)
+	hs, err := s3source.Open(ctx, clients.S3(), src.Bucket)
+	if err != nil {
+		return err
+	}
+	defer hs.Close()
+	return r.fromVersions(ctx, hs, w, opts)
 }
 
 type restoreRun struct {
@@ -151,13 +146,13 @@ type restoreRun struct {
 	quiet, json                bool
 	overwrite, create, created bool
 	keySchema                  *keyschema.Schema
-	sel                        filterFlags
+	sel                        filter.Options
 }
 
 // filter builds --where/--key-prefix once the table's key is known (a bare
 // --key-prefix is a prefix of its partition key).
 func (r *restoreRun) filter(ks keyschema.Schema) (func(item.Item) (bool, error), string, error) {
-	return r.sel.build(func() (string, error) { return ks.Hash.Name, nil })
+	return r.sel.Build(func() (string, error) { return ks.Hash.Name, nil })
 }
 
 // prepareTable returns the table's key schema, creating the table if asked.
@@ -219,7 +214,7 @@ func (r *restoreRun) fromSnapshot(ctx context.Context, s3c *s3.Client, snap, cpP
 		return err
 	}
 	if cpPath == "" {
-		if cpPath, err = defaultCheckpoint(r.table, st.URL(""), s.Summary.ExportTime, r.sel.String()); err != nil {
+		if cpPath, err = restore.DefaultCheckpoint(r.table, st.URL(""), s.Summary.ExportTime, r.sel.String()); err != nil {
 			return err
 		}
 	}
@@ -289,11 +284,8 @@ func (r *restoreRun) fromSnapshot(ctx context.Context, s3c *s3.Client, snap, cpP
 	return r.printJSON(res, map[string]any{"snapshot": st.URL(""), "exportTime": s.Summary.ExportTime})
 }
 
-func (r *restoreRun) fromVersions(ctx context.Context, w *restore.Writer, opts restore.VersionsOptions) error {
-	if err := snapshot.CheckSource(ctx, opts.S3, opts.Source); err != nil {
-		return err
-	}
-	ks, err := r.prepareTable(ctx, false, func() (keyschema.Schema, error) { return inferFromBackup(ctx, opts.S3, opts.Source) })
+func (r *restoreRun) fromVersions(ctx context.Context, src history.Source, w *restore.Writer, opts restore.VersionsOptions) error {
+	ks, err := r.prepareTable(ctx, false, func() (keyschema.Schema, error) { return restore.InferFromBackup(ctx, src, opts.Source) })
 	if err != nil {
 		return err
 	}
@@ -322,7 +314,7 @@ func (r *restoreRun) fromVersions(ctx context.Context, w *restore.Writer, opts r
 	opts.Listed = listed
 	rep := progress.New(r.a.stderr, r.quiet, listed, w.Written, w.Deleted)
 	rep.Start(ctx)
-	res, err := restore.FromVersions(ctx, w, opts)
+	res, err := restore.FromVersions(ctx, src, w, opts)
 	rep.Stop()
 	if err != nil {
 		return err
@@ -389,7 +381,7 @@ func (r *restoreRun) printJSON(res *restore.Result, extra map[string]any) error 
 		"unprocessedRetried": res.Unprocessed, "throttledRetried": res.Throttled, "backoffs": res.Backoffs,
 		"backoffSeconds": res.BackoffTime.Seconds(), "skippedFiles": res.SkippedFiles, "skippedItems": res.SkippedItems,
 		"tableCreated": r.created}
-	if r.sel.set() {
+	if r.sel.Set() {
 		out["filteredOut"] = res.Filtered
 	}
 	for k, v := range extra {
@@ -423,54 +415,4 @@ func openSnapshotStore(s3c *s3.Client, snap string) (store.Store, error) {
 		return nil, err
 	}
 	return store.NewLocal(snap), nil
-}
-
-// defaultCheckpoint names the checkpoint after the table, the snapshot and
-// the filter, in the user's cache folder, so rerunning the same command
-// finds it.
-func defaultCheckpoint(table, snapURL string, exportTime time.Time, filter string) (string, error) {
-	dir, err := os.UserCacheDir()
-	if err != nil {
-		return "", fmt.Errorf("no cache folder for the checkpoint (%v); pass --checkpoint", err)
-	}
-	if abs, err := filepath.Abs(snapURL); err == nil && !layout.IsS3URL(snapURL) {
-		snapURL = abs
-	}
-	id := snapURL + "\x00" + exportTime.UTC().Format(time.RFC3339Nano)
-	if filter != "" { // unfiltered restores keep the names they had
-		id += "\x00" + filter
-	}
-	sum := sha256.Sum256([]byte(id))
-	return filepath.Join(dir, "dynasnap", "restore", table+"-"+hex.EncodeToString(sum[:6])+".json"), nil
-}
-
-// inferFromBackup reads the key schema from the first item of the backup.
-func inferFromBackup(ctx context.Context, s3c *s3.Client, src layout.Location) (keyschema.Schema, error) {
-	page, err := scan.ListPage(ctx, s3c, src.Bucket, src.Dir(), "", "", 100)
-	if err != nil {
-		return keyschema.Schema{}, err
-	}
-	for _, e := range page.Entries {
-		if e.IsDelete {
-			continue
-		}
-		r := fastget.NewReader(s3c)
-		it, err := versions.Fetch(ctx, r, src.Bucket, e)
-		r.Close()
-		if err != nil {
-			return keyschema.Schema{}, err
-		}
-		return restore.FromInferred(it, e.Key, "")
-	}
-	return keyschema.Schema{}, fmt.Errorf("no item in the first versions of %s to infer the key schema from; pass --key-schema", src)
-}
-
-func parseShard(s string) (int, int, error) {
-	a, b, ok := strings.Cut(s, "/")
-	i, err1 := strconv.Atoi(a)
-	n, err2 := strconv.Atoi(b)
-	if !ok || err1 != nil || err2 != nil || n < 1 || i < 0 || i >= n {
-		return 0, 0, fmt.Errorf("%q: want i/n with 0 <= i < n, e.g. 0/4", s)
-	}
-	return i, n, nil
 }

@@ -8,10 +8,13 @@ import (
 	"strings"
 	"time"
 
+	"github.com/dynasnap/dynasnap/internal/awsconf"
 	"github.com/dynasnap/dynasnap/internal/filter"
-	"github.com/dynasnap/dynasnap/internal/item"
+	"github.com/dynasnap/dynasnap/internal/history"
+	"github.com/dynasnap/dynasnap/internal/history/s3source"
 	"github.com/dynasnap/dynasnap/internal/layout"
 	"github.com/dynasnap/dynasnap/internal/progress"
+	"github.com/dynasnap/dynasnap/internal/restore"
 	"github.com/dynasnap/dynasnap/internal/snapshot"
 	"github.com/dynasnap/dynasnap/internal/store"
 )
@@ -28,32 +31,59 @@ const snapshotExamples = `  # the table as it was two hours ago, as gzipped JSON
       --out s3://analytics/orders/2026-11-26
   dynasnap athena-ddl s3://analytics/orders/2026-11-26 --table-name orders_20261126`
 
+// snapshotReport is snapshot --json (docs/JSON.md).
+type snapshotReport struct {
+	Snapshot                string              `json:"snapshot"`
+	Source                  string              `json:"source"`
+	ExportTime              string              `json:"exportTime"`
+	Items                   int64               `json:"items"`
+	VersionsListed          int64               `json:"versionsListed"`
+	VersionsAfterExportTime int64               `json:"versionsAfterExportTime"`
+	RepeatsDropped          int64               `json:"repeatsDropped"`
+	ListRequests            int64               `json:"listRequests"`
+	PrefixesListed          int64               `json:"prefixesListed"`
+	Ranges                  int                 `json:"ranges"`
+	BytesWritten            int64               `json:"bytesWritten"`
+	DataFiles               int                 `json:"dataFiles"`
+	Seconds                 float64             `json:"seconds"`
+	ItemsPerSecond          float64             `json:"itemsPerSecond"`
+	VersionsListedPerSecond float64             `json:"versionsListedPerSecond"`
+	OldestVersion           string              `json:"oldestVersion"`
+	GetObjectRequests       int64               `json:"getObjectRequests"`
+	ReusedFromBase          int64               `json:"reusedFromBase"`
+	SkippedObjects          []history.BadObject `json:"skippedObjects"`
+	FilteredOut             int64               `json:"filteredOut"`
+	Shard                   *int                `json:"shard,omitempty"`
+	Shards                  int                 `json:"shards,omitempty"`
+}
+
 func cmdSnapshot(ctx context.Context, a *app, args []string) error {
 	if len(args) > 0 && args[0] == "commit" {
 		return cmdSnapshotCommit(ctx, a, args[1:])
 	}
 	fs := newFlags(a, "snapshot", "snapshot --source s3://BUCKET/PREFIX/TABLE --out DEST [--at TIME] [flags]", snapshotExamples)
 	source := fs.String("source", "", "the table's backup folder: s3://BUCKET/PREFIX/TABLE (required)")
-	at := fs.String("at", "", "point in time: RFC 3339 (2026-11-26T09:30:00Z) or a duration ago (-2h, -90m); default: the last whole second before the scan starts")
+	at := fs.String("at", "", "point in time: RFC 3339 (2026-11-26T09:30:00Z) or a duration ago (-2h, -90m); default: the second in which the command starts (it waits for that second to end, so everything written before the command is in)")
+	var timeOpts history.TimeOptions
+	timeOpts.AddFlags(fs)
 	out := fs.String("out", "", "the snapshot's own folder: a local path or s3://bucket/prefix; must not hold a snapshot already (required)")
 	format := fs.String("format", "jsonl", "data file format: jsonl (DynamoDB JSON lines, as AWS exports write) or parquet (typed columns for Athena, zstd by default)")
 	pqFlags := addParquetFlags(fs)
 	singleFile := fs.Bool("single-file", false, "write the whole snapshot as one data file (still with its manifests)")
+	fileSize := fs.String("file-size", "128MiB", "cut data files at about this size (compressed): e.g. 64MiB, 1GiB")
 	compression := fs.String("compression", "gzip", "data file compression: gzip, zstd or none")
 	sse := fs.String("sse", "", "server-side encryption of S3 output: AES256 or aws:kms")
 	kmsKey := fs.String("sse-kms-key-id", "", "KMS key for --sse aws:kms (default: the AWS managed key)")
-	concurrency := fs.Int("concurrency", 256, "GetObject requests in flight")
-	listConcurrency := fs.Int("list-concurrency", 16, "key ranges listed at once")
-	ranges := fs.Int("ranges", 16, "key ranges the table's objects are split into (rounded up to 16, 256 or 4096)")
-	pageSize := fs.Int32("page-size", 0, "versions per ListObjectVersions page (default: the server's, 1000)")
+	var planOpts history.PlanOptions
+	planOpts.AddFlags(fs, "concurrency", 256)
 	base := fs.String("base", "", "an earlier snapshot of the same source (local or s3://): unchanged items are copied from it instead of fetched")
-	shard := fs.String("shard", "", "run one shard of a sharded snapshot: I/N (0-based), or auto/N to take I from JOB_COMPLETION_INDEX or AWS_BATCH_JOB_ARRAY_INDEX; then run 'dynasnap snapshot commit --out DEST'")
-	whereExpr := fs.String("where", "", `keep only items matching this CEL expression over "item", e.g. 'item.tenant == "acme" && item.updated > 1700000000'`)
-	keyPrefix := fs.String("key-prefix", "", "keep only items whose partition key starts with this: ATTR=PREFIX, e.g. pk=acme#")
+	var sel filter.Options
+	sel.AddFlags(fs, "keep only items")
 	skipBad := fs.Bool("skip-bad-objects", false, "skip versions that are not readable DynamoDB items (corrupt, empty, over 400 KB, archived) and list them in the summary, instead of stopping")
 	quiet := fs.Bool("quiet", false, "no progress and no summary line on stderr")
 	jsonOut := fs.Bool("json", false, "print a machine-readable summary as JSON on stdout")
-	awsOpts := awsFlags(fs)
+	var awsOpts awsconf.Options
+	awsOpts.AddFlags(fs)
 	if err := parse(fs, args); err != nil {
 		return err
 	}
@@ -71,34 +101,31 @@ func cmdSnapshot(ctx context.Context, a *app, args []string) error {
 	if src.Prefix == "" {
 		return usageError{"--source must name the table's folder, s3://BUCKET/PREFIX/TABLE"}
 	}
-	now := time.Now()
-	atTime, err := parseAt(*at, now)
+	atTime, err := history.Resolve(*at, time.Now())
 	if err != nil {
 		return usageError{fmt.Sprintf("--at: %v", err)}
 	}
-	if err := checkSnapshotOut(src, *out); err != nil {
-		return err
+	if err := snapshot.CheckOut(src, *out); err != nil {
+		return usageError{fmt.Sprintf("--out %v", err)}
 	}
 	if !layout.IsS3URL(*out) && (*sse != "" || *kmsKey != "") {
 		return usageError{"--sse and --sse-kms-key-id apply to s3:// outputs only"}
 	}
-
-	sel, err := filter.New(*whereExpr, *keyPrefix, "")
+	size, err := parseSize(*fileSize)
+	if err != nil {
+		return usageError{fmt.Sprintf("--file-size: %v", err)}
+	}
+	if err := sel.Check(); err != nil {
+		return usageError{err.Error()}
+	}
+	plan, err := planOpts.Plan()
 	if err != nil {
 		return usageError{err.Error()}
 	}
-	var match func(item.Item) (bool, error)
-	if *whereExpr != "" || *keyPrefix != "" {
-		match = sel.Match
-	}
-	shardIndex, shardCount, err := parseShardSpec(*shard)
-	if err != nil {
-		return usageError{fmt.Sprintf("--shard: %v", err)}
-	}
-	if shardCount > 0 && (*at == "" || !strings.Contains(*at, "T")) {
+	if plan.Shards > 0 && (*at == "" || !strings.Contains(*at, "T")) {
 		return usageError{"--shard needs an absolute --at (RFC 3339), the same for every shard"}
 	}
-	clients, err := loadAWS(ctx, awsOpts, *concurrency+*listConcurrency+8)
+	clients, err := loadAWS(ctx, &awsOpts, planOpts.Fetchers+planOpts.ListConcurrency+8)
 	if err != nil {
 		return err
 	}
@@ -116,16 +143,28 @@ func cmdSnapshot(ctx context.Context, a *app, args []string) error {
 			return fmt.Errorf("--base: %w", err)
 		}
 	}
+	hs, err := s3source.Open(ctx, clients.S3(), src.Bucket)
+	if err != nil {
+		return err
+	}
+	defer hs.Close()
+	match, desc, err := sel.Build(func() (string, error) {
+		ks, err := restore.InferFromBackup(ctx, hs, src)
+		return ks.Hash.Name, err
+	})
+	if err != nil {
+		return err
+	}
 	listed := &progress.Counter{Name: "versions listed"}
 	fetched := &progress.Counter{Name: "items fetched"}
 	written := &progress.Counter{Name: "written", Unit: "bytes"}
 	rep := progress.New(a.stderr, *quiet, listed, fetched, written)
 	rep.Start(ctx)
-	res, err := snapshot.Run(ctx, clients.S3(), dest, snapshot.Options{
-		Source: src, At: atTime, Format: *format, Compression: *compression, SingleFile: *singleFile,
-		Concurrency: *concurrency, ListConcurrency: *listConcurrency, Ranges: *ranges, MaxKeys: *pageSize,
-		SSE: *sse, SSEKMSKey: *kmsKey, Tool: "dynasnap " + version(), Base: baseSnap, Shard: shardIndex, Shards: shardCount,
-		SkipBadObjects: *skipBad, Filter: match, FilterText: sel.String(), Parquet: pqOpts,
+	res, err := snapshot.Run(ctx, hs, dest, snapshot.Options{
+		Source: src, At: atTime, ClockSkew: timeOpts.Skew(), Format: *format, Compression: *compression, SingleFile: *singleFile, FileSize: size,
+		Concurrency: planOpts.Fetchers, ListConcurrency: plan.ListConcurrency, Ranges: plan.Ranges, MaxKeys: plan.PageSize,
+		SSE: *sse, SSEKMSKey: *kmsKey, Tool: "dynasnap " + version(), Base: baseSnap, Shard: plan.Shard, Shards: plan.Shards,
+		SkipBadObjects: *skipBad, Filter: match, FilterText: desc, Parquet: pqOpts,
 		Listed: listed, Fetched: fetched, Written: written,
 	})
 	rep.Stop()
@@ -137,16 +176,17 @@ func cmdSnapshot(ctx context.Context, a *app, args []string) error {
 	if !layout.IsS3URL(*out) {
 		where, _ = filepath.Abs(*out)
 	}
-	if !*quiet && shardCount > 0 {
+	stamp := atTime.UTC().Format(time.RFC3339Nano)
+	if !*quiet && plan.Shards > 0 {
 		fmt.Fprintf(a.stderr, "shard %d/%d of %s at %s: %d items in %.1fs; run 'dynasnap snapshot commit --out %s' when all shards are done\n",
-			shardIndex, shardCount, src, atTime.UTC().Format(time.RFC3339Nano), res.Items, secs, *out)
+			plan.Shard, plan.Shards, src, stamp, res.Items, secs, *out)
 	} else if !*quiet {
 		if res.Items == 0 && (res.OldestVersion.IsZero() || atTime.Before(res.OldestVersion)) {
 			fmt.Fprintf(a.stderr, "warning: %s has no version at or before %s (oldest: %s); the snapshot is empty\n",
-				src, atTime.UTC().Format(time.RFC3339), fmtTime(res.OldestVersion))
+				src, atTime.UTC().Format(time.RFC3339), history.FormatTime(res.OldestVersion))
 		}
-		fmt.Fprintf(a.stderr, "snapshot of %s at %s: %d items from %d versions in %.1fs (%.0f items/s), %d data files, %.1f MB -> %s\n",
-			src, atTime.UTC().Format(time.RFC3339Nano), res.Items, res.VersionsListed, secs, float64(res.Items)/secs,
+		fmt.Fprintf(a.stderr, "snapshot of %s at %s: %d items from %d versions (%d newer than %s, left out) in %.1fs (%.0f items/s), %d data files, %.1f MB -> %s\n",
+			src, stamp, res.Items, res.VersionsListed, res.VersionsNewer, stamp, secs, float64(res.Items)/secs,
 			res.DataFiles, float64(res.BytesWritten)/1e6, where)
 		for _, b := range res.BadObjects {
 			fmt.Fprintf(a.stderr, "skipped bad object s3://%s/%s version %s: %s\n", src.Bucket, b.Key, b.VersionID, b.Reason)
@@ -159,65 +199,21 @@ func cmdSnapshot(ctx context.Context, a *app, args []string) error {
 			fmt.Fprintf(a.stderr, "incremental: %d items copied from the base, %d fetched\n", res.Reused, res.Fetched)
 		}
 	}
-	if *jsonOut {
-		enc := json.NewEncoder(a.stdout)
-		return enc.Encode(map[string]any{
-			"snapshot": where, "source": src.String(), "exportTime": atTime.UTC().Format(time.RFC3339Nano),
-			"items": res.Items, "versionsListed": res.VersionsListed, "repeatsDropped": res.Repeats,
-			"bytesWritten": res.BytesWritten, "dataFiles": res.DataFiles, "seconds": secs,
-			"itemsPerSecond": float64(res.Items) / secs, "versionsListedPerSecond": float64(res.VersionsListed) / secs,
-			"oldestVersion": fmtTime(res.OldestVersion), "getObjectRequests": res.Fetched, "reusedFromBase": res.Reused,
-			"skippedObjects": res.BadObjects, "filteredOut": res.Filtered,
-		})
-	}
-	return nil
-}
-
-// checkSnapshotOut refuses an --out in or over the backup folder of src:
-// only the stream writer and backfill may write there, and a snapshot
-// there would be read back as backup versions.
-func checkSnapshotOut(src layout.Location, out string) error {
-	if !layout.IsS3URL(out) {
+	if !*jsonOut {
 		return nil
 	}
-	dst, err := layout.ParseS3URL(out)
-	if err != nil {
-		return usageError{fmt.Sprintf("--out: %v", err)}
+	r := snapshotReport{Snapshot: where, Source: src.String(), ExportTime: stamp,
+		Items: res.Items, VersionsListed: res.VersionsListed, VersionsAfterExportTime: res.VersionsNewer, RepeatsDropped: res.Repeats,
+		ListRequests: res.ListRequests, PrefixesListed: res.Prefixes, Ranges: plan.Ranges,
+		BytesWritten: res.BytesWritten, DataFiles: res.DataFiles, Seconds: secs,
+		ItemsPerSecond: float64(res.Items) / secs, VersionsListedPerSecond: float64(res.VersionsListed) / secs,
+		OldestVersion: history.FormatTime(res.OldestVersion), GetObjectRequests: res.Fetched, ReusedFromBase: res.Reused,
+		SkippedObjects: res.BadObjects, FilteredOut: res.Filtered}
+	if r.SkippedObjects == nil {
+		r.SkippedObjects = []history.BadObject{}
 	}
-	if src.Contains(dst) || dst.Contains(src) {
-		return usageError{fmt.Sprintf("--out %s overlaps the backup folder %s; nothing but the stream writer may write there", dst, src)}
+	if plan.Shards > 0 {
+		r.Shard, r.Shards = &plan.Shard, plan.Shards
 	}
-	if parent := src.Child(".."); parent.Prefix != "" && parent.Prefix != "." && parent.Contains(dst) {
-		return usageError{fmt.Sprintf("--out %s is inside the backup prefix %s, where only the stream writer and backfill write", dst, parent)}
-	}
-	return nil
-}
-
-func fmtTime(t time.Time) string {
-	if t.IsZero() {
-		return "none"
-	}
-	return t.UTC().Format(time.RFC3339)
-}
-
-// parseAt reads --at. The default is the last whole second before now:
-// LastModified has whole-second precision, so a version stamped with the
-// current second may have been written after the scan started.
-func parseAt(s string, now time.Time) (time.Time, error) {
-	if s == "" {
-		return now.Truncate(time.Second).Add(-time.Second), nil
-	}
-	var t time.Time
-	if d, err := time.ParseDuration(s); err == nil {
-		if d > 0 {
-			d = -d // "2h" means two hours ago, as "-2h" does
-		}
-		t = now.Add(d)
-	} else if t, err = time.Parse(time.RFC3339Nano, s); err != nil {
-		return t, fmt.Errorf("%q is neither an RFC 3339 time (2026-11-26T09:30:00Z) nor a duration ago (-2h)", s)
-	}
-	if t.After(now) {
-		return t, fmt.Errorf("%s is in the future; a snapshot can only show the past", t.UTC().Format(time.RFC3339))
-	}
-	return t, nil
+	return json.NewEncoder(a.stdout).Encode(r)
 }

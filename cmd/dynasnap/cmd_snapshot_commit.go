@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 
+	"github.com/dynasnap/dynasnap/internal/awsconf"
 	"github.com/dynasnap/dynasnap/internal/snapshot"
 	"github.com/dynasnap/dynasnap/internal/store"
 )
@@ -16,14 +17,15 @@ func cmdSnapshotCommit(ctx context.Context, a *app, args []string) error {
 	fs := newFlags(a, "snapshot commit", "snapshot commit --out DEST", commitExamples)
 	out := fs.String("out", "", "the folder the shards wrote into (required)")
 	quiet := fs.Bool("quiet", false, "no summary line")
-	awsOpts := awsFlags(fs)
+	var awsOpts awsconf.Options
+	awsOpts.AddFlags(fs)
 	if err := parse(fs, args); err != nil {
 		return err
 	}
 	if *out == "" {
 		return usageError{"--out is required"}
 	}
-	clients, err := loadAWS(ctx, awsOpts, 16)
+	clients, err := loadAWS(ctx, &awsOpts, 16)
 	if err != nil {
 		return err
 	}

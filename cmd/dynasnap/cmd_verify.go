@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"time"
 
+	"github.com/dynasnap/dynasnap/internal/awsconf"
 	"github.com/dynasnap/dynasnap/internal/keyschema"
 	"github.com/dynasnap/dynasnap/internal/progress"
 	"github.com/dynasnap/dynasnap/internal/snapshot"
@@ -33,7 +34,8 @@ func cmdVerify(ctx context.Context, a *app, args []string) error {
 	eventual := fs.Bool("eventually-consistent", false, "scan with eventually consistent reads (half the read cost; may miss the latest writes)")
 	quiet := fs.Bool("quiet", false, "no progress on stderr")
 	jsonOut := fs.Bool("json", false, "print the report as JSON on stdout instead of text")
-	awsOpts := awsFlags(fs)
+	var awsOpts awsconf.Options
+	awsOpts.AddFlags(fs)
 	if err := parse(fs, args); err != nil {
 		return err
 	}
@@ -43,7 +45,7 @@ func cmdVerify(ctx context.Context, a *app, args []string) error {
 	if *segments < 1 || *segments > 1000000 {
 		return usageError{"--segments must be between 1 and 1,000,000"}
 	}
-	clients, err := loadAWS(ctx, awsOpts, *segments+*readers+8)
+	clients, err := loadAWS(ctx, &awsOpts, *segments+*readers+8)
 	if err != nil {
 		return err
 	}

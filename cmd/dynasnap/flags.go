@@ -3,7 +3,6 @@ package main
 import (
 	"context"
 	"fmt"
-	"os"
 	"strconv"
 	"strings"
 
@@ -44,46 +43,9 @@ type discard struct{}
 
 func (discard) Write(p []byte) (int, error) { return len(p), nil }
 
-// awsFlags adds the AWS connection flags every I/O command shares.
-func awsFlags(fs *pflag.FlagSet) *awsconf.Options {
-	o := &awsconf.Options{}
-	fs.StringVar(&o.EndpointURL, "endpoint-url", "", "send every AWS request to this URL (a local S3 or DynamoDB server); also AWS_ENDPOINT_URL(_S3|_DYNAMODB)")
-	fs.StringVar(&o.Region, "region", "", "AWS region (default: from AWS_REGION or the profile)")
-	fs.StringVar(&o.Profile, "profile", "", "named profile from the shared AWS config (default: AWS_PROFILE or default)")
-	return o
-}
-
 func loadAWS(ctx context.Context, o *awsconf.Options, maxConns int) (*awsconf.Clients, error) {
 	o.MaxConns = maxConns
 	return awsconf.Load(ctx, *o)
-}
-
-// parseShardSpec reads --shard I/N or auto/N; N == 0 means not sharded.
-func parseShardSpec(s string) (int, int, error) {
-	if s == "" {
-		return 0, 0, nil
-	}
-	is, ns, ok := strings.Cut(s, "/")
-	n, err := strconv.Atoi(ns)
-	if !ok || err != nil || n < 1 {
-		return 0, 0, fmt.Errorf("%q: want I/N or auto/N, e.g. 0/4", s)
-	}
-	if is == "auto" {
-		for _, env := range []string{"JOB_COMPLETION_INDEX", "AWS_BATCH_JOB_ARRAY_INDEX"} {
-			if v := os.Getenv(env); v != "" {
-				is = v
-				break
-			}
-		}
-		if is == "auto" {
-			return 0, 0, fmt.Errorf("auto/%d: neither JOB_COMPLETION_INDEX (Kubernetes Indexed Job) nor AWS_BATCH_JOB_ARRAY_INDEX (AWS Batch array job) is set", n)
-		}
-	}
-	i, err := strconv.Atoi(is)
-	if err != nil || i < 0 || i >= n {
-		return 0, 0, fmt.Errorf("%q: the shard index must be 0..%d", s, n-1)
-	}
-	return i, n, nil
 }
 
 // keySchemaFlag parses --key-schema HASH:TYPE[,RANGE:TYPE]; nil when not given.
@@ -96,4 +58,25 @@ func keySchemaFlag(v string) (*keyschema.Schema, error) {
 		return nil, usageError{fmt.Sprintf("--key-schema: %v", err)}
 	}
 	return &s, nil
+}
+
+// parseSize reads a byte size: a number with an optional KiB, MiB, GiB
+// (or KB, MB, GB) suffix.
+func parseSize(s string) (int64, error) {
+	units := []struct {
+		suffix string
+		mult   int64
+	}{{"KiB", 1 << 10}, {"MiB", 1 << 20}, {"GiB", 1 << 30}, {"KB", 1e3}, {"MB", 1e6}, {"GB", 1e9}, {"B", 1}}
+	num, mult := s, int64(1)
+	for _, u := range units {
+		if strings.HasSuffix(s, u.suffix) {
+			num, mult = strings.TrimSpace(strings.TrimSuffix(s, u.suffix)), u.mult
+			break
+		}
+	}
+	n, err := strconv.ParseFloat(num, 64)
+	if err != nil || n < 1 {
+		return 0, fmt.Errorf("%q: want a size such as 64MiB or 1GiB", s)
+	}
+	return int64(n * float64(mult)), nil
 }

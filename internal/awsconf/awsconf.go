@@ -19,6 +19,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/config"
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
 	"github.com/aws/aws-sdk-go-v2/service/s3"
+	"github.com/spf13/pflag"
 )
 
 // Options are the command-line overrides; zero values defer to the chain.
@@ -134,4 +135,11 @@ type truncatedRetryer struct{ aws.RetryerV2 }
 
 func (r truncatedRetryer) IsErrorRetryable(err error) bool {
 	return r.RetryerV2.IsErrorRetryable(err) || errors.Is(err, io.ErrUnexpectedEOF)
+}
+
+// AddFlags adds the AWS connection flags every command that does I/O shares.
+func (o *Options) AddFlags(fs *pflag.FlagSet) {
+	fs.StringVar(&o.EndpointURL, "endpoint-url", "", "send every AWS request to this URL (a local S3 or DynamoDB server); also AWS_ENDPOINT_URL(_S3|_DYNAMODB)")
+	fs.StringVar(&o.Region, "region", "", "AWS region (default: from AWS_REGION or the profile)")
+	fs.StringVar(&o.Profile, "profile", "", "named profile from the shared AWS config (default: AWS_PROFILE or default)")
 }

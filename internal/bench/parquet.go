@@ -13,6 +13,7 @@ import (
 	"time"
 
 	"github.com/dynasnap/dynasnap/internal/awsconf"
+	"github.com/dynasnap/dynasnap/internal/history/s3source"
 	"github.com/dynasnap/dynasnap/internal/item"
 	"github.com/dynasnap/dynasnap/internal/parquetfmt"
 	"github.com/dynasnap/dynasnap/internal/snapshot"
@@ -41,7 +42,7 @@ func RunParquet(ctx context.Context, cfg Config, w, log io.Writer) error {
 	jsonl := filepath.Join(dir, "jsonl")
 	fmt.Fprintf(log, "parquet: JSON-lines snapshot of %s into %s (not timed)\n", s.Source(), jsonl)
 	at := time.Now().Truncate(time.Second).Add(-time.Second)
-	if _, err := snapshot.Run(ctx, clients.S3(), store.NewLocal(jsonl), snapshot.Options{Source: s.Location(s.Table), At: at,
+	if _, err := snapshot.Run(ctx, s3source.New(clients.S3(), s.Location(s.Table).Bucket), store.NewLocal(jsonl), snapshot.Options{Source: s.Location(s.Table), At: at,
 		Compression: "gzip", Concurrency: cfg.Concurrency}); err != nil {
 		return fmt.Errorf("parquet bench: JSON-lines snapshot: %w", err)
 	}

@@ -16,6 +16,7 @@ import (
 
 	"github.com/dynasnap/dynasnap/internal/awsconf"
 	"github.com/dynasnap/dynasnap/internal/backup"
+	"github.com/dynasnap/dynasnap/internal/history/s3source"
 	"github.com/dynasnap/dynasnap/internal/item"
 	"github.com/dynasnap/dynasnap/internal/layout"
 	"github.com/dynasnap/dynasnap/internal/progress"
@@ -71,7 +72,7 @@ func (e *env) snapshotAt(dir string, at time.Time) *snapshot.Snapshot {
 	e.t.Helper()
 	ctx := context.Background()
 	st := store.NewLocal(dir)
-	if _, err := snapshot.Run(ctx, e.c.S3(), st, snapshot.Options{Source: e.src, At: at}); err != nil {
+	if _, err := snapshot.Run(ctx, s3source.New(e.c.S3(), e.src.Bucket), st, snapshot.Options{Source: e.src, At: at}); err != nil {
 		e.t.Fatal(err)
 	}
 	s, err := snapshot.Open(ctx, st)

@@ -16,6 +16,7 @@ import (
 	"github.com/klauspost/compress/gzip"
 
 	"github.com/dynasnap/dynasnap/internal/awsconf"
+	"github.com/dynasnap/dynasnap/internal/history/s3source"
 	"github.com/dynasnap/dynasnap/internal/item"
 	"github.com/dynasnap/dynasnap/internal/keyschema"
 	"github.com/dynasnap/dynasnap/internal/layout"
@@ -98,7 +99,7 @@ func (b *backup) snapshotAt(ctx context.Context, at time.Time) *snapshot.Snapsho
 	b.t.Helper()
 	dir := filepath.Join(b.t.TempDir(), "snap")
 	st := store.NewLocal(dir)
-	if _, err := snapshot.Run(ctx, b.s3, st, snapshot.Options{Source: b.src, At: at, Concurrency: 32}); err != nil {
+	if _, err := snapshot.Run(ctx, s3source.New(b.s3, b.src.Bucket), st, snapshot.Options{Source: b.src, At: at, Concurrency: 32}); err != nil {
 		b.t.Fatal(err)
 	}
 	s, err := snapshot.Open(ctx, st)
@@ -168,7 +169,7 @@ func writeSnapshot(t testing.TB, dir string, ks keyschema.Schema, files [][]item
 		if err := st.Put(ctx, sn, side.Bytes()); err != nil {
 			t.Fatal(err)
 		}
-		json.NewEncoder(&manifest).Encode(snapshot.FileEntry{ItemCount: int64(len(items)), DataFileS3Key: dn, SidecarS3Key: sn, Range: i})
+		json.NewEncoder(&manifest).Encode(snapshot.FileEntry{ItemCount: int64(len(items)), DataFileS3Key: dn, SidecarS3Key: sn})
 		total += int64(len(items))
 	}
 	if err := st.Put(ctx, snapshot.FilesName, manifest.Bytes()); err != nil {

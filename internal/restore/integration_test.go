@@ -11,6 +11,8 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb/types"
 
+	"github.com/dynasnap/dynasnap/internal/history"
+	"github.com/dynasnap/dynasnap/internal/history/s3source"
 	"github.com/dynasnap/dynasnap/internal/item"
 	"github.com/dynasnap/dynasnap/internal/itemcmp"
 	"github.com/dynasnap/dynasnap/internal/keyschema"
@@ -136,7 +138,7 @@ func TestRewind(t *testing.T) {
 	table := newTable(t, ddb, pkSchema)
 	// The live table: the backup's latest state.
 	live := &Writer{Client: ddb, Table: table, Workers: 8}
-	if _, err := FromVersions(ctx, live, VersionsOptions{S3: b.s3, Source: b.src, At: now, Schema: pkSchema}); err != nil {
+	if _, err := FromVersions(ctx, s3source.New(b.s3, b.src.Bucket), live, VersionsOptions{Source: b.src, At: now, Schema: pkSchema}); err != nil {
 		t.Fatal(err)
 	}
 	snapAt := b.snapshotAt(ctx, at)
@@ -144,7 +146,7 @@ func TestRewind(t *testing.T) {
 		t.Fatalf("before the rewind the table should differ: %+v", r)
 	}
 	w := &Writer{Client: ddb, Table: table, Workers: 8}
-	res, err := FromVersions(ctx, w, VersionsOptions{S3: b.s3, Source: b.src, At: at, Rewind: true, Schema: pkSchema, Ranges: 256})
+	res, err := FromVersions(ctx, s3source.New(b.s3, b.src.Bucket), w, VersionsOptions{Source: b.src, At: at, Rewind: true, Schema: pkSchema, Plan: history.Plan{Ranges: 256}})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -171,7 +173,7 @@ func TestRestoreOneKey(t *testing.T) {
 	now := nextSecond()
 	ddb := testenv.DynamoDB(t)
 	table := newTable(t, ddb, pkSchema)
-	if _, err := FromVersions(ctx, &Writer{Client: ddb, Table: table}, VersionsOptions{S3: b.s3, Source: b.src, At: now, Schema: pkSchema}); err != nil {
+	if _, err := FromVersions(ctx, s3source.New(b.s3, b.src.Bucket), &Writer{Client: ddb, Table: table}, VersionsOptions{Source: b.src, At: now, Schema: pkSchema}); err != nil {
 		t.Fatal(err)
 	}
 	get := func(i int) item.Item {
@@ -184,7 +186,7 @@ func TestRestoreOneKey(t *testing.T) {
 	}
 	for i, want := range map[int]string{1: "old", 2: ""} {
 		k, _ := pkSchema.Key(numItem(i, ""))
-		res, err := FromVersions(ctx, &Writer{Client: ddb, Table: table}, VersionsOptions{S3: b.s3, Source: b.src, At: at, Key: k, Schema: pkSchema})
+		res, err := FromVersions(ctx, s3source.New(b.s3, b.src.Bucket), &Writer{Client: ddb, Table: table}, VersionsOptions{Source: b.src, At: at, Key: k, Schema: pkSchema})
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -197,7 +199,7 @@ func TestRestoreOneKey(t *testing.T) {
 		}
 	}
 	k, _ := pkSchema.Key(numItem(99, ""))
-	_, err := FromVersions(ctx, &Writer{Client: ddb, Table: table}, VersionsOptions{S3: b.s3, Source: b.src, At: at, Key: k, Schema: pkSchema})
+	_, err := FromVersions(ctx, s3source.New(b.s3, b.src.Bucket), &Writer{Client: ddb, Table: table}, VersionsOptions{Source: b.src, At: at, Key: k, Schema: pkSchema})
 	if err == nil || !strings.Contains(err.Error(), "no versions of key") {
 		t.Fatalf("unknown key: %v", err)
 	}

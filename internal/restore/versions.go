@@ -1,6 +1,7 @@
 package restore
 
 import (
+	"bytes"
 	"context"
 	"fmt"
 	"path"
@@ -11,24 +12,22 @@ import (
 
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
-	"github.com/aws/aws-sdk-go-v2/service/s3"
-	"golang.org/x/sync/errgroup"
 
-	"github.com/dynasnap/dynasnap/internal/fastget"
+	"github.com/dynasnap/dynasnap/internal/history"
 	"github.com/dynasnap/dynasnap/internal/item"
 	"github.com/dynasnap/dynasnap/internal/keyschema"
 	"github.com/dynasnap/dynasnap/internal/layout"
 	"github.com/dynasnap/dynasnap/internal/progress"
-	"github.com/dynasnap/dynasnap/internal/scan"
-	"github.com/dynasnap/dynasnap/internal/versions"
 )
 
 // VersionsOptions configure a point-in-time restore straight from the
 // backup's versions, with no snapshot in between.
 type VersionsOptions struct {
-	S3     *s3.Client
 	Source layout.Location // the table's backup folder
 	At     time.Time
+	// ClockSkew: the listing waits until At's second is over by this much
+	// (docs/DESIGN.md §3); 0 means history.DefaultClockSkew, negative none.
+	ClockSkew time.Duration
 	// Rewind touches only keys with a version or delete marker after At:
 	// their image at At is put back, or they are deleted if they did not
 	// exist then. Without it every key that existed at At is put.
@@ -44,15 +43,10 @@ type VersionsOptions struct {
 	Filter func(item.Item) (bool, error)
 	Live   GetAPI // the target table, for the current items; required with Filter and Rewind or Key
 
-	Ranges          int   // key ranges listed; default 16
-	ListConcurrency int   // default 16
-	Fetchers        int   // GetObject in flight; default 128
-	Shard, Shards   int   // restore only ranges i, i+n, ... (Shards 0: all)
-	MaxKeys         int32 // list page size; 0: the server's
+	Plan     history.Plan // ranges, shard, list concurrency, page size
+	Fetchers int          // GetObject in flight; default 128
 
 	Listed, Fetched *progress.Counter
-
-	reader *fastget.Reader // set by FromVersions
 }
 
 // GetAPI reads one item of the target table.
@@ -63,48 +57,53 @@ type GetAPI interface {
 // MaxConflictKeys is how many conflicting keys a Result names.
 const MaxConflictKeys = 100
 
-// action is what one key needs.
+// action is what one key needs: put its image back, or delete it.
 type action struct {
-	put    *scan.Entry // the version to put back
-	delete *scan.Entry // a version to read the key from, then delete
-	key    item.Item   // the key to delete, when known already
+	put    *history.Entry // the version to put back
+	delete *history.Entry // a version to read the key from, then delete
+	// Settled once the versions are read: the image to put (nil: delete
+	// key), and whether the filter lets the key be written.
+	image, key item.Item
+	write      bool
 }
 
-// decide applies the rules of a point-in-time restore to one key's entries.
-func decide(entries []scan.Entry, at time.Time, rewind bool, single item.Item) (a action, touch bool) {
-	if rewind && !versions.ChangedAfter(entries, at) {
-		return a, false
+// decide applies the rules of a point-in-time restore to one folded key.
+func decide(k *history.Key, rewind bool, single item.Item) (a *action, touch bool) {
+	if rewind && !k.Changed() {
+		return nil, false
 	}
-	if e, ok := versions.StateAt(entries, at); ok {
-		return action{put: &e}, true
+	if k.Exists[0] {
+		e := k.At[0]
+		return &action{put: &e}, true
 	}
 	// The item did not exist at the time.
 	if single != nil {
-		return action{key: single}, true
+		return &action{key: single}, true
 	}
 	if !rewind {
-		return a, false
+		return nil, false
 	}
-	if e, ok := versions.LatestImage(entries); ok {
-		return action{delete: &e}, true
+	if k.HasImage {
+		e := k.Newest
+		return &action{delete: &e}, true
 	}
-	return a, false // never had an image: nothing to delete
+	return nil, false // never had an image: nothing to delete
 }
 
-// FromVersions restores the table as it was at opts.At from the versions.
-func FromVersions(ctx context.Context, w *Writer, opts VersionsOptions) (*Result, error) {
+func (a *action) reads() []history.Entry {
+	switch {
+	case a.put != nil:
+		return []history.Entry{*a.put}
+	case a.delete != nil:
+		return []history.Entry{*a.delete}
+	}
+	return nil
+}
+
+// FromVersions restores the table as it was at opts.At from the versions
+// in src.
+func FromVersions(ctx context.Context, src history.Source, w *Writer, opts VersionsOptions) (*Result, error) {
 	start := time.Now()
-	opts.reader = fastget.NewReader(opts.S3)
-	defer opts.reader.Close()
-	if opts.Ranges <= 0 {
-		opts.Ranges = 16
-	}
-	if opts.ListConcurrency <= 0 {
-		opts.ListConcurrency = 16
-	}
-	if opts.Fetchers <= 0 {
-		opts.Fetchers = 128
-	}
 	for _, c := range []**progress.Counter{&opts.Listed, &opts.Fetched} {
 		if *c == nil {
 			*c = &progress.Counter{}
@@ -114,65 +113,50 @@ func FromVersions(ctx context.Context, w *Writer, opts VersionsOptions) (*Result
 	if opts.Filter != nil && live && opts.Live == nil {
 		return nil, fmt.Errorf("a filtered restore into a live table needs the table to read the current items from")
 	}
+	skew := opts.ClockSkew
+	if skew == 0 {
+		skew = history.DefaultClockSkew
+	}
+	if err := history.Wait(ctx, opts.At, max(skew, 0)); err != nil {
+		return nil, err
+	}
 	res := &Result{}
 	var keys, unchanged atomic.Int64
-	sc := &scoper{opts: opts, table: w.Table, live: live}
+	sc := &scoper{opts: opts, src: src, table: w.Table, live: live}
 	err := w.Run(ctx, func(ctx context.Context) error {
-		jobs := make(chan action, opts.Fetchers*2)
-		g, ctx := errgroup.WithContext(ctx)
-		for range opts.Fetchers {
-			g.Go(func() error { return applyLoop(ctx, w.NewBatcher(), jobs, sc) })
+		b := w.NewBatcher()
+		if opts.Key != nil {
+			keys.Add(1)
+			if err := restoreKey(ctx, src, b, sc, opts); err != nil {
+				return err
+			}
+			return b.Flush(ctx)
 		}
-		g.Go(func() error {
-			defer close(jobs)
-			handle := func(entries []scan.Entry) error {
+		walk := &history.Walk[*action]{Source: src, Dir: opts.Source.Dir(), Plan: opts.Plan, Times: []time.Time{opts.At},
+			Fetchers: opts.Fetchers, Listed: opts.Listed, Fetched: opts.Fetched,
+			Pick: func(k *history.Key) ([]history.Entry, *action, bool, error) {
 				keys.Add(1)
-				a, touch := decide(entries, opts.At, opts.Rewind, opts.Key)
+				a, touch := decide(k, opts.Rewind, nil)
 				if !touch {
 					unchanged.Add(1)
-					return nil
+					return nil, nil, false, nil
 				}
-				select {
-				case jobs <- a:
-					return nil
-				case <-ctx.Done():
-					return ctx.Err()
+				return a.reads(), a, true, nil
+			},
+			// Checking and scoping run beside the reads, many at once.
+			Keep: func(ctx context.Context, _ *history.Key, a *action, got []history.Version) (bool, error) {
+				if err := sc.resolve(ctx, a, got); err != nil {
+					return false, err
 				}
-			}
-			if opts.Key != nil {
-				ck, err := item.CanonicalKey(opts.Key)
-				if err != nil {
-					return fmt.Errorf("--key: %w", err)
-				}
-				objectKey := opts.Source.ObjectKey(item.ObjectID(ck))
-				entries, err := versions.Key(ctx, opts.S3, opts.Source.Bucket, objectKey)
-				if err != nil {
-					return err
-				}
-				opts.Listed.Add(int64(len(entries)))
-				if len(entries) == 0 {
-					return fmt.Errorf("no versions of key %s in %s (object %s): check the key's attribute names and types match the table's key schema",
-						ck, opts.Source, path.Base(objectKey))
-				}
-				return handle(entries)
-			}
-			l := &scan.Lister{Client: opts.S3, Bucket: opts.Source.Bucket, Dir: opts.Source.Dir(), MaxKeys: opts.MaxKeys}
-			ranges := scan.Ranges(opts.Source.Dir(), opts.Ranges)
-			if opts.Shards > 1 {
-				var mine []scan.Range
-				for _, r := range ranges {
-					if r.Index%opts.Shards == opts.Shard {
-						mine = append(mine, r)
-					}
-				}
-				ranges = mine
-			}
-			return versions.Walk(ctx, l, ranges, opts.ListConcurrency, func(_ scan.Range, _ string, entries []scan.Entry) error {
-				opts.Listed.Add(int64(len(entries)))
-				return handle(entries)
-			})
-		})
-		return g.Wait()
+				return a.write, nil
+			},
+			Emit: func(ctx context.Context, _ *history.Key, a *action, _ []history.Version) error {
+				return put(ctx, b, a)
+			}}
+		if _, err := walk.Run(ctx); err != nil {
+			return err
+		}
+		return b.Flush(ctx)
 	})
 	res.fill(w, start)
 	res.Keys, res.Unchanged = keys.Load(), unchanged.Load()
@@ -182,52 +166,79 @@ func FromVersions(ctx context.Context, w *Writer, opts VersionsOptions) (*Result
 	return res, err
 }
 
-func applyLoop(ctx context.Context, b *Batcher, jobs <-chan action, sc *scoper) error {
-	for a := range jobs {
-		// image is what the key held at the time (nil: nothing, so delete).
-		var image, key item.Item
-		var err error
-		switch {
-		case a.put != nil:
-			if image, err = fetchChecked(ctx, sc.opts, *a.put); err != nil {
-				return err
-			}
-		case a.delete != nil:
-			it, err := fetchChecked(ctx, sc.opts, *a.delete)
-			if err != nil {
-				return err
-			}
-			if key, err = sc.opts.Schema.Key(it); err != nil {
-				return err
-			}
-		default:
-			key = a.key
-		}
-		if sc.opts.Filter != nil {
-			write, err := sc.scope(ctx, image, key)
-			if err != nil {
-				return err
-			}
-			if !write {
-				continue
-			}
-		}
-		if image != nil {
-			err = b.Put(ctx, image)
-		} else {
-			err = b.Delete(ctx, key)
-		}
+// restoreKey restores the one item of opts.Key.
+func restoreKey(ctx context.Context, src history.Source, b *Batcher, sc *scoper, opts VersionsOptions) error {
+	ck, err := item.CanonicalKey(opts.Key)
+	if err != nil {
+		return fmt.Errorf("--key: %w", err)
+	}
+	objectKey := opts.Source.ObjectKey(item.ObjectID(ck))
+	entries, err := history.KeyVersions(ctx, src, objectKey)
+	if err != nil {
+		return err
+	}
+	opts.Listed.Add(int64(len(entries)))
+	if len(entries) == 0 {
+		return fmt.Errorf("no versions of key %s in %s (object %s): check the key's attribute names and types match the table's key schema",
+			ck, opts.Source, path.Base(objectKey))
+	}
+	a, _ := decide(history.Fold(entries, []time.Time{opts.At}), opts.Rewind, opts.Key)
+	var got []history.Version
+	for _, e := range a.reads() {
+		var buf bytes.Buffer
+		it, err := history.ReadItem(ctx, src, e, &buf)
 		if err != nil {
 			return err
 		}
+		opts.Fetched.Add(1)
+		got = append(got, history.Version{Entry: e, Item: it})
 	}
-	return b.Flush(ctx)
+	if err := sc.resolve(ctx, a, got); err != nil || !a.write {
+		return err
+	}
+	return put(ctx, b, a)
+}
+
+func put(ctx context.Context, b *Batcher, a *action) error {
+	if a.image != nil {
+		return b.Put(ctx, a.image)
+	}
+	return b.Delete(ctx, a.key)
+}
+
+// resolve checks the versions read for a key, settles the image to put or
+// the key to delete, and whether the filter lets it be written.
+func (s *scoper) resolve(ctx context.Context, a *action, got []history.Version) error {
+	switch {
+	case a.put != nil:
+		if err := s.check(got[0]); err != nil {
+			return err
+		}
+		a.image = got[0].Item
+	case a.delete != nil:
+		if err := s.check(got[0]); err != nil {
+			return err
+		}
+		k, err := s.opts.Schema.Key(got[0].Item)
+		if err != nil {
+			return err
+		}
+		a.key = k
+	}
+	a.write = true
+	if s.opts.Filter != nil {
+		var err error
+		a.write, err = s.scope(ctx, a.image, a.key)
+		return err
+	}
+	return nil
 }
 
 // scoper applies the filter to the keys of a restore from versions and
 // counts what it leaves out; safe for concurrent use.
 type scoper struct {
 	opts                VersionsOptions
+	src                 history.Source
 	table               string
 	live                bool // the target is a live table (Rewind or Key)
 	filtered, conflicts atomic.Int64
@@ -296,22 +307,17 @@ func keyString(key item.Item, ks keyschema.Schema) string {
 	return string(b)
 }
 
-// fetchChecked gets a version and makes sure the table's key names the same
-// object: a restore into a table keyed differently from the backup would
+// check makes sure the table's key names the same object as the version:
+// a restore into a table keyed differently from the backup would
 // otherwise merge or split items silently.
-func fetchChecked(ctx context.Context, opts VersionsOptions, e scan.Entry) (item.Item, error) {
-	it, err := versions.Fetch(ctx, opts.reader, opts.Source.Bucket, e)
+func (s *scoper) check(v history.Version) error {
+	id, err := s.opts.Schema.KeyID(v.Item)
 	if err != nil {
-		return nil, err
+		return fmt.Errorf("s3://%s/%s version %s does not fit table key %s: %w", s.src.Bucket(), v.Key, v.VersionID, s.opts.Schema, err)
 	}
-	opts.Fetched.Add(1)
-	id, err := opts.Schema.KeyID(it)
-	if err != nil {
-		return nil, fmt.Errorf("s3://%s/%s version %s does not fit table key %s: %w", opts.Source.Bucket, e.Key, e.VersionID, opts.Schema, err)
+	if id != path.Base(v.Key) {
+		return fmt.Errorf("s3://%s/%s: the table's key %s does not give this object's id; the backup was written for a table with another key (wrong --table or --source?)",
+			s.src.Bucket(), v.Key, s.opts.Schema)
 	}
-	if id != path.Base(e.Key) {
-		return nil, fmt.Errorf("s3://%s/%s: the table's key %s does not give this object's id; the backup was written for a table with another key (wrong --table or --source?)",
-			opts.Source.Bucket, e.Key, opts.Schema)
-	}
-	return it, nil
+	return nil
 }

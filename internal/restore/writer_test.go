@@ -14,8 +14,8 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb/types"
 
+	"github.com/dynasnap/dynasnap/internal/history"
 	"github.com/dynasnap/dynasnap/internal/item"
-	"github.com/dynasnap/dynasnap/internal/scan"
 )
 
 // fakeTable is a BatchWriteItem that throttles, returns part of each batch
@@ -211,34 +211,34 @@ func TestWCU(t *testing.T) {
 func TestDecide(t *testing.T) {
 	t0 := time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)
 	at := t0.Add(10 * time.Second)
-	put := func(s int, id string) scan.Entry {
-		return scan.Entry{Key: "k", VersionID: id, LastModified: t0.Add(time.Duration(s) * time.Second)}
+	put := func(s int, id string) history.Entry {
+		return history.Entry{Key: "k", VersionID: id, LastModified: t0.Add(time.Duration(s) * time.Second)}
 	}
-	del := func(s int, id string) scan.Entry {
+	del := func(s int, id string) history.Entry {
 		e := put(s, id)
 		e.IsDelete = true
 		return e
 	}
 	cases := []struct {
 		name    string
-		entries []scan.Entry
+		entries []history.Entry
 		rewind  bool
 		want    string
 	}{
-		{"unchanged, rewind", []scan.Entry{put(5, "a")}, true, "skip"},
-		{"unchanged, full", []scan.Entry{put(5, "a")}, false, "put a"},
-		{"modified after", []scan.Entry{put(15, "b"), put(5, "a")}, true, "put a"},
-		{"created after", []scan.Entry{put(15, "b")}, true, "delete b"},
-		{"created after, full", []scan.Entry{put(15, "b")}, false, "skip"},
-		{"deleted after", []scan.Entry{del(15, "d"), put(5, "a")}, true, "put a"},
-		{"deleted before", []scan.Entry{del(5, "d"), put(2, "a")}, true, "skip"},
-		{"deleted before, recreated after", []scan.Entry{put(15, "c"), del(5, "d"), put(2, "a")}, true, "delete c"},
-		{"created and deleted after", []scan.Entry{del(16, "d"), put(15, "c")}, true, "delete c"},
-		{"same second as at", []scan.Entry{put(10, "b"), put(5, "a")}, true, "skip"},
-		{"only delete markers after", []scan.Entry{del(15, "d")}, true, "skip"},
+		{"unchanged, rewind", []history.Entry{put(5, "a")}, true, "skip"},
+		{"unchanged, full", []history.Entry{put(5, "a")}, false, "put a"},
+		{"modified after", []history.Entry{put(15, "b"), put(5, "a")}, true, "put a"},
+		{"created after", []history.Entry{put(15, "b")}, true, "delete b"},
+		{"created after, full", []history.Entry{put(15, "b")}, false, "skip"},
+		{"deleted after", []history.Entry{del(15, "d"), put(5, "a")}, true, "put a"},
+		{"deleted before", []history.Entry{del(5, "d"), put(2, "a")}, true, "skip"},
+		{"deleted before, recreated after", []history.Entry{put(15, "c"), del(5, "d"), put(2, "a")}, true, "delete c"},
+		{"created and deleted after", []history.Entry{del(16, "d"), put(15, "c")}, true, "delete c"},
+		{"same second as at", []history.Entry{put(10, "b"), put(5, "a")}, true, "skip"},
+		{"only delete markers after", []history.Entry{del(15, "d")}, true, "skip"},
 	}
 	for _, c := range cases {
-		a, touch := decide(c.entries, at, c.rewind, nil)
+		a, touch := decide(history.Fold(c.entries, []time.Time{at}), c.rewind, nil)
 		got := "skip"
 		switch {
 		case !touch:
@@ -252,7 +252,7 @@ func TestDecide(t *testing.T) {
 		}
 	}
 	key := item.Item{"pk": &types.AttributeValueMemberS{Value: "x"}}
-	if a, touch := decide([]scan.Entry{put(15, "b")}, at, false, key); !touch || a.key == nil {
+	if a, touch := decide(history.Fold([]history.Entry{put(15, "b")}, []time.Time{at}), false, key); !touch || a.key == nil {
 		t.Errorf("--key of an item created after the time must delete it")
 	}
 }

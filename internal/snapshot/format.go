@@ -3,14 +3,11 @@ package snapshot
 import (
 	"bufio"
 	"bytes"
-	"context"
 	"encoding/json"
 	"fmt"
 	"io"
 
-	"github.com/dynasnap/dynasnap/internal/parquetfmt"
-	"github.com/dynasnap/dynasnap/internal/scan"
-	"github.com/dynasnap/dynasnap/internal/store"
+	"github.com/dynasnap/dynasnap/internal/history"
 )
 
 // The data file formats. Each has a writer that takes items in object-key
@@ -24,7 +21,7 @@ const (
 // itemWriter writes the items of one data file.
 type itemWriter interface {
 	// Write adds one item; body is its compact DynamoDB JSON.
-	Write(e scan.Entry, body []byte) error
+	Write(e history.Entry, body []byte) error
 	// Close finishes the file (gzip trailer, Parquet footer) but does not
 	// close the underlying writer.
 	Close() error
@@ -68,23 +65,6 @@ func newDataWriter(format, compression string, w io.Writer, pq *ParquetOptions) 
 	return newItemWriter(format, compression, w)
 }
 
-// joiner appends staged data files, by name, to one data file.
-type joiner struct {
-	add   func(name string) error
-	close func() error
-}
-
-func newJoiner(ctx context.Context, staged store.Store, w io.Writer, opts Options) (joiner, error) {
-	if opts.Format == FormatParquet {
-		m, err := parquetfmt.NewMerger(w, opts.Parquet.layout, parquetfmt.WriterOptions{Compression: opts.Compression, CreatedBy: "dynasnap"})
-		if err != nil {
-			return joiner{}, err
-		}
-		return joiner{add: func(name string) error { return mergePart(ctx, staged, name, m) }, close: m.Close}, nil
-	}
-	return joiner{add: func(name string) error { return copyFile(ctx, staged, name, w) }, close: func() error { return nil }}, nil
-}
-
 // newItemWriter starts a JSON-lines data file.
 func newItemWriter(format, compression string, w io.Writer) (itemWriter, error) {
 	z, err := compressor(w, compression)
@@ -114,7 +94,7 @@ type jsonLinesWriter struct {
 	line []byte
 }
 
-func (j *jsonLinesWriter) Write(e scan.Entry, body []byte) error {
+func (j *jsonLinesWriter) Write(e history.Entry, body []byte) error {
 	j.line = append(append(append(j.line[:0], `{"Item":`...), body...), '}', '\n')
 	_, err := j.z.Write(j.line)
 	return err

@@ -7,7 +7,7 @@ import (
 	"io"
 	"testing"
 
-	"github.com/dynasnap/dynasnap/internal/scan"
+	"github.com/dynasnap/dynasnap/internal/history"
 )
 
 // FuzzLineReader feeds arbitrary bytes to the snapshot's data-file line
@@ -55,7 +55,7 @@ func FuzzLineReader(f *testing.F) {
 				t.Fatal(err)
 			}
 			want = append(want, c.String())
-			if err := w.Write(scan.Entry{}, c.Bytes()); err != nil {
+			if err := w.Write(history.Entry{}, c.Bytes()); err != nil {
 				t.Fatal(err)
 			}
 		}

@@ -6,15 +6,12 @@ import (
 	"encoding/json"
 	"fmt"
 	"iter"
-	"sync/atomic"
+	"sort"
 
-	"github.com/dynasnap/dynasnap/internal/scan"
+	"github.com/dynasnap/dynasnap/internal/history"
 )
 
-type runCounts struct{ fetched, reused atomic.Int64 }
-
-// checkRunShape validates the options that depend on each other: a base
-// decides the range split, since the merge-join goes range by range.
+// checkRunShape validates the options that depend on each other.
 func checkRunShape(opts *Options) error {
 	if opts.Shards > 0 {
 		if opts.Shard < 0 || opts.Shard >= opts.Shards {
@@ -23,6 +20,9 @@ func checkRunShape(opts *Options) error {
 		if opts.SingleFile {
 			return fmt.Errorf("--single-file cannot be sharded: each shard writes its own parts")
 		}
+	}
+	if opts.Ranges < 0 || opts.Ranges > history.MaxRanges {
+		return fmt.Errorf("%d key ranges: want 1 to %d, or 0 for auto", opts.Ranges, history.MaxRanges)
 	}
 	b := opts.Base
 	if b == nil {
@@ -35,41 +35,49 @@ func checkRunShape(opts *Options) error {
 	case b.Summary.ExportTime.After(opts.At):
 		return fmt.Errorf("base snapshot %s is at %s, later than --at %s; a base must be older", b.Store.URL(""),
 			b.Summary.ExportTime.UTC().Format("2006-01-02T15:04:05Z07:00"), opts.At.UTC().Format("2006-01-02T15:04:05Z07:00"))
-	case d.FormatVersion != FormatVersion || d.Ranges == 0:
-		return fmt.Errorf("base snapshot %s has layout version %d, want %d with key ranges; take a new full snapshot", b.Store.URL(""), d.FormatVersion, FormatVersion)
-	case d.SingleFile:
-		return fmt.Errorf("base snapshot %s was written with --single-file; a base needs its per-range parts", b.Store.URL(""))
+	case d.FormatVersion < 1 || d.FormatVersion > FormatVersion:
+		return fmt.Errorf("base snapshot %s has layout version %d, this version reads 1 to %d; take a new full snapshot", b.Store.URL(""), d.FormatVersion, FormatVersion)
 	}
 	for _, f := range b.Files {
 		if f.Sidecar == "" {
 			return fmt.Errorf("base snapshot %s has no sidecar for %s; it cannot tell which versions it holds", b.Store.URL(""), f.Data)
 		}
 	}
-	opts.Ranges = d.Ranges
 	return nil
 }
 
-// baseCursor walks the base's items of one range in object-key order,
-// alongside the fold.
+// baseCursor walks the base's items in object-key order alongside the
+// fold. Every data file of a snapshot is sorted by object key and the
+// files do not overlap (docs/DESIGN.md §5), so the base is one ordered
+// stream: its files in order of their first key, from the first that can
+// hold a key of the run's interval.
 type baseCursor struct {
 	next func() (Line, error, bool)
+	stop func()
 	cur  Line
 	ok   bool
 	err  error
 }
 
-func baseRange(ctx context.Context, base *Snapshot, r scan.Range) (*baseCursor, func()) {
+func newBaseCursor(ctx context.Context, base *Snapshot, dir string, plan history.Plan) (*baseCursor, error) {
 	if base == nil {
-		return nil, func() {}
+		return nil, nil
 	}
-	var files []FileEntry
-	for _, f := range base.Files {
-		if f.Range == r.Index {
-			files = append(files, f)
+	lo, hi, err := plan.Interval()
+	if err != nil {
+		return nil, err
+	}
+	files := append([]FileEntry(nil), base.Files...)
+	sort.Slice(files, func(i, j int) bool { return files[i].FirstKey < files[j].FirstKey })
+	var mine []FileEntry
+	for _, f := range files {
+		if f.ItemCount == 0 || lo != "" && f.LastKey != "" && f.LastKey < dir+lo || hi != "" && f.FirstKey >= dir+hi {
+			continue
 		}
+		mine = append(mine, f)
 	}
 	seq := func(yield func(Line, error) bool) {
-		for _, f := range files {
+		for _, f := range mine {
 			stop := false
 			err := base.Each(ctx, f, func(l Line) error {
 				if !yield(l, nil) {
@@ -88,9 +96,9 @@ func baseRange(ctx context.Context, base *Snapshot, r scan.Range) (*baseCursor, 
 		}
 	}
 	next, stop := iter.Pull2(iter.Seq2[Line, error](seq))
-	c := &baseCursor{next: next}
+	c := &baseCursor{next: next, stop: stop}
 	c.advance()
-	return c, stop
+	return c, nil
 }
 
 var errStopIter = fmt.Errorf("stop")
@@ -104,8 +112,14 @@ func (c *baseCursor) advance() {
 	c.cur = l
 }
 
-// drain reads the rest of the range's base files, so that each one's item
-// count and MD5 are checked, and returns the first error.
+func (c *baseCursor) close() {
+	if c != nil {
+		c.stop()
+	}
+}
+
+// drain reads the rest of the base's files, so that each one's item count
+// and MD5 are checked, and returns the first error.
 func (c *baseCursor) drain() error {
 	if c == nil {
 		return nil
@@ -122,7 +136,7 @@ func (c *baseCursor) drain() error {
 // match returns the base's item for e if the base holds exactly the version
 // the fold chose; base items for keys before e are passed over (they no
 // longer exist).
-func (c *baseCursor) match(e scan.Entry) (json.RawMessage, error) {
+func (c *baseCursor) match(e history.Entry) (json.RawMessage, error) {
 	if c == nil {
 		return nil, nil
 	}

@@ -11,6 +11,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/s3"
 
+	"github.com/dynasnap/dynasnap/internal/history/s3source"
 	"github.com/dynasnap/dynasnap/internal/item"
 	"github.com/dynasnap/dynasnap/internal/layout"
 	"github.com/dynasnap/dynasnap/internal/snapshot"
@@ -63,7 +64,7 @@ func TestIncrementalEqualsFull(t *testing.T) {
 	}
 	t1 := waitNextSecond().Add(-time.Second)
 	base := filepath.Join(t.TempDir(), "base")
-	if _, err := snapshot.Run(ctx, cl, store.NewLocal(base), snapshot.Options{Source: src, At: t1}); err != nil {
+	if _, err := snapshot.Run(ctx, s3source.New(cl, src.Bucket), store.NewLocal(base), snapshot.Options{Source: src, At: t1}); err != nil {
 		t.Fatal(err)
 	}
 	del := func(i int) {
@@ -92,7 +93,7 @@ func TestIncrementalEqualsFull(t *testing.T) {
 	put(t, cl, src, mk(30, "after t2"), "pk") // after the snapshot time: ignored by both
 
 	full := filepath.Join(t.TempDir(), "full")
-	if _, err := snapshot.Run(ctx, cl, store.NewLocal(full), snapshot.Options{Source: src, At: t2}); err != nil {
+	if _, err := snapshot.Run(ctx, s3source.New(cl, src.Bucket), store.NewLocal(full), snapshot.Options{Source: src, At: t2}); err != nil {
 		t.Fatal(err)
 	}
 	b, err := snapshot.Open(ctx, store.NewLocal(base))
@@ -100,7 +101,7 @@ func TestIncrementalEqualsFull(t *testing.T) {
 		t.Fatal(err)
 	}
 	inc := filepath.Join(t.TempDir(), "inc")
-	res, err := snapshot.Run(ctx, cl, store.NewLocal(inc), snapshot.Options{Source: src, At: t2, Base: b, Concurrency: 8})
+	res, err := snapshot.Run(ctx, s3source.New(cl, src.Bucket), store.NewLocal(inc), snapshot.Options{Source: src, At: t2, Base: b, Concurrency: 8})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -123,10 +124,10 @@ func TestIncrementalEqualsFull(t *testing.T) {
 
 	// Refused: a base of another source, or a base later than --at.
 	other := layout.TableLocation(bucket, "bk", "other")
-	if _, err := snapshot.Run(ctx, cl, store.NewLocal(t.TempDir()), snapshot.Options{Source: other, At: t2, Base: b}); err == nil || !strings.Contains(err.Error(), "is of") {
+	if _, err := snapshot.Run(ctx, s3source.New(cl, other.Bucket), store.NewLocal(t.TempDir()), snapshot.Options{Source: other, At: t2, Base: b}); err == nil || !strings.Contains(err.Error(), "is of") {
 		t.Errorf("base of another source: %v", err)
 	}
-	if _, err := snapshot.Run(ctx, cl, store.NewLocal(t.TempDir()), snapshot.Options{Source: src, At: t1.Add(-time.Hour), Base: b}); err == nil || !strings.Contains(err.Error(), "later than") {
+	if _, err := snapshot.Run(ctx, s3source.New(cl, src.Bucket), store.NewLocal(t.TempDir()), snapshot.Options{Source: src, At: t1.Add(-time.Hour), Base: b}); err == nil || !strings.Contains(err.Error(), "later than") {
 		t.Errorf("later base: %v", err)
 	}
 }

@@ -15,15 +15,19 @@ import (
 	"io"
 	"time"
 
+	"github.com/dynasnap/dynasnap/internal/history"
 	"github.com/dynasnap/dynasnap/internal/store"
 )
 
 const (
-	SummaryName   = "manifest-summary.json"
-	FilesName     = "manifest-files.json"
-	DataDir       = "data"
-	SidecarDir    = "sidecar"
-	FormatVersion = 1
+	SummaryName = "manifest-summary.json"
+	FilesName   = "manifest-files.json"
+	DataDir     = "data"
+	SidecarDir  = "sidecar"
+	// FormatVersion 2: data files cut by size, each sorted by object key
+	// and none overlapping another; ranges bounded by hex prefixes and
+	// shards as contiguous blocks of them (docs/DESIGN.md §4, §5).
+	FormatVersion = 2
 )
 
 // Summary is manifest-summary.json. The top-level fields are those of an
@@ -56,15 +60,18 @@ type Details struct {
 	Compression    string `json:"compression"` // gzip, zstd or none
 	DataFiles      int    `json:"dataFiles"`
 	VersionsListed int64  `json:"versionsListed"`
-	Ranges         int    `json:"ranges"`
-	SingleFile     bool   `json:"singleFile"`
-	Base           string `json:"base,omitempty"`
-	Tool           string `json:"tool"`
+	// VersionsNewer counts the listed versions stamped after exportTime,
+	// which the snapshot leaves out.
+	VersionsNewer int64  `json:"versionsAfterExportTime"`
+	Ranges        int    `json:"ranges"`
+	SingleFile    bool   `json:"singleFile"`
+	Base          string `json:"base,omitempty"`
+	Tool          string `json:"tool"`
 	// Filter is the --where expression the snapshot was taken with: a
 	// filtered snapshot holds only part of the table.
 	Filter string `json:"filter,omitempty"`
 	// SkippedObjects are versions left out by --skip-bad-objects.
-	SkippedObjects []BadObject `json:"skippedObjects,omitempty"`
+	SkippedObjects []history.BadObject `json:"skippedObjects,omitempty"`
 }
 
 // FileEntry is one line of manifest-files.json.
@@ -78,7 +85,6 @@ type FileEntry struct {
 	SizeBytes    int64  `json:"sizeBytes"`
 	FirstKey     string `json:"firstObjectKey,omitempty"`
 	LastKey      string `json:"lastObjectKey,omitempty"`
-	Range        int    `json:"range"`
 	// Data and Sidecar are the files' names relative to the snapshot folder.
 	Data    string `json:"-"`
 	Sidecar string `json:"-"`

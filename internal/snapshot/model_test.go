@@ -14,6 +14,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb/types"
 	"github.com/aws/aws-sdk-go-v2/service/s3"
 
+	"github.com/dynasnap/dynasnap/internal/history/s3source"
 	"github.com/dynasnap/dynasnap/internal/item"
 	"github.com/dynasnap/dynasnap/internal/layout"
 	"github.com/dynasnap/dynasnap/internal/snapshot"
@@ -135,7 +136,7 @@ func TestPointInTimeAgainstModel(t *testing.T) {
 		t.Helper()
 		dir := filepath.Join(t.TempDir(), name)
 		opts.Source, opts.At = src, at
-		res, err := snapshot.Run(ctx, cl, store.NewLocal(dir), opts)
+		res, err := snapshot.Run(ctx, s3source.New(cl, opts.Source.Bucket), store.NewLocal(dir), opts)
 		if err != nil {
 			t.Fatalf("%s: %v", name, err)
 		}

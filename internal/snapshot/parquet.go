@@ -1,7 +1,6 @@
 package snapshot
 
 import (
-	"bytes"
 	"context"
 	"encoding/json"
 	"errors"
@@ -9,14 +8,10 @@ import (
 	"io"
 	"os"
 	"sync/atomic"
+	"time"
 
-	"github.com/aws/aws-sdk-go-v2/service/s3"
-	"golang.org/x/sync/errgroup"
-
-	"github.com/dynasnap/dynasnap/internal/fastget"
-	"github.com/dynasnap/dynasnap/internal/item"
+	"github.com/dynasnap/dynasnap/internal/history"
 	"github.com/dynasnap/dynasnap/internal/parquetfmt"
-	"github.com/dynasnap/dynasnap/internal/scan"
 	"github.com/dynasnap/dynasnap/internal/store"
 )
 
@@ -48,7 +43,7 @@ type ParquetOptions struct {
 
 // prepareParquet settles the schema of a Parquet run before any part is
 // written, and records it in the output folder.
-func prepareParquet(ctx context.Context, client *s3.Client, out store.Store, opts *Options) error {
+func prepareParquet(ctx context.Context, src history.Source, out store.Store, opts *Options) error {
 	if opts.Format != FormatParquet {
 		return nil
 	}
@@ -59,7 +54,7 @@ func prepareParquet(ctx context.Context, client *s3.Client, out store.Store, opt
 		if n <= 0 {
 			n = DefaultInferSample
 		}
-		samples, err := sampleItems(ctx, client, opts, n)
+		samples, err := sampleItems(ctx, src, opts, n)
 		if err != nil {
 			return fmt.Errorf("sample items to infer the parquet schema: %w", err)
 		}
@@ -87,81 +82,31 @@ func prepareParquet(ctx context.Context, client *s3.Client, out store.Store, opt
 var errEnoughSamples = errors.New("enough samples")
 
 // sampleItems returns the first n items of the snapshot at opts.At in
-// object key order (the same items the run writes first), filtered as the
-// run filters them: a filter that leaves out the first thousand items still
-// gets a sample of what it keeps.
-func sampleItems(ctx context.Context, client *s3.Client, opts *Options, n int) ([]parquetfmt.Sample, error) {
-	lister := &scan.Lister{Client: client, Bucket: opts.Source.Bucket, Dir: opts.Source.Dir(), MaxKeys: opts.MaxKeys, Stats: &scan.Stats{}}
-	f := &fetcher{reader: fastget.NewReader(client), bucket: opts.Source.Bucket, skipBad: opts.SkipBadObjects, filter: opts.Filter}
-	defer f.reader.Close()
+// object key order, over the whole table whatever the shard (so the shards
+// of a run agree), filtered as the run filters them: a filter that leaves
+// out the first thousand items still gets a sample of what it keeps.
+func sampleItems(ctx context.Context, src history.Source, opts *Options, n int) ([]parquetfmt.Sample, error) {
 	var out []parquetfmt.Sample
-	var batch []scan.Entry
-	flush := func() error {
-		got, err := fetchSamples(ctx, f, batch, min(opts.Concurrency, 64), opts.SkipBadObjects)
-		batch = batch[:0]
-		out = append(out, got...)
-		if err == nil && len(out) >= n {
-			out = out[:n]
-			return errEnoughSamples
-		}
-		return err
-	}
-	for _, r := range scan.Ranges(opts.Source.Dir(), opts.Ranges) {
-		fold := &scan.Folder{At: opts.At, Emit: func(e scan.Entry) error {
-			batch = append(batch, e)
-			if len(out)+len(batch) >= n {
-				return flush()
+	w := &history.Walk[struct{}]{Source: src, Dir: opts.Source.Dir(), Times: []time.Time{opts.At},
+		Plan:     history.Plan{Ranges: opts.Ranges, ListConcurrency: opts.ListConcurrency, PageSize: opts.MaxKeys},
+		Fetchers: min(opts.Concurrency, 64), SkipBad: opts.SkipBadObjects,
+		Pick: func(k *history.Key) ([]history.Entry, struct{}, bool, error) {
+			return []history.Entry{k.At[0]}, struct{}{}, k.Exists[0], nil
+		},
+		Emit: func(_ context.Context, k *history.Key, _ struct{}, got []history.Version) error {
+			out = append(out, parquetfmt.Sample{Item: got[0].Item, ObjectKey: k.ObjectKey})
+			if len(out) >= n {
+				return errEnoughSamples
 			}
 			return nil
 		}}
-		err := lister.Walk(ctx, r, fold.Add)
-		if err == nil {
-			err = fold.Flush()
-		}
-		if errors.Is(err, errEnoughSamples) {
-			return out, nil
-		}
-		if err != nil {
-			return nil, err
+	if opts.Filter != nil {
+		w.Keep = func(_ context.Context, _ *history.Key, _ struct{}, got []history.Version) (bool, error) {
+			return opts.Filter(got[0].Item)
 		}
 	}
-	if err := flush(); err != nil && !errors.Is(err, errEnoughSamples) {
+	if _, err := w.Run(ctx); err != nil && !errors.Is(err, errEnoughSamples) {
 		return nil, err
-	}
-	return out, nil
-}
-
-// fetchSamples gets a batch of versions concurrently and keeps, in order,
-// those the run would write.
-func fetchSamples(ctx context.Context, f *fetcher, entries []scan.Entry, concurrency int, skipBad bool) ([]parquetfmt.Sample, error) {
-	items := make([]item.Item, len(entries))
-	g, gctx := errgroup.WithContext(ctx)
-	g.SetLimit(max(concurrency, 1))
-	for i, e := range entries {
-		g.Go(func() error {
-			var buf bytes.Buffer
-			body, err := f.fetch(gctx, e, &buf)
-			if errors.Is(err, errBadObject) && skipBad {
-				return nil // the run skips and lists it
-			}
-			if err != nil {
-				return err
-			}
-			if skip, err := f.keep(body); err != nil || skip {
-				return err
-			}
-			items[i], err = item.Unmarshal(body)
-			return err
-		})
-	}
-	if err := g.Wait(); err != nil {
-		return nil, err
-	}
-	var out []parquetfmt.Sample
-	for i, it := range items {
-		if it != nil {
-			out = append(out, parquetfmt.Sample{Item: it, ObjectKey: entries[i].Key})
-		}
 	}
 	return out, nil
 }
@@ -183,7 +128,7 @@ func newParquetItemWriter(w io.Writer, compression string, pq *ParquetOptions) (
 	return &parquetItemWriter{w: pw, misses: pq.Misses}, nil
 }
 
-func (p *parquetItemWriter) Write(e scan.Entry, body []byte) error {
+func (p *parquetItemWriter) Write(e history.Entry, body []byte) error {
 	return p.w.Write(body, parquetfmt.Meta{ObjectKey: e.Key, VersionID: e.VersionID, LastModified: e.LastModified})
 }
 
@@ -242,38 +187,6 @@ func newParquetItemReader(r io.Reader) (itemReader, io.Closer, error) {
 		return nil, nil, err
 	}
 	return s, s, nil
-}
-
-func mergePart(ctx context.Context, staged store.Store, name string, m *parquetfmt.Merger) error {
-	r, err := staged.Open(ctx, name)
-	if err != nil {
-		return err
-	}
-	defer r.Close()
-	var f *os.File
-	var size int64
-	// Staged parts are local files: read them in place.
-	if of, ok := r.(*os.File); ok {
-		st, err := of.Stat()
-		if err != nil {
-			return fmt.Errorf("join %s: %w", name, err)
-		}
-		f, size = of, st.Size()
-	} else {
-		if f, size, err = openParquet(r); err != nil {
-			return err
-		}
-		defer os.Remove(f.Name())
-		defer f.Close()
-	}
-	pf, err := parquetfmt.Open(f, size)
-	if err != nil {
-		return fmt.Errorf("join %s: %w", name, err)
-	}
-	if err := m.Add(pf); err != nil {
-		return fmt.Errorf("join %s: %w", name, err)
-	}
-	return nil
 }
 
 // TableSchema returns the schema a Parquet snapshot was written with: from

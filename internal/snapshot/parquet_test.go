@@ -9,6 +9,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/dynasnap/dynasnap/internal/history/s3source"
 	"github.com/dynasnap/dynasnap/internal/item"
 	"github.com/dynasnap/dynasnap/internal/layout"
 	"github.com/dynasnap/dynasnap/internal/parquetfmt"
@@ -91,15 +92,15 @@ func TestParquetSnapshotReadsAsJSONLines(t *testing.T) {
 
 	root := t.TempDir()
 	jsonl := filepath.Join(root, "jsonl")
-	if _, err := snapshot.Run(ctx, cl, store.NewLocal(jsonl), snapshot.Options{Source: src, At: at}); err != nil {
+	if _, err := snapshot.Run(ctx, s3source.New(cl, src.Bucket), store.NewLocal(jsonl), snapshot.Options{Source: src, At: at}); err != nil {
 		t.Fatal(err)
 	}
 	want := readLines(t, jsonl)
 
 	misses := &atomic.Int64{}
 	pq := filepath.Join(root, "parquet")
-	res, err := snapshot.Run(ctx, cl, store.NewLocal(pq), snapshot.Options{Source: src, At: at, Format: snapshot.FormatParquet,
-		Compression: "zstd", Parquet: snapshot.ParquetOptions{InferSample: 50, RowGroupBytes: 8 << 10, Misses: misses}})
+	res, err := snapshot.Run(ctx, s3source.New(cl, src.Bucket), store.NewLocal(pq), snapshot.Options{Source: src, At: at, Format: snapshot.FormatParquet,
+		Compression: "zstd", FileSize: 16 << 10, Parquet: snapshot.ParquetOptions{InferSample: 50, RowGroupBytes: 8 << 10, Misses: misses}})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -146,7 +147,7 @@ func TestParquetSnapshotReadsAsJSONLines(t *testing.T) {
 		}
 	}
 	one := filepath.Join(root, "single")
-	res, err = snapshot.Run(ctx, cl, store.NewLocal(one), snapshot.Options{Source: src, At: at, Format: snapshot.FormatParquet,
+	res, err = snapshot.Run(ctx, s3source.New(cl, src.Bucket), store.NewLocal(one), snapshot.Options{Source: src, At: at, Format: snapshot.FormatParquet,
 		Compression: "zstd", SingleFile: true, Parquet: snapshot.ParquetOptions{Schema: &declared, RowGroupBytes: 8 << 10, Misses: misses}})
 	if err != nil {
 		t.Fatal(err)
@@ -175,13 +176,13 @@ func TestParquetSnapshotReadsAsJSONLines(t *testing.T) {
 		t.Fatal(err)
 	}
 	inc := filepath.Join(root, "incremental")
-	res, err = snapshot.Run(ctx, cl, store.NewLocal(inc), snapshot.Options{Source: src, At: at2, Format: snapshot.FormatParquet,
+	res, err = snapshot.Run(ctx, s3source.New(cl, src.Bucket), store.NewLocal(inc), snapshot.Options{Source: src, At: at2, Format: snapshot.FormatParquet,
 		Compression: "gzip", Base: base, Parquet: snapshot.ParquetOptions{Schema: ts}})
 	if err != nil {
 		t.Fatal(err)
 	}
 	full := filepath.Join(root, "full2")
-	if _, err := snapshot.Run(ctx, cl, store.NewLocal(full), snapshot.Options{Source: src, At: at2}); err != nil {
+	if _, err := snapshot.Run(ctx, s3source.New(cl, src.Bucket), store.NewLocal(full), snapshot.Options{Source: src, At: at2}); err != nil {
 		t.Fatal(err)
 	}
 	if res.Fetched != 3 {

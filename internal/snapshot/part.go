@@ -9,7 +9,7 @@ import (
 	"hash"
 	"io"
 
-	"github.com/dynasnap/dynasnap/internal/scan"
+	"github.com/dynasnap/dynasnap/internal/history"
 	"github.com/dynasnap/dynasnap/internal/store"
 )
 
@@ -66,7 +66,7 @@ func (p *part) open(ctx context.Context) error {
 }
 
 // add writes one item: body is its compact DynamoDB JSON.
-func (p *part) add(ctx context.Context, e scan.Entry, body []byte) error {
+func (p *part) add(ctx context.Context, e history.Entry, body []byte) error {
 	if p.dataF == nil {
 		if err := p.open(ctx); err != nil {
 			return err

@@ -9,6 +9,7 @@ import (
 	"sort"
 	"time"
 
+	"github.com/dynasnap/dynasnap/internal/history"
 	"github.com/dynasnap/dynasnap/internal/store"
 )
 
@@ -18,20 +19,23 @@ const ShardsDir = "shards"
 // ShardManifest is what one shard of a sharded run leaves, written after
 // all of its parts: its presence means the shard finished.
 type ShardManifest struct {
-	Shard          int         `json:"shard"`
-	ShardCount     int         `json:"shards"`
-	Source         string      `json:"source"`
-	ExportTime     time.Time   `json:"exportTime"`
-	StartTime      time.Time   `json:"startTime"`
-	EndTime        time.Time   `json:"endTime"`
-	OutputFormat   string      `json:"outputFormat"`
-	Compression    string      `json:"compression"`
-	Ranges         int         `json:"ranges"`
-	Base           string      `json:"base,omitempty"`
-	ItemCount      int64       `json:"itemCount"`
-	VersionsListed int64       `json:"versionsListed"`
-	Files          []FileEntry `json:"files"`
-	Tool           string      `json:"tool"`
+	Shard          int                 `json:"shard"`
+	ShardCount     int                 `json:"shards"`
+	Source         string              `json:"source"`
+	ExportTime     time.Time           `json:"exportTime"`
+	StartTime      time.Time           `json:"startTime"`
+	EndTime        time.Time           `json:"endTime"`
+	OutputFormat   string              `json:"outputFormat"`
+	Compression    string              `json:"compression"`
+	Ranges         int                 `json:"ranges"`
+	Base           string              `json:"base,omitempty"`
+	ItemCount      int64               `json:"itemCount"`
+	VersionsListed int64               `json:"versionsListed"`
+	VersionsNewer  int64               `json:"versionsAfterExportTime"`
+	Filter         string              `json:"filter,omitempty"`
+	SkippedObjects []history.BadObject `json:"skippedObjects,omitempty"`
+	Files          []FileEntry         `json:"files"`
+	Tool           string              `json:"tool"`
 }
 
 func shardName(i, n int) string {
@@ -41,7 +45,8 @@ func shardName(i, n int) string {
 func writeShardManifest(ctx context.Context, out store.Store, files []FileEntry, opts Options, outFormat string, res *Result, start time.Time) error {
 	m := ShardManifest{Shard: opts.Shard, ShardCount: opts.Shards, Source: opts.Source.String(), ExportTime: opts.At.UTC(),
 		StartTime: start.UTC(), EndTime: time.Now().UTC(), OutputFormat: outFormat, Compression: opts.Compression,
-		Ranges: len(rangesFor(opts.Ranges)), ItemCount: res.Items, VersionsListed: res.VersionsListed, Files: files, Tool: opts.Tool}
+		Ranges: rangeCount(opts.Ranges), ItemCount: res.Items, VersionsListed: res.VersionsListed, VersionsNewer: res.VersionsNewer,
+		Filter: opts.FilterText, SkippedObjects: res.BadObjects, Files: files, Tool: opts.Tool}
 	if opts.Base != nil {
 		m.Base = opts.Base.Store.URL("")
 	}
@@ -89,8 +94,8 @@ func Commit(ctx context.Context, out store.Store, tool string) (*Summary, error)
 	seen := map[int]bool{}
 	for _, m := range shards {
 		if m.ShardCount != first.ShardCount || m.Source != first.Source || !m.ExportTime.Equal(first.ExportTime) ||
-			m.OutputFormat != first.OutputFormat || m.Compression != first.Compression || m.Ranges != first.Ranges || m.Base != first.Base {
-			return nil, fmt.Errorf("shard %d/%d and shard %d/%d were run with different settings (source, --at, format, compression, ranges or base); rerun them alike",
+			m.OutputFormat != first.OutputFormat || m.Compression != first.Compression || m.Ranges != first.Ranges || m.Base != first.Base || m.Filter != first.Filter {
+			return nil, fmt.Errorf("shard %d/%d and shard %d/%d were run with different settings (source, --at, format, compression, ranges, base or filter); rerun them alike",
 				first.Shard, first.ShardCount, m.Shard, m.ShardCount)
 		}
 		seen[m.Shard] = true
@@ -108,17 +113,22 @@ func Commit(ctx context.Context, out store.Store, tool string) (*Summary, error)
 	sum := &Summary{Version: "2020-06-30", StartTime: first.StartTime, EndTime: time.Now().UTC(), ExportTime: first.ExportTime,
 		ManifestFilesS3Key: out.Key(FilesName), OutputFormat: first.OutputFormat, ExportType: "FULL_EXPORT",
 		Dynasnap: Details{FormatVersion: FormatVersion, Source: first.Source, Table: path.Base(first.Source),
-			Compression: first.Compression, Ranges: first.Ranges, Base: first.Base, Tool: tool}}
+			Compression: first.Compression, Ranges: first.Ranges, Base: first.Base, Filter: first.Filter, Tool: tool}}
 	for _, m := range shards {
 		files = append(files, m.Files...)
 		sum.ItemCount += m.ItemCount
 		sum.Dynasnap.VersionsListed += m.VersionsListed
+		sum.Dynasnap.VersionsNewer += m.VersionsNewer
+		sum.Dynasnap.SkippedObjects = append(sum.Dynasnap.SkippedObjects, m.SkippedObjects...)
 		if m.StartTime.Before(sum.StartTime) {
 			sum.StartTime = m.StartTime
 		}
 	}
-	sort.Slice(files, func(i, j int) bool { return files[i].Range < files[j].Range })
-	for _, f := range files {
+	sort.Slice(files, func(i, j int) bool { return files[i].FirstKey < files[j].FirstKey })
+	for i := range files {
+		// The shard manifest keeps the keys; the names are relative to out.
+		f := &files[i]
+		f.Data, f.Sidecar = relative(out, f.DataFileS3Key), relative(out, f.SidecarS3Key)
 		if ok, err := out.Exists(ctx, f.Data); err != nil {
 			return nil, err
 		} else if !ok {

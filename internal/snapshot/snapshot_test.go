@@ -18,6 +18,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/s3"
 	"github.com/santhosh-tekuri/jsonschema/v6"
 
+	"github.com/dynasnap/dynasnap/internal/history/s3source"
 	"github.com/dynasnap/dynasnap/internal/item"
 	"github.com/dynasnap/dynasnap/internal/layout"
 	"github.com/dynasnap/dynasnap/internal/snapshot"
@@ -151,7 +152,7 @@ func TestOutputMatchesSchemasAndKeepsTypes(t *testing.T) {
 			t.Setenv("DYNASNAP_LEAN_GET", "0")
 		}
 		dir := filepath.Join(t.TempDir(), comp)
-		if _, err := snapshot.Run(context.Background(), cl, store.NewLocal(dir), snapshot.Options{Source: src, At: time.Now().Add(time.Second), Compression: strings.TrimSuffix(comp, "-sdk")}); err != nil {
+		if _, err := snapshot.Run(context.Background(), s3source.New(cl, src.Bucket), store.NewLocal(dir), snapshot.Options{Source: src, At: time.Now().Add(time.Second), Compression: strings.TrimSuffix(comp, "-sdk")}); err != nil {
 			t.Fatal(err)
 		}
 		sum, _ := os.ReadFile(filepath.Join(dir, snapshot.SummaryName))
@@ -194,7 +195,7 @@ func TestReadsReplicatorBuckets(t *testing.T) {
 	putRaw(t, cl, bucket, src.ObjectKey("0cc175b9c0f1b6a831c399e269772661"), []byte("{\n  \"id\": {\"S\": \"a\"},\n  \"n\": {\"N\": \"1\"}\n}\n"))
 	putRaw(t, cl, bucket, src.ObjectKey("92eb5ffee6ae2fec3ad71c777531578f"), []byte(`{"id":{"S":"b"}}`))
 	dir := t.TempDir()
-	res, err := snapshot.Run(context.Background(), cl, store.NewLocal(dir), snapshot.Options{Source: src, At: time.Now().Add(time.Second)})
+	res, err := snapshot.Run(context.Background(), s3source.New(cl, src.Bucket), store.NewLocal(dir), snapshot.Options{Source: src, At: time.Now().Add(time.Second)})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -211,11 +212,11 @@ func TestBadInputsGiveClearErrors(t *testing.T) {
 	at := time.Now().Add(time.Second)
 
 	unversioned := testenv.Bucket(t, c, false)
-	_, err := snapshot.Run(ctx, cl, store.NewLocal(t.TempDir()), snapshot.Options{Source: layout.TableLocation(unversioned, "p", "t"), At: at})
+	_, err := s3source.Open(ctx, cl, unversioned)
 	if err == nil || !strings.Contains(err.Error(), "versioning") {
 		t.Errorf("unversioned bucket: %v", err)
 	}
-	_, err = snapshot.Run(ctx, cl, store.NewLocal(t.TempDir()), snapshot.Options{Source: layout.TableLocation("no-such-bucket-dynasnap", "p", "t"), At: at})
+	_, err = s3source.Open(ctx, cl, "no-such-bucket-dynasnap")
 	if err == nil || !strings.Contains(err.Error(), "does not exist") {
 		t.Errorf("missing bucket: %v", err)
 	}
@@ -230,7 +231,7 @@ func TestBadInputsGiveClearErrors(t *testing.T) {
 	corrupt := src.ObjectKey("ffff")
 	putRaw(t, cl, bucket, corrupt, []byte(`{"pk":{"S":"trunc`))
 	dir := t.TempDir()
-	_, err = snapshot.Run(ctx, cl, store.NewLocal(dir), snapshot.Options{Source: src, At: time.Now().Add(time.Second)})
+	_, err = snapshot.Run(ctx, s3source.New(cl, src.Bucket), store.NewLocal(dir), snapshot.Options{Source: src, At: time.Now().Add(time.Second)})
 	if err == nil || !strings.Contains(err.Error(), corrupt) || !strings.Contains(err.Error(), "not a DynamoDB item") {
 		t.Errorf("corrupt object: %v", err)
 	}
@@ -243,7 +244,7 @@ func TestBadInputsGiveClearErrors(t *testing.T) {
 
 	// Opt-in skipping: the run completes and names what it left out.
 	dir = t.TempDir()
-	res, err := snapshot.Run(ctx, cl, store.NewLocal(dir), snapshot.Options{Source: src, At: time.Now().Add(time.Second), SkipBadObjects: true, Compression: "none"})
+	res, err := snapshot.Run(ctx, s3source.New(cl, src.Bucket), store.NewLocal(dir), snapshot.Options{Source: src, At: time.Now().Add(time.Second), SkipBadObjects: true, Compression: "none"})
 	if err != nil || res.Items != 50 || len(res.BadObjects) != 1 || res.BadObjects[0].Key != corrupt {
 		t.Fatalf("--skip-bad-objects: %v, %+v", err, res)
 	}
@@ -264,7 +265,7 @@ func TestBadInputsGiveClearErrors(t *testing.T) {
 	cctx, cancel := context.WithCancel(ctx)
 	cancel()
 	dir = t.TempDir()
-	_, err = snapshot.Run(cctx, cl, store.NewLocal(dir), snapshot.Options{Source: src, At: at})
+	_, err = snapshot.Run(cctx, s3source.New(cl, src.Bucket), store.NewLocal(dir), snapshot.Options{Source: src, At: at})
 	if !errors.Is(err, context.Canceled) {
 		t.Errorf("cancelled run: %v", err)
 	}
@@ -286,7 +287,7 @@ func TestS3Output(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	res, err := snapshot.Run(context.Background(), cl, out, snapshot.Options{Source: src, At: time.Now().Add(time.Second), SingleFile: true, Compression: "none"})
+	res, err := snapshot.Run(context.Background(), s3source.New(cl, src.Bucket), out, snapshot.Options{Source: src, At: time.Now().Add(time.Second), SingleFile: true, Compression: "none"})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -305,7 +306,7 @@ func TestS3Output(t *testing.T) {
 		t.Fatalf("read back %d items: %v", n, err)
 	}
 	// A second run into the same folder is refused.
-	if _, err := snapshot.Run(context.Background(), cl, out, snapshot.Options{Source: src, At: time.Now()}); err == nil || !strings.Contains(err.Error(), "already holds a snapshot") {
+	if _, err := snapshot.Run(context.Background(), s3source.New(cl, src.Bucket), out, snapshot.Options{Source: src, At: time.Now()}); err == nil || !strings.Contains(err.Error(), "already holds a snapshot") {
 		t.Errorf("second run: %v", err)
 	}
 	r, _ := out.Open(context.Background(), snapshot.SummaryName)

@@ -3,45 +3,46 @@ package snapshot
 import (
 	"context"
 	"fmt"
-	"io"
-	"os"
-	"path"
-	"strings"
+	"sync/atomic"
 	"time"
 
-	"github.com/aws/aws-sdk-go-v2/aws"
-	"github.com/aws/aws-sdk-go-v2/service/s3"
-	"golang.org/x/sync/errgroup"
-
-	"github.com/dynasnap/dynasnap/internal/fastget"
+	"github.com/dynasnap/dynasnap/internal/history"
 	"github.com/dynasnap/dynasnap/internal/item"
 	"github.com/dynasnap/dynasnap/internal/layout"
 	"github.com/dynasnap/dynasnap/internal/progress"
-	"github.com/dynasnap/dynasnap/internal/scan"
 	"github.com/dynasnap/dynasnap/internal/store"
 )
 
+// DefaultFileSize is where a data file is cut (compressed bytes): large
+// enough that a table of millions of items is a handful of files, small
+// enough that a restore reads several at once and resumes by file.
+const DefaultFileSize = 128 << 20
+
 // Options configure a snapshot run.
 type Options struct {
-	Source          layout.Location // the table's folder in the backup bucket
-	At              time.Time
+	Source layout.Location // the table's folder in the backup bucket
+	At     time.Time
+	// ClockSkew is how far the server's clock may run ahead: the listing
+	// starts once At's second is over by this much (docs/DESIGN.md §3).
+	// 0 means history.DefaultClockSkew; negative, none.
+	ClockSkew       time.Duration
 	Format          string // jsonl or parquet
 	Parquet         ParquetOptions
 	Compression     string // gzip, zstd or none
 	SingleFile      bool
+	FileSize        int64 // cut data files at this many bytes; 0 means DefaultFileSize
 	Concurrency     int   // GetObject requests in flight
-	ListConcurrency int   // ranges listed at once
-	Ranges          int   // key ranges (rounded up to a power of 16)
+	ListConcurrency int   // prefixes listed at once
+	Ranges          int   // key ranges, 1..65536; 0 means auto (docs/DESIGN.md §4)
 	MaxKeys         int32 // list page size; small values test paging
 	SSE, SSEKMSKey  string
 	Tool            string // recorded in the summary
-	TempDir         string // for --single-file staging; default os.TempDir()
 	// Base, if set, is an earlier snapshot of the same source: items whose
 	// chosen version it already holds are copied from it, not fetched.
 	Base *Snapshot
-	// Shard/Shards, if Shards > 0, restrict the run to ranges i with
-	// i % Shards == Shard and write a shard manifest instead of the
-	// snapshot's manifests (see Commit).
+	// Shard/Shards, if Shards > 0, restrict the run to one contiguous block
+	// of the ranges and write a shard manifest instead of the snapshot's
+	// manifests (see Commit).
 	Shard, Shards int
 	// SkipBadObjects skips versions that are not a readable DynamoDB item
 	// (corrupt, empty, too large, archived) and lists them in the result,
@@ -61,42 +62,41 @@ type Result struct {
 	Summary        *Summary
 	Items          int64
 	VersionsListed int64
-	Repeats        int64
-	Fetched        int64 // GetObject requests
-	Reused         int64 // items copied from the base
-	Filtered       int64 // items left out by the filter
-	BadObjects     []BadObject
-	BytesWritten   int64
-	DataFiles      int
-	Elapsed        time.Duration
-	// OldestVersion is the earliest LastModified listed: an --at before it
+	// VersionsNewer counts listed versions stamped after At: left out.
+	VersionsNewer int64
+	Repeats       int64
+	ListRequests  int64
+	Prefixes      int64 // prefixes listed
+	Fetched       int64 // GetObject requests
+	Reused        int64 // items copied from the base
+	Filtered      int64 // items left out by the filter
+	BadObjects    []history.BadObject
+	BytesWritten  int64
+	DataFiles     int
+	Elapsed       time.Duration
+	// OldestVersion is the earliest LastModified listed: an At before it
 	// gives an empty snapshot.
 	OldestVersion time.Time
-}
-
-type task struct {
-	entry scan.Entry
-	body  []byte
-	skip  bool // filtered out, or a bad object skipped
-	err   error
-	done  chan struct{}
 }
 
 func (o *Options) defaults() {
 	if o.Concurrency <= 0 {
 		o.Concurrency = 256
 	}
-	if o.ListConcurrency <= 0 {
-		o.ListConcurrency = 16
-	}
-	if o.Ranges <= 0 {
-		o.Ranges = 16
-	}
 	if o.Compression == "" {
 		o.Compression = "gzip"
 	}
 	if o.Format == "" {
 		o.Format = "jsonl"
+	}
+	if o.FileSize <= 0 {
+		o.FileSize = DefaultFileSize
+	}
+	if o.SingleFile {
+		o.FileSize = 0 // never cut
+	}
+	if o.ClockSkew == 0 {
+		o.ClockSkew = history.DefaultClockSkew
 	}
 	for _, c := range []**progress.Counter{&o.Listed, &o.Fetched, &o.Written} {
 		if *c == nil {
@@ -105,11 +105,19 @@ func (o *Options) defaults() {
 	}
 }
 
-// Run writes the snapshot of opts.Source at opts.At into out. Manifests are
-// written last, after every data file is committed: an interrupted run
-// leaves no manifest-summary.json, and a rerun into the same folder clears
-// what it left and starts again.
-func Run(ctx context.Context, client *s3.Client, out store.Store, opts Options) (*Result, error) {
+func (o *Options) plan() history.Plan {
+	p := history.Plan{Ranges: o.Ranges, ListConcurrency: o.ListConcurrency, PageSize: o.MaxKeys}
+	if o.Shards > 0 {
+		p.Shard, p.Shards = o.Shard, o.Shards
+	}
+	return p
+}
+
+// Run writes the snapshot of opts.Source at opts.At, read from src, into
+// out. Manifests are written last, after every data file is committed: an
+// interrupted run leaves no manifest-summary.json, and a rerun into the
+// same folder clears what it left and starts again.
+func Run(ctx context.Context, src history.Source, out store.Store, opts Options) (*Result, error) {
 	opts.defaults()
 	start := time.Now()
 	outFormat, err := outputFormat(opts.Format)
@@ -125,75 +133,72 @@ func Run(ctx context.Context, client *s3.Client, out store.Store, opts Options) 
 	if err := prepareOutput(ctx, out, opts.Shards > 0); err != nil {
 		return nil, err
 	}
-	if err := CheckSource(ctx, client, opts.Source); err != nil {
+	if err := history.Wait(ctx, opts.At, max(opts.ClockSkew, 0)); err != nil {
 		return nil, err
 	}
-	if err := prepareParquet(ctx, client, out, &opts); err != nil {
+	if err := prepareParquet(ctx, src, out, &opts); err != nil {
 		return nil, err
 	}
 
-	partStore := out
-	if opts.SingleFile {
-		dir, err := os.MkdirTemp(opts.TempDir, "dynasnap-parts-")
-		if err != nil {
-			return nil, fmt.Errorf("staging folder for --single-file: %w", err)
-		}
-		defer os.RemoveAll(dir)
-		partStore = store.NewLocal(dir)
-	}
-
-	stats := &scan.Stats{}
-	lister := &scan.Lister{Client: client, Bucket: opts.Source.Bucket, Dir: opts.Source.Dir(), MaxKeys: opts.MaxKeys, Stats: stats}
-	ranges := scan.Ranges(opts.Source.Dir(), opts.Ranges)
-	counts := &runCounts{}
-	entries := make([]*FileEntry, len(ranges))
-	oldest := make([]time.Time, len(ranges))
-	ext := extension(opts.Format, opts.Compression)
-
-	f := &fetcher{reader: fastget.NewReader(client), bucket: opts.Source.Bucket, skipBad: opts.SkipBadObjects, filter: opts.Filter, fetched: opts.Fetched}
-	defer f.reader.Close()
-	g, gctx := errgroup.WithContext(ctx)
-	fetchQ := make(chan *task, opts.Concurrency)
-	for i := 0; i < opts.Concurrency; i++ {
-		g.Go(func() error { return f.loop(gctx, fetchQ) })
-	}
-	// Each range keeps a window of fetches in flight, sized so that all
-	// fetchers stay busy even when only a few ranges are left.
-	window := max(opts.Concurrency/opts.ListConcurrency*2, 32)
-	rangeG, rctx := errgroup.WithContext(gctx)
-	rangeG.SetLimit(opts.ListConcurrency)
-	g.Go(func() error {
-		for _, r := range ranges {
-			if opts.Shards > 0 && r.Index%opts.Shards != opts.Shard {
-				continue
-			}
-			rangeG.Go(func() error {
-				p := &part{st: partStore, format: opts.Format, compression: opts.Compression, written: opts.Written.Add, parquet: &opts.Parquet,
-					data: fmt.Sprintf("%s/part-%05d%s", DataDir, r.Index, ext),
-					side: fmt.Sprintf("%s/part-%05d%s", SidecarDir, r.Index, sidecarExtension(opts.Compression))}
-				p.entry.Range = r.Index
-				o, err := snapshotRange(rctx, lister, r, opts, p, f, fetchQ, window, counts)
-				if err != nil {
-					p.abort()
-					return err
-				}
-				ok, err := p.commit(rctx)
-				if err != nil {
-					return err
-				}
-				if ok {
-					entries[r.Index] = &p.entry
-				}
-				oldest[r.Index] = o
-				return nil
-			})
-		}
-		err := rangeG.Wait()
-		close(fetchQ)
-		return err
-	})
-	err = g.Wait()
+	stats := &history.Stats{}
+	ps := &parts{st: out, opts: &opts}
+	var reused, filtered, newer atomic.Int64
+	base, err := newBaseCursor(ctx, opts.Base, opts.Source.Dir(), opts.plan())
 	if err != nil {
+		return nil, err
+	}
+	defer base.close()
+	w := &history.Walk[[]byte]{Source: src, Dir: opts.Source.Dir(), Plan: opts.plan(), Times: []time.Time{opts.At},
+		Fetchers: opts.Concurrency, Canonical: true, SkipBad: opts.SkipBadObjects, Stats: stats, Listed: opts.Listed, Fetched: opts.Fetched,
+		Pick: func(k *history.Key) ([]history.Entry, []byte, bool, error) {
+			newer.Add(int64(k.Newer))
+			if !k.Exists[0] {
+				return nil, nil, false, nil
+			}
+			body, err := base.match(k.At[0])
+			if err != nil || body != nil {
+				return nil, body, err == nil, err
+			}
+			return []history.Entry{k.At[0]}, nil, true, nil
+		},
+		Emit: func(ctx context.Context, k *history.Key, reuse []byte, got []history.Version) error {
+			if reuse != nil {
+				reused.Add(1)
+				return ps.add(ctx, k.At[0], reuse)
+			}
+			return ps.add(ctx, k.At[0], got[0].JSON)
+		},
+	}
+	if opts.Filter != nil {
+		w.Keep = func(_ context.Context, k *history.Key, reuse []byte, got []history.Version) (bool, error) {
+			it := item.Item(nil)
+			if reuse != nil {
+				var err error
+				if it, err = item.Unmarshal(reuse); err != nil {
+					return false, fmt.Errorf("base item %s: %w", k.ObjectKey, err)
+				}
+			} else {
+				it = got[0].Item
+			}
+			ok, err := opts.Filter(it)
+			if err == nil && !ok {
+				filtered.Add(1)
+			}
+			return ok, err
+		}
+	}
+	wres, err := w.Run(ctx)
+	if err == nil {
+		// Read the base's files to their end: a data file's MD5 is only
+		// known there, and a corrupt base must fail the run rather than
+		// have its items copied unchecked.
+		err = base.drain()
+	}
+	if err == nil {
+		err = ps.close(ctx)
+	}
+	if err != nil {
+		ps.abort()
 		return nil, err
 	}
 	if stats.Versions.Load() == 0 && opts.Shards == 0 {
@@ -201,30 +206,13 @@ func Run(ctx context.Context, client *s3.Client, out store.Store, opts Options) 
 		// pass for a backup of an empty table.
 		return nil, fmt.Errorf("no object versions under %s: check --source (s3://BUCKET/PREFIX/TABLE) and that the stream writer or backfill has written there", opts.Source)
 	}
-
-	var files []FileEntry
-	for _, e := range entries {
-		if e != nil {
-			files = append(files, *e)
-		}
-	}
-	if opts.SingleFile && len(files) > 0 {
-		joined, err := joinParts(ctx, partStore, out, files, opts)
-		if err != nil {
-			return nil, err
-		}
-		files = []FileEntry{joined}
-	}
-	res := &Result{VersionsListed: stats.Versions.Load(), Repeats: stats.Repeats.Load(), DataFiles: len(files),
-		Fetched: counts.fetched.Load(), Reused: counts.reused.Load(), Filtered: f.filtered.Load(), BadObjects: f.bad}
+	files := ps.files
+	res := &Result{VersionsListed: stats.Versions.Load(), VersionsNewer: newer.Load(), Repeats: stats.Repeats.Load(),
+		ListRequests: stats.Requests.Load(), Prefixes: stats.Prefixes.Load(), DataFiles: len(files),
+		Fetched: opts.Fetched.Load(), Reused: reused.Load(), Filtered: filtered.Load(), BadObjects: wres.BadObjects, OldestVersion: wres.Oldest}
 	for _, f := range files {
 		res.Items += f.ItemCount
 		res.BytesWritten += f.SizeBytes
-	}
-	for _, o := range oldest {
-		if !o.IsZero() && (res.OldestVersion.IsZero() || o.Before(res.OldestVersion)) {
-			res.OldestVersion = o
-		}
 	}
 	if opts.Shards > 0 {
 		res.Elapsed = time.Since(start)
@@ -239,83 +227,68 @@ func Run(ctx context.Context, client *s3.Client, out store.Store, opts Options) 
 	return res, nil
 }
 
-// snapshotRange lists one range, folds it, and writes the chosen versions in
-// key order while up to window of them are being fetched.
-func snapshotRange(ctx context.Context, l *scan.Lister, r scan.Range, opts Options, p *part, f *fetcher, fetchQ chan<- *task, window int, counts *runCounts) (time.Time, error) {
-	pending := make(chan *task, window)
-	g, ctx := errgroup.WithContext(ctx)
-	g.Go(func() error {
-		for t := range pending {
-			select {
-			case <-t.done:
-			case <-ctx.Done():
-				return ctx.Err()
-			}
-			if t.err != nil {
-				return t.err
-			}
-			if t.skip {
-				continue
-			}
-			if err := p.add(ctx, t.entry, t.body); err != nil {
-				return err
-			}
-			t.body = nil
-		}
+// parts writes the data files of a run in key order, cutting a file once
+// it holds FileSize bytes, so the number of files follows the table's size,
+// not the number of ranges.
+type parts struct {
+	st    store.Store
+	opts  *Options
+	cur   *part
+	n     int
+	files []FileEntry
+}
+
+func (ps *parts) name(dir, ext string) string {
+	if ps.opts.SingleFile {
+		return dir + "/snapshot" + ext
+	}
+	if ps.opts.Shards > 0 {
+		return fmt.Sprintf("%s/part-%05d-%05d%s", dir, ps.opts.Shard, ps.n, ext)
+	}
+	return fmt.Sprintf("%s/part-%05d%s", dir, ps.n, ext)
+}
+
+func (ps *parts) add(ctx context.Context, e history.Entry, body []byte) error {
+	o := ps.opts
+	if ps.cur == nil {
+		ps.cur = &part{st: ps.st, format: o.Format, compression: o.Compression, written: o.Written.Add, parquet: &o.Parquet,
+			data: ps.name(DataDir, extension(o.Format, o.Compression)), side: ps.name(SidecarDir, sidecarExtension(o.Compression))}
+		ps.n++
+	}
+	if err := ps.cur.add(ctx, e, body); err != nil {
+		return err
+	}
+	if o.FileSize > 0 && ps.cur.dataC.n >= o.FileSize {
+		return ps.commit(ctx)
+	}
+	return nil
+}
+
+func (ps *parts) commit(ctx context.Context) error {
+	p := ps.cur
+	ps.cur = nil
+	ok, err := p.commit(ctx)
+	if err != nil {
+		p.abort()
+		return err
+	}
+	if ok {
+		ps.files = append(ps.files, p.entry)
+	}
+	return nil
+}
+
+func (ps *parts) close(ctx context.Context) error {
+	if ps.cur == nil {
 		return nil
-	})
-	var oldest time.Time
-	g.Go(func() error {
-		defer close(pending)
-		base, stop := baseRange(ctx, opts.Base, r)
-		defer stop()
-		fold := &scan.Folder{At: opts.At, Emit: func(e scan.Entry) error {
-			t := &task{entry: e, done: make(chan struct{})}
-			reuse, err := base.match(e)
-			if err != nil {
-				return err
-			}
-			if reuse != nil {
-				t.body = reuse
-				t.skip, t.err = f.keep(reuse)
-				close(t.done)
-				counts.reused.Add(1)
-			}
-			select {
-			case pending <- t:
-			case <-ctx.Done():
-				return ctx.Err()
-			}
-			if reuse != nil {
-				return nil
-			}
-			counts.fetched.Add(1)
-			select {
-			case fetchQ <- t:
-			case <-ctx.Done():
-				return ctx.Err()
-			}
-			return nil
-		}}
-		err := l.Walk(ctx, r, func(e scan.Entry) error {
-			opts.Listed.Add(1)
-			if oldest.IsZero() || e.LastModified.Before(oldest) {
-				oldest = e.LastModified
-			}
-			return fold.Add(e)
-		})
-		if err != nil {
-			return err
-		}
-		if err := fold.Flush(); err != nil {
-			return err
-		}
-		// Read the base's range to its end: a data file's MD5 is only known
-		// there, and a corrupt base must fail the run rather than have its
-		// items copied unchecked (found by the reliability suite).
-		return base.drain()
-	})
-	return oldest, g.Wait()
+	}
+	return ps.commit(ctx)
+}
+
+func (ps *parts) abort() {
+	if ps.cur != nil {
+		ps.cur.abort()
+	}
 }
 
 // prepareOutput refuses a folder that holds a finished snapshot and clears
@@ -347,102 +320,13 @@ func prepareOutput(ctx context.Context, out store.Store, shard bool) error {
 	return out.Remove(ctx, FilesName)
 }
 
-// CheckSource gives clear errors for a missing or unversioned bucket.
-func CheckSource(ctx context.Context, client *s3.Client, src layout.Location) error {
-	v, err := client.GetBucketVersioning(ctx, &s3.GetBucketVersioningInput{Bucket: aws.String(src.Bucket)})
-	if err != nil {
-		if strings.Contains(err.Error(), "NoSuchBucket") {
-			return fmt.Errorf("source bucket %s does not exist", src.Bucket)
-		}
-		return fmt.Errorf("check versioning of bucket %s: %w", src.Bucket, err)
-	}
-	if v.Status != "Enabled" && v.Status != "Suspended" {
-		return fmt.Errorf("source bucket %s does not have versioning enabled, so it holds no history to snapshot; enable it (aws s3api put-bucket-versioning --bucket %s --versioning-configuration Status=Enabled) before the stream writer runs", src.Bucket, src.Bucket)
-	}
-	return nil
-}
-
-// joinParts joins the staged parts, in range order, into one data file and
-// one sidecar, as --single-file asks: the sidecars are concatenated, and the
-// data files are handed to the format's joiner. JSON lines concatenate
-// (gzip members and zstd frames do); Parquet parts merge by row group.
-func joinParts(ctx context.Context, staged, out store.Store, files []FileEntry, opts Options) (FileEntry, error) {
-	joined := FileEntry{Range: -1, FirstKey: files[0].FirstKey, LastKey: files[len(files)-1].LastKey}
-	data := path.Join(DataDir, "snapshot"+extension(opts.Format, opts.Compression))
-	side := path.Join(SidecarDir, "snapshot"+sidecarExtension(opts.Compression))
-	df, err := out.Create(ctx, data)
-	if err != nil {
-		return joined, err
-	}
-	sf, err := out.Create(ctx, side)
-	if err != nil {
-		df.Abort()
-		return joined, err
-	}
-	abort := func(err error) (FileEntry, error) {
-		df.Abort()
-		sf.Abort()
-		return joined, err
-	}
-	dc := &countingWriter{w: df, md5: md5New()}
-	j, err := newJoiner(ctx, staged, dc, opts)
-	if err != nil {
-		return abort(err)
-	}
-	for _, f := range files {
-		if err := ctx.Err(); err != nil {
-			return abort(err)
-		}
-		joined.ItemCount += f.ItemCount
-		if err := j.add(f.Data); err != nil {
-			return abort(err)
-		}
-		if err := copyFile(ctx, staged, f.Sidecar, sf); err != nil {
-			return abort(err)
-		}
-	}
-	if err := j.close(); err != nil {
-		return abort(err)
-	}
-	return commitJoined(ctx, out, df, sf, dc, joined, data, side)
-}
-
-// commitJoined commits the joined data file and sidecar of --single-file
-// and describes them for the manifest.
-func commitJoined(ctx context.Context, out store.Store, df, sf store.File, dc *countingWriter, joined FileEntry, data, side string) (FileEntry, error) {
-	if err := df.Commit(ctx); err != nil {
-		sf.Abort()
-		return joined, err
-	}
-	if err := sf.Commit(ctx); err != nil {
-		return joined, err
-	}
-	joined.MD5Checksum = b64(dc.md5.Sum(nil))
-	joined.SizeBytes = dc.n
-	joined.Data, joined.Sidecar = data, side
-	joined.DataFileS3Key, joined.SidecarS3Key = out.Key(data), out.Key(side)
-	return joined, nil
-}
-
-func copyFile(ctx context.Context, st store.Store, name string, w io.Writer) error {
-	r, err := st.Open(ctx, name)
-	if err != nil {
-		return err
-	}
-	defer r.Close()
-	if _, err := io.Copy(w, r); err != nil {
-		return fmt.Errorf("join %s: %w", name, err)
-	}
-	return nil
-}
-
 func commitManifests(ctx context.Context, out store.Store, files []FileEntry, opts Options, outFormat string, res *Result, start time.Time) (*Summary, error) {
 	sum := &Summary{
 		Version: "2020-06-30", StartTime: start.UTC(), EndTime: time.Now().UTC(), ExportTime: opts.At.UTC(),
 		ManifestFilesS3Key: out.Key(FilesName), ItemCount: res.Items, OutputFormat: outFormat, ExportType: "FULL_EXPORT",
 		Dynasnap: Details{FormatVersion: FormatVersion, Source: opts.Source.String(), Table: opts.Source.Table(),
-			Compression: opts.Compression, DataFiles: len(files), VersionsListed: res.VersionsListed,
-			Ranges: len(rangesFor(opts.Ranges)), SingleFile: opts.SingleFile, Tool: opts.Tool,
+			Compression: opts.Compression, DataFiles: len(files), VersionsListed: res.VersionsListed, VersionsNewer: res.VersionsNewer,
+			Ranges: rangeCount(opts.Ranges), SingleFile: opts.SingleFile, Tool: opts.Tool,
 			Filter: opts.FilterText, SkippedObjects: res.BadObjects},
 	}
 	if opts.Base != nil {
@@ -461,4 +345,29 @@ func commitManifests(ctx context.Context, out store.Store, files []FileEntry, op
 	return sum, writeManifests(ctx, out, files, sum)
 }
 
-func rangesFor(n int) []scan.Range { return scan.Ranges("", n) }
+func rangeCount(n int) int {
+	if n <= 0 {
+		return history.AutoRanges
+	}
+	return n
+}
+
+// CheckOut refuses an output folder in or over the backup folder src:
+// only the stream writer and backfill may write there, and a snapshot
+// there would be read back as backup versions.
+func CheckOut(src layout.Location, out string) error {
+	if !layout.IsS3URL(out) {
+		return nil
+	}
+	dst, err := layout.ParseS3URL(out)
+	if err != nil {
+		return err
+	}
+	if src.Contains(dst) || dst.Contains(src) {
+		return fmt.Errorf("%s overlaps the backup folder %s; nothing but the stream writer may write there", dst, src)
+	}
+	if parent := src.Child(".."); parent.Prefix != "" && parent.Prefix != "." && parent.Contains(dst) {
+		return fmt.Errorf("%s is inside the backup prefix %s, where only the stream writer and backfill write", dst, parent)
+	}
+	return nil
+}

@@ -18,6 +18,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/s3"
 	_ "github.com/duckdb/duckdb-go/v2"
 
+	"github.com/dynasnap/dynasnap/internal/history/s3source"
 	"github.com/dynasnap/dynasnap/internal/item"
 	"github.com/dynasnap/dynasnap/internal/layout"
 	"github.com/dynasnap/dynasnap/internal/snapshot"
@@ -113,15 +114,15 @@ func TestDuckDBReadsParquetSnapshot(t *testing.T) {
 
 	root := t.TempDir()
 	jsonl, pq, one := filepath.Join(root, "jsonl"), filepath.Join(root, "parquet"), filepath.Join(root, "single")
-	if _, err := snapshot.Run(ctx, cl, store.NewLocal(jsonl), snapshot.Options{Source: src, At: at}); err != nil {
+	if _, err := snapshot.Run(ctx, s3source.New(cl, src.Bucket), store.NewLocal(jsonl), snapshot.Options{Source: src, At: at}); err != nil {
 		t.Fatal(err)
 	}
-	res, err := snapshot.Run(ctx, cl, store.NewLocal(pq), snapshot.Options{Source: src, At: at, Format: snapshot.FormatParquet,
+	res, err := snapshot.Run(ctx, s3source.New(cl, src.Bucket), store.NewLocal(pq), snapshot.Options{Source: src, At: at, Format: snapshot.FormatParquet,
 		Compression: "zstd", Parquet: snapshot.ParquetOptions{RowGroupBytes: 16 << 10}})
 	if err != nil {
 		t.Fatal(err)
 	}
-	if _, err := snapshot.Run(ctx, cl, store.NewLocal(one), snapshot.Options{Source: src, At: at, Format: snapshot.FormatParquet,
+	if _, err := snapshot.Run(ctx, s3source.New(cl, src.Bucket), store.NewLocal(one), snapshot.Options{Source: src, At: at, Format: snapshot.FormatParquet,
 		Compression: "gzip", SingleFile: true}); err != nil {
 		t.Fatal(err)
 	}

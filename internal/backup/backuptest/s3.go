@@ -9,14 +9,17 @@ import (
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/s3"
 
-	"github.com/dynasnap/dynasnap/internal/scan"
+	"github.com/dynasnap/dynasnap/internal/history"
+	"github.com/dynasnap/dynasnap/internal/history/s3source"
 )
 
 // History reads one key's versions from a real S3 server, oldest first, in
 // the server's listing order (delete markers in place), with bodies and
 // metadata.
 func History(ctx context.Context, client *s3.Client, bucket, key string) ([]Version, error) {
-	page, err := scan.ListPage(ctx, client, bucket, key, "", "", 1000)
+	src := s3source.New(client, bucket)
+	defer src.Close()
+	page, err := src.List(ctx, key, history.Marker{}, 1000)
 	if err != nil {
 		return nil, fmt.Errorf("list versions of %s: %w", key, err)
 	}

@@ -1,4 +1,4 @@
-package scan
+package s3source
 
 import (
 	"reflect"

@@ -1,8 +1,9 @@
-package scan
+package s3source
 
 import (
 	"bytes"
 	"fmt"
+	"github.com/dynasnap/dynasnap/internal/history"
 	"strconv"
 	"strings"
 	"time"
@@ -13,7 +14,7 @@ import (
 // the plain shape every S3 server writes (elements, text, entities) and
 // reports ok=false on anything else (CDATA, comments, prefixed names), so
 // the caller falls back to the full parser.
-func parseVersionsFast(body []byte) (p *Page, ok bool, err error) {
+func parseVersionsFast(body []byte) (p *history.Page, ok bool, err error) {
 	if bytes.Contains(body, []byte("<!")) || bytes.Contains(body, []byte("<?xml-")) {
 		return nil, false, nil
 	}
@@ -21,7 +22,7 @@ func parseVersionsFast(body []byte) (p *Page, ok bool, err error) {
 	if root < 0 {
 		return nil, false, nil
 	}
-	p = &Page{}
+	p = &history.Page{}
 	rest := body[root:]
 	for {
 		i := bytes.IndexByte(rest, '<')
@@ -110,8 +111,8 @@ func field(entry []byte, name string) (string, bool) {
 	return v, ok
 }
 
-func fastEntry(el []byte, isDelete bool) (Entry, error) {
-	e := Entry{IsDelete: isDelete}
+func fastEntry(el []byte, isDelete bool) (history.Entry, error) {
+	e := history.Entry{IsDelete: isDelete}
 	var ok bool
 	if e.Key, ok = field(el, "Key"); !ok {
 		return e, fmt.Errorf("parse list response: an entry has no Key")

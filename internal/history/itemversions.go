@@ -1,21 +1,17 @@
-// Package history reads every version of one item from the backup: when it
-// was written and what each change did to its attributes. It is the audit
-// log of an item.
 package history
 
 import (
+	"bytes"
 	"context"
 	"encoding/json"
+	"fmt"
 	"sort"
 	"time"
 
-	"github.com/aws/aws-sdk-go-v2/service/s3"
 	"golang.org/x/sync/errgroup"
 
-	"github.com/dynasnap/dynasnap/internal/fastget"
 	"github.com/dynasnap/dynasnap/internal/item"
 	"github.com/dynasnap/dynasnap/internal/itemcmp"
-	"github.com/dynasnap/dynasnap/internal/versions"
 )
 
 // Event names, as DynamoDB Streams names them.
@@ -25,8 +21,9 @@ const (
 	Remove = "REMOVE"
 )
 
-// Version is one change of the item.
-type Version struct {
+// Change is one version of an item, compared with the one before it: the
+// audit log of `dynasnap history`.
+type Change struct {
 	Time      time.Time       `json:"time"`
 	VersionID string          `json:"versionId"`
 	Event     string          `json:"event"`
@@ -40,34 +37,66 @@ type Version struct {
 }
 
 // Item returns the decoded image (nil for a REMOVE).
-func (v *Version) Item() item.Item { return v.item }
+func (v *Change) Item() item.Item { return v.item }
 
-// Of returns every version of the object, newest first, each compared with
-// the one before it. Bodies are fetched concurrently.
-func Of(ctx context.Context, client *s3.Client, bucket, objectKey string) ([]Version, error) {
-	entries, err := versions.Key(ctx, client, bucket, objectKey)
+// KeyVersions lists every version and delete marker of one object key,
+// newest first, in the server's order. It pages with the key as the
+// prefix and passes over longer keys that share it.
+func KeyVersions(ctx context.Context, src Source, key string) ([]Entry, error) {
+	var out []Entry
+	seen := map[string]bool{}
+	cur := Marker{}
+	for {
+		page, err := src.List(ctx, key, cur, 0)
+		if err != nil {
+			return nil, err
+		}
+		for _, e := range page.Entries {
+			if e.Key != key || seen[e.VersionID] {
+				continue
+			}
+			seen[e.VersionID] = true
+			out = append(out, e)
+		}
+		if !page.IsTruncated {
+			return out, nil
+		}
+		next, err := nextMarker(page, cur, src.Bucket(), key)
+		if err != nil {
+			return nil, err
+		}
+		if next.Key > key {
+			return out, nil // the rest are longer keys
+		}
+		cur = next
+	}
+}
+
+// ItemChanges returns every version of the object, newest first, each
+// compared with the one before it. Bodies are read concurrently.
+func ItemChanges(ctx context.Context, src Source, objectKey string) ([]Change, error) {
+	entries, err := KeyVersions(ctx, src, objectKey)
 	if err != nil {
 		return nil, err
 	}
-	out := make([]Version, len(entries))
-	reader := fastget.NewReader(client)
-	defer reader.Close()
+	out := make([]Change, len(entries))
 	g, gctx := errgroup.WithContext(ctx)
 	g.SetLimit(16)
 	for i, e := range entries {
-		out[i] = Version{Time: e.LastModified.UTC(), VersionID: e.VersionID, Latest: e.IsLatest}
+		out[i] = Change{Time: e.LastModified.UTC(), VersionID: e.VersionID, Latest: e.IsLatest}
 		if e.IsDelete {
 			out[i].Event = Remove
 			continue
 		}
 		g.Go(func() error {
-			it, err := versions.Fetch(gctx, reader, bucket, e)
+			var buf bytes.Buffer
+			it, err := ReadItem(gctx, src, e, &buf)
 			if err != nil {
 				return err
 			}
 			b, err := item.Marshal(it)
 			if err != nil {
-				return err
+				return fmt.Errorf("encode %s: %w", e.Key, err)
 			}
 			out[i].item, out[i].Image = it, b
 			return nil
@@ -80,9 +109,9 @@ func Of(ctx context.Context, client *s3.Client, bucket, objectKey string) ([]Ver
 	return out, nil
 }
 
-// Compare fills each version's event and changed attributes from the
+// Compare fills each change's event and changed attributes from the
 // version listed after it (the one before it in time).
-func Compare(vs []Version) {
+func Compare(vs []Change) {
 	for i := range vs {
 		v := &vs[i]
 		if v.Event == Remove {

@@ -1,0 +1,93 @@
+package history
+
+import "time"
+
+// Key is one object key's history folded at the walk's times, built from
+// its entries in listing order (newest first) without holding them.
+type Key struct {
+	ObjectKey string
+	// At[i] is the entry that holds the key's state at Times[i] and
+	// Exists[i] whether the item existed then (docs/DESIGN.md §3).
+	At     []Entry
+	Exists []bool
+	// Newest is the newest version that is not a delete marker, to read
+	// the key's attributes from when only deletions follow it.
+	Newest   Entry
+	HasImage bool
+	Versions int // entries listed
+	Newer    int // entries newer than Times[0] (left out of a state at it)
+	decided  []bool
+	oldest   time.Time
+}
+
+// Changed reports whether any entry is newer than Times[0].
+func (k *Key) Changed() bool { return k.Newer > 0 }
+
+// StateAt returns the entry that holds a key's state at t: the first entry
+// in listing order with LastModified <= t. ok is false when the item did
+// not exist at t (no such entry, or it is a delete marker). Listing order,
+// never the timestamp, decides between entries of the same second.
+func StateAt(entries []Entry, t time.Time) (e Entry, ok bool) {
+	for _, e := range entries {
+		if !e.LastModified.After(t) {
+			return e, !e.IsDelete
+		}
+	}
+	return Entry{}, false
+}
+
+// folder folds a stream of entries in listing order into Keys.
+type folder struct {
+	times []time.Time
+	emit  func(*Key) error
+	cur   *Key
+}
+
+func (f *folder) add(e Entry) error {
+	if f.cur == nil || f.cur.ObjectKey != e.Key {
+		if err := f.flush(); err != nil {
+			return err
+		}
+		f.cur = &Key{ObjectKey: e.Key, At: make([]Entry, len(f.times)), Exists: make([]bool, len(f.times)), decided: make([]bool, len(f.times))}
+	}
+	k := f.cur
+	k.Versions++
+	if k.oldest.IsZero() || e.LastModified.Before(k.oldest) {
+		k.oldest = e.LastModified
+	}
+	if !e.IsDelete && !k.HasImage {
+		k.Newest, k.HasImage = e, true
+	}
+	for i, t := range f.times {
+		if !k.decided[i] && !e.LastModified.After(t) {
+			k.decided[i], k.At[i], k.Exists[i] = true, e, !e.IsDelete
+		}
+	}
+	// A server's clock can step, so every entry is looked at, not only
+	// those before the first that is old enough.
+	if len(f.times) > 0 && e.LastModified.After(f.times[0]) {
+		k.Newer++
+	}
+	return nil
+}
+
+func (f *folder) flush() error {
+	if f.cur == nil {
+		return nil
+	}
+	k := f.cur
+	f.cur = nil
+	k.decided = nil
+	return f.emit(k)
+}
+
+// Fold folds one key's entries, in listing order, at times.
+func Fold(entries []Entry, times []time.Time) *Key {
+	var out *Key
+	f := &folder{times: times, emit: func(k *Key) error { out = k; return nil }}
+	for _, e := range entries {
+		f.add(e)
+	}
+	f.flush()
+	return out
+}

@@ -1,0 +1,54 @@
+// Package history reads the history a versioned backup bucket keeps of a
+// table: one object per item, one version per change (docs/DESIGN.md §2).
+// Everything that reads the backup goes through it: snapshot, the Parquet
+// schema sample, restore --source, diff, history and drill.
+//
+// At its centre is Source, the backend: list one prefix's versions and
+// delete markers in the server's order, read one version's body. On it sit
+// one fold rule (Fold, §3), one time rule (Resolve, §3), the key ranges
+// (§4) and one walk (Walk): the state at T over a set of ranges, with a
+// filter and a shard, read in key order.
+package history
+
+import (
+	"bytes"
+	"context"
+	"time"
+)
+
+// Entry is one version or delete marker, as listed.
+type Entry struct {
+	Key          string
+	VersionID    string
+	LastModified time.Time
+	IsDelete     bool
+	IsLatest     bool
+	Size         int64
+}
+
+// Page is one listing response with versions and delete markers in
+// document order: a put and a delete made in the same second are told
+// apart only by that order.
+type Page struct {
+	Entries             []Entry
+	IsTruncated         bool
+	NextKeyMarker       string
+	NextVersionIDMarker string
+}
+
+// Marker is where a listing resumes: after this key and version.
+type Marker struct{ Key, VersionID string }
+
+// Source is a backup bucket. Implementations: s3source (S3 and S3-compatible
+// servers) and, for tests, memsource.
+type Source interface {
+	// List returns one page of the versions whose keys start with prefix,
+	// after the marker (zero: from the start), at most max entries (0: the
+	// server's default), in the server's order: keys ascending, each key's
+	// versions newest first.
+	List(ctx context.Context, prefix string, after Marker, max int32) (*Page, error)
+	// Read puts the body of one version into buf.
+	Read(ctx context.Context, key, versionID string, buf *bytes.Buffer) error
+	// Bucket names the bucket, for messages.
+	Bucket() string
+}

@@ -1,0 +1,81 @@
+package history
+
+import (
+	"context"
+	"fmt"
+	"time"
+)
+
+// The time rule (docs/DESIGN.md §3) lives here and only here: how a time
+// flag is read, what the default is, and when a listing may start.
+
+// DefaultClockSkew is how far the S3 server's clock may be ahead of this
+// machine's; a listing for T waits this long after T's second is over.
+const DefaultClockSkew = time.Second
+
+// ParseTime reads a point in time: RFC 3339, or a duration ago (-2h and 2h
+// both mean two hours ago).
+func ParseTime(s string, now time.Time) (time.Time, error) {
+	if d, err := time.ParseDuration(s); err == nil {
+		if d > 0 {
+			d = -d
+		}
+		return now.Add(d), nil
+	}
+	t, err := time.Parse(time.RFC3339Nano, s)
+	if err != nil {
+		return t, fmt.Errorf("%q is neither an RFC 3339 time (2026-11-26T09:30:00Z) nor a duration ago (-2h)", s)
+	}
+	return t, nil
+}
+
+// Resolve reads a time flag. Empty means the default: the whole second in
+// which the command started. LastModified has whole-second precision, so
+// every version written in that second, before the command started or
+// not, is part of the state at it; Wait holds the listing back until the
+// second is over. A time after now is an error: the backup holds only the
+// past.
+func Resolve(s string, now time.Time) (time.Time, error) {
+	if s == "" {
+		return now.Truncate(time.Second), nil
+	}
+	t, err := ParseTime(s, now)
+	if err != nil {
+		return t, err
+	}
+	if t.After(now) {
+		return t, fmt.Errorf("%s is in the future; the backup holds only the past", t.UTC().Format(time.RFC3339))
+	}
+	return t, nil
+}
+
+// Listable is when a listing that reads the state at t may start: once the
+// second t falls in is over on the server's clock too, so no version the
+// server will still stamp with that second is written after the listing.
+func Listable(t time.Time, skew time.Duration) time.Time {
+	return t.Truncate(time.Second).Add(time.Second + skew)
+}
+
+// Wait sleeps until a listing for t may start.
+func Wait(ctx context.Context, t time.Time, skew time.Duration) error {
+	d := time.Until(Listable(t, skew))
+	if d <= 0 {
+		return nil
+	}
+	timer := time.NewTimer(d)
+	defer timer.Stop()
+	select {
+	case <-timer.C:
+		return nil
+	case <-ctx.Done():
+		return ctx.Err()
+	}
+}
+
+// FormatTime is how times appear in messages.
+func FormatTime(t time.Time) string {
+	if t.IsZero() {
+		return "none"
+	}
+	return t.UTC().Format(time.RFC3339)
+}

@@ -1,0 +1,260 @@
+package history
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"fmt"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"golang.org/x/sync/errgroup"
+
+	"github.com/dynasnap/dynasnap/internal/item"
+	"github.com/dynasnap/dynasnap/internal/progress"
+)
+
+// Plan is which part of a table a walk reads, and how hard.
+type Plan struct {
+	Ranges          int   // 1..MaxRanges; 0 means AutoRanges
+	Shard, Shards   int   // one contiguous block of the ranges (Shards <= 1: all)
+	ListConcurrency int   // prefixes listed at once; 0 means DefaultListConcurrency
+	PageSize        int32 // entries per listing request; 0 means the server's (1000)
+}
+
+// DefaultListConcurrency is how many prefixes a walk lists at once.
+const DefaultListConcurrency = 64
+
+// Interval is the key interval, as object id bounds, that the plan covers.
+func (p Plan) Interval() (lo, hi string, err error) {
+	rs, err := Ranges(p.ranges())
+	if err != nil {
+		return "", "", err
+	}
+	if p.Shards > 1 && (p.Shard < 0 || p.Shard >= p.Shards) {
+		return "", "", fmt.Errorf("shard %d/%d: the index must be 0..%d", p.Shard, p.Shards, p.Shards-1)
+	}
+	a, b := ShardRanges(len(rs), p.Shard, p.Shards)
+	if a >= b {
+		return "", "", errEmptyShard
+	}
+	return rs[a].Lo, rs[b-1].Hi, nil
+}
+
+var errEmptyShard = errors.New("empty shard")
+
+func (p Plan) ranges() int {
+	if p.Ranges <= 0 {
+		return AutoRanges
+	}
+	return p.Ranges
+}
+
+// Keys lists the plan's part of the table folder dir ("prefix/table/") and
+// calls fn for each object key, in key order, folded at times.
+func Keys(ctx context.Context, src Source, dir string, plan Plan, times []time.Time, stats *Stats, fn func(*Key) error) error {
+	lo, hi, err := plan.Interval()
+	if errors.Is(err, errEmptyShard) {
+		return nil // more shards than ranges: this one has nothing
+	}
+	if err != nil {
+		return err
+	}
+	if stats == nil {
+		stats = &Stats{}
+	}
+	limit := plan.ListConcurrency
+	if limit <= 0 {
+		limit = DefaultListConcurrency
+	}
+	l := &lister{src: src, dir: dir, depth: Digits(plan.ranges()), pageSize: plan.PageSize, stats: stats, limit: limit}
+	f := &folder{times: times, emit: fn}
+	if err := l.walk(ctx, cover(lo, hi), f.add); err != nil {
+		return err
+	}
+	return f.flush()
+}
+
+// Walk reads the state of a table's keys in key order: it lists and folds
+// them (Keys), asks Pick which versions of each to read, reads those with
+// Fetchers in flight, and hands each key to Emit in key order. It is the
+// one pipeline of snapshot, restore --source and diff.
+type Walk[T any] struct {
+	Source Source
+	Dir    string
+	Plan   Plan
+	Times  []time.Time
+	// Fetchers is how many reads are in flight; 0 means 128.
+	Fetchers int
+	// Canonical asks for each version's canonical compact JSON too.
+	Canonical bool
+	// SkipBad drops a key whose version is not a readable item, listing
+	// it in the result, instead of stopping the walk.
+	SkipBad bool
+	// Pick runs in listing order: the versions of k to read, a value for
+	// Emit, and whether k goes on at all.
+	Pick func(k *Key) (read []Entry, tag T, ok bool, err error)
+	// Keep, if set, runs after the reads, concurrently: false drops k.
+	Keep func(ctx context.Context, k *Key, tag T, got []Version) (bool, error)
+	// Emit gets the kept keys in key order.
+	Emit func(ctx context.Context, k *Key, tag T, got []Version) error
+
+	Stats           *Stats
+	Listed, Fetched *progress.Counter
+}
+
+// WalkResult is what a walk saw besides what it emitted.
+type WalkResult struct {
+	Keys       int64
+	Dropped    int64 // keys Keep dropped
+	BadObjects []BadObject
+	// Oldest is the earliest LastModified listed.
+	Oldest time.Time
+}
+
+type walkTask[T any] struct {
+	key  *Key
+	tag  T
+	read []Entry
+	got  []Version
+	skip bool
+	err  error
+	done chan struct{}
+}
+
+// Run walks; it stops at the first error, and at once when ctx ends.
+func (w *Walk[T]) Run(ctx context.Context) (*WalkResult, error) {
+	fetchers := w.Fetchers
+	if fetchers <= 0 {
+		fetchers = 128
+	}
+	if w.Stats == nil {
+		w.Stats = &Stats{}
+	}
+	for _, c := range []**progress.Counter{&w.Listed, &w.Fetched} {
+		if *c == nil {
+			*c = &progress.Counter{}
+		}
+	}
+	res := &WalkResult{}
+	var dropped atomic.Int64
+	var badMu sync.Mutex
+	g, gctx := errgroup.WithContext(ctx)
+	fetchQ := make(chan *walkTask[T], fetchers)
+	// The window of keys between listing and emitting: all fetchers stay
+	// busy, and memory holds at most this many keys' versions.
+	pending := make(chan *walkTask[T], fetchers*2)
+	for range fetchers {
+		g.Go(func() error {
+			var buf bytes.Buffer
+			for t := range fetchQ {
+				t.err = w.fetch(gctx, t, &buf)
+				if errors.Is(t.err, ErrBadObject) && w.SkipBad {
+					badMu.Lock()
+					res.BadObjects = append(res.BadObjects, BadObject{Key: t.key.ObjectKey, VersionID: t.read[0].VersionID, Reason: t.err.Error()})
+					badMu.Unlock()
+					t.err, t.skip = nil, true
+				}
+				if t.err == nil && !t.skip && w.Keep != nil {
+					var keep bool
+					keep, t.err = w.Keep(gctx, t.key, t.tag, t.got)
+					if t.err == nil && !keep {
+						t.skip = true
+						dropped.Add(1)
+					}
+				}
+				close(t.done)
+				if t.err != nil {
+					return t.err
+				}
+			}
+			return nil
+		})
+	}
+	g.Go(func() error {
+		for t := range pending {
+			select {
+			case <-t.done:
+			case <-gctx.Done():
+				return gctx.Err()
+			}
+			if t.err != nil {
+				return t.err
+			}
+			if t.skip {
+				continue
+			}
+			if err := w.Emit(gctx, t.key, t.tag, t.got); err != nil {
+				return err
+			}
+			t.got = nil
+		}
+		return nil
+	})
+	g.Go(func() error {
+		defer close(fetchQ)
+		defer close(pending)
+		return Keys(gctx, w.Source, w.Dir, w.Plan, w.Times, w.Stats, func(k *Key) error {
+			res.Keys++
+			w.Listed.Add(int64(k.Versions))
+			if o := k.oldest; !o.IsZero() && (res.Oldest.IsZero() || o.Before(res.Oldest)) {
+				res.Oldest = o
+			}
+			read, tag, ok, err := w.Pick(k)
+			if err != nil || !ok {
+				return err
+			}
+			t := &walkTask[T]{key: k, tag: tag, read: read, done: make(chan struct{})}
+			if len(read) == 0 {
+				if w.Keep != nil {
+					keep, err := w.Keep(gctx, k, tag, nil)
+					if err != nil {
+						return err
+					}
+					if !keep {
+						dropped.Add(1)
+						return nil
+					}
+				}
+				close(t.done)
+			}
+			select {
+			case pending <- t:
+			case <-gctx.Done():
+				return gctx.Err()
+			}
+			if len(read) == 0 {
+				return nil
+			}
+			select {
+			case fetchQ <- t:
+				return nil
+			case <-gctx.Done():
+				return gctx.Err()
+			}
+		})
+	})
+	err := g.Wait()
+	res.Dropped = dropped.Load()
+	return res, err
+}
+
+func (w *Walk[T]) fetch(ctx context.Context, t *walkTask[T], buf *bytes.Buffer) error {
+	t.got = make([]Version, len(t.read))
+	for i, e := range t.read {
+		it, err := ReadItem(ctx, w.Source, e, buf)
+		if err != nil {
+			return err
+		}
+		v := Version{Entry: e, Item: it}
+		if w.Canonical {
+			if v.JSON, err = item.Marshal(it); err != nil {
+				return err
+			}
+		}
+		t.got[i] = v
+		w.Fetched.Add(1)
+	}
+	return nil
+}
