@@ -8,9 +8,9 @@ import (
 	"testing"
 	"time"
 
-	"github.com/dynasnap/dynasnap/internal/backup/backuptest"
 	"github.com/dynasnap/dynasnap/internal/item"
 	"github.com/dynasnap/dynasnap/internal/layout"
+	"github.com/dynasnap/dynasnap/internal/testsupport/backuptest"
 )
 
 func init() { backoffBase = time.Millisecond }
