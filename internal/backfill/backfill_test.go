@@ -13,7 +13,7 @@ import (
 	"github.com/dynasnap/dynasnap/internal/testsupport/backuptest"
 )
 
-func init() { backoffBase = time.Millisecond }
+func init() { backoff.Base = time.Millisecond }
 
 func checkBucket(t *testing.T, b *backuptest.Bucket, tbl *fakeTable, wantVersions int) {
 	t.Helper()
@@ -126,7 +126,8 @@ func TestReadRateCap(t *testing.T) {
 
 func TestRetryGivesUpOnOtherErrors(t *testing.T) {
 	calls := 0
-	err := retry(context.Background(), 5, func() error { calls++; return errors.New("boom") })
+	r := &run{opts: Options{Retries: 5}}
+	err := r.retry(context.Background(), func() error { calls++; return errors.New("boom") })
 	if err == nil || calls != 1 {
 		t.Fatalf("%v after %d calls", err, calls)
 	}
