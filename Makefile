@@ -58,7 +58,7 @@ reliability: build
 	rm -f $(RELIABILITY_OUT)
 	set -a; . .stack/env; set +a; DYNASNAP_REQUIRE_STACK=1 DYNASNAP_RELIABILITY_OUT=$(RELIABILITY_OUT) \
 		$(GO) test -count=1 -timeout 20m -run 'Reliability' ./cmd/dynasnap ./internal/stream
-	$(GO) run ./internal/reliability/cmd -in $(RELIABILITY_OUT) -out docs/RELIABILITY.md
+	$(GO) run ./internal/testsupport/reliability/cmd -in $(RELIABILITY_OUT) -out docs/RELIABILITY.md
 
 demo: build
 	scripts/demo.sh
@@ -67,7 +67,7 @@ demo: build
 # README "Benchmarks". Flags: make bench BENCH_FLAGS="-items 2000 -scale 2".
 bench: build
 	scripts/stack.sh up >/dev/null
-	set -a; . .stack/env; set +a; $(GO) run ./internal/bench/cmd $(BENCH_FLAGS)
+	set -a; . .stack/env; set +a; $(GO) run ./cmd/dynasnap-bench $(BENCH_FLAGS)
 	# Restore into dynalite against a bare BatchWriteItem loop at the same concurrency.
 	set -a; . .stack/env; set +a; DYNASNAP_REQUIRE_STACK=1 $(GO) test -count=1 -run 'TestRestore100k$$' -v ./internal/restore \
 		| grep -E 'items/s|verify of' | sed 's/^ *//'

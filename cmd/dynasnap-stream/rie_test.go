@@ -19,10 +19,10 @@ import (
 	"github.com/aws/aws-lambda-go/events"
 
 	"github.com/dynasnap/dynasnap/internal/backup"
-	"github.com/dynasnap/dynasnap/internal/backup/backuptest"
 	"github.com/dynasnap/dynasnap/internal/item"
 	"github.com/dynasnap/dynasnap/internal/layout"
-	"github.com/dynasnap/dynasnap/internal/testenv"
+	"github.com/dynasnap/dynasnap/internal/testsupport/backuptest"
+	"github.com/dynasnap/dynasnap/internal/testsupport/testenv"
 )
 
 // The emulator version, from the Go module proxy (docs/DESIGN.md §9).

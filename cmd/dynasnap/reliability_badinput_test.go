@@ -14,11 +14,11 @@ import (
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/s3"
 
-	"github.com/dynasnap/dynasnap/internal/faultproxy"
 	"github.com/dynasnap/dynasnap/internal/item"
 	"github.com/dynasnap/dynasnap/internal/layout"
-	"github.com/dynasnap/dynasnap/internal/reliability"
-	"github.com/dynasnap/dynasnap/internal/testenv"
+	"github.com/dynasnap/dynasnap/internal/testsupport/faultproxy"
+	"github.com/dynasnap/dynasnap/internal/testsupport/reliability"
+	"github.com/dynasnap/dynasnap/internal/testsupport/testenv"
 )
 
 // relSecret is a distinctive secret key: no output may ever contain it.

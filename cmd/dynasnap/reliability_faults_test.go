@@ -19,10 +19,10 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/s3"
 
 	"github.com/dynasnap/dynasnap/internal/awsconf"
-	"github.com/dynasnap/dynasnap/internal/faultproxy"
 	"github.com/dynasnap/dynasnap/internal/item"
-	"github.com/dynasnap/dynasnap/internal/reliability"
-	"github.com/dynasnap/dynasnap/internal/testenv"
+	"github.com/dynasnap/dynasnap/internal/testsupport/faultproxy"
+	"github.com/dynasnap/dynasnap/internal/testsupport/reliability"
+	"github.com/dynasnap/dynasnap/internal/testsupport/testenv"
 )
 
 // relItems is the dataset size of the fault tests: small, but with page

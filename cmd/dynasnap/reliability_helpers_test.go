@@ -21,7 +21,7 @@ import (
 	"github.com/dynasnap/dynasnap/internal/layout"
 	"github.com/dynasnap/dynasnap/internal/snapshot"
 	"github.com/dynasnap/dynasnap/internal/store"
-	"github.com/dynasnap/dynasnap/internal/testenv"
+	"github.com/dynasnap/dynasnap/internal/testsupport/testenv"
 )
 
 // relModel is the expected state of a table: canonical item JSON by partition

@@ -10,8 +10,8 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
 	ddbtypes "github.com/aws/aws-sdk-go-v2/service/dynamodb/types"
 
-	"github.com/dynasnap/dynasnap/internal/reliability"
-	"github.com/dynasnap/dynasnap/internal/testenv"
+	"github.com/dynasnap/dynasnap/internal/testsupport/reliability"
+	"github.com/dynasnap/dynasnap/internal/testsupport/testenv"
 )
 
 // TestReliabilitySecurity: the secret key never appears in any command's

@@ -17,6 +17,7 @@ import (
 
 	"github.com/dynasnap/dynasnap/internal/backup"
 	"github.com/dynasnap/dynasnap/internal/layout"
+	"github.com/dynasnap/dynasnap/internal/retry"
 )
 
 // DynamoAPI is the part of the DynamoDB client backfill uses.
@@ -73,7 +74,7 @@ type run struct {
 	ddb     DynamoAPI
 	w       *backup.Writer
 	keys    []string
-	limiter *limiter
+	limiter *retry.Limiter // the read-rate cap; nil: none
 	cp      *checkpoint
 	sem     chan struct{}
 	start   time.Time
@@ -98,7 +99,7 @@ func Run(ctx context.Context, ddb DynamoAPI, s3c S3API, opts Options) (Stats, er
 		opts.ProgressEvery = time.Second
 	}
 	r := &run{opts: opts, ddb: ddb, w: backup.New(s3c, opts.Dest.Bucket, opts.Dest.Prefix, opts.Table),
-		limiter: newLimiter(opts.ReadRate), sem: make(chan struct{}, opts.Concurrency), start: time.Now()}
+		limiter: retry.NewLimiter(opts.ReadRate, 0), sem: make(chan struct{}, opts.Concurrency), start: time.Now()}
 	if err := backup.CheckVersioning(ctx, s3c, opts.Dest.Bucket); err != nil {
 		return r.stats(), err
 	}
@@ -128,9 +129,20 @@ func Run(ctx context.Context, ddb DynamoAPI, s3c S3API, opts Options) (Stats, er
 	return r.stats(), err
 }
 
+// backoff is between retries of a throttled call: the SDK's retryer has
+// already retried it, so a long backfill rides out a longer spell of
+// throttling instead of failing hours in. A variable so tests can shorten it.
+var backoff = retry.Backoff{Base: 200 * time.Millisecond, Cap: 20 * time.Second}
+
+// retry calls fn until it succeeds, fails with an error other than
+// throttling, or has been retried opts.Retries times.
+func (r *run) retry(ctx context.Context, fn func() error) error {
+	return retry.Do(ctx, backoff, r.opts.Retries, retry.IsThrottle, fn)
+}
+
 func (r *run) describe(ctx context.Context) error {
 	var out *dynamodb.DescribeTableOutput
-	err := retry(ctx, r.opts.Retries, func() error {
+	err := r.retry(ctx, func() error {
 		var err error
 		out, err = r.ddb.DescribeTable(ctx, &dynamodb.DescribeTableInput{TableName: aws.String(r.opts.Table)})
 		return err

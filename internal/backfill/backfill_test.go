@@ -8,12 +8,12 @@ import (
 	"testing"
 	"time"
 
-	"github.com/dynasnap/dynasnap/internal/backup/backuptest"
 	"github.com/dynasnap/dynasnap/internal/item"
 	"github.com/dynasnap/dynasnap/internal/layout"
+	"github.com/dynasnap/dynasnap/internal/testsupport/backuptest"
 )
 
-func init() { backoffBase = time.Millisecond }
+func init() { backoff.Base = time.Millisecond }
 
 func checkBucket(t *testing.T, b *backuptest.Bucket, tbl *fakeTable, wantVersions int) {
 	t.Helper()
@@ -126,7 +126,8 @@ func TestReadRateCap(t *testing.T) {
 
 func TestRetryGivesUpOnOtherErrors(t *testing.T) {
 	calls := 0
-	err := retry(context.Background(), 5, func() error { calls++; return errors.New("boom") })
+	r := &run{opts: Options{Retries: 5}}
+	err := r.retry(context.Background(), func() error { calls++; return errors.New("boom") })
 	if err == nil || calls != 1 {
 		t.Fatalf("%v after %d calls", err, calls)
 	}

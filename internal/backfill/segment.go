@@ -72,11 +72,11 @@ func (r *run) scan(ctx context.Context, seg int, start map[string]types.Attribut
 		if r.opts.PageSize > 0 {
 			in.Limit = aws.Int32(r.opts.PageSize)
 		}
-		if err := r.limiter.wait(ctx); err != nil {
+		if err := r.limiter.Wait(ctx, 0); err != nil {
 			return err
 		}
 		var out *dynamodb.ScanOutput
-		err := retry(ctx, r.opts.Retries, func() error {
+		err := r.retry(ctx, func() error {
 			var err error
 			out, err = r.ddb.Scan(ctx, in)
 			return err
@@ -85,7 +85,7 @@ func (r *run) scan(ctx context.Context, seg int, start map[string]types.Attribut
 			return fmt.Errorf("scan %s: %w", r.opts.Table, err)
 		}
 		units := estimateUnits(out)
-		r.limiter.spend(units)
+		r.limiter.Spend(units)
 		r.mu.Lock()
 		r.capacity += units
 		r.mu.Unlock()
@@ -149,7 +149,7 @@ func (r *run) put(ctx context.Context, it item.Item, meta backup.Meta) error {
 		}
 		key[name] = v
 	}
-	err := retry(ctx, r.opts.Retries, func() error {
+	err := r.retry(ctx, func() error {
 		_, err := r.w.Put(ctx, key, it, meta, backup.PutOptions{IfAbsent: !r.opts.Overwrite})
 		return err
 	})

@@ -13,7 +13,8 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb/types"
 
 	"github.com/dynasnap/dynasnap/internal/item"
-	"github.com/dynasnap/dynasnap/internal/testenv"
+	"github.com/dynasnap/dynasnap/internal/testsupport/ceiling"
+	"github.com/dynasnap/dynasnap/internal/testsupport/testenv"
 )
 
 func payloadItem(i int) item.Item {
@@ -53,7 +54,7 @@ func TestRestore100k(t *testing.T) {
 	// The ceiling runs first, into its own table: dynalite slows a little
 	// as it holds more, so this order favours the ceiling, not restore.
 	ceilTable := newTable(t, ddb, pkSchema)
-	ceiling, err := Ceiling(ctx, ddb, ceilTable, all, workers)
+	ceilRate, err := ceiling.BatchWrite(ctx, ddb, ceilTable, all, workers)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -65,7 +66,7 @@ func TestRestore100k(t *testing.T) {
 	}
 	restoreRate := float64(res.Puts) / res.Elapsed.Seconds()
 	t.Logf("restore %d items: %.0f items/s; bare BatchWriteItem ceiling at %d workers: %.0f items/s; ratio %.2f",
-		res.Puts, restoreRate, workers, ceiling, restoreRate/ceiling)
+		res.Puts, restoreRate, workers, ceilRate, restoreRate/ceilRate)
 
 	r := mustVerify(t, ctx, s, ddb, table, pkSchema)
 	if !r.Equal() || r.TableItems != int64(n) || r.SnapshotItems != int64(n) {

@@ -16,7 +16,7 @@ import (
 	"github.com/dynasnap/dynasnap/internal/item"
 	"github.com/dynasnap/dynasnap/internal/itemcmp"
 	"github.com/dynasnap/dynasnap/internal/keyschema"
-	"github.com/dynasnap/dynasnap/internal/testenv"
+	"github.com/dynasnap/dynasnap/internal/testsupport/testenv"
 )
 
 // withKey returns a copy of it whose hash key value is changed by i.

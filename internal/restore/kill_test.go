@@ -13,7 +13,7 @@ import (
 	"github.com/dynasnap/dynasnap/internal/item"
 	"github.com/dynasnap/dynasnap/internal/snapshot"
 	"github.com/dynasnap/dynasnap/internal/store"
-	"github.com/dynasnap/dynasnap/internal/testenv"
+	"github.com/dynasnap/dynasnap/internal/testsupport/testenv"
 )
 
 // TestKillChild is the restore that TestKill9Resume kills; it runs only as

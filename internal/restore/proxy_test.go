@@ -19,9 +19,9 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
 
 	"github.com/dynasnap/dynasnap/internal/awsconf"
-	"github.com/dynasnap/dynasnap/internal/faultproxy"
 	"github.com/dynasnap/dynasnap/internal/item"
-	"github.com/dynasnap/dynasnap/internal/testenv"
+	"github.com/dynasnap/dynasnap/internal/testsupport/faultproxy"
+	"github.com/dynasnap/dynasnap/internal/testsupport/testenv"
 )
 
 // faultProxy sits between the restore and dynalite, which never throttles

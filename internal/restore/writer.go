@@ -9,21 +9,17 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"io"
-	"math/rand/v2"
-	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
 
-	"github.com/aws/aws-sdk-go-v2/aws"
-	"github.com/aws/aws-sdk-go-v2/aws/retry"
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb/types"
 	"golang.org/x/sync/errgroup"
 
 	"github.com/dynasnap/dynasnap/internal/item"
 	"github.com/dynasnap/dynasnap/internal/progress"
+	"github.com/dynasnap/dynasnap/internal/retry"
 )
 
 // BatchSize is the most write requests one BatchWriteItem takes.
@@ -60,8 +56,8 @@ type Writer struct {
 	Stats Stats
 
 	q       chan *batch
-	limiter *limiter
-	raw     bool // the client is the SDK's: raw bodies can be used
+	limiter *retry.Limiter // nil: no --max-wcu
+	raw     bool           // the client is the SDK's: raw bodies can be used
 }
 
 // Stats counts the writer's work; safe for concurrent use.
@@ -97,7 +93,7 @@ func (w *Writer) defaults() {
 		w.MaxAttempts = 30
 	}
 	if w.Sleep == nil {
-		w.Sleep = sleep
+		w.Sleep = retry.Sleep
 	}
 	if w.Written == nil {
 		w.Written = &progress.Counter{}
@@ -106,9 +102,7 @@ func (w *Writer) defaults() {
 		w.Deleted = &progress.Counter{}
 	}
 	_, w.raw = w.Client.(*dynamodb.Client)
-	if w.MaxWCU > 0 {
-		w.limiter = &limiter{rate: w.MaxWCU, burst: time.Second}
-	}
+	w.limiter = retry.NewLimiter(w.MaxWCU, time.Second)
 }
 
 // Run starts the workers, calls produce, which feeds them through Batchers
@@ -250,8 +244,10 @@ func (w *Writer) write(ctx context.Context, b *batch) error {
 			for _, c := range wcus {
 				n += c
 			}
-			if err := w.limiter.wait(ctx, float64(n), w.Sleep); err != nil {
-				return err
+			if d := w.limiter.Reserve(float64(n)); d > 0 {
+				if err := w.Sleep(ctx, d); err != nil {
+					return err
+				}
 			}
 		}
 		w.Stats.Requests.Add(1)
@@ -270,7 +266,7 @@ func (w *Writer) write(ctx context.Context, b *batch) error {
 			if ctx.Err() != nil {
 				return ctx.Err()
 			}
-			if !Retryable(err) {
+			if !retry.Retryable(err) {
 				return fmt.Errorf("write %d items to table %s: %w", sent, w.Table, err)
 			}
 			w.Stats.Throttled.Add(1)
@@ -358,79 +354,11 @@ func requestWCU(reqs []types.WriteRequest) []int64 {
 }
 
 func (w *Writer) backoff(ctx context.Context, attempt int) error {
-	d := Backoff(w.BackoffBase, w.BackoffCap, attempt)
+	d := retry.Backoff{Base: w.BackoffBase, Cap: w.BackoffCap}.Delay(attempt)
 	w.Stats.Backoffs.Add(1)
 	w.Stats.BackoffTime.Add(int64(d))
 	return w.Sleep(ctx, d)
 }
 
-// Backoff is exponential backoff with full jitter: a random wait in
-// [base/2, min(cap, base*2^attempt)], so that many workers throttled at once
-// do not all come back at the same moment.
-func Backoff(base, cap time.Duration, attempt int) time.Duration {
-	ceil := cap
-	if attempt < 30 && base<<attempt < cap {
-		ceil = base << attempt
-	}
-	lo := base / 2
-	if ceil <= lo {
-		return lo
-	}
-	return lo + rand.N(ceil-lo)
-}
-
 // noSDKRetries makes BatchWriteItem fail fast: the writer retries itself.
 func noSDKRetries(o *dynamodb.Options) { o.RetryMaxAttempts = 1 }
-
-// Retryable reports whether a BatchWriteItem error is worth retrying:
-// throttling, or what the SDK's standard retryer treats as transient
-// (5xx, connection resets, timeouts).
-func Retryable(err error) bool {
-	if errors.Is(err, context.Canceled) || errors.Is(err, context.DeadlineExceeded) {
-		return false
-	}
-	if retry.IsErrorThrottles(retry.DefaultThrottles).IsErrorThrottle(err) == aws.TrueTernary {
-		return true
-	}
-	// A response cut short mid-body: the puts are safe to send again.
-	if errors.Is(err, io.ErrUnexpectedEOF) || strings.Contains(err.Error(), "unexpected EOF") {
-		return true
-	}
-	return retry.IsErrorRetryables(retry.DefaultRetryables).IsErrorRetryable(err) == aws.TrueTernary
-}
-
-func sleep(ctx context.Context, d time.Duration) error {
-	t := time.NewTimer(d)
-	defer t.Stop()
-	select {
-	case <-t.C:
-		return nil
-	case <-ctx.Done():
-		return ctx.Err()
-	}
-}
-
-// limiter caps a rate of units a second, allowing a burst of one interval's
-// worth (generic cell rate: each reservation moves the theoretical arrival
-// time forward by n/rate).
-type limiter struct {
-	mu    sync.Mutex
-	rate  float64
-	burst time.Duration
-	tat   time.Time
-}
-
-func (l *limiter) wait(ctx context.Context, n float64, sleepFn func(context.Context, time.Duration) error) error {
-	l.mu.Lock()
-	now := time.Now()
-	if l.tat.Before(now) {
-		l.tat = now
-	}
-	l.tat = l.tat.Add(time.Duration(n / l.rate * float64(time.Second)))
-	d := l.tat.Sub(now) - l.burst
-	l.mu.Unlock()
-	if d <= 0 {
-		return nil
-	}
-	return sleepFn(ctx, d)
-}

@@ -166,26 +166,6 @@ func TestWriterStopsOnCancel(t *testing.T) {
 	}
 }
 
-func TestBackoff(t *testing.T) {
-	base, cap := 50*time.Millisecond, 2*time.Second
-	for attempt := 1; attempt < 40; attempt++ {
-		for range 50 {
-			d := Backoff(base, cap, attempt)
-			if d < base/2 || d > cap {
-				t.Fatalf("attempt %d: %v out of [%v, %v]", attempt, d, base/2, cap)
-			}
-		}
-	}
-	// Jitter: many draws at one attempt are not all equal.
-	seen := map[time.Duration]bool{}
-	for range 20 {
-		seen[Backoff(base, cap, 5)] = true
-	}
-	if len(seen) < 5 {
-		t.Fatalf("backoff has no jitter: %v", seen)
-	}
-}
-
 func TestRateCap(t *testing.T) {
 	f := newFakeTable()
 	// 300 one-unit items at 1,000 WCU/s with a one second burst: fast.

@@ -16,7 +16,7 @@ import (
 	"github.com/dynasnap/dynasnap/internal/layout"
 	"github.com/dynasnap/dynasnap/internal/snapshot"
 	"github.com/dynasnap/dynasnap/internal/store"
-	"github.com/dynasnap/dynasnap/internal/testenv"
+	"github.com/dynasnap/dynasnap/internal/testsupport/testenv"
 )
 
 func waitNextSecond() time.Time {

@@ -15,7 +15,7 @@ import (
 	"github.com/dynasnap/dynasnap/internal/parquetfmt"
 	"github.com/dynasnap/dynasnap/internal/snapshot"
 	"github.com/dynasnap/dynasnap/internal/store"
-	"github.com/dynasnap/dynasnap/internal/testenv"
+	"github.com/dynasnap/dynasnap/internal/testsupport/testenv"
 )
 
 // typedItems are items of an orders-like table: every scalar kind, sets,

@@ -12,9 +12,9 @@ import (
 	"testing"
 
 	"github.com/dynasnap/dynasnap/internal/backup"
-	"github.com/dynasnap/dynasnap/internal/backup/backuptest"
 	"github.com/dynasnap/dynasnap/internal/item"
 	"github.com/dynasnap/dynasnap/internal/layout"
+	"github.com/dynasnap/dynasnap/internal/testsupport/backuptest"
 )
 
 func loadEvent(t *testing.T, name string) Event {

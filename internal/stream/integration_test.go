@@ -10,8 +10,8 @@ import (
 
 	"github.com/dynasnap/dynasnap/internal/awsconf"
 	"github.com/dynasnap/dynasnap/internal/backup"
-	"github.com/dynasnap/dynasnap/internal/backup/backuptest"
-	"github.com/dynasnap/dynasnap/internal/testenv"
+	"github.com/dynasnap/dynasnap/internal/testsupport/backuptest"
+	"github.com/dynasnap/dynasnap/internal/testsupport/testenv"
 )
 
 // Against the real SeaweedFS, through a proxy that fails one key's PUTs:

@@ -23,11 +23,11 @@ import (
 
 	"github.com/dynasnap/dynasnap/internal/awsconf"
 	"github.com/dynasnap/dynasnap/internal/backup"
-	"github.com/dynasnap/dynasnap/internal/faultproxy"
 	"github.com/dynasnap/dynasnap/internal/item"
-	"github.com/dynasnap/dynasnap/internal/reliability"
 	"github.com/dynasnap/dynasnap/internal/stream"
-	"github.com/dynasnap/dynasnap/internal/testenv"
+	"github.com/dynasnap/dynasnap/internal/testsupport/faultproxy"
+	"github.com/dynasnap/dynasnap/internal/testsupport/reliability"
+	"github.com/dynasnap/dynasnap/internal/testsupport/testenv"
 )
 
 const relARN = "arn:aws:dynamodb:us-east-1:123456789012:table/Orders/stream/2026-01-01T00:00:00.000"

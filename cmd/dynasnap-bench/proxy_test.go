@@ -1,4 +1,4 @@
-package bench
+package main
 
 import (
 	"bytes"
@@ -19,7 +19,7 @@ import (
 
 	"github.com/dynasnap/dynasnap/internal/awsconf"
 	"github.com/dynasnap/dynasnap/internal/layout"
-	"github.com/dynasnap/dynasnap/internal/testenv"
+	"github.com/dynasnap/dynasnap/internal/testsupport/testenv"
 )
 
 const testDelay = 20 * time.Millisecond

@@ -1,4 +1,7 @@
-package restore
+// Package ceiling times the bare BatchWriteItem loop a restore cannot beat;
+// the restore benchmark (TestRestore100k, run by make bench) compares
+// restore's items/s with it.
+package ceiling
 
 import (
 	"context"
@@ -13,15 +16,25 @@ import (
 	"github.com/dynasnap/dynasnap/internal/item"
 )
 
-// Ceiling times the bare loop a restore cannot beat: BatchWriteItem of
+// batchSize is DynamoDB's limit of writes in one BatchWriteItem (as
+// restore.batchSize).
+const batchSize = 25
+
+// BatchAPI is the one DynamoDB call the loop makes (restore.BatchAPI; its
+// own here, as restore's tests import this package).
+type BatchAPI interface {
+	BatchWriteItem(ctx context.Context, in *dynamodb.BatchWriteItemInput, opts ...func(*dynamodb.Options)) (*dynamodb.BatchWriteItemOutput, error)
+}
+
+// BatchWrite times the bare loop a restore cannot beat: BatchWriteItem of
 // ready-made batches of 25 from workers goroutines, no reading, no decoding,
 // unprocessed items sent again at once. make bench compares restore's
 // items/s with it at the same concurrency.
-func Ceiling(ctx context.Context, client BatchAPI, table string, items []item.Item, workers int) (itemsPerSecond float64, err error) {
+func BatchWrite(ctx context.Context, client BatchAPI, table string, items []item.Item, workers int) (itemsPerSecond float64, err error) {
 	var batches [][]types.WriteRequest
-	for i := 0; i < len(items); i += BatchSize {
+	for i := 0; i < len(items); i += batchSize {
 		var b []types.WriteRequest
-		for _, it := range items[i:min(i+BatchSize, len(items))] {
+		for _, it := range items[i:min(i+batchSize, len(items))] {
 			b = append(b, types.WriteRequest{PutRequest: &types.PutRequest{Item: it}})
 		}
 		batches = append(batches, b)

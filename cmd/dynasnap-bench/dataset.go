@@ -1,9 +1,4 @@
-// Package bench measures `dynasnap snapshot` from the outside: it seeds
-// versioned buckets on the local SeaweedFS, times a bare GetObject loop as the
-// ceiling, runs the snapshot as a subprocess, and adds latency with a proxy.
-// It depends on the snapshot only through its command-line contract, so the
-// figures stay honest whatever the implementation does inside.
-package bench
+package main
 
 import (
 	"fmt"

@@ -47,7 +47,7 @@ func Clients(t testing.TB) *awsconf.Clients {
 // moduleRoot is the repository's root folder, found from this file.
 func moduleRoot() string {
 	_, file, _, _ := runtime.Caller(0)
-	return filepath.Join(filepath.Dir(file), "..", "..")
+	return filepath.Join(filepath.Dir(file), "..", "..", "..")
 }
 
 // Items returns testdata/items, decoded, by file name: every attribute type,
