@@ -81,6 +81,11 @@ func TestBootstrapUnderRIE(t *testing.T) {
 	if resp := invoke(t, url, replay); len(resp.BatchItemFailures) != 0 {
 		t.Fatalf("replay failures %+v", resp.BatchItemFailures)
 	}
+	// And the whole batch once more (a retry after a lost response): the
+	// versions below must still be one per change.
+	if resp := invoke(t, url, event); len(resp.BatchItemFailures) != 0 {
+		t.Fatalf("second delivery failures %+v", resp.BatchItemFailures)
+	}
 
 	want := map[string]string{
 		`{"pk":{"S":"user#1"},"sk":{"N":"1"}}`: "put:1 put:3 put:5",
@@ -99,6 +104,9 @@ func TestBootstrapUnderRIE(t *testing.T) {
 				got = append(got, "del")
 			} else {
 				got = append(got, "put:"+strings.TrimLeft(strings.TrimPrefix(v.Meta[backup.MetaSequenceNumber], "1111"), "0"))
+				if arn := v.Meta[backup.MetaStreamARN]; arn != "arn:aws:dynamodb:us-east-1:123456789012:table/Orders/stream/2024-06-01T00:00:00.000" {
+					t.Errorf("%s: stream ARN recorded %q", k, arn)
+				}
 			}
 		}
 		if strings.Join(got, " ") != w {

@@ -27,6 +27,10 @@ type State struct {
 	// Seq is the stream sequence number of the newest version that is not a
 	// delete marker (empty when none or when it was not written by the stream).
 	Seq string
+	// Stream is the event source ARN that version came from (empty when none
+	// is recorded: backfill, older writers, other tools). A sequence number
+	// says something only beside the stream it belongs to.
+	Stream string
 }
 
 // Current reads the item's current state: one HEAD in the common case, and
@@ -37,16 +41,16 @@ func (w *Writer) Current(ctx context.Context, client ReadAPI, key item.Item) (St
 	if err != nil {
 		return State{}, err
 	}
-	seq, found, err := w.headSeq(ctx, client, objKey, "")
+	st, found, err := w.headState(ctx, client, objKey, "")
 	if err != nil || found {
-		return State{Exists: found, Seq: seq}, err
+		st.Exists = found
+		return st, err
 	}
 	out, err := client.ListObjectVersions(ctx, &s3.ListObjectVersionsInput{
 		Bucket: aws.String(w.loc.Bucket), Prefix: aws.String(objKey), MaxKeys: aws.Int32(100)})
 	if err != nil {
 		return State{}, fmt.Errorf("list versions of s3://%s/%s: %w", w.loc.Bucket, objKey, err)
 	}
-	var st State
 	for _, m := range out.DeleteMarkers {
 		if aws.ToString(m.Key) == objKey && aws.ToBool(m.IsLatest) {
 			st.Deleted = true
@@ -59,14 +63,18 @@ func (w *Writer) Current(ctx context.Context, client ReadAPI, key item.Item) (St
 	// the first one is the last image before the delete.
 	for _, v := range out.Versions {
 		if aws.ToString(v.Key) == objKey {
-			st.Seq, _, err = w.headSeq(ctx, client, objKey, aws.ToString(v.VersionId))
+			var last State
+			last, _, err = w.headState(ctx, client, objKey, aws.ToString(v.VersionId))
+			st.Seq, st.Stream = last.Seq, last.Stream
 			break
 		}
 	}
 	return st, err
 }
 
-func (w *Writer) headSeq(ctx context.Context, client ReadAPI, objKey, versionID string) (string, bool, error) {
+// headState reads the sequence number and stream recorded on a version (the
+// current one when versionID is empty) and whether it exists.
+func (w *Writer) headState(ctx context.Context, client ReadAPI, objKey, versionID string) (State, bool, error) {
 	in := &s3.HeadObjectInput{Bucket: aws.String(w.loc.Bucket), Key: aws.String(objKey)}
 	if versionID != "" {
 		in.VersionId = aws.String(versionID)
@@ -75,16 +83,20 @@ func (w *Writer) headSeq(ctx context.Context, client ReadAPI, objKey, versionID 
 	if err != nil {
 		var re *awshttp.ResponseError
 		if errors.As(err, &re) && (re.HTTPStatusCode() == http.StatusNotFound || re.HTTPStatusCode() == http.StatusMethodNotAllowed) {
-			return "", false, nil
+			return State{}, false, nil
 		}
-		return "", false, fmt.Errorf("head s3://%s/%s: %w", w.loc.Bucket, objKey, err)
+		return State{}, false, fmt.Errorf("head s3://%s/%s: %w", w.loc.Bucket, objKey, err)
 	}
+	var st State
 	for k, v := range out.Metadata {
-		if strings.EqualFold(k, MetaSequenceNumber) {
-			return v, true, nil
+		switch {
+		case strings.EqualFold(k, MetaSequenceNumber):
+			st.Seq = v
+		case strings.EqualFold(k, MetaStreamARN):
+			st.Stream = v
 		}
 	}
-	return "", true, nil
+	return st, true, nil
 }
 
 // SeqLE reports whether stream sequence number a is at most b. Both are

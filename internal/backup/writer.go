@@ -19,12 +19,18 @@ import (
 	"github.com/dynasnap/dynasnap/internal/layout"
 )
 
-// Metadata keys (S3 sends them as x-amz-meta-<name>). They are for audit:
-// nothing reads them to decide what an object holds.
+// Metadata keys (S3 sends them as x-amz-meta-<name>). Nothing reads them to
+// decide what an object holds; the stream writer reads the sequence number
+// and stream ARN of an item's current version to skip a change it already
+// wrote (its replay rule, docs/design-replay.md).
 const (
 	MetaSequenceNumber = "dynasnap-sequence-number"
-	MetaCreationTime   = "dynasnap-approximate-creation-time"
-	MetaSource         = "dynasnap-source"
+	// MetaStreamARN is the event source ARN of the stream the change came
+	// from, stream label included: sequence numbers are ordered only within
+	// one stream.
+	MetaStreamARN    = "dynasnap-stream-arn"
+	MetaCreationTime = "dynasnap-approximate-creation-time"
+	MetaSource       = "dynasnap-source"
 )
 
 // S3API is the part of the S3 client the writer uses; tests pass fakes.
@@ -36,6 +42,7 @@ type S3API interface {
 // Meta describes where a change came from.
 type Meta struct {
 	SequenceNumber string    // the stream record's; empty for backfill
+	StreamARN      string    // the record's eventSourceARN; empty for backfill
 	CreatedAt      time.Time // ApproximateCreationDateTime, or the scan time
 	Source         string    // "stream" or "backfill"
 }
@@ -123,6 +130,9 @@ func (m Meta) headers() map[string]string {
 	h := map[string]string{}
 	if m.SequenceNumber != "" {
 		h[MetaSequenceNumber] = m.SequenceNumber
+	}
+	if m.StreamARN != "" {
+		h[MetaStreamARN] = m.StreamARN
 	}
 	if !m.CreatedAt.IsZero() {
 		h[MetaCreationTime] = m.CreatedAt.UTC().Format(time.RFC3339Nano)

@@ -11,6 +11,8 @@ import (
 type batchStats struct {
 	applied                      []bool // by position; skipped-as-already-applied counts as applied
 	keys, puts, deletes, skipped int
+	skippedBy                    [nReasons]int
+	olderStream                  int
 	firstErr                     string
 	firstErrPos                  int
 }
@@ -51,6 +53,10 @@ func (h *Handler) apply(ctx context.Context, changes []*change) *batchStats {
 			st.puts += r.puts
 			st.deletes += r.deletes
 			st.skipped += r.skipped
+			for i, n := range r.skippedBy {
+				st.skippedBy[i] += n
+			}
+			st.olderStream += r.olderStream
 			if r.err != nil && (st.firstErrPos < 0 || chain[r.done].pos < st.firstErrPos) {
 				st.firstErrPos = chain[r.done].pos
 				st.firstErr = errString(r.err)
@@ -64,6 +70,8 @@ func (h *Handler) apply(ctx context.Context, changes []*change) *batchStats {
 type chainResult struct {
 	done                   int // changes applied (or already present), a prefix of the chain
 	puts, deletes, skipped int
+	skippedBy              [nReasons]int // skipped, by reason
+	olderStream            int           // changes written from an older stream, or one of unknown order
 	err                    error
 }
 
@@ -83,10 +91,33 @@ func (h *Handler) applyChain(ctx context.Context, chain []*change) chainResult {
 			r.err = err
 			return r
 		}
-		if h.cfg.SkipApplied && alreadyApplied(cur, c) {
-			r.skipped++
-			r.done++
-			continue
+		if h.cfg.SkipApplied {
+			if why := alreadyApplied(cur, c); why != noSkip {
+				if why == skipSameStream {
+					// An operator can audit it: the object, never the item.
+					h.log.Info("change skipped: the bucket holds a version of its stream at or after it",
+						"object", c.objKey, "sequence_number", c.seq, "current_sequence_number", cur.Seq, "stream_arn", c.stream)
+				} else {
+					h.log.Debug("change skipped: "+why.String(), "object", c.objKey, "sequence_number", c.seq)
+				}
+				r.skipped++
+				r.skippedBy[why]++
+				r.done++
+				continue
+			}
+			if ord := streamOrder(cur.Stream, c.stream); ord == olderStream || ord == unknownOrder {
+				// Written all the same: a skip could lose a change, a write
+				// at worst puts an older image on top, which the warning
+				// lets an operator find.
+				msg := "writing a change from an older stream than the current version's (two event source mappings?)"
+				if ord == unknownOrder {
+					msg = "writing a change from a stream that cannot be ordered against the current version's (a stream label missing or not a time, or the same label on another ARN)"
+				}
+				h.log.Warn(msg,
+					"object", c.objKey, "sequence_number", c.seq, "stream_arn", c.stream,
+					"current_stream_arn", cur.Stream, "current_sequence_number", cur.Seq)
+				r.olderStream++
+			}
 		}
 		var err error
 		if c.image != nil {
@@ -101,8 +132,10 @@ func (h *Handler) applyChain(ctx context.Context, chain []*change) chainResult {
 		}
 		if c.image != nil {
 			r.puts++
-			cur = backup.State{Exists: true, Seq: c.seq}
+			cur = backup.State{Exists: true, Seq: c.seq, Stream: c.stream}
 		} else {
+			// A delete marker records nothing: the last image's sequence
+			// number and stream stay what a replay compares with.
 			r.deletes++
 			cur.Exists, cur.Deleted = false, true
 		}
@@ -112,13 +145,73 @@ func (h *Handler) applyChain(ctx context.Context, chain []*change) chainResult {
 	return r
 }
 
-// alreadyApplied reports whether the bucket already reflects change c: a
-// version with a sequence number at or after c's exists (changes of a key
-// are applied in order, so c was written before it), or c removes an item
-// whose current version is already a delete marker.
-func alreadyApplied(cur backup.State, c *change) bool {
-	if cur.Seq != "" && backup.SeqLE(c.seq, cur.Seq) {
-		return true
+// skipReason says why a change is taken as already applied.
+type skipReason int
+
+const (
+	noSkip skipReason = iota
+	// skipSameStream: the newest image in the bucket came from the same
+	// stream with a sequence number at or after the change's.
+	skipSameStream
+	// skipDeleteApplied: a REMOVE of an item whose current version is a
+	// delete marker.
+	skipDeleteApplied
+	nReasons
+)
+
+func (s skipReason) String() string {
+	switch s {
+	case skipSameStream:
+		return "same stream"
+	case skipDeleteApplied:
+		return "delete already applied"
 	}
-	return c.image == nil && cur.Deleted
+	return "not skipped"
+}
+
+// alreadyApplied reports whether the bucket already reflects change c, and
+// why. Sequence numbers are ordered only within one stream, so a version
+// counts only if it came from c's own stream (recorded in its metadata): a
+// version with a sequence number at or after c's exists (changes of a key
+// are applied in order, so c was written before it). A version of another
+// stream, or one with no stream recorded (backfill, older writers, other
+// tools), never makes a change skipped by its sequence number. Apart from
+// that, a REMOVE of an item whose current version is already a delete
+// marker changes nothing.
+func alreadyApplied(cur backup.State, c *change) skipReason {
+	if c.stream != "" && cur.Stream == c.stream && cur.Seq != "" && backup.SeqLE(c.seq, cur.Seq) {
+		return skipSameStream
+	}
+	if c.image == nil && cur.Deleted {
+		return skipDeleteApplied
+	}
+	return noSkip
+}
+
+// order is how the stream of a change relates to the stream of the
+// current version.
+type order int
+
+const (
+	sameOrNone   order = iota // the same stream, or the current version records none
+	newerStream               // the change's stream label is later
+	olderStream               // the change's stream label is earlier
+	unknownOrder              // a label missing or not a time, or equal labels of different ARNs
+)
+
+// streamOrder compares the change's stream ARN with the current version's
+// by their stream labels, the times the streams began.
+func streamOrder(cur, change string) order {
+	if cur == "" || cur == change {
+		return sameOrNone
+	}
+	ct, err1 := StreamLabelTime(cur)
+	nt, err2 := StreamLabelTime(change)
+	switch {
+	case err1 != nil || err2 != nil || nt.Equal(ct):
+		return unknownOrder
+	case nt.After(ct):
+		return newerStream
+	}
+	return olderStream
 }

@@ -16,6 +16,7 @@ var ErrViewType = errors.New("stream record has no NewImage")
 type change struct {
 	pos    int // index in the batch: stream order within the shard
 	seq    string
+	stream string // the eventSourceARN, stream label included; may be empty
 	table  string
 	key    item.Item
 	image  item.Item // nil for a REMOVE
@@ -26,7 +27,7 @@ type change struct {
 // decode validates and decodes record pos. table overrides the table name
 // from the ARN when set.
 func decode(pos int, r *Record, table string) (*change, error) {
-	c := &change{pos: pos, seq: r.Change.SequenceNumber}
+	c := &change{pos: pos, seq: r.Change.SequenceNumber, stream: r.EventSourceARN}
 	if c.seq == "" {
 		return nil, fmt.Errorf("record %d (event %s) has no SequenceNumber", pos, r.EventID)
 	}
@@ -42,7 +43,7 @@ func decode(pos int, r *Record, table string) (*change, error) {
 	if err != nil {
 		return nil, fmt.Errorf("record %s: %w", c.seq, err)
 	}
-	c.meta = backup.Meta{SequenceNumber: c.seq, CreatedAt: at, Source: "stream"}
+	c.meta = backup.Meta{SequenceNumber: c.seq, StreamARN: c.stream, CreatedAt: at, Source: "stream"}
 	if !hasImage(r.Change.Keys) {
 		return nil, fmt.Errorf("record %s has no Keys", c.seq)
 	}

@@ -58,6 +58,26 @@ func TableFromARN(arn string) (string, error) {
 	return name, nil
 }
 
+// streamLabelLayout is the form of a stream label, the time the stream was
+// enabled: arn:aws:dynamodb:REGION:ACCOUNT:table/NAME/stream/2026-06-01T00:00:00.000
+// (time.Parse takes the fraction of a second without the layout naming it).
+const streamLabelLayout = "2006-01-02T15:04:05"
+
+// StreamLabelTime returns the time in a stream ARN's label (its last path
+// element), which orders the streams of one table: a table deleted and
+// created again, or a stream disabled and enabled again, gets a new label.
+func StreamLabelTime(arn string) (time.Time, error) {
+	_, label, ok := strings.Cut(arn, "/stream/")
+	if !ok || strings.Contains(label, "/") {
+		return time.Time{}, fmt.Errorf("event source ARN %q has no stream label", arn)
+	}
+	t, err := time.Parse(streamLabelLayout, label)
+	if err != nil {
+		return time.Time{}, fmt.Errorf("stream label %q of %q is not a time", label, arn)
+	}
+	return t, nil
+}
+
 // creationTime parses ApproximateCreationDateTime: epoch seconds, possibly
 // with a fraction.
 func creationTime(n json.Number) (time.Time, error) {

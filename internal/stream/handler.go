@@ -101,7 +101,8 @@ func (h *Handler) Handle(ctx context.Context, ev Event) (events.DynamoDBEventRes
 		}
 	}
 	attrs := []any{"records", len(ev.Records), "keys", st.keys, "puts", st.puts, "deletes", st.deletes,
-		"skipped", st.skipped, "failed", len(ev.Records) - countTrue(st.applied), "ms", time.Since(start).Milliseconds()}
+		"skipped", st.skipped, "skipped_same_stream", st.skippedBy[skipSameStream],
+		"skipped_delete_applied", st.skippedBy[skipDeleteApplied], "older_stream_writes", st.olderStream, "failed", len(ev.Records) - countTrue(st.applied), "ms", time.Since(start).Milliseconds()}
 	if first < len(ev.Records) {
 		seq := ev.Records[first].Change.SequenceNumber
 		resp.BatchItemFailures = append(resp.BatchItemFailures, events.DynamoDBBatchItemFailure{ItemIdentifier: seq})

@@ -10,6 +10,7 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/dynasnap/dynasnap/internal/backup"
 	"github.com/dynasnap/dynasnap/internal/item"
@@ -240,5 +241,224 @@ func TestTableFromARN(t *testing.T) {
 		if _, err := TableFromARN(bad); err == nil {
 			t.Errorf("%q: no error", bad)
 		}
+	}
+}
+
+const (
+	streamJan = "arn:aws:dynamodb:us-east-1:123456789012:table/Orders/stream/2026-01-01T00:00:00.000"
+	streamJun = "arn:aws:dynamodb:us-east-1:123456789012:table/Orders/stream/2026-06-01T00:00:00.000"
+)
+
+// orderRecord is an INSERT (or, with total "", a REMOVE) of order id from
+// stream arn with sequence number seq.
+func orderRecord(arn, seq, id, total string) Record {
+	r := Record{EventID: seq, EventName: "INSERT", EventSource: "aws:dynamodb", EventSourceARN: arn, AWSRegion: "us-east-1",
+		Change: StreamRecord{ApproximateCreationDateTime: "1767225600", Keys: json.RawMessage(`{"pk":{"S":"` + id + `"}}`),
+			SequenceNumber: seq, StreamViewType: "NEW_AND_OLD_IMAGES"}}
+	if total == "" {
+		r.EventName = "REMOVE"
+	} else {
+		r.Change.NewImage = json.RawMessage(`{"pk":{"S":"` + id + `"},"total":{"N":"` + total + `"}}`)
+	}
+	return r
+}
+
+// versions renders a key's versions as "<total>@<stream month>" and "del".
+func versions(b *backuptest.Bucket, key string) string {
+	var s []string
+	for _, v := range b.Versions(key) {
+		if v.DeleteMarker {
+			s = append(s, "del")
+			continue
+		}
+		it, _ := item.Unmarshal(v.Body)
+		total, _ := item.MarshalValue(it["total"])
+		arn := v.Meta[backup.MetaStreamARN]
+		if arn != "" {
+			arn = arn[len(arn)-len("01T00:00:00.000")-3:][:2]
+		}
+		s = append(s, string(total)+"@"+arn)
+	}
+	return strings.Join(s, " ")
+}
+
+func handle(t *testing.T, h *Handler, recs ...Record) {
+	t.Helper()
+	resp, err := h.Handle(context.Background(), Event{Records: recs})
+	if err != nil || len(resp.BatchItemFailures) != 0 {
+		t.Fatalf("handle: %v %+v", err, resp.BatchItemFailures)
+	}
+}
+
+// batchLog is the last "batch applied" line.
+func batchLog(t *testing.T, logs *bytes.Buffer) map[string]any {
+	t.Helper()
+	var last map[string]any
+	for _, l := range strings.Split(logs.String(), "\n") {
+		var m map[string]any
+		if json.Unmarshal([]byte(l), &m) == nil && m["msg"] == "batch applied" {
+			last = m
+		}
+	}
+	if last == nil {
+		t.Fatalf("no batch line in %s", logs.String())
+	}
+	return last
+}
+
+// The issue's case: a table re-created under the same name starts a new
+// stream whose sequence numbers are below the old one's. Its change is
+// written, not skipped; the version records the stream it came from.
+func TestNewStreamWithLowerSequenceNumberIsWritten(t *testing.T) {
+	b := backuptest.New("bkt")
+	var logs bytes.Buffer
+	h := newHandler(t, b, &logs)
+	key := objKey(t, `{"pk":{"S":"order#1"}}`)
+	handle(t, h, orderRecord(streamJan, "900000000000000000000001", "order#1", "1"))
+	handle(t, h, orderRecord(streamJun, "100000000000000000000001", "order#1", "2"))
+	if got := versions(b, key); got != `{"N":"1"}@01 {"N":"2"}@06` {
+		t.Fatalf("versions %s, want the new stream's image on top", got)
+	}
+	if vs := b.Versions(key); vs[1].Meta[backup.MetaStreamARN] != streamJun || vs[1].Meta[backup.MetaSequenceNumber] != "100000000000000000000001" {
+		t.Errorf("metadata %v", vs[1].Meta)
+	}
+	if m := batchLog(t, &logs); m["skipped"] != 0.0 || m["puts"] != 1.0 {
+		t.Errorf("batch line %v", m)
+	}
+	if strings.Contains(logs.String(), `"level":"WARN"`) {
+		t.Errorf("a newer stream is the normal case, no warning: %s", logs.String())
+	}
+	// Lambda's retries on the new stream still add nothing.
+	handle(t, h, orderRecord(streamJun, "100000000000000000000001", "order#1", "2"))
+	if got := versions(b, key); got != `{"N":"1"}@01 {"N":"2"}@06` {
+		t.Fatalf("after a retry: versions %s", got)
+	}
+	if m := batchLog(t, &logs); m["skipped_same_stream"] != 1.0 || m["skipped"] != 1.0 {
+		t.Errorf("batch line %v", m)
+	}
+}
+
+// A change from an older stream than the current version's is written too,
+// with a warning naming both streams; so is one whose label is not a time.
+func TestOlderOrUnknownStreamWrittenWithWarning(t *testing.T) {
+	for _, tc := range []struct{ name, arn, msg string }{
+		{"older", streamJan, "from an older stream"},
+		{"unparseable", "arn:aws:dynamodb:us-east-1:123456789012:table/Orders/stream/latest", "cannot be ordered"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			b := backuptest.New("bkt")
+			var logs bytes.Buffer
+			h := newHandler(t, b, &logs)
+			key := objKey(t, `{"pk":{"S":"order#1"}}`)
+			handle(t, h, orderRecord(streamJun, "100000000000000000000005", "order#1", "1"))
+			handle(t, h, orderRecord(tc.arn, "100000000000000000000001", "order#1", "2"))
+			if n := len(b.Versions(key)); n != 2 {
+				t.Fatalf("%d versions, want 2: %s", n, versions(b, key))
+			}
+			var warn map[string]any
+			for _, l := range strings.Split(logs.String(), "\n") {
+				var m map[string]any
+				if json.Unmarshal([]byte(l), &m) == nil && m["level"] == "WARN" {
+					warn = m
+				}
+			}
+			if warn == nil || !strings.Contains(warn["msg"].(string), tc.msg) ||
+				warn["stream_arn"] != tc.arn || warn["current_stream_arn"] != streamJun || warn["object"] != key {
+				t.Fatalf("warning %v in %s", warn, logs.String())
+			}
+			if m := batchLog(t, &logs); m["older_stream_writes"] != 1.0 {
+				t.Errorf("batch line %v", m)
+			}
+		})
+	}
+}
+
+// Versions with no stream recorded (backfill, an older writer that kept only
+// the sequence number, another tool) never make a change skipped by its
+// sequence number.
+func TestVersionWithoutStreamNeverSkips(t *testing.T) {
+	b := backuptest.New("bkt")
+	h := newHandler(t, b, nil)
+	k, _ := item.Unmarshal([]byte(`{"pk":{"S":"order#1"}}`))
+	img, _ := item.Unmarshal([]byte(`{"pk":{"S":"order#1"},"total":{"N":"0"}}`))
+	w := backup.New(b, "bkt", "backups", "Orders")
+	// An older writer: a sequence number above the change's, no stream.
+	if _, err := w.Put(context.Background(), k, img, backup.Meta{SequenceNumber: "999999999999999999999999", Source: "stream"}, backup.PutOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	// Backfill: neither.
+	if _, err := w.Put(context.Background(), k, img, backup.Meta{Source: "backfill"}, backup.PutOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	handle(t, h, orderRecord(streamJun, "100000000000000000000001", "order#1", "2"))
+	if got := versions(b, objKey(t, `{"pk":{"S":"order#1"}}`)); got != `{"N":"0"}@ {"N":"0"}@ {"N":"2"}@06` {
+		t.Fatalf("versions %s", got)
+	}
+}
+
+// The batch line counts skips by reason; each skip by sequence number is an
+// INFO line naming the object (never the item).
+func TestSkipsCountedByReason(t *testing.T) {
+	b := backuptest.New("bkt")
+	var logs bytes.Buffer
+	h := newHandler(t, b, &logs)
+	ev := loadEvent(t, "batch.json")
+	handle(t, h, ev.Records...)
+	logs.Reset()
+	handle(t, h, ev.Records...)
+	for k, h := range want {
+		if got := history(b, objKey(t, k)); got != h {
+			t.Errorf("%s after a whole-batch retry: versions %q, want %q", k, got, h)
+		}
+	}
+	// 6 puts are at or before their key's newest image; key 3's REMOVE
+	// finds its delete marker (key 2's REMOVE precedes its newest image).
+	m := batchLog(t, &logs)
+	if m["skipped"] != 8.0 || m["skipped_same_stream"] != 7.0 || m["skipped_delete_applied"] != 1.0 || m["puts"] != 0.0 {
+		t.Fatalf("batch line %v", m)
+	}
+	n := 0
+	for _, l := range strings.Split(logs.String(), "\n") {
+		var e map[string]any
+		if json.Unmarshal([]byte(l), &e) != nil || e["level"] != "INFO" || !strings.HasPrefix(e["msg"].(string), "change skipped") {
+			continue
+		}
+		n++
+		if o, _ := e["object"].(string); !strings.HasPrefix(o, "backups/Orders/") || e["sequence_number"] == nil || e["stream_arn"] == nil {
+			t.Errorf("skip line %s", l)
+		}
+	}
+	if n != 7 {
+		t.Errorf("%d INFO skip lines, want 7:\n%s", n, logs.String())
+	}
+	if strings.Contains(logs.String(), "Ada") || strings.Contains(logs.String(), "user#") {
+		t.Fatalf("logs leak item contents: %s", logs.String())
+	}
+}
+
+func TestStreamLabelTime(t *testing.T) {
+	got, err := StreamLabelTime(streamJun)
+	if err != nil || !got.Equal(time.Date(2026, 6, 1, 0, 0, 0, 0, time.UTC)) {
+		t.Fatalf("%v %v", got, err)
+	}
+	if got, err := StreamLabelTime("arn:aws:dynamodb:us-east-1:1:table/T/stream/2015-05-11T21:21:33.291"); err != nil || got.Nanosecond() != 291e6 {
+		t.Fatalf("%v %v", got, err)
+	}
+	for _, bad := range []string{"", "arn:aws:dynamodb:us-east-1:1:table/T", "arn:aws:dynamodb:us-east-1:1:table/T/stream/x", "arn:aws:dynamodb:us-east-1:1:table/T/stream/2026-06-01T00:00:00.000/x"} {
+		if _, err := StreamLabelTime(bad); err == nil {
+			t.Errorf("%q: no error", bad)
+		}
+	}
+	if o := streamOrder(streamJan, streamJun); o != newerStream {
+		t.Errorf("Jan then Jun: %v", o)
+	}
+	if o := streamOrder(streamJun, streamJan); o != olderStream {
+		t.Errorf("Jun then Jan: %v", o)
+	}
+	if o := streamOrder(streamJun, strings.Replace(streamJun, "us-east-1", "eu-west-1", 1)); o != unknownOrder {
+		t.Errorf("same label, other ARN: %v", o)
+	}
+	if o := streamOrder("", streamJan); o != sameOrNone {
+		t.Errorf("no stream recorded: %v", o)
 	}
 }

@@ -238,11 +238,12 @@ func handler(t *testing.T, endpoint, bucket string) *stream.Handler {
 
 // bucketState reads, fault-free, the current image of every key the records
 // touch (absent if deleted or never written), and counts versions beyond
-// one per record applied (duplicates from retried PUTs).
-func bucketState(t *testing.T, c *awsconf.Clients, bucket string, recs []stream.Record) (map[string]string, int) {
+// one per record applied (duplicates from retried PUTs). The table is
+// Orders unless named.
+func bucketState(t *testing.T, c *awsconf.Clients, bucket string, recs []stream.Record, table ...string) (map[string]string, int) {
 	t.Helper()
 	ctx := context.Background()
-	w := backup.New(nil, bucket, "backups", "Orders")
+	w := backup.New(nil, bucket, "backups", append(table, "Orders")[0])
 	got := map[string]string{}
 	seen := map[string]bool{}
 	changes := map[string]int{}
