@@ -45,7 +45,7 @@ FUZZTIME ?= 60s
 fuzz:
 	$(GO) test -run XXX -fuzz FuzzRoundTrip -fuzztime $(FUZZTIME) ./internal/item
 	$(GO) test -run XXX -fuzz FuzzFastDecoder -fuzztime $(FUZZTIME) ./internal/item
-	$(GO) test -run XXX -fuzz FuzzFastParser -fuzztime $(FUZZTIME) ./internal/scan
+	$(GO) test -run XXX -fuzz FuzzFastParser -fuzztime $(FUZZTIME) ./internal/history/s3source
 	$(GO) test -run XXX -fuzz FuzzDecodeEvent -fuzztime $(FUZZTIME) ./internal/stream
 	$(GO) test -run XXX -fuzz FuzzLineReader -fuzztime $(FUZZTIME) ./internal/snapshot
 

@@ -12,10 +12,10 @@ import (
 
 	"github.com/dynasnap/dynasnap/internal/backfill"
 	"github.com/dynasnap/dynasnap/internal/backup"
-	"github.com/dynasnap/dynasnap/internal/backup/backuptest"
+	"github.com/dynasnap/dynasnap/internal/testsupport/backuptest"
 	"github.com/dynasnap/dynasnap/internal/item"
 	"github.com/dynasnap/dynasnap/internal/layout"
-	"github.com/dynasnap/dynasnap/internal/testenv"
+	"github.com/dynasnap/dynasnap/internal/testsupport/testenv"
 )
 
 // streamEvent is a one-record DynamoDB Streams event as Lambda sends it.

@@ -12,13 +12,14 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
 	ddbtypes "github.com/aws/aws-sdk-go-v2/service/dynamodb/types"
 
+	"github.com/dynasnap/dynasnap/internal/history/s3source"
 	"github.com/dynasnap/dynasnap/internal/item"
 	"github.com/dynasnap/dynasnap/internal/layout"
-	"github.com/dynasnap/dynasnap/internal/reliability"
 	"github.com/dynasnap/dynasnap/internal/snapshot"
 	"github.com/dynasnap/dynasnap/internal/store"
 	"github.com/dynasnap/dynasnap/internal/stream"
-	"github.com/dynasnap/dynasnap/internal/testenv"
+	"github.com/dynasnap/dynasnap/internal/testsupport/reliability"
+	"github.com/dynasnap/dynasnap/internal/testsupport/testenv"
 )
 
 // liveTable writes to a dynalite table and makes the stream record each
@@ -193,7 +194,7 @@ func TestReliabilityStreamTableRecreated(t *testing.T) {
 	time.Sleep(1100 * time.Millisecond)
 	st := store.NewLocal(t.TempDir())
 	src := layout.TableLocation(bucket, "backups", lt.name)
-	if _, err := snapshot.Run(ctx, c.S3(), st, snapshot.Options{Source: src, At: time.Now()}); err != nil {
+	if _, err := snapshot.Run(ctx, s3source.New(c.S3(), bucket), st, snapshot.Options{Source: src, At: time.Now()}); err != nil {
 		t.Fatal(err)
 	}
 	snap, err := snapshot.Open(ctx, st)
