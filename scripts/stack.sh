@@ -106,22 +106,33 @@ up() {
 		print_env
 		return 0
 	fi
-	down quiet
-	require_free "$s3_port" $((s3_port + 1)) $((s3_port + 2)) $((s3_port + 3)) $((s3_port + 4)) \
-		$((s3_port + 10000)) $((s3_port + 10001)) $((s3_port + 10002)) $((s3_port + 10003)) $((s3_port + 10004)) "$ddb_port"
-	rm -rf "$state/seaweedfs-data"
-	mkdir -p "$state/seaweedfs-data"
-	AWS_ACCESS_KEY_ID=$key_id AWS_SECRET_ACCESS_KEY=$secret setsid "$(weed_bin)" mini \
-		-dir="$state/seaweedfs-data" -master.telemetry=false -ip=127.0.0.1 -ip.bind=127.0.0.1 \
-		-s3.port="$s3_port" -master.port=$((s3_port + 1)) -volume.port=$((s3_port + 2)) \
-		-filer.port=$((s3_port + 3)) -admin.port=$((s3_port + 4)) -admin.port.legacy=0 \
-		-webdav=false -master.volumeSizeLimitMB=32 -volume.max=0 -s3.allowDeleteBucketNotEmpty \
-		>"$state/seaweedfs.log" 2>&1 </dev/null &
-	echo $! >"$state/seaweedfs.pid"
-	(cd "$root/tools/dynalite" && exec setsid node node_modules/dynalite/cli.js --host 127.0.0.1 \
-		--port "$ddb_port" --createTableMs 0 --deleteTableMs 0 --updateTableMs 0) \
-		>"$state/dynalite.log" 2>&1 </dev/null &
-	echo $! >"$state/dynalite.pid"
+	# Each server is (re)started on its own: dynalite keeps its tables in
+	# memory, so restarting it alone loses only those, and SeaweedFS's data
+	# (a bench's seeded datasets, say) survives a dynalite restart.
+	if ! running seaweedfs; then
+		stop seaweedfs quiet
+		require_free "$s3_port" $((s3_port + 1)) $((s3_port + 2)) $((s3_port + 3)) $((s3_port + 4)) \
+			$((s3_port + 10000)) $((s3_port + 10001)) $((s3_port + 10002)) $((s3_port + 10003)) $((s3_port + 10004))
+		rm -rf "$state/seaweedfs-data"
+		mkdir -p "$state/seaweedfs-data"
+		AWS_ACCESS_KEY_ID=$key_id AWS_SECRET_ACCESS_KEY=$secret setsid "$(weed_bin)" mini \
+			-dir="$state/seaweedfs-data" -master.telemetry=false -ip=127.0.0.1 -ip.bind=127.0.0.1 \
+			-s3.port="$s3_port" -master.port=$((s3_port + 1)) -volume.port=$((s3_port + 2)) \
+			-filer.port=$((s3_port + 3)) -admin.port=$((s3_port + 4)) -admin.port.legacy=0 \
+			-webdav=false -master.volumeSizeLimitMB=32 -volume.max=0 -s3.allowDeleteBucketNotEmpty \
+			>"$state/seaweedfs.log" 2>&1 </dev/null &
+		echo $! >"$state/seaweedfs.pid"
+	fi
+	if ! running dynalite; then
+		stop dynalite quiet
+		require_free "$ddb_port"
+		# serve.js is dynalite's cli.js, kept alive when a client hangs up
+		# mid-request (which kills dynalite 4.0.0 itself).
+		(cd "$root/tools/dynalite" && exec setsid node serve.js --host 127.0.0.1 \
+			--port "$ddb_port" --createTableMs 0 --deleteTableMs 0 --updateTableMs 0) \
+			>>"$state/dynalite.log" 2>&1 </dev/null &
+		echo $! >"$state/dynalite.pid"
+	fi
 	wait_for dynalite "$ddb_port"
 	wait_for seaweedfs "$s3_port"
 	wait_s3_ready
@@ -134,19 +145,22 @@ up() {
 	print_env
 }
 
+stop() { # name [quiet]
+	local pid i
+	[ -f "$state/$1.pid" ] || return 0
+	pid=$(cat "$state/$1.pid")
+	if kill -0 "$pid" 2>/dev/null; then
+		kill "$pid" 2>/dev/null || true
+		for i in $(seq 1 50); do kill -0 "$pid" 2>/dev/null || break; sleep 0.1; done
+		kill -9 "$pid" 2>/dev/null || true
+	fi
+	rm -f "$state/$1.pid"
+	[ "${2:-}" = quiet ] || echo "stack: stopped $1" >&2
+}
+
 down() {
-	local name pid i
-	for name in seaweedfs dynalite; do
-		[ -f "$state/$name.pid" ] || continue
-		pid=$(cat "$state/$name.pid")
-		if kill -0 "$pid" 2>/dev/null; then
-			kill "$pid" 2>/dev/null || true
-			for i in $(seq 1 50); do kill -0 "$pid" 2>/dev/null || break; sleep 0.1; done
-			kill -9 "$pid" 2>/dev/null || true
-		fi
-		rm -f "$state/$name.pid"
-		[ "${1:-}" = quiet ] || echo "stack: stopped $name" >&2
-	done
+	stop seaweedfs "${1:-}"
+	stop dynalite "${1:-}"
 }
 
 case "${1:-}" in

@@ -70,7 +70,7 @@ func cmdSnapshot(ctx context.Context, a *app, args []string) error {
 	format := fs.String("format", "jsonl", "data file format: jsonl (DynamoDB JSON lines, as AWS exports write) or parquet (typed columns for Athena, zstd by default)")
 	pqFlags := addParquetFlags(fs)
 	singleFile := fs.Bool("single-file", false, "write the whole snapshot as one data file (still with its manifests)")
-	fileSize := fs.String("file-size", "128MiB", "cut data files at about this size (compressed): e.g. 64MiB, 1GiB")
+	fileSize := fs.String("file-size", "256MiB", "cut data files once they hold this much item JSON (before compression): e.g. 64MiB, 1GiB")
 	compression := fs.String("compression", "gzip", "data file compression: gzip, zstd or none")
 	sse := fs.String("sse", "", "server-side encryption of S3 output: AES256 or aws:kms")
 	kmsKey := fs.String("sse-kms-key-id", "", "KMS key for --sse aws:kms (default: the AWS managed key)")

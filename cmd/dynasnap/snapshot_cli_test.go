@@ -97,7 +97,7 @@ func TestSnapshotCrashAndRerun(t *testing.T) {
 	time.Sleep(1500 * time.Millisecond)
 	out := filepath.Join(t.TempDir(), "snap")
 	cmd := exec.Command(binary(t), "snapshot", "--source", src.String(), "--at", at, "--out", out,
-		"--concurrency", "1", "--list-concurrency", "1", "--page-size", "50", "--quiet")
+		"--concurrency", "1", "--list-concurrency", "1", "--page-size", "50", "--file-size", "2KiB", "--quiet")
 	if err := cmd.Start(); err != nil {
 		t.Fatal(err)
 	}

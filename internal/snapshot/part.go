@@ -43,6 +43,9 @@ type part struct {
 	sideZ        io.WriteCloser
 	sideEnc      *json.Encoder
 	entry        FileEntry
+	// raw counts the item JSON written, before compression: what a data
+	// file is cut by, since a compressor emits its output in blocks.
+	raw int64
 }
 
 func (p *part) open(ctx context.Context) error {
@@ -84,6 +87,7 @@ func (p *part) add(ctx context.Context, e history.Entry, body []byte) error {
 		p.written(p.dataC.n - before)
 	}
 	p.entry.ItemCount++
+	p.raw += int64(len(body))
 	p.entry.LastKey = e.Key
 	return nil
 }

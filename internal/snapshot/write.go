@@ -13,10 +13,11 @@ import (
 	"github.com/dynasnap/dynasnap/internal/store"
 )
 
-// DefaultFileSize is where a data file is cut (compressed bytes): large
-// enough that a table of millions of items is a handful of files, small
-// enough that a restore reads several at once and resumes by file.
-const DefaultFileSize = 128 << 20
+// DefaultFileSize is where a data file is cut, in bytes of item JSON before
+// compression (a compressor emits its output in blocks, so its count lags):
+// large enough that a table of millions of items is a handful of files,
+// small enough that a restore reads several at once and resumes by file.
+const DefaultFileSize = 256 << 20
 
 // Options configure a snapshot run.
 type Options struct {
@@ -30,7 +31,7 @@ type Options struct {
 	Parquet         ParquetOptions
 	Compression     string // gzip, zstd or none
 	SingleFile      bool
-	FileSize        int64 // cut data files at this many bytes; 0 means DefaultFileSize
+	FileSize        int64 // cut data files after this many bytes of item JSON; 0 means DefaultFileSize
 	Concurrency     int   // GetObject requests in flight
 	ListConcurrency int   // prefixes listed at once
 	Ranges          int   // key ranges, 1..65536; 0 means auto (docs/DESIGN.md §4)
@@ -228,7 +229,7 @@ func Run(ctx context.Context, src history.Source, out store.Store, opts Options)
 }
 
 // parts writes the data files of a run in key order, cutting a file once
-// it holds FileSize bytes, so the number of files follows the table's size,
+// it holds FileSize bytes of items, so the number of files follows the table's size,
 // not the number of ranges.
 type parts struct {
 	st    store.Store
@@ -258,7 +259,7 @@ func (ps *parts) add(ctx context.Context, e history.Entry, body []byte) error {
 	if err := ps.cur.add(ctx, e, body); err != nil {
 		return err
 	}
-	if o.FileSize > 0 && ps.cur.dataC.n >= o.FileSize {
+	if o.FileSize > 0 && ps.cur.raw >= o.FileSize {
 		return ps.commit(ctx)
 	}
 	return nil

@@ -1,0 +1,83 @@
+package main
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
+	"github.com/aws/aws-sdk-go-v2/service/dynamodb/types"
+
+	"github.com/dynasnap/dynasnap/internal/testsupport/testenv"
+)
+
+// A snapshot with no --at, started right after a backfill, holds every
+// backfilled item: the default is the second the command starts in, and
+// the listing waits for that second to be over (docs/DESIGN.md §3). The old
+// default, the last whole second before the scan, left out the items of
+// the current second.
+func TestBackfillThenSnapshotHoldsEverything(t *testing.T) {
+	c := testenv.Clients(t)
+	ctx := context.Background()
+	ddb := c.DynamoDB()
+	table := testenv.Name("cli-default-at")
+	_, err := ddb.CreateTable(ctx, &dynamodb.CreateTableInput{
+		TableName: aws.String(table), BillingMode: types.BillingModePayPerRequest,
+		AttributeDefinitions: []types.AttributeDefinition{{AttributeName: aws.String("id"), AttributeType: types.ScalarAttributeTypeS}},
+		KeySchema:            []types.KeySchemaElement{{AttributeName: aws.String("id"), KeyType: types.KeyTypeHash}},
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { ddb.DeleteTable(context.Background(), &dynamodb.DeleteTableInput{TableName: aws.String(table)}) })
+	testenv.WaitTable(t, ddb, table)
+	const n = 1500
+	var reqs []types.WriteRequest
+	flush := func() {
+		if len(reqs) == 0 {
+			return
+		}
+		if _, err := ddb.BatchWriteItem(ctx, &dynamodb.BatchWriteItemInput{RequestItems: map[string][]types.WriteRequest{table: reqs}}); err != nil {
+			t.Fatal(err)
+		}
+		reqs = nil
+	}
+	for i := range n {
+		reqs = append(reqs, types.WriteRequest{PutRequest: &types.PutRequest{Item: map[string]types.AttributeValue{
+			"id": &types.AttributeValueMemberS{Value: fmt.Sprintf("item-%d", i)}}}})
+		if len(reqs) == 25 {
+			flush()
+		}
+	}
+	flush()
+
+	bucket := testenv.Bucket(t, c, true)
+	if _, stderr, code := backfillCLI("--table", table, "--dest", "s3://"+bucket+"/backups", "--checkpoint", t.TempDir()+"/cp.json", "--quiet"); code != 0 {
+		t.Fatalf("backfill: exit %d: %s", code, stderr)
+	}
+	// At once, with no --at: the backfill's last writes share this second.
+	started := time.Now()
+	out := t.TempDir()
+	stdout, stderr, code := cli("snapshot", "--source", "s3://"+bucket+"/backups/"+table, "--out", out, "--json")
+	if code != 0 {
+		t.Fatalf("snapshot: exit %d: %s", code, stderr)
+	}
+	var r snapshotReport
+	if err := json.Unmarshal([]byte(stdout), &r); err != nil {
+		t.Fatal(err)
+	}
+	if r.Items != n {
+		t.Fatalf("snapshot right after backfill holds %d of %d items (%d versions newer than %s left out): %s", r.Items, n, r.VersionsAfterExportTime, r.ExportTime, stderr)
+	}
+	at, _ := time.Parse(time.RFC3339Nano, r.ExportTime)
+	if !at.Equal(started.Truncate(time.Second)) && !at.Equal(started.Truncate(time.Second).Add(time.Second)) {
+		t.Fatalf("exportTime %s: want the second the command started in (%s)", r.ExportTime, started.UTC().Format(time.RFC3339Nano))
+	}
+	if !strings.Contains(stderr, "newer than") {
+		t.Fatalf("summary does not say how many versions were left out: %s", stderr)
+	}
+}
