@@ -12,9 +12,9 @@ import (
 
 	"github.com/dynasnap/dynasnap/internal/backfill"
 	"github.com/dynasnap/dynasnap/internal/backup"
-	"github.com/dynasnap/dynasnap/internal/testsupport/backuptest"
 	"github.com/dynasnap/dynasnap/internal/item"
 	"github.com/dynasnap/dynasnap/internal/layout"
+	"github.com/dynasnap/dynasnap/internal/testsupport/backuptest"
 	"github.com/dynasnap/dynasnap/internal/testsupport/testenv"
 )
 

@@ -33,7 +33,9 @@ func TestBackfillThenSnapshotHoldsEverything(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	t.Cleanup(func() { ddb.DeleteTable(context.Background(), &dynamodb.DeleteTableInput{TableName: aws.String(table)}) })
+	t.Cleanup(func() {
+		ddb.DeleteTable(context.Background(), &dynamodb.DeleteTableInput{TableName: aws.String(table)})
+	})
 	testenv.WaitTable(t, ddb, table)
 	const n = 1500
 	var reqs []types.WriteRequest
