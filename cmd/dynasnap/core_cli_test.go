@@ -83,3 +83,59 @@ func TestBackfillThenSnapshotHoldsEverything(t *testing.T) {
 		t.Fatalf("summary does not say how many versions were left out: %s", stderr)
 	}
 }
+
+// The flag groups are the same on every command: snapshot takes a bare
+// --key-prefix (the partition key read from the backup), and --ranges and
+// --shard in every form, as restore and diff do.
+func TestSharedFlagForms(t *testing.T) {
+	src := seed(t, 300)
+	time.Sleep(1100 * time.Millisecond)
+	at := time.Now().Add(-100 * time.Millisecond).UTC().Format(time.RFC3339Nano)
+	out := t.TempDir() + "/snap"
+	stdout, stderr, code := cli("snapshot", "--source", src.String(), "--at", at, "--out", out, "--key-prefix", "order#1", "--ranges", "100", "--json")
+	if code != 0 {
+		t.Fatalf("snapshot --key-prefix order#1: exit %d: %s", code, stderr)
+	}
+	var r snapshotReport
+	if err := json.Unmarshal([]byte(stdout), &r); err != nil {
+		t.Fatal(err)
+	}
+	want := 0
+	for i := range 300 {
+		if strings.HasPrefix(fmt.Sprint(i), "1") {
+			want++
+		}
+	}
+	if r.Items != int64(want) || r.FilteredOut != int64(300-want) || r.Ranges != 100 {
+		t.Fatalf("bare --key-prefix kept %d items (%d filtered, %d ranges), want %d", r.Items, r.FilteredOut, r.Ranges, want)
+	}
+	// Shards as contiguous blocks, taken from the Indexed Job's index.
+	sharded := t.TempDir() + "/sharded"
+	var items int64
+	for i := range 3 {
+		t.Setenv("JOB_COMPLETION_INDEX", fmt.Sprint(i))
+		stdout, stderr, code := cli("snapshot", "--source", src.String(), "--at", at, "--out", sharded, "--shard", "auto/3", "--ranges", "4096", "--json")
+		if code != 0 {
+			t.Fatalf("shard %d: exit %d: %s", i, code, stderr)
+		}
+		var r snapshotReport
+		json.Unmarshal([]byte(stdout), &r)
+		items += r.Items
+	}
+	if _, stderr, code := cli("snapshot", "commit", "--out", sharded); code != 0 {
+		t.Fatalf("commit: exit %d: %s", code, stderr)
+	}
+	if items != 300 {
+		t.Fatalf("three shards hold %d items, want 300", items)
+	}
+	for _, args := range [][]string{
+		{"restore", "--source", src.String(), "--table", "t", "--shard", "auto/2"},
+		{"diff", "--source", src.String(), "--from", "-1h", "--shard", "auto/2", "--ranges", "16"},
+	} {
+		t.Setenv("JOB_COMPLETION_INDEX", "")
+		t.Setenv("AWS_BATCH_JOB_ARRAY_INDEX", "")
+		if _, stderr, code := cli(args...); code != 2 || !strings.Contains(stderr, "JOB_COMPLETION_INDEX") {
+			t.Fatalf("%v without an index: exit %d: %s", args, code, stderr)
+		}
+	}
+}
