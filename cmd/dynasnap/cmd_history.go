@@ -60,7 +60,7 @@ func cmdHistory(ctx context.Context, a *app, args []string) error {
 		return err
 	}
 	if len(vs) == 0 {
-		return exitError{1, fmt.Errorf("no versions of %s in %s (object %s): check that the key names every key attribute with the table's types", ck, src, objectKey)}
+		return fmt.Errorf("no versions of %s in %s (object %s): check that the key names every key attribute with the table's types", ck, src, objectKey)
 	}
 	if *jsonOut {
 		enc := json.NewEncoder(a.stdout)
