@@ -13,6 +13,7 @@ import (
 
 	"github.com/dynasnap/dynasnap/internal/awsconf"
 	"github.com/dynasnap/dynasnap/internal/drill"
+	"github.com/dynasnap/dynasnap/internal/history"
 	"github.com/dynasnap/dynasnap/internal/history/s3source"
 	"github.com/dynasnap/dynasnap/internal/layout"
 	"github.com/dynasnap/dynasnap/internal/progress"
@@ -113,8 +114,8 @@ func cmdDrill(ctx context.Context, a *app, args []string) error {
 	var src layout.Location
 	if *source != "" {
 		var err error
-		if src, err = layout.ParseS3URL(*source); err != nil || src.Prefix == "" {
-			return usageError{"--source must name the table's backup folder, s3://BUCKET/PREFIX/TABLE"}
+		if src, err = history.ParseSource(*source); err != nil {
+			return usageError{err.Error()}
 		}
 	}
 

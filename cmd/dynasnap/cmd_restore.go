@@ -115,9 +115,9 @@ func cmdRestore(ctx context.Context, a *app, args []string) error {
 		return r.fromSnapshot(ctx, clients.S3(), *snap, *checkpoint, *readers, w)
 	}
 
-	src, err := layout.ParseS3URL(*source)
-	if err != nil || src.Prefix == "" {
-		return usageError{"--source must name the table's backup folder, s3://BUCKET/PREFIX/TABLE"}
+	src, err := history.ParseSource(*source)
+	if err != nil {
+		return usageError{err.Error()}
 	}
 	atTime, err := history.Resolve(*at, time.Now())
 	if err != nil {

@@ -85,12 +85,9 @@ func cmdSnapshot(ctx context.Context, a *app, args []string) error {
 	if *source == "" || *out == "" {
 		return usageError{"--source and --out are required"}
 	}
-	src, err := layout.ParseS3URL(*source)
+	src, err := history.ParseSource(*source)
 	if err != nil {
-		return usageError{fmt.Sprintf("--source: %v", err)}
-	}
-	if src.Prefix == "" {
-		return usageError{"--source must name the table's folder, s3://BUCKET/PREFIX/TABLE"}
+		return usageError{err.Error()}
 	}
 	atTime, err := history.Resolve(*at, time.Now())
 	if err != nil {
