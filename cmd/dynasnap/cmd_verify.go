@@ -31,6 +31,7 @@ func cmdVerify(ctx context.Context, a *app, args []string) error {
 	segments := fs.Int("segments", 8, "parallel Scan segments")
 	readers := fs.Int("readers", 4, "snapshot data files read at once")
 	examples := fs.Int("examples", 10, "keys shown of each kind of difference")
+	skipDef := fs.Bool("skip-definition", false, "compare the items only, not the table's definition with the snapshot's table-definition.json (for a table restored with --billing-mode or the like)")
 	eventual := fs.Bool("eventually-consistent", false, "scan with eventually consistent reads (half the read cost; may miss the latest writes)")
 	quiet := fs.Bool("quiet", false, "no progress on stderr")
 	jsonOut := fs.Bool("json", false, "print the report as JSON on stdout instead of text")
@@ -73,6 +74,15 @@ func cmdVerify(ctx context.Context, a *app, args []string) error {
 	if err != nil {
 		return err
 	}
+	if !*skipDef {
+		rec, err := s.Definition(ctx)
+		if err != nil {
+			return err
+		}
+		if r.Definition, err = verify.Definition(ctx, ddb, *table, rec); err != nil {
+			return err
+		}
+	}
 	if *jsonOut {
 		if err := json.NewEncoder(a.stdout).Encode(r); err != nil {
 			return err
@@ -82,6 +92,9 @@ func cmdVerify(ctx context.Context, a *app, args []string) error {
 	}
 	if !r.Equal() {
 		return exitError{verifyDiffers, fmt.Errorf("table %s differs from the snapshot: %d missing, %d extra, %d different", *table, r.Missing, r.Extra, r.Different)}
+	}
+	if !r.Definition.Equal() {
+		return exitError{verifyDiffers, fmt.Errorf("table %s's definition differs from the recorded one in %d ways", *table, len(r.Definition.Differences))}
 	}
 	return nil
 }
@@ -109,7 +122,19 @@ func printVerify(a *app, r *verify.Report) {
 			fmt.Fprintf(a.stdout, "  %s\n", k)
 		}
 	}
-	if r.Equal() {
+	if d := r.Definition; d != nil && d.Recorded {
+		if d.Equal() {
+			fmt.Fprintln(a.stdout, "definition: key, indexes, TTL attribute and billing mode as recorded")
+		} else {
+			fmt.Fprintf(a.stdout, "definition differs from the recorded one:\n")
+			for _, x := range d.Differences {
+				fmt.Fprintf(a.stdout, "  %s\n", x)
+			}
+		}
+	} else if d != nil {
+		fmt.Fprintln(a.stdout, "definition: not compared, the snapshot records none")
+	}
+	if r.Equal() && r.Definition.Equal() {
 		fmt.Fprintf(a.stdout, "OK: the table equals the snapshot (%.1fs)\n", r.Seconds)
 	}
 }

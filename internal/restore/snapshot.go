@@ -24,7 +24,10 @@ type SnapshotOptions struct {
 	// Filter selects the items written (nil: all). Items are decoded only
 	// when it is set, so an unfiltered restore keeps sending them raw.
 	Filter func(item.Item) (bool, error)
-	Read   *progress.Counter
+	// Expired, if set, leaves out items whose TTL time has passed
+	// (counted in Result.Expired).
+	Expired *Expiry
+	Read    *progress.Counter
 }
 
 // Result is what a restore did.
@@ -45,12 +48,15 @@ type Result struct {
 	// MaxConflictKeys of them (canonical key JSON, sorted).
 	Conflicts    int64
 	ConflictKeys []string
-	Elapsed      time.Duration
-	Requests     int64
-	Unprocessed  int64
-	Throttled    int64
-	Backoffs     int64
-	BackoffTime  time.Duration
+	// Expired counts items (or keys) left out because their TTL time had
+	// passed: DynamoDB would delete them again.
+	Expired     int64
+	Elapsed     time.Duration
+	Requests    int64
+	Unprocessed int64
+	Throttled   int64
+	Backoffs    int64
+	BackoffTime time.Duration
 }
 
 func (r *Result) fill(w *Writer, start time.Time) {
@@ -174,7 +180,7 @@ func FromSnapshot(ctx context.Context, s *snapshot.Snapshot, w *Writer, opts Sna
 		opts.Read = &progress.Counter{}
 	}
 	res := &Result{}
-	var filtered atomic.Int64
+	var filtered, expired atomic.Int64
 	var todo []snapshot.FileEntry
 	for _, f := range s.Files {
 		if opts.Checkpoint != nil && opts.Checkpoint.Done(f.Data) {
@@ -207,6 +213,12 @@ func FromSnapshot(ctx context.Context, s *snapshot.Snapshot, w *Writer, opts Sna
 							return nil
 						}
 					}
+					if gone, err := opts.Expired.Raw(l.Item); err != nil {
+						return fmt.Errorf("%s: %w", s.Store.URL(f.Data), err)
+					} else if gone {
+						expired.Add(1)
+						return nil
+					}
 					if err := b.PutRaw(ctx, l.Item); err != nil {
 						return fmt.Errorf("%s: %w", s.Store.URL(f.Data), err)
 					}
@@ -227,7 +239,7 @@ func FromSnapshot(ctx context.Context, s *snapshot.Snapshot, w *Writer, opts Sna
 		return g.Wait()
 	})
 	res.fill(w, start)
-	res.Filtered = filtered.Load()
+	res.Filtered, res.Expired = filtered.Load(), expired.Load()
 	return res, err
 }
 

@@ -58,6 +58,9 @@ type Report struct {
 	ExtraKeys     []string  `json:"extraKeys"`
 	DifferentKeys []string  `json:"differentKeys"`
 	Seconds       float64   `json:"seconds"`
+	// Definition compares the table's definition with the snapshot's
+	// table-definition.json (nil: not compared).
+	Definition *DefinitionReport `json:"definition,omitempty"`
 }
 
 // Equal reports whether the table matched the snapshot exactly.
