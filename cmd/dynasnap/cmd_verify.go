@@ -7,9 +7,11 @@ import (
 	"time"
 
 	"github.com/dynasnap/dynasnap/internal/awsconf"
+	"github.com/dynasnap/dynasnap/internal/item"
 	"github.com/dynasnap/dynasnap/internal/keyschema"
 	"github.com/dynasnap/dynasnap/internal/progress"
 	"github.com/dynasnap/dynasnap/internal/snapshot"
+	"github.com/dynasnap/dynasnap/internal/tabledef"
 	"github.com/dynasnap/dynasnap/internal/verify"
 )
 
@@ -63,22 +65,26 @@ func cmdVerify(ctx context.Context, a *app, args []string) error {
 	if err != nil {
 		return err
 	}
+	rec, err := s.Definition(ctx)
+	if err != nil {
+		return err
+	}
+	var expired func(item.Item) bool
+	if rec != nil {
+		expired = tabledef.NewExpiry(rec.TTLAttribute(), time.Now()).Item
+	}
 	read := &progress.Counter{Name: "snapshot items read"}
 	read.SetTotal(s.Summary.ItemCount)
 	scanned := &progress.Counter{Name: "table items scanned"}
 	rep := progress.New(a.stderr, *quiet, read, scanned)
 	rep.Start(ctx)
 	r, err := verify.Run(ctx, s, ddb, verify.Options{Table: *table, Schema: ks, Segments: *segments, Readers: *readers,
-		Examples: *examples, EventualRead: *eventual, Read: read, Scanned: scanned})
+		Examples: *examples, EventualRead: *eventual, Read: read, Scanned: scanned, Expired: expired})
 	rep.Stop()
 	if err != nil {
 		return err
 	}
 	if !*skipDef {
-		rec, err := s.Definition(ctx)
-		if err != nil {
-			return err
-		}
 		if r.Definition, err = verify.Definition(ctx, ddb, *table, rec); err != nil {
 			return err
 		}
@@ -103,6 +109,9 @@ func printVerify(a *app, r *verify.Report) {
 	fmt.Fprintf(a.stdout, "snapshot %s (at %s): %d items\n", r.Snapshot, r.ExportTime.UTC().Format(time.RFC3339), r.SnapshotItems)
 	fmt.Fprintf(a.stdout, "table %s: %d items\n", r.Table, r.TableItems)
 	fmt.Fprintf(a.stdout, "missing %d, extra %d, different %d\n", r.Missing, r.Extra, r.Different)
+	if r.ExpiredAbsent > 0 {
+		fmt.Fprintf(a.stdout, "%d snapshot items past their TTL time are not in the table (restore skips them unless --keep-expired)\n", r.ExpiredAbsent)
+	}
 	for _, g := range []struct {
 		name string
 		n    int64

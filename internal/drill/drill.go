@@ -361,7 +361,7 @@ func Run(ctx context.Context, s *snapshot.Snapshot, opts Options) (rep *Report, 
 	opts.Read.SetTotal(s.Summary.ItemCount)
 	t0 = time.Now()
 	vr, err := verify.Run(ctx, s, opts.DynamoDB, verify.Options{Table: table, Schema: ks, Segments: opts.Segments,
-		Readers: opts.Readers, Read: opts.Read, Scanned: opts.Scanned})
+		Readers: opts.Readers, Read: opts.Read, Scanned: opts.Scanned, Expired: expiry.Item})
 	if err != nil {
 		return rep, fmt.Errorf("verify scratch table %s: %w", table, err)
 	}

@@ -15,6 +15,7 @@ import (
 	"github.com/dynasnap/dynasnap/internal/keyschema"
 	"github.com/dynasnap/dynasnap/internal/progress"
 	"github.com/dynasnap/dynasnap/internal/snapshot"
+	"github.com/dynasnap/dynasnap/internal/tabledef"
 )
 
 // SnapshotOptions configure a restore from a snapshot.
@@ -252,3 +253,9 @@ func matchRaw(match func(item.Item) (bool, error), raw []byte) (bool, error) {
 	}
 	return match(it)
 }
+
+// Expiry is tabledef.Expiry: which items' TTL time has passed.
+type Expiry = tabledef.Expiry
+
+// NewExpiry is tabledef.NewExpiry.
+func NewExpiry(attr string, now time.Time) *Expiry { return tabledef.NewExpiry(attr, now) }
