@@ -142,7 +142,8 @@ func TestRoleLeastPrivilege(t *testing.T) {
 		}
 	}
 	for _, need := range []string{"s3:PutObject", "s3:DeleteObject", "s3:GetObject", "s3:GetObjectVersion", "s3:ListBucketVersions",
-		"s3:GetBucketVersioning", "dynamodb:GetRecords", "dynamodb:GetShardIterator", "dynamodb:DescribeStream", "sqs:SendMessage"} {
+		"s3:GetBucketVersioning", "dynamodb:GetRecords", "dynamodb:GetShardIterator", "dynamodb:DescribeStream", "sqs:SendMessage",
+		"dynamodb:DescribeTable", "dynamodb:DescribeTimeToLive", "dynamodb:ListTagsOfResource", "dynamodb:DescribeContinuousBackups"} {
 		if !slices.Contains(actions, need) {
 			t.Errorf("the role lacks %s", need)
 		}
@@ -193,4 +194,35 @@ func TestReferencesResolve(t *testing.T) {
 		}
 	}
 	walk(doc)
+}
+
+// The writer reads its table's definition with exactly the four describe
+// calls, on the table whose stream it reads.
+func TestTableDefinitionPermissions(t *testing.T) {
+	tpl, _ := load(t)
+	stmts := get(t, tpl, "FunctionRole", "Policies", "0", "PolicyDocument", "Statement").([]any)
+	var found bool
+	for _, s := range stmts {
+		st := s.(map[string]any)
+		if st["Sid"] != "ReadTableDefinition" {
+			continue
+		}
+		found = true
+		var got []string
+		for _, a := range st["Action"].([]any) {
+			got = append(got, a.(string))
+		}
+		slices.Sort(got)
+		want := []string{"dynamodb:DescribeContinuousBackups", "dynamodb:DescribeTable", "dynamodb:DescribeTimeToLive", "dynamodb:ListTagsOfResource"}
+		if !slices.Equal(got, want) {
+			t.Errorf("ReadTableDefinition actions %v, want %v", got, want)
+		}
+		b, _ := json.Marshal(st["Resource"])
+		if !strings.Contains(string(b), `"Fn::Split":["/stream/",{"Ref":"TableStreamArn"}]`) {
+			t.Errorf("ReadTableDefinition resource %s is not the table of TableStreamArn", b)
+		}
+	}
+	if !found {
+		t.Error("no ReadTableDefinition statement")
+	}
 }

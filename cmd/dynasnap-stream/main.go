@@ -10,10 +10,17 @@
 //	DYNASNAP_TABLE         table name in the layout (default: from the event source ARN)
 //	DYNASNAP_CONCURRENCY   keys written at once (default 32)
 //	DYNASNAP_SKIP_APPLIED  "false" turns off the per-key check that makes retries idempotent
+//	DYNASNAP_DEFINITION_EVERY  how often a warm writer reads the table's definition again (default 1m;
+//	                       it is always read on a cold start and stored when it changed)
+//	DYNASNAP_RECORD_DEFINITION  "false" turns off recording the table's definition
 //	DYNASNAP_LOG_LEVEL     debug, info (default), warn, error; AWS_LAMBDA_LOG_LEVEL also works
 //
-// S3 endpoint, region and credentials come the standard AWS way
-// (AWS_ENDPOINT_URL_S3, AWS_REGION, the execution role).
+// S3 and DynamoDB endpoints, region and credentials come the standard AWS
+// way (AWS_ENDPOINT_URL_S3, AWS_ENDPOINT_URL_DYNAMODB, AWS_REGION, the
+// execution role). The definition is read with DescribeTable,
+// DescribeTimeToLive, ListTagsOfResource and DescribeContinuousBackups;
+// without those permissions the writer logs one warning and keeps writing
+// items (docs/DESIGN.md §2.8).
 package main
 
 import (
@@ -23,6 +30,7 @@ import (
 	"os"
 	"strconv"
 	"strings"
+	"time"
 
 	"github.com/aws/aws-lambda-go/lambda"
 
@@ -55,12 +63,24 @@ func setup(ctx context.Context, log *slog.Logger) (*stream.Handler, error) {
 		}
 		cfg.Concurrency = n
 	}
+	if s := os.Getenv("DYNASNAP_DEFINITION_EVERY"); s != "" {
+		d, err := time.ParseDuration(s)
+		if err != nil || d <= 0 {
+			return nil, fmt.Errorf("DYNASNAP_DEFINITION_EVERY=%q is not a positive duration (e.g. 1m)", s)
+		}
+		cfg.DefinitionEvery = d
+	}
 	clients, err := awsconf.Load(ctx, awsconf.Options{MaxConns: max(cfg.Concurrency, 32)})
 	if err != nil {
 		return nil, err
 	}
+	record := !strings.EqualFold(os.Getenv("DYNASNAP_RECORD_DEFINITION"), "false")
+	if record {
+		cfg.DynamoDB = clients.DynamoDB()
+	}
+	cfg.Tool = "dynasnap-stream"
 	log.Info("dynasnap-stream starting", "bucket", cfg.Bucket, "prefix", cfg.Prefix, "table", cfg.Table,
-		"concurrency", cfg.Concurrency, "skip_applied", cfg.SkipApplied)
+		"concurrency", cfg.Concurrency, "skip_applied", cfg.SkipApplied, "record_definition", record)
 	return stream.New(clients.S3(), cfg, log)
 }
 

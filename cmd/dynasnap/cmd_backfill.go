@@ -55,6 +55,7 @@ func cmdBackfill(ctx context.Context, a *app, args []string) error {
 	if !quiet {
 		opts.Progress = func(s backfill.Stats) { fmt.Fprintf(a.stderr, "backfill %s: %s\n", opts.Table, progressLine(s)) }
 	}
+	opts.Tool = "dynasnap " + version()
 	st, err := backfill.Run(ctx, clients.DynamoDB(), clients.S3(), opts)
 	if err != nil {
 		if opts.Checkpoint != "" {
@@ -63,6 +64,7 @@ func cmdBackfill(ctx context.Context, a *app, args []string) error {
 		return fmt.Errorf("backfill %s: %s: %w", opts.Table, progressLine(st), err)
 	}
 	fmt.Fprintf(a.stdout, "backfilled %s into %s: %s\n", opts.Table, layout.TableLocation(loc.Bucket, loc.Prefix, opts.Table), progressLine(st))
+	fmt.Fprintf(a.stdout, "table definition: %s\n", st.Definition)
 	return nil
 }
 

@@ -67,7 +67,9 @@ func cmdDrill(ctx context.Context, a *app, args []string) error {
 	source := fs.String("source", "", "take a snapshot of this backup folder s3://BUCKET/PREFIX/TABLE now, and drill it")
 	out := fs.String("out", "", "with --source: the new snapshot's folder (default: drill-<time> under --snapshots, else a temporary folder removed afterwards)")
 	prefix := fs.String("table-prefix", drill.DefaultTablePrefix, "the scratch table's name starts with this")
-	keySchema := fs.String("key-schema", "", "the scratch table's key as HASH:TYPE[,RANGE:TYPE], e.g. pk:S,sk:N (default: inferred from the items; needed when the items have two key attributes)")
+	keySchema := fs.String("key-schema", "", "for a snapshot without a table definition: the scratch table's key as HASH:TYPE[,RANGE:TYPE], e.g. pk:S,sk:N (default: inferred from the items; needed when the items have two key attributes)")
+	var tdf tableDefFlags
+	tdf.addFlags(fs)
 	maxRPO := fs.Duration("max-rpo", 0, "fail (exit 4) if the recovery point is longer than this, e.g. 30m (0: no budget)")
 	maxRTO := fs.Duration("max-rto", 0, "fail (exit 4) if the recovery time (create table + restore) is longer than this, e.g. 15m (0: no budget)")
 	workers := fs.Int("workers", 32, "BatchWriteItem requests in flight")
@@ -108,6 +110,13 @@ func cmdDrill(ctx context.Context, a *app, args []string) error {
 		return usageError{fmt.Sprintf("--table-prefix: %v", err)}
 	}
 	ks, err := keySchemaFlag(*keySchema)
+	if err != nil {
+		return err
+	}
+	if err := tdf.check(); err != nil {
+		return err
+	}
+	def, err := tdf.load()
 	if err != nil {
 		return err
 	}
@@ -152,6 +161,7 @@ func cmdDrill(ctx context.Context, a *app, args []string) error {
 	rep.Start(ctx)
 	r, err := drill.Run(ctx, s, drill.Options{DynamoDB: clients.DynamoDB(), TablePrefix: *prefix, KeySchema: ks,
 		Workers: *workers, MaxWCU: *maxWCU, Readers: *readers, Segments: *segments, MaxRPO: *maxRPO, MaxRTO: *maxRTO,
+		Definition: def, Overrides: tdf.overrides(regionOf(clients.DynamoDB())), KeepExpired: tdf.keepExpired,
 		KeepTable: *keepTable, Log: logw, Written: written, Read: read, Scanned: scanned, AfterRestore: a.shellHook(*afterRestore, "--after-restore")})
 	rep.Stop()
 	r.SnapshotTaken, r.UnfinishedSkipped = extra.taken, extra.unfinished

@@ -9,7 +9,9 @@ import (
 	"strings"
 	"time"
 
+	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
+	"github.com/aws/aws-sdk-go-v2/service/dynamodb/types"
 	"github.com/aws/aws-sdk-go-v2/service/s3"
 
 	"github.com/dynasnap/dynasnap/internal/awsconf"
@@ -23,11 +25,17 @@ import (
 	"github.com/dynasnap/dynasnap/internal/restore"
 	"github.com/dynasnap/dynasnap/internal/snapshot"
 	"github.com/dynasnap/dynasnap/internal/store"
+	"github.com/dynasnap/dynasnap/internal/tabledef"
 )
 
-const restoreExamples = `  # a snapshot into a new on-demand table, then check it
+const restoreExamples = `  # a snapshot into a new table made as the backup recorded it (key, indexes, billing,
+  # encryption, class; TTL, tags and point-in-time recovery once the items are in), then check it
   dynasnap restore --snapshot s3://exports/orders/2026-11-26T0930 --table orders-restored --create-table
   dynasnap verify --snapshot s3://exports/orders/2026-11-26T0930 --table orders-restored
+
+  # into another region: its own KMS key, on-demand, pre-warmed for 40,000 writes a second
+  dynasnap restore --snapshot s3://exports/orders/2026-11-26T0930 --table orders --create-table \
+      --region eu-west-1 --table-kms-key alias/orders-dr --billing-mode PAY_PER_REQUEST --warm-write-units 40000
 
   # straight from the versions, the table as it was at 09:30, into an empty table
   dynasnap restore --source s3://backups/dynasnap/orders --at 2026-11-26T09:30:00Z --table orders-0930
@@ -60,8 +68,10 @@ func cmdRestore(ctx context.Context, a *app, args []string) error {
 	key := fs.String("key", "", `with --source: restore this one item, given by its key as DynamoDB JSON, e.g. '{"pk":{"S":"a"}}'`)
 	rewind := fs.Bool("rewind", false, "with --source: into a live table, touch only the keys changed after --at (put back their image at --at, or delete them)")
 	overwrite := fs.Bool("overwrite", false, "write into a table that already holds items (same keys are replaced, others stay)")
-	createTable := fs.Bool("create-table", false, "create the table (on-demand billing) with the key schema of the snapshot or backup")
-	keySchema := fs.String("key-schema", "", "with --create-table: the key as HASH:TYPE[,RANGE:TYPE], e.g. pk:S,sk:N (default: inferred from the items)")
+	createTable := fs.Bool("create-table", false, "create the table as the backup's definition records it: key, GSIs, LSIs, billing mode and capacities, encryption, table class, deletion protection; TTL, tags and point-in-time recovery are set after the load (a backup without a definition: on-demand, key only)")
+	keySchema := fs.String("key-schema", "", "with --create-table and a backup that records no definition: the key as HASH:TYPE[,RANGE:TYPE], e.g. pk:S,sk:N (default: inferred from the items)")
+	var tdf tableDefFlags
+	tdf.addFlags(fs)
 	workers := fs.Int("workers", 32, "BatchWriteItem requests in flight")
 	maxWCU := fs.Float64("max-wcu", 0, "cap the write rate at this many write capacity units a second (0: no cap)")
 	readers := fs.Int("readers", 4, "with --snapshot: data files read at once")
@@ -90,6 +100,11 @@ func cmdRestore(ctx context.Context, a *app, args []string) error {
 		return usageError{"--workers must be at least 1"}
 	case *maxWCU < 0:
 		return usageError{"--max-wcu must not be negative"}
+	case tdf.set() && !*createTable:
+		return usageError{"--table-definition, --billing-mode, --table-kms-key, --table-class and --warm-write-units go with --create-table"}
+	}
+	if err := tdf.check(); err != nil {
+		return err
 	}
 	if err := sel.Check(); err != nil {
 		return usageError{err.Error()}
@@ -110,7 +125,14 @@ func cmdRestore(ctx context.Context, a *app, args []string) error {
 	written := &progress.Counter{Name: "items written"}
 	deleted := &progress.Counter{Name: "deleted"}
 	w := &restore.Writer{Client: ddb, Table: *table, Workers: *workers, MaxWCU: *maxWCU, Written: written, Deleted: deleted}
-	r := &restoreRun{a: a, ddb: ddb, table: *table, quiet: *quiet, json: *jsonOut, overwrite: *overwrite, create: *createTable, keySchema: ks, sel: sel}
+	r := &restoreRun{a: a, ddb: ddb, table: *table, quiet: *quiet, json: *jsonOut, overwrite: *overwrite, create: *createTable, keySchema: ks, sel: sel,
+		tdf: tdf, workers: *workers, maxWCU: *maxWCU}
+	if r.def, err = tdf.load(); err != nil {
+		return err
+	}
+	if r.def != nil {
+		r.defFrom = tdf.file
+	}
 	if *snap != "" {
 		return r.fromSnapshot(ctx, clients.S3(), *snap, *checkpoint, *readers, w)
 	}
@@ -147,6 +169,22 @@ type restoreRun struct {
 	overwrite, create, created bool
 	keySchema                  *keyschema.Schema
 	sel                        filter.Options
+
+	tdf      tableDefFlags
+	def      *tabledef.Definition // the table's definition: --table-definition, the snapshot's or the backup's at --at
+	defFrom  string               // where def came from
+	defNote  string               // why there is none
+	createIn *dynamodb.CreateTableInput
+	workers  int
+	maxWCU   float64
+}
+
+// prepareDefinition settles the definition once the snapshot or backup is
+// known: --table-definition wins over the recorded one.
+func (r *restoreRun) prepareDefinition(def *tabledef.Definition, from, note string) {
+	if r.def == nil {
+		r.def, r.defFrom, r.defNote = def, from, note
+	}
 }
 
 // filter builds --where/--key-prefix once the table's key is known (a bare
@@ -160,18 +198,44 @@ func (r *restoreRun) filter(ks keyschema.Schema) (func(item.Item) (bool, error),
 func (r *restoreRun) prepareTable(ctx context.Context, resumed bool, infer func() (keyschema.Schema, error)) (keyschema.Schema, error) {
 	ks, err := keyschema.FromTable(ctx, r.ddb, r.table)
 	switch {
+	case errors.Is(err, keyschema.ErrNoTable) && r.create && r.def != nil:
+		if ks, err = r.def.Key(); err != nil {
+			return ks, err
+		}
+		if r.keySchema != nil && r.keySchema.String() != ks.String() {
+			return ks, fmt.Errorf("--key-schema %s, but the table definition (%s) has the key %s", r.keySchema, r.defFrom, ks)
+		}
+		in, err := tabledef.CreateInput(r.def, r.table, r.tdf.overrides(regionOf(r.ddb)))
+		if err != nil {
+			return ks, err
+		}
+		if err := restore.CreateTableFrom(ctx, r.ddb, in); err != nil {
+			return ks, err
+		}
+		r.created, r.createIn = true, in
+		if !r.quiet {
+			fmt.Fprintf(r.a.stderr, "created table %s as recorded in %s: key %s, %s\n", r.table, r.defFrom, ks, describeCreated(in))
+		}
+		return ks, nil
 	case errors.Is(err, keyschema.ErrNoTable) && r.create:
+		if r.tdf.billing != "" || r.tdf.kmsKey != "" || r.tdf.class != "" {
+			return ks, fmt.Errorf("--billing-mode, --table-kms-key and --table-class change a recorded definition, and %s: pass --table-definition", r.defNote)
+		}
 		if r.keySchema != nil {
 			ks = *r.keySchema
 		} else if ks, err = infer(); err != nil {
+			return ks, fmt.Errorf("%w\n(%s)", err, r.defNote)
+		}
+		in := restore.KeyOnlyInput(r.table, ks)
+		if r.tdf.warm > 0 {
+			in.WarmThroughput = &types.WarmThroughput{WriteUnitsPerSecond: aws.Int64(r.tdf.warm)}
+		}
+		if err := restore.CreateTableFrom(ctx, r.ddb, in); err != nil {
 			return ks, err
 		}
-		if err := restore.CreateTable(ctx, r.ddb, r.table, ks); err != nil {
-			return ks, err
-		}
-		r.created = true
+		r.created, r.createIn = true, in
 		if !r.quiet {
-			fmt.Fprintf(r.a.stderr, "created table %s (key %s, on-demand)\n", r.table, ks)
+			fmt.Fprintf(r.a.stderr, "created table %s (key %s, on-demand) with the key only: %s\n", r.table, ks, r.defNote)
 		}
 		return ks, nil
 	case errors.Is(err, keyschema.ErrNoTable):
@@ -222,6 +286,12 @@ func (r *restoreRun) fromSnapshot(ctx context.Context, s3c *s3.Client, snap, cpP
 	if err != nil {
 		return err
 	}
+	sdef, err := s.Definition(ctx)
+	if err != nil {
+		return err
+	}
+	r.prepareDefinition(sdef, st.URL(snapshot.DefinitionName),
+		fmt.Sprintf("snapshot %s holds no %s (taken from a backup that records no table definition: written before dynasnap recorded one, or by mapbox/dynamodb-replicator; or an AWS export)", st.URL(""), snapshot.DefinitionName))
 	ks, err := r.prepareTable(ctx, resumed, func() (keyschema.Schema, error) { return restore.InferKeySchema(ctx, s, "") })
 	if err != nil {
 		return err
@@ -256,7 +326,8 @@ func (r *restoreRun) fromSnapshot(ctx context.Context, s3c *s3.Client, snap, cpP
 	}
 	rep := progress.New(r.a.stderr, r.quiet, counters...)
 	rep.Start(ctx)
-	res, err := restore.FromSnapshot(ctx, s, w, restore.SnapshotOptions{Readers: readers, Checkpoint: cp, Filter: match, Read: read})
+	expiry := r.tdf.expiry(r.def)
+	res, err := restore.FromSnapshot(ctx, s, w, restore.SnapshotOptions{Readers: readers, Checkpoint: cp, Filter: match, Read: read, Expired: expiry})
 	rep.Stop()
 	if err != nil {
 		if ctx.Err() != nil || res.Puts > 0 {
@@ -276,17 +347,43 @@ func (r *restoreRun) fromSnapshot(ctx context.Context, s3c *s3.Client, snap, cpP
 		}
 		fmt.Fprintln(r.a.stderr, retries(res))
 	}
+	settingsErr := r.afterLoad(ctx, res, expiry)
 	// ImportTable reads DynamoDB JSON and Ion, not Parquet, and has no filter.
 	if !r.quiet && s.Summary.OutputFormat != "PARQUET" && match == nil {
-		fmt.Fprintf(r.a.stderr, "to load the same snapshot with DynamoDB ImportTable instead (server-side, into a new table; for tables too big to write through the API):\n%s\n",
-			restore.ImportTableCommand(s, r.table, ks))
+		cmd, notes := restore.ImportTableCommand(s, r.importInput(ks))
+		fmt.Fprintf(r.a.stderr, "to load the same snapshot with DynamoDB ImportTable instead (server-side, into a new table; for tables too big to write through the API):\n%s\n", cmd)
+		for _, n := range notes {
+			fmt.Fprintf(r.a.stderr, "  note: %s\n", n)
+		}
 	}
 	sum := r.report(res)
 	sum.restoreFromSnapshot = &restoreFromSnapshot{Snapshot: st.URL(""), ExportTime: s.Summary.ExportTime}
-	return r.printJSON(sum)
+	if err := r.printJSON(sum); err != nil {
+		return err
+	}
+	return settingsErr
 }
 
 func (r *restoreRun) fromVersions(ctx context.Context, src history.Source, w *restore.Writer, opts restore.VersionsOptions) error {
+	if r.def == nil {
+		// The definition at --at by the items' time rule, once the listing
+		// may start (docs/DESIGN.md §3).
+		skew := opts.ClockSkew
+		if skew == 0 {
+			skew = history.DefaultClockSkew
+		}
+		if err := history.Wait(ctx, opts.At, max(skew, 0)); err != nil {
+			return err
+		}
+		rec, err := tabledef.At(ctx, src, opts.Source, opts.At)
+		if err != nil {
+			return err
+		}
+		r.prepareDefinition(rec.Def, fmt.Sprintf("s3://%s/%s version %s", opts.Source.Bucket, rec.Key, rec.From.VersionID), rec.Missing(opts.Source, opts.At))
+	}
+	if opts.Key == nil && !opts.Rewind {
+		opts.Expired = r.tdf.expiry(r.def)
+	}
 	ks, err := r.prepareTable(ctx, false, func() (keyschema.Schema, error) { return restore.InferFromBackup(ctx, src, opts.Source) })
 	if err != nil {
 		return err
@@ -341,6 +438,7 @@ func (r *restoreRun) fromVersions(ctx context.Context, src history.Source, w *re
 		}
 		fmt.Fprintln(r.a.stderr, retries(res))
 	}
+	settingsErr := r.afterLoad(ctx, res, opts.Expired)
 	sum := r.report(res)
 	sum.restoreFromVersions = &restoreFromVersions{Source: opts.Source.String(), At: opts.At.UTC(), Rewind: opts.Rewind,
 		Keys: res.Keys, Unchanged: res.Unchanged}
@@ -351,9 +449,72 @@ func (r *restoreRun) fromVersions(ctx context.Context, src history.Source, w *re
 		return err
 	}
 	if res.Conflicts > 0 {
-		return exitError{code: exitConflicts, err: conflictError(res, opts.At)}
+		return exitError{code: exitConflicts, err: errors.Join(settingsErr, conflictError(res, opts.At))}
+	}
+	return settingsErr
+}
+
+// afterLoad reports expired items and the write limit met, and sets what
+// CreateTable could not (TTL, tags, point-in-time recovery) on a table it
+// created from a definition. A failure there is returned, the items stay.
+func (r *restoreRun) afterLoad(ctx context.Context, res *restore.Result, expiry *restore.Expiry) error {
+	if !r.quiet {
+		if expiry != nil {
+			fmt.Fprintf(r.a.stderr, "%d expired items skipped (TTL attribute %s before %s; DynamoDB would delete them again; --keep-expired loads them)\n",
+				res.Expired, expiry.Attr, expiry.Now.UTC().Format(time.RFC3339))
+		}
+		fmt.Fprintf(r.a.stderr, "write rate limited by %s\n", r.limit(res))
+	}
+	if !r.created || r.def == nil {
+		return nil
+	}
+	done, err := tabledef.AfterLoad(ctx, r.ddb, r.table, r.def)
+	if !r.quiet {
+		if len(done) > 0 {
+			fmt.Fprintf(r.a.stderr, "set after the load: %s\n", strings.Join(done, ", "))
+		}
+		if sp := r.def.StreamSpecification; sp != nil && sp.StreamEnabled {
+			fmt.Fprintf(r.a.stderr, "the recorded table had a stream (%s); the new table has none: enable one to back it up\n", sp.StreamViewType)
+		}
+		if len(r.def.Dynasnap.Unread) > 0 {
+			fmt.Fprintf(r.a.stderr, "not set, the backup could not read them: %s\n", strings.Join(r.def.Dynasnap.Unread, ", "))
+		}
+	}
+	if err != nil {
+		return fmt.Errorf("the items are restored into %s, but: %w", r.table, err)
 	}
 	return nil
+}
+
+// limit names what bounded the write rate: the table (throttling), the
+// --max-wcu cap, or this client (workers and readers).
+func (r *restoreRun) limit(res *restore.Result) string {
+	rate := float64(res.Puts+res.Deletes) / max(res.Elapsed.Seconds(), 1e-9)
+	switch {
+	case res.Throttled > 0 || res.Unprocessed > 0:
+		warm := "a new on-demand table starts at about 4,000 writes/s; --warm-write-units pre-warms it"
+		if r.createIn != nil && r.createIn.WarmThroughput != nil {
+			warm = fmt.Sprintf("created warm for %d writes/s", aws.ToInt64(r.createIn.WarmThroughput.WriteUnitsPerSecond))
+		}
+		return fmt.Sprintf("the table's throughput: %d throttled calls and %d unprocessed requests retried (%s)", res.Throttled, res.Unprocessed, warm)
+	case r.maxWCU > 0 && rate >= 0.8*r.maxWCU:
+		return fmt.Sprintf("--max-wcu %.0f (%.0f writes/s)", r.maxWCU, rate)
+	}
+	return fmt.Sprintf("this client, not the table (%.0f writes/s with --workers %d, no throttling): more --workers or --readers may go faster", rate, r.workers)
+}
+
+// importInput is the table ImportTable would create: as recorded when the
+// definition is known, else the key only.
+func (r *restoreRun) importInput(ks keyschema.Schema) *dynamodb.CreateTableInput {
+	if r.createIn != nil {
+		return r.createIn
+	}
+	if r.def != nil {
+		if in, err := tabledef.CreateInput(r.def, r.table, r.tdf.overrides(regionOf(r.ddb))); err == nil {
+			return in
+		}
+	}
+	return restore.KeyOnlyInput(r.table, ks)
 }
 
 // exitConflicts is the exit status of a filtered restore that left keys
@@ -391,6 +552,10 @@ type restoreReport struct {
 	SkippedFiles       int     `json:"skippedFiles"`
 	SkippedItems       int64   `json:"skippedItems"`
 	TableCreated       bool    `json:"tableCreated"`
+	// ExpiredSkipped counts items whose TTL had passed (not loaded).
+	ExpiredSkipped int64 `json:"expiredSkipped"`
+	// LimitedBy names what the write rate met: the table, --max-wcu or the client.
+	LimitedBy string `json:"limitedBy"`
 	// FilteredOut is set with --where or --key-prefix only.
 	FilteredOut *int64 `json:"filteredOut,omitempty"`
 	*restoreFromSnapshot
@@ -425,7 +590,7 @@ func (r *restoreRun) report(res *restore.Result) restoreReport {
 		ItemsPerSecond: float64(res.Puts+res.Deletes) / res.Elapsed.Seconds(), Requests: res.Requests,
 		UnprocessedRetried: res.Unprocessed, ThrottledRetried: res.Throttled, Backoffs: res.Backoffs,
 		BackoffSeconds: res.BackoffTime.Seconds(), SkippedFiles: res.SkippedFiles, SkippedItems: res.SkippedItems,
-		TableCreated: r.created}
+		TableCreated: r.created, ExpiredSkipped: res.Expired, LimitedBy: limitKind(r, res)}
 	if r.sel.Set() {
 		rep.FilteredOut = &res.Filtered
 	}
@@ -437,6 +602,16 @@ func (r *restoreRun) printJSON(rep restoreReport) error {
 		return nil
 	}
 	return json.NewEncoder(r.a.stdout).Encode(rep)
+}
+
+func limitKind(r *restoreRun, res *restore.Result) string {
+	switch l := r.limit(res); {
+	case strings.HasPrefix(l, "the table"):
+		return "table"
+	case strings.HasPrefix(l, "--max-wcu"):
+		return "max-wcu"
+	}
+	return "client"
 }
 
 func skipped(res *restore.Result) string {

@@ -171,6 +171,12 @@ func cmdSnapshot(ctx context.Context, a *app, args []string) error {
 		fmt.Fprintf(a.stderr, "snapshot of %s at %s: %d items from %d versions (%d newer than %s, left out) in %.1fs (%.0f items/s), %d data files, %.1f MB -> %s\n",
 			src, stamp, res.Items, res.VersionsListed, res.VersionsNewer, stamp, secs, float64(res.Items)/secs,
 			res.DataFiles, float64(res.BytesWritten)/1e6, where)
+		if d := res.Definition; d != nil && d.Def != nil {
+			fmt.Fprintf(a.stderr, "table definition: the version of %s (%s), in %s\n",
+				d.From.LastModified.UTC().Format(time.RFC3339), d.From.VersionID, snapshot.DefinitionName)
+		} else if d != nil {
+			fmt.Fprintf(a.stderr, "no table definition in the snapshot: %s\n", d.Missing(src, atTime))
+		}
 		for _, b := range res.BadObjects {
 			fmt.Fprintf(a.stderr, "skipped bad object s3://%s/%s version %s: %s\n", src.Bucket, b.Key, b.VersionID, b.Reason)
 		}

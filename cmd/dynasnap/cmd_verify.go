@@ -7,9 +7,11 @@ import (
 	"time"
 
 	"github.com/dynasnap/dynasnap/internal/awsconf"
+	"github.com/dynasnap/dynasnap/internal/item"
 	"github.com/dynasnap/dynasnap/internal/keyschema"
 	"github.com/dynasnap/dynasnap/internal/progress"
 	"github.com/dynasnap/dynasnap/internal/snapshot"
+	"github.com/dynasnap/dynasnap/internal/tabledef"
 	"github.com/dynasnap/dynasnap/internal/verify"
 )
 
@@ -31,6 +33,7 @@ func cmdVerify(ctx context.Context, a *app, args []string) error {
 	segments := fs.Int("segments", 8, "parallel Scan segments")
 	readers := fs.Int("readers", 4, "snapshot data files read at once")
 	examples := fs.Int("examples", 10, "keys shown of each kind of difference")
+	skipDef := fs.Bool("skip-definition", false, "compare the items only, not the table's definition with the snapshot's table-definition.json (for a table restored with --billing-mode or the like)")
 	eventual := fs.Bool("eventually-consistent", false, "scan with eventually consistent reads (half the read cost; may miss the latest writes)")
 	quiet := fs.Bool("quiet", false, "no progress on stderr")
 	jsonOut := fs.Bool("json", false, "print the report as JSON on stdout instead of text")
@@ -62,16 +65,29 @@ func cmdVerify(ctx context.Context, a *app, args []string) error {
 	if err != nil {
 		return err
 	}
+	rec, err := s.Definition(ctx)
+	if err != nil {
+		return err
+	}
+	var expired func(item.Item) bool
+	if rec != nil {
+		expired = tabledef.NewExpiry(rec.TTLAttribute(), time.Now()).Item
+	}
 	read := &progress.Counter{Name: "snapshot items read"}
 	read.SetTotal(s.Summary.ItemCount)
 	scanned := &progress.Counter{Name: "table items scanned"}
 	rep := progress.New(a.stderr, *quiet, read, scanned)
 	rep.Start(ctx)
 	r, err := verify.Run(ctx, s, ddb, verify.Options{Table: *table, Schema: ks, Segments: *segments, Readers: *readers,
-		Examples: *examples, EventualRead: *eventual, Read: read, Scanned: scanned})
+		Examples: *examples, EventualRead: *eventual, Read: read, Scanned: scanned, Expired: expired})
 	rep.Stop()
 	if err != nil {
 		return err
+	}
+	if !*skipDef {
+		if r.Definition, err = verify.Definition(ctx, ddb, *table, rec); err != nil {
+			return err
+		}
 	}
 	if *jsonOut {
 		if err := json.NewEncoder(a.stdout).Encode(r); err != nil {
@@ -83,6 +99,9 @@ func cmdVerify(ctx context.Context, a *app, args []string) error {
 	if !r.Equal() {
 		return exitError{verifyDiffers, fmt.Errorf("table %s differs from the snapshot: %d missing, %d extra, %d different", *table, r.Missing, r.Extra, r.Different)}
 	}
+	if !r.Definition.Equal() {
+		return exitError{verifyDiffers, fmt.Errorf("table %s's definition differs from the recorded one in %d ways", *table, len(r.Definition.Differences))}
+	}
 	return nil
 }
 
@@ -90,6 +109,9 @@ func printVerify(a *app, r *verify.Report) {
 	fmt.Fprintf(a.stdout, "snapshot %s (at %s): %d items\n", r.Snapshot, r.ExportTime.UTC().Format(time.RFC3339), r.SnapshotItems)
 	fmt.Fprintf(a.stdout, "table %s: %d items\n", r.Table, r.TableItems)
 	fmt.Fprintf(a.stdout, "missing %d, extra %d, different %d\n", r.Missing, r.Extra, r.Different)
+	if r.ExpiredAbsent > 0 {
+		fmt.Fprintf(a.stdout, "%d snapshot items past their TTL time are not in the table (restore skips them unless --keep-expired)\n", r.ExpiredAbsent)
+	}
 	for _, g := range []struct {
 		name string
 		n    int64
@@ -109,7 +131,19 @@ func printVerify(a *app, r *verify.Report) {
 			fmt.Fprintf(a.stdout, "  %s\n", k)
 		}
 	}
-	if r.Equal() {
+	if d := r.Definition; d != nil && d.Recorded {
+		if d.Equal() {
+			fmt.Fprintln(a.stdout, "definition: key, indexes, TTL attribute and billing mode as recorded")
+		} else {
+			fmt.Fprintf(a.stdout, "definition differs from the recorded one:\n")
+			for _, x := range d.Differences {
+				fmt.Fprintf(a.stdout, "  %s\n", x)
+			}
+		}
+	} else if d != nil {
+		fmt.Fprintln(a.stdout, "definition: not compared, the snapshot records none")
+	}
+	if r.Equal() && r.Definition.Equal() {
 		fmt.Fprintf(a.stdout, "OK: the table equals the snapshot (%.1fs)\n", r.Seconds)
 	}
 }

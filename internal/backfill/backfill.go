@@ -7,6 +7,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -18,6 +19,7 @@ import (
 	"github.com/dynasnap/dynasnap/internal/backup"
 	"github.com/dynasnap/dynasnap/internal/layout"
 	"github.com/dynasnap/dynasnap/internal/retry"
+	"github.com/dynasnap/dynasnap/internal/tabledef"
 )
 
 // DynamoAPI is the part of the DynamoDB client backfill uses.
@@ -55,6 +57,8 @@ type Options struct {
 	ProgressEvery time.Duration
 	// Retries of a throttled call on top of the SDK's own (default 8).
 	Retries int
+	// Tool is recorded with the table's definition.
+	Tool string
 }
 
 // Stats are running totals.
@@ -67,6 +71,10 @@ type Stats struct {
 	SegmentsDone int64
 	TableItems   int64 // DescribeTable's approximate item count
 	Elapsed      time.Duration
+	// Definition says what became of the table's definition: "recorded",
+	// "unchanged" (the current version holds it), or why it was not
+	// recorded or only in part (docs/DESIGN.md §2.8).
+	Definition string
 }
 
 type run struct {
@@ -83,6 +91,7 @@ type run struct {
 	mu                                   sync.Mutex
 	capacity                             float64
 	tableItems                           int64
+	definition                           string
 }
 
 // Run backfills opts.Table. It returns the totals, also on error.
@@ -106,6 +115,7 @@ func Run(ctx context.Context, ddb DynamoAPI, s3c S3API, opts Options) (Stats, er
 	if err := r.describe(ctx); err != nil {
 		return r.stats(), err
 	}
+	r.definition = r.recordDefinition(ctx, s3c)
 	cp, err := loadCheckpoint(opts.Checkpoint, opts.Table, r.w.Location().String(), opts.Segments)
 	if err != nil {
 		return r.stats(), err
@@ -164,7 +174,8 @@ func (r *run) stats() Stats {
 	r.mu.Lock()
 	defer r.mu.Unlock()
 	return Stats{Scanned: r.scanned.Load(), Written: r.written.Load(), Existing: r.existing.Load(), Capacity: r.capacity,
-		Segments: r.opts.Segments, SegmentsDone: r.segsDone.Load(), TableItems: r.tableItems, Elapsed: time.Since(r.start)}
+		Segments: r.opts.Segments, SegmentsDone: r.segsDone.Load(), TableItems: r.tableItems, Elapsed: time.Since(r.start),
+		Definition: r.definition}
 }
 
 func (r *run) reportProgress() (stop func()) {
@@ -188,4 +199,31 @@ func (r *run) reportProgress() (stop func()) {
 		}
 	}()
 	return func() { close(done); wg.Wait() }
+}
+
+// recordDefinition stores the table's definition beside its items, as the
+// stream writer does. A failure costs the definition, never the backfill:
+// the items matter most.
+func (r *run) recordDefinition(ctx context.Context, s3c S3API) string {
+	api, ok := r.ddb.(tabledef.DescribeAPI)
+	put, ok2 := s3c.(tabledef.S3API)
+	if !ok || !ok2 {
+		return "not recorded: the client cannot describe the table"
+	}
+	d, partial, err := tabledef.Describe(ctx, api, r.opts.Table)
+	if err != nil {
+		return fmt.Sprintf("not recorded: %v", err)
+	}
+	d.Dynasnap.RecordedBy, d.Dynasnap.Tool = "backfill", r.opts.Tool
+	loc := r.w.Location()
+	wrote, err := tabledef.Record(ctx, put, loc, d)
+	switch {
+	case err != nil:
+		return fmt.Sprintf("not recorded: %v", err)
+	case partial != nil && wrote:
+		return fmt.Sprintf("recorded in part at s3://%s/%s (%s not read: %v)", loc.Bucket, tabledef.ObjectKey(loc), strings.Join(d.Dynasnap.Unread, ", "), partial)
+	case wrote:
+		return fmt.Sprintf("recorded at s3://%s/%s", loc.Bucket, tabledef.ObjectKey(loc))
+	}
+	return fmt.Sprintf("unchanged at s3://%s/%s", loc.Bucket, tabledef.ObjectKey(loc))
 }

@@ -15,12 +15,14 @@ import (
 	"strings"
 	"time"
 
+	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
 
 	"github.com/dynasnap/dynasnap/internal/keyschema"
 	"github.com/dynasnap/dynasnap/internal/progress"
 	"github.com/dynasnap/dynasnap/internal/restore"
 	"github.com/dynasnap/dynasnap/internal/snapshot"
+	"github.com/dynasnap/dynasnap/internal/tabledef"
 	"github.com/dynasnap/dynasnap/internal/verify"
 )
 
@@ -32,11 +34,20 @@ const DefaultTablePrefix = "dynasnap-drill"
 type Options struct {
 	DynamoDB    *dynamodb.Client
 	TablePrefix string            // default DefaultTablePrefix
-	KeySchema   *keyschema.Schema // default: inferred from the snapshot
-	Workers     int               // BatchWriteItem requests in flight; default 32
-	MaxWCU      float64           // write rate cap; 0: none
-	Readers     int               // snapshot data files read at once; default 4
-	Segments    int               // verify's parallel Scan segments; default 8
+	KeySchema   *keyschema.Schema // default: the recorded definition's, else inferred from the snapshot
+	// Definition is the table to create (default: the snapshot's
+	// table-definition.json; without one, the key only, on-demand).
+	Definition *tabledef.Definition
+	// Overrides change the recorded definition (billing mode, KMS key,
+	// table class, warm throughput); scratch tables never get deletion
+	// protection.
+	Overrides tabledef.Overrides
+	// KeepExpired loads items whose TTL time has passed.
+	KeepExpired bool
+	Workers     int     // BatchWriteItem requests in flight; default 32
+	MaxWCU      float64 // write rate cap; 0: none
+	Readers     int     // snapshot data files read at once; default 4
+	Segments    int     // verify's parallel Scan segments; default 8
 	// MaxRPO and MaxRTO are the budgets; 0 means none.
 	MaxRPO, MaxRTO time.Duration
 	// KeepTable leaves the scratch table in place, for a look after a
@@ -143,7 +154,10 @@ type Report struct {
 
 	// Set by the command: how long taking the snapshot took (--source),
 	// and the unfinished snapshot folders passed over (--snapshots).
-	SnapshotTaken     *Span    `json:"snapshotTaken,omitempty"`
+	SnapshotTaken *Span `json:"snapshotTaken,omitempty"`
+	// ExpiredSkipped counts items not loaded because their TTL time had
+	// passed (the recorded TTL attribute; --keep-expired loads them).
+	ExpiredSkipped    int64    `json:"expiredSkipped"`
 	UnfinishedSkipped []string `json:"unfinishedSkipped,omitempty"`
 }
 
@@ -230,9 +244,31 @@ func Run(ctx context.Context, s *snapshot.Snapshot, opts Options) (rep *Report, 
 			rp.Human, rp.Budget.Human, fmtTime(rep.NewestVersion), rep.SnapshotTime.Format(time.RFC3339))
 	}
 
-	ks, err := keySchema(ctx, s, opts.KeySchema)
+	def := opts.Definition
+	if def == nil {
+		if def, err = s.Definition(ctx); err != nil {
+			return rep, err
+		}
+	}
+	given := opts.KeySchema
+	if given == nil && def != nil {
+		dks, err := def.Key()
+		if err != nil {
+			return rep, err
+		}
+		given = &dks
+	}
+	ks, err := keySchema(ctx, s, given)
 	if err != nil {
 		return rep, err
+	}
+	var createIn *dynamodb.CreateTableInput
+	if def != nil {
+		o := opts.Overrides
+		o.NoDeletionProtection = true
+		if createIn, err = tabledef.CreateInput(def, "", o); err != nil {
+			return rep, err
+		}
 	}
 	// Tables an earlier drill could not delete (it was killed outright)
 	// are reported, not deleted: a drill running now has the same prefix.
@@ -267,9 +303,17 @@ func Run(ctx context.Context, s *snapshot.Snapshot, opts Options) (rep *Report, 
 		}
 	}()
 
-	fmt.Fprintf(opts.Log, "creating scratch table %s (key %s, on-demand)\n", table, ks)
 	t0 := time.Now()
-	if err := restore.CreateTable(ctx, opts.DynamoDB, table, ks); err != nil {
+	if createIn != nil {
+		createIn.TableName = &table
+		fmt.Fprintf(opts.Log, "creating scratch table %s as recorded (key %s, %s, %d global and %d local secondary indexes)\n",
+			table, ks, createIn.BillingMode, len(createIn.GlobalSecondaryIndexes), len(createIn.LocalSecondaryIndexes))
+		err = restore.CreateTableFrom(ctx, opts.DynamoDB, createIn)
+	} else {
+		fmt.Fprintf(opts.Log, "creating scratch table %s (key %s, on-demand; the snapshot records no table definition)\n", table, ks)
+		err = restore.CreateTable(ctx, opts.DynamoDB, table, ks)
+	}
+	if err != nil {
 		return rep, err
 	}
 	createTime := time.Since(t0)
@@ -283,9 +327,23 @@ func Run(ctx context.Context, s *snapshot.Snapshot, opts Options) (rep *Report, 
 	fmt.Fprintf(opts.Log, "restoring %s (%d items, at %s) into %s\n", rep.Snapshot, rep.SnapshotItems, rep.SnapshotTime.Format(time.RFC3339), table)
 	opts.Written.SetTotal(s.Summary.ItemCount)
 	w := &restore.Writer{Client: opts.DynamoDB, Table: table, Workers: opts.Workers, MaxWCU: opts.MaxWCU, Written: opts.Written}
-	res, err := restore.FromSnapshot(ctx, s, w, restore.SnapshotOptions{Readers: opts.Readers})
+	var expiry *restore.Expiry
+	if def != nil && !opts.KeepExpired {
+		expiry = restore.NewExpiry(def.TTLAttribute(), opts.Now())
+	}
+	res, err := restore.FromSnapshot(ctx, s, w, restore.SnapshotOptions{Readers: opts.Readers, Expired: expiry})
 	if err != nil {
 		return rep, fmt.Errorf("restore into scratch table %s: %w", table, err)
+	}
+	rep.ExpiredSkipped = res.Expired
+	if def != nil {
+		// TTL and tags as a restore sets them, so the definition compares;
+		// point-in-time recovery is left off (it is billed).
+		d := *def
+		d.PointInTimeRecovery = nil
+		if _, err := tabledef.AfterLoad(ctx, opts.DynamoDB, table, &d); err != nil {
+			rep.fail("scratch table %s: %v", table, err)
+		}
 	}
 	rep.RecoveryTime = recoveryTime(createTime, res, opts.MaxRTO)
 	if rt := rep.RecoveryTime; rt.Exceeded {
@@ -303,7 +361,7 @@ func Run(ctx context.Context, s *snapshot.Snapshot, opts Options) (rep *Report, 
 	opts.Read.SetTotal(s.Summary.ItemCount)
 	t0 = time.Now()
 	vr, err := verify.Run(ctx, s, opts.DynamoDB, verify.Options{Table: table, Schema: ks, Segments: opts.Segments,
-		Readers: opts.Readers, Read: opts.Read, Scanned: opts.Scanned})
+		Readers: opts.Readers, Read: opts.Read, Scanned: opts.Scanned, Expired: expiry.Item})
 	if err != nil {
 		return rep, fmt.Errorf("verify scratch table %s: %w", table, err)
 	}
@@ -314,7 +372,44 @@ func Run(ctx context.Context, s *snapshot.Snapshot, opts Options) (rep *Report, 
 		rep.fail("the restored table differs from the snapshot: %d missing, %d extra, %d different%s",
 			vr.Missing, vr.Extra, vr.Different, examples(vr))
 	}
+	if def != nil {
+		dr, err := verify.Definition(ctx, opts.DynamoDB, table, def)
+		if err != nil {
+			return rep, fmt.Errorf("compare scratch table %s with the recorded definition: %w", table, err)
+		}
+		if dr.IndexesRead, err = readIndexes(ctx, opts.DynamoDB, table, def); err != nil {
+			rep.fail("%v", err)
+		}
+		vr.Definition = dr
+		if !dr.Equal() {
+			rep.Differs = true
+			rep.fail("the restored table's definition differs from the recorded one: %s", strings.Join(dr.Differences, "; "))
+		}
+	}
 	return rep, nil
+}
+
+// readIndexes reads one item through every secondary index, once each
+// GSI is ACTIVE, so an index that cannot be queried fails the drill.
+func readIndexes(ctx context.Context, client *dynamodb.Client, table string, def *tabledef.Definition) ([]string, error) {
+	if err := tabledef.WaitIndexes(ctx, client, table, 30*time.Minute); err != nil {
+		return nil, err
+	}
+	var names []string
+	for _, g := range def.GlobalSecondaryIndexes {
+		names = append(names, g.IndexName)
+	}
+	for _, l := range def.LocalSecondaryIndexes {
+		names = append(names, l.IndexName)
+	}
+	var read []string
+	for _, n := range names {
+		if _, err := client.Scan(ctx, &dynamodb.ScanInput{TableName: aws.String(table), IndexName: aws.String(n), Limit: aws.Int32(1)}); err != nil {
+			return read, fmt.Errorf("read index %s of scratch table %s: %w", n, table, err)
+		}
+		read = append(read, n)
+	}
+	return read, nil
 }
 
 // keySchema is the given one, checked against the snapshot's items, or the

@@ -51,6 +51,16 @@ func (r *Report) WriteText(w io.Writer) {
 		fmt.Fprintf(w, "  verify          %s: %d snapshot items, %d table items; %d missing, %d extra, %d different\n",
 			r.VerifyTime.Human, v.SnapshotItems, v.TableItems, v.Missing, v.Extra, v.Different)
 	}
+	if v := r.Verify; v != nil && v.Definition != nil && v.Definition.Recorded {
+		state := "as recorded"
+		if !v.Definition.Equal() {
+			state = fmt.Sprintf("%d differences", len(v.Definition.Differences))
+		}
+		fmt.Fprintf(w, "  definition      %s; indexes read: %d\n", state, len(v.Definition.IndexesRead))
+	}
+	if r.ExpiredSkipped > 0 {
+		fmt.Fprintf(w, "  expired         %d items skipped (TTL time passed)\n", r.ExpiredSkipped)
+	}
 	for _, o := range r.OtherScratchTables {
 		fmt.Fprintf(w, "  warning         scratch table %s was there before this drill: left by one that was killed, or running now\n", o)
 	}

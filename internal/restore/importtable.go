@@ -1,39 +1,45 @@
 package restore
 
 import (
-	"encoding/json"
 	"fmt"
 	"strings"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
+	"github.com/aws/aws-sdk-go-v2/service/dynamodb/types"
 
-	"github.com/dynasnap/dynasnap/internal/keyschema"
 	"github.com/dynasnap/dynasnap/internal/snapshot"
 	"github.com/dynasnap/dynasnap/internal/store"
+	"github.com/dynasnap/dynasnap/internal/tabledef"
 )
 
 // ImportTableCommand is the AWS CLI command that hands the same snapshot to
 // DynamoDB ImportTable, which loads it server-side into a new table without
 // consuming write capacity: the way for tables too big to write through the
 // API. The data files are DYNAMODB_JSON as ImportTable reads them; the
-// prefix points at data/ so the sidecars are left out.
-func ImportTableCommand(s *snapshot.Snapshot, table string, ks keyschema.Schema) string {
-	keys, attrs := ks.Definition()
-	type kse struct{ AttributeName, KeyType string }
-	type ad struct{ AttributeName, AttributeType string }
-	params := struct {
-		TableName            string
-		KeySchema            []kse
-		AttributeDefinitions []ad
-		BillingMode          string
-	}{TableName: table, BillingMode: "PAY_PER_REQUEST"}
-	for _, e := range keys {
-		params.KeySchema = append(params.KeySchema, kse{aws.ToString(e.AttributeName), string(e.KeyType)})
+// prefix points at data/ so the sidecars are left out. in is the table's
+// CreateTable request: its TableCreationParameters are the same key,
+// attributes, billing, capacities, encryption and GSIs. What ImportTable
+// cannot take (LSIs, table class, deletion protection, warm throughput) is
+// named in the returned notes.
+func ImportTableCommand(s *snapshot.Snapshot, in *dynamodb.CreateTableInput) (string, []string) {
+	p, _ := tabledef.ImportParameters(in)
+	var notes []string
+	if n := len(in.LocalSecondaryIndexes); n > 0 {
+		var names []string
+		for _, l := range in.LocalSecondaryIndexes {
+			names = append(names, aws.ToString(l.IndexName))
+		}
+		notes = append(notes, fmt.Sprintf("ImportTable takes no local secondary indexes, and an LSI can only be created with the table: "+
+			"a table imported this way lacks %s (restore --create-table makes them)", strings.Join(names, ", ")))
 	}
-	for _, e := range attrs {
-		params.AttributeDefinitions = append(params.AttributeDefinitions, ad{aws.ToString(e.AttributeName), string(e.AttributeType)})
+	if in.TableClass != "" && in.TableClass != types.TableClassStandard {
+		notes = append(notes, fmt.Sprintf("ImportTable creates STANDARD tables: change the class to %s afterwards with update-table --table-class", in.TableClass))
 	}
-	p, _ := json.Marshal(params)
+	if aws.ToBool(in.DeletionProtectionEnabled) {
+		notes = append(notes, "turn deletion protection on afterwards: update-table --deletion-protection-enabled")
+	}
+	notes = append(notes, "TTL, tags and point-in-time recovery are not part of ImportTable: set them after the import")
 
 	compression := map[string]string{"gzip": "GZIP", "zstd": "ZSTD", "none": "NONE"}[s.Summary.Dynasnap.Compression]
 	if compression == "" {
@@ -51,7 +57,7 @@ func ImportTableCommand(s *snapshot.Snapshot, table string, ks keyschema.Schema)
 	fmt.Fprintf(&b, "  aws dynamodb import-table --input-format DYNAMODB_JSON --input-compression-type %s \\\n", compression)
 	fmt.Fprintf(&b, "      --s3-bucket-source S3Bucket=%s,S3KeyPrefix=%s \\\n", bucket, dataPrefix)
 	fmt.Fprintf(&b, "      --table-creation-parameters %s", shellQuote(string(p)))
-	return b.String()
+	return b.String(), notes
 }
 
 func shellQuote(s string) string {

@@ -15,6 +15,7 @@ import (
 	"github.com/dynasnap/dynasnap/internal/keyschema"
 	"github.com/dynasnap/dynasnap/internal/progress"
 	"github.com/dynasnap/dynasnap/internal/snapshot"
+	"github.com/dynasnap/dynasnap/internal/tabledef"
 )
 
 // SnapshotOptions configure a restore from a snapshot.
@@ -24,7 +25,10 @@ type SnapshotOptions struct {
 	// Filter selects the items written (nil: all). Items are decoded only
 	// when it is set, so an unfiltered restore keeps sending them raw.
 	Filter func(item.Item) (bool, error)
-	Read   *progress.Counter
+	// Expired, if set, leaves out items whose TTL time has passed
+	// (counted in Result.Expired).
+	Expired *Expiry
+	Read    *progress.Counter
 }
 
 // Result is what a restore did.
@@ -45,12 +49,15 @@ type Result struct {
 	// MaxConflictKeys of them (canonical key JSON, sorted).
 	Conflicts    int64
 	ConflictKeys []string
-	Elapsed      time.Duration
-	Requests     int64
-	Unprocessed  int64
-	Throttled    int64
-	Backoffs     int64
-	BackoffTime  time.Duration
+	// Expired counts items (or keys) left out because their TTL time had
+	// passed: DynamoDB would delete them again.
+	Expired     int64
+	Elapsed     time.Duration
+	Requests    int64
+	Unprocessed int64
+	Throttled   int64
+	Backoffs    int64
+	BackoffTime time.Duration
 }
 
 func (r *Result) fill(w *Writer, start time.Time) {
@@ -174,7 +181,7 @@ func FromSnapshot(ctx context.Context, s *snapshot.Snapshot, w *Writer, opts Sna
 		opts.Read = &progress.Counter{}
 	}
 	res := &Result{}
-	var filtered atomic.Int64
+	var filtered, expired atomic.Int64
 	var todo []snapshot.FileEntry
 	for _, f := range s.Files {
 		if opts.Checkpoint != nil && opts.Checkpoint.Done(f.Data) {
@@ -207,6 +214,12 @@ func FromSnapshot(ctx context.Context, s *snapshot.Snapshot, w *Writer, opts Sna
 							return nil
 						}
 					}
+					if gone, err := opts.Expired.Raw(l.Item); err != nil {
+						return fmt.Errorf("%s: %w", s.Store.URL(f.Data), err)
+					} else if gone {
+						expired.Add(1)
+						return nil
+					}
 					if err := b.PutRaw(ctx, l.Item); err != nil {
 						return fmt.Errorf("%s: %w", s.Store.URL(f.Data), err)
 					}
@@ -227,7 +240,7 @@ func FromSnapshot(ctx context.Context, s *snapshot.Snapshot, w *Writer, opts Sna
 		return g.Wait()
 	})
 	res.fill(w, start)
-	res.Filtered = filtered.Load()
+	res.Filtered, res.Expired = filtered.Load(), expired.Load()
 	return res, err
 }
 
@@ -240,3 +253,9 @@ func matchRaw(match func(item.Item) (bool, error), raw []byte) (bool, error) {
 	}
 	return match(it)
 }
+
+// Expiry is tabledef.Expiry: which items' TTL time has passed.
+type Expiry = tabledef.Expiry
+
+// NewExpiry is tabledef.NewExpiry.
+func NewExpiry(attr string, now time.Time) *Expiry { return tabledef.NewExpiry(attr, now) }

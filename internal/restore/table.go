@@ -11,6 +11,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb/types"
 
 	"github.com/dynasnap/dynasnap/internal/keyschema"
+	"github.com/dynasnap/dynasnap/internal/tabledef"
 )
 
 // IsEmpty reports whether a table holds no item. It reads one item with
@@ -24,14 +25,25 @@ func IsEmpty(ctx context.Context, client *dynamodb.Client, table string) (bool, 
 	return out.Count == 0 && len(out.LastEvaluatedKey) == 0, nil
 }
 
-// CreateTable creates an on-demand table with the key schema and waits
-// until it is active.
+// CreateTable creates an on-demand table with the key schema alone (a
+// backup that records no definition) and waits until it is active.
 func CreateTable(ctx context.Context, client *dynamodb.Client, table string, ks keyschema.Schema) error {
+	return CreateTableFrom(ctx, client, KeyOnlyInput(table, ks))
+}
+
+// KeyOnlyInput is the CreateTable request of a table with the key only,
+// on-demand.
+func KeyOnlyInput(table string, ks keyschema.Schema) *dynamodb.CreateTableInput {
 	keys, attrs := ks.Definition()
-	_, err := client.CreateTable(ctx, &dynamodb.CreateTableInput{
-		TableName: aws.String(table), KeySchema: keys, AttributeDefinitions: attrs,
-		BillingMode: types.BillingModePayPerRequest,
-	})
+	return &dynamodb.CreateTableInput{TableName: aws.String(table), KeySchema: keys, AttributeDefinitions: attrs,
+		BillingMode: types.BillingModePayPerRequest}
+}
+
+// CreateTableFrom creates a table (tabledef.CreateInput makes the request
+// from a recorded definition) and waits until it and every GSI are active.
+func CreateTableFrom(ctx context.Context, client *dynamodb.Client, in *dynamodb.CreateTableInput) error {
+	table := aws.ToString(in.TableName)
+	_, err := client.CreateTable(ctx, in)
 	if err != nil {
 		var inUse *types.ResourceInUseException
 		if errors.As(err, &inUse) {
@@ -44,6 +56,9 @@ func CreateTable(ctx context.Context, client *dynamodb.Client, table string, ks 
 	})
 	if err := w.Wait(ctx, &dynamodb.DescribeTableInput{TableName: aws.String(table)}, 10*time.Minute); err != nil {
 		return fmt.Errorf("wait for table %s to become active: %w", table, err)
+	}
+	if len(in.GlobalSecondaryIndexes) > 0 {
+		return tabledef.WaitIndexes(ctx, client, table, 30*time.Minute)
 	}
 	return nil
 }

@@ -42,6 +42,9 @@ type VersionsOptions struct {
 	// current item, read from Live, counts too: see scope.
 	Filter func(item.Item) (bool, error)
 	Live   GetAPI // the target table, for the current items; required with Filter and Rewind or Key
+	// Expired, if set, leaves out keys whose image at At has a TTL time
+	// already passed (plain restores only; not with Rewind or Key).
+	Expired *Expiry
 
 	Plan     history.Plan // ranges, shard, list concurrency, page size
 	Fetchers int          // GetObject in flight; default 128
@@ -160,7 +163,7 @@ func FromVersions(ctx context.Context, src history.Source, w *Writer, opts Versi
 	})
 	res.fill(w, start)
 	res.Keys, res.Unchanged = keys.Load(), unchanged.Load()
-	res.Filtered, res.Conflicts = sc.filtered.Load(), sc.conflicts.Load()
+	res.Filtered, res.Conflicts, res.Expired = sc.filtered.Load(), sc.conflicts.Load(), sc.expired.Load()
 	sort.Strings(sc.conflictKeys)
 	res.ConflictKeys = sc.conflictKeys
 	return res, err
@@ -215,6 +218,10 @@ func (s *scoper) resolve(ctx context.Context, a *action, got []history.Version) 
 			return err
 		}
 		a.image = got[0].Item
+		if !s.live && s.opts.Expired.Item(a.image) {
+			s.expired.Add(1)
+			return nil
+		}
 	case a.delete != nil:
 		if err := s.check(got[0]); err != nil {
 			return err
@@ -242,6 +249,7 @@ type scoper struct {
 	table               string
 	live                bool // the target is a live table (Rewind or Key)
 	filtered, conflicts atomic.Int64
+	expired             atomic.Int64
 	mu                  sync.Mutex
 	conflictKeys        []string
 }

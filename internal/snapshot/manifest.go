@@ -24,6 +24,9 @@ const (
 	FilesName   = "manifest-files.json"
 	DataDir     = "data"
 	SidecarDir  = "sidecar"
+	// DefinitionName is the table's definition as recorded at exportTime
+	// (docs/DESIGN.md §5.10), absent when the backup holds none then.
+	DefinitionName = "table-definition.json"
 	// FormatVersion 2: data files cut by size, each sorted by object key
 	// and none overlapping another; ranges bounded by hex prefixes and
 	// shards as contiguous blocks of them (docs/DESIGN.md §4, §5).
@@ -72,6 +75,18 @@ type Details struct {
 	Filter string `json:"filter,omitempty"`
 	// SkippedObjects are versions left out by --skip-bad-objects.
 	SkippedObjects []history.BadObject `json:"skippedObjects,omitempty"`
+	// TableDefinition says which version of the backup's definition object
+	// table-definition.json holds (omitted when the snapshot has none).
+	TableDefinition *DefinitionRef `json:"tableDefinition,omitempty"`
+}
+
+// DefinitionRef names the version of the definition object a snapshot
+// copied.
+type DefinitionRef struct {
+	File         string    `json:"file"`
+	Key          string    `json:"key"`
+	VersionID    string    `json:"versionId"`
+	LastModified time.Time `json:"lastModified"`
 }
 
 // FileEntry is one line of manifest-files.json.

@@ -6,11 +6,13 @@ import (
 	"crypto/md5"
 	"encoding/base64"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"hash"
 	"io"
 
 	"github.com/dynasnap/dynasnap/internal/store"
+	"github.com/dynasnap/dynasnap/internal/tabledef"
 )
 
 // Snapshot is a finished snapshot opened for reading.
@@ -32,6 +34,33 @@ func Open(ctx context.Context, st store.Store) (*Snapshot, error) {
 		return nil, err
 	}
 	return &Snapshot{Store: st, Summary: sum, Files: files}, nil
+}
+
+// Definition reads the snapshot's table-definition.json: the table as
+// recorded at the snapshot's time. nil when the snapshot has none (taken
+// from a backup without one, or an AWS export).
+func (s *Snapshot) Definition(ctx context.Context) (*tabledef.Definition, error) {
+	return readDefinition(ctx, s.Store)
+}
+
+func readDefinition(ctx context.Context, st store.Store) (*tabledef.Definition, error) {
+	r, err := st.Open(ctx, DefinitionName)
+	if errors.Is(err, store.ErrNotExist) {
+		return nil, nil
+	}
+	if err != nil {
+		return nil, err
+	}
+	defer r.Close()
+	b, err := io.ReadAll(r)
+	if err != nil {
+		return nil, fmt.Errorf("read %s: %w", st.URL(DefinitionName), err)
+	}
+	d, err := tabledef.Parse(b)
+	if err != nil {
+		return nil, fmt.Errorf("%s: %w", st.URL(DefinitionName), err)
+	}
+	return d, nil
 }
 
 // Line is one item of a snapshot with where it came from.

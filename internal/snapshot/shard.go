@@ -11,6 +11,7 @@ import (
 
 	"github.com/dynasnap/dynasnap/internal/history"
 	"github.com/dynasnap/dynasnap/internal/store"
+	"github.com/dynasnap/dynasnap/internal/tabledef"
 )
 
 // ShardsDir holds one manifest per finished shard of a sharded run.
@@ -36,6 +37,8 @@ type ShardManifest struct {
 	SkippedObjects []history.BadObject `json:"skippedObjects,omitempty"`
 	Files          []FileEntry         `json:"files"`
 	Tool           string              `json:"tool"`
+	// TableDefinition: every shard copies the same version (the same --at).
+	TableDefinition *DefinitionRef `json:"tableDefinition,omitempty"`
 }
 
 func shardName(i, n int) string {
@@ -47,6 +50,9 @@ func writeShardManifest(ctx context.Context, out store.Store, files []FileEntry,
 		StartTime: start.UTC(), EndTime: time.Now().UTC(), OutputFormat: outFormat, Compression: opts.Compression,
 		Ranges: rangeCount(opts.Ranges), ItemCount: res.Items, VersionsListed: res.VersionsListed, VersionsNewer: res.VersionsNewer,
 		Filter: opts.FilterText, SkippedObjects: res.BadObjects, Files: files, Tool: opts.Tool}
+	var sum Summary
+	fillDefinition(&sum, res.Definition)
+	m.TableDefinition = sum.Dynasnap.TableDefinition
 	if opts.Base != nil {
 		m.Base = opts.Base.Store.URL("")
 	}
@@ -136,6 +142,15 @@ func Commit(ctx context.Context, out store.Store, tool string) (*Summary, error)
 		}
 	}
 	sum.Dynasnap.DataFiles = len(files)
+	if ref := first.TableDefinition; ref != nil {
+		def, err := readDefinition(ctx, out)
+		if err != nil {
+			return nil, err
+		}
+		if def != nil {
+			fillDefinition(sum, &tabledef.Recorded{Def: def, Key: ref.Key, From: history.Entry{VersionID: ref.VersionID, LastModified: ref.LastModified}})
+		}
+	}
 	return sum, writeManifests(ctx, out, files, sum)
 }
 

@@ -98,7 +98,7 @@ func compileSchemas(t *testing.T) map[string]*jsonschema.Schema {
 		}
 	}
 	out := map[string]*jsonschema.Schema{}
-	for _, name := range []string{"manifest-summary", "manifest-files", "item-line", "sidecar-line"} {
+	for _, name := range []string{"manifest-summary", "manifest-files", "item-line", "sidecar-line", "table-definition"} {
 		s, err := c.Compile("https://dynasnap.dev/schemas/" + name + ".schema.json")
 		if err != nil {
 			t.Fatal(err)

@@ -11,6 +11,7 @@ import (
 	"github.com/dynasnap/dynasnap/internal/layout"
 	"github.com/dynasnap/dynasnap/internal/progress"
 	"github.com/dynasnap/dynasnap/internal/store"
+	"github.com/dynasnap/dynasnap/internal/tabledef"
 )
 
 // DefaultFileSize is where a data file is cut, in bytes of item JSON before
@@ -78,6 +79,9 @@ type Result struct {
 	// OldestVersion is the earliest LastModified listed: an At before it
 	// gives an empty snapshot.
 	OldestVersion time.Time
+	// Definition is the table's definition at At as the backup records it
+	// (Def nil: none then), copied to table-definition.json.
+	Definition *tabledef.Recorded
 }
 
 func (o *Options) defaults() {
@@ -207,8 +211,12 @@ func Run(ctx context.Context, src history.Source, out store.Store, opts Options)
 		// pass for a backup of an empty table.
 		return nil, fmt.Errorf("no object versions under %s: check --source (s3://BUCKET/PREFIX/TABLE) and that the stream writer or backfill has written there", opts.Source)
 	}
+	def, err := copyDefinition(ctx, src, out, opts)
+	if err != nil {
+		return nil, err
+	}
 	files := ps.files
-	res := &Result{VersionsListed: stats.Versions.Load(), VersionsNewer: newer.Load(), Repeats: stats.Repeats.Load(),
+	res := &Result{Definition: def, VersionsListed: stats.Versions.Load(), VersionsNewer: newer.Load(), Repeats: stats.Repeats.Load(),
 		ListRequests: stats.Requests.Load(), Prefixes: stats.Prefixes.Load(), DataFiles: len(files),
 		Fetched: opts.Fetched.Load(), Reused: reused.Load(), Filtered: filtered.Load(), BadObjects: wres.BadObjects, OldestVersion: wres.Oldest}
 	for _, f := range files {
@@ -318,7 +326,41 @@ func prepareOutput(ctx context.Context, out store.Store, shard bool) error {
 			}
 		}
 	}
+	if err := out.Remove(ctx, DefinitionName); err != nil {
+		return err
+	}
 	return out.Remove(ctx, FilesName)
+}
+
+// copyDefinition copies the table's definition in force at At, by the
+// items' time rule, into the snapshot as table-definition.json, byte for
+// byte as the backup holds it (docs/DESIGN.md §5.10).
+func copyDefinition(ctx context.Context, src history.Source, out store.Store, opts Options) (*tabledef.Recorded, error) {
+	rec, err := tabledef.At(ctx, src, opts.Source, opts.At)
+	if err != nil {
+		return nil, err
+	}
+	if rec.Def != nil {
+		if err := out.Put(ctx, DefinitionName, rec.Raw); err != nil {
+			return nil, err
+		}
+	}
+	return rec, nil
+}
+
+// fillDefinition fills the summary's fields that the definition knows.
+func fillDefinition(sum *Summary, rec *tabledef.Recorded) {
+	if rec == nil || rec.Def == nil {
+		return
+	}
+	if a := rec.Def.TableArn; a != "" {
+		sum.TableARN = &a
+	}
+	if id := rec.Def.TableId; id != "" {
+		sum.TableID = &id
+	}
+	sum.Dynasnap.TableDefinition = &DefinitionRef{File: DefinitionName, Key: rec.Key, VersionID: rec.From.VersionID,
+		LastModified: rec.From.LastModified.UTC()}
 }
 
 func commitManifests(ctx context.Context, out store.Store, files []FileEntry, opts Options, outFormat string, res *Result, start time.Time) (*Summary, error) {
@@ -333,6 +375,7 @@ func commitManifests(ctx context.Context, out store.Store, files []FileEntry, op
 	if opts.Base != nil {
 		sum.Dynasnap.Base = opts.Base.Store.URL("")
 	}
+	fillDefinition(sum, res.Definition)
 	if s3out, ok := out.(*store.S3); ok {
 		b, p := s3out.Location()
 		sum.S3Bucket, sum.S3Prefix = &b, &p

@@ -17,7 +17,8 @@ type change struct {
 	pos    int // index in the batch: stream order within the shard
 	seq    string
 	stream string // the eventSourceARN, stream label included; may be empty
-	table  string
+	table  string // the table folder's name
+	source string // the DynamoDB table, from the event source ARN ("" if none)
 	key    item.Item
 	image  item.Item // nil for a REMOVE
 	meta   backup.Meta
@@ -28,6 +29,7 @@ type change struct {
 // from the ARN when set.
 func decode(pos int, r *Record, table string) (*change, error) {
 	c := &change{pos: pos, seq: r.Change.SequenceNumber, stream: r.EventSourceARN}
+	c.source, _ = TableFromARN(r.EventSourceARN)
 	if c.seq == "" {
 		return nil, fmt.Errorf("record %d (event %s) has no SequenceNumber", pos, r.EventID)
 	}

@@ -11,6 +11,7 @@ import (
 	"github.com/aws/aws-lambda-go/events"
 
 	"github.com/dynasnap/dynasnap/internal/backup"
+	"github.com/dynasnap/dynasnap/internal/tabledef"
 )
 
 // S3API is every S3 call the handler makes.
@@ -31,6 +32,13 @@ type Config struct {
 	// the bucket already holds, so a retried batch adds no duplicate and no
 	// out-of-order version. Costs one HEAD per key per batch.
 	SkipApplied bool
+	// DynamoDB, if set, reads the table's definition, recorded beside its
+	// items on a cold start and whenever it changes (docs/DESIGN.md §2.8).
+	DynamoDB tabledef.DescribeAPI
+	// DefinitionEvery is how often a warm writer reads the definition
+	// again (0: DefaultDefinitionEvery; negative: never records it).
+	DefinitionEvery time.Duration
+	Tool            string // recorded with the definition
 }
 
 // Handler applies batches. It is safe for concurrent use.
@@ -41,6 +49,7 @@ type Handler struct {
 
 	mu           sync.Mutex
 	versioningOK bool // checked once per process (a Lambda cold start)
+	defs         definitions
 }
 
 // New returns a handler writing through client.
@@ -50,6 +59,9 @@ func New(client S3API, cfg Config, log *slog.Logger) (*Handler, error) {
 	}
 	if cfg.Concurrency <= 0 {
 		cfg.Concurrency = 32
+	}
+	if cfg.DefinitionEvery == 0 {
+		cfg.DefinitionEvery = DefaultDefinitionEvery
 	}
 	return &Handler{s3: client, cfg: cfg, log: log}, nil
 }
@@ -91,6 +103,7 @@ func (h *Handler) Handle(ctx context.Context, ev Event) (events.DynamoDBEventRes
 		return resp, err
 	}
 	st := h.apply(ctx, changes)
+	h.recordDefinitions(ctx, changes)
 	// Every record before the first one not applied is in the bucket; from
 	// it on, Lambda redelivers the batch.
 	first := stop

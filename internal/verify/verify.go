@@ -40,6 +40,10 @@ type Options struct {
 	// EventualRead scans with eventually consistent reads (half the cost);
 	// right after a restore the last writes may then be missed.
 	EventualRead bool
+	// Expired, if set, tells snapshot items whose TTL time has passed: a
+	// restore skips them, so their absence from the table is no difference
+	// (counted in ExpiredAbsent).
+	Expired func(item.Item) bool
 
 	Read, Scanned *progress.Counter
 }
@@ -54,10 +58,16 @@ type Report struct {
 	Missing       int64     `json:"missing"`   // in the snapshot, not in the table
 	Extra         int64     `json:"extra"`     // in the table, not in the snapshot
 	Different     int64     `json:"different"` // in both, not equal
-	MissingKeys   []string  `json:"missingKeys"`
-	ExtraKeys     []string  `json:"extraKeys"`
-	DifferentKeys []string  `json:"differentKeys"`
-	Seconds       float64   `json:"seconds"`
+	// ExpiredAbsent: in the snapshot with their TTL time passed, not in
+	// the table (a restore skips them unless --keep-expired).
+	ExpiredAbsent int64    `json:"expiredAbsent"`
+	MissingKeys   []string `json:"missingKeys"`
+	ExtraKeys     []string `json:"extraKeys"`
+	DifferentKeys []string `json:"differentKeys"`
+	Seconds       float64  `json:"seconds"`
+	// Definition compares the table's definition with the snapshot's
+	// table-definition.json (nil: not compared).
+	Definition *DefinitionReport `json:"definition,omitempty"`
 }
 
 // Equal reports whether the table matched the snapshot exactly.
@@ -66,8 +76,9 @@ func (r *Report) Equal() bool { return r.Missing == 0 && r.Extra == 0 && r.Diffe
 // entry is what is kept per snapshot item: 32+16+1 bytes and map overhead,
 // so about 100 bytes an item; a 10-million-item table needs about 1 GB.
 type entry struct {
-	digest [16]byte
-	seen   bool
+	digest  [16]byte
+	seen    bool
+	expired bool
 }
 
 const shards = 64
@@ -142,7 +153,7 @@ func Run(ctx context.Context, s *snapshot.Snapshot, client ScanAPI, opts Options
 				i := x.shard(id)
 				x.mu[i].Lock()
 				_, dup := x.m[i][id]
-				x.m[i][id] = &entry{digest: d}
+				x.m[i][id] = &entry{digest: d, expired: opts.Expired != nil && opts.Expired(it)}
 				x.mu[i].Unlock()
 				if dup {
 					return fmt.Errorf("the snapshot holds two items with key %s under table %s's key %s: is it a snapshot of this table?", ck, opts.Table, opts.Schema)
@@ -225,7 +236,10 @@ func Run(ctx context.Context, s *snapshot.Snapshot, client ScanAPI, opts Options
 	// finds the keys to show, so the index need not keep them.
 	for i := range x.m {
 		for _, e := range x.m[i] {
-			if !e.seen {
+			switch {
+			case !e.seen && e.expired:
+				rep.ExpiredAbsent++
+			case !e.seen:
 				rep.Missing++
 			}
 		}
@@ -243,7 +257,7 @@ func Run(ctx context.Context, s *snapshot.Snapshot, client ScanAPI, opts Options
 			if err != nil {
 				return err
 			}
-			if e := x.m[x.shard(id)][id]; e != nil && !e.seen {
+			if e := x.m[x.shard(id)][id]; e != nil && !e.seen && !e.expired {
 				rep.MissingKeys = append(rep.MissingKeys, string(ck))
 			}
 			return nil
