@@ -156,6 +156,7 @@ func cmdDrill(ctx context.Context, a *app, args []string) error {
 		KeepTable: *keepTable, Log: logw, Written: written, Read: read, Scanned: scanned, AfterRestore: a.shellHook(*afterRestore, "--after-restore")})
 	rep.Stop()
 	r.SnapshotTaken, r.UnfinishedSkipped = extra.taken, extra.unfinished
+	r.HistoryHorizon = drillHorizon(ctx, clients.S3(), s.Summary.Dynasnap.Source)
 	return d.finish(r, err)
 }
 
@@ -272,6 +273,9 @@ func (d *drillRun) takeSnapshot(ctx context.Context, clients *awsconf.Clients, s
 		return nil, extra, err
 	}
 	defer hs.Close()
+	if _, err := checkHorizon(ctx, d.a, d.quiet, &history.TimeOptions{}, hs, src, history.At{Flag: "the snapshot time", T: at}); err != nil {
+		return nil, extra, err
+	}
 	res, err := snapshot.Run(ctx, hs, dest, snapshot.Options{Source: src, At: at, Tool: "dynasnap " + version(),
 		Listed: listed, Fetched: fetched})
 	rep.Stop()

@@ -136,6 +136,9 @@ func cmdRestore(ctx context.Context, a *app, args []string) error {
 		return err
 	}
 	defer hs.Close()
+	if r.historyWarnings, err = checkHorizon(ctx, a, *quiet, &timeOpts, hs, src, history.At{Flag: "--at", T: atTime}); err != nil {
+		return err
+	}
 	return r.fromVersions(ctx, hs, w, opts)
 }
 
@@ -147,6 +150,7 @@ type restoreRun struct {
 	overwrite, create, created bool
 	keySchema                  *keyschema.Schema
 	sel                        filter.Options
+	historyWarnings            []string // --source: the lifecycle horizon's
 }
 
 // filter builds --where/--key-prefix once the table's key is known (a bare
@@ -341,6 +345,9 @@ func (r *restoreRun) fromVersions(ctx context.Context, src history.Source, w *re
 	}
 	extra := map[string]any{"source": opts.Source.String(), "at": opts.At.UTC(), "rewind": opts.Rewind,
 		"keys": res.Keys, "unchanged": res.Unchanged}
+	if len(r.historyWarnings) > 0 {
+		extra["historyWarnings"] = r.historyWarnings
+	}
 	if opts.Filter != nil {
 		extra["conflicts"], extra["conflictKeys"] = res.Conflicts, append([]string{}, res.ConflictKeys...)
 	}
