@@ -30,7 +30,8 @@ echo "--- manifest-summary.json (head)"
 head -20 "$work/snapshot/manifest-summary.json"
 echo "--- first lines of the first data file"
 first=$(ls "$work/snapshot/data" | head -1)
-zcat "$work/snapshot/data/$first" | head -3
+# zcat is cut off once head has its lines: not a failure.
+{ zcat "$work/snapshot/data/$first" || true; } | head -3
 got=$(sed -nE 's/.*"itemCount": ([0-9]+).*/\1/p' "$work/snapshot/manifest-summary.json")
 if [ "$got" != "$expected" ]; then
 	echo "demo: FAILED: the snapshot has $got items, the table had $expected at $at" >&2

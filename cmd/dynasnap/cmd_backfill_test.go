@@ -48,19 +48,7 @@ func TestBackfillCLI(t *testing.T) {
 	c := testenv.Clients(t)
 	ctx := context.Background()
 	ddb := c.DynamoDB()
-	table := testenv.Name("cli-backfill")
-	_, err := ddb.CreateTable(ctx, &dynamodb.CreateTableInput{
-		TableName: aws.String(table), BillingMode: types.BillingModePayPerRequest,
-		AttributeDefinitions: []types.AttributeDefinition{{AttributeName: aws.String("id"), AttributeType: types.ScalarAttributeTypeS}},
-		KeySchema:            []types.KeySchemaElement{{AttributeName: aws.String("id"), KeyType: types.KeyTypeHash}},
-	})
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() {
-		ddb.DeleteTable(context.Background(), &dynamodb.DeleteTableInput{TableName: aws.String(table)})
-	})
-	testenv.WaitTable(t, ddb, table)
+	table := idTable(t, ddb, "cli-backfill")
 	for i := range 40 {
 		if _, err := ddb.PutItem(ctx, &dynamodb.PutItemInput{TableName: aws.String(table), Item: map[string]types.AttributeValue{
 			"id": &types.AttributeValueMemberS{Value: "item-" + strconv.Itoa(i)}, "n": &types.AttributeValueMemberN{Value: strconv.Itoa(i)}}}); err != nil {
@@ -92,4 +80,23 @@ func TestBackfillCLI(t *testing.T) {
 	if code != 0 || !strings.Contains(stdout, "0 items scanned") {
 		t.Fatalf("resume of a finished run: exit %d, %q", code, stdout)
 	}
+}
+
+// idTable creates an on-demand table keyed by id (S), deleted after the test.
+func idTable(t *testing.T, ddb *dynamodb.Client, prefix string) string {
+	t.Helper()
+	table := testenv.Name(prefix)
+	_, err := ddb.CreateTable(context.Background(), &dynamodb.CreateTableInput{
+		TableName: aws.String(table), BillingMode: types.BillingModePayPerRequest,
+		AttributeDefinitions: []types.AttributeDefinition{{AttributeName: aws.String("id"), AttributeType: types.ScalarAttributeTypeS}},
+		KeySchema:            []types.KeySchemaElement{{AttributeName: aws.String("id"), KeyType: types.KeyTypeHash}},
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() {
+		ddb.DeleteTable(context.Background(), &dynamodb.DeleteTableInput{TableName: aws.String(table)})
+	})
+	testenv.WaitTable(t, ddb, table)
+	return table
 }

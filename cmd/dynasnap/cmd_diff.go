@@ -11,7 +11,6 @@ import (
 	"github.com/dynasnap/dynasnap/internal/filter"
 	"github.com/dynasnap/dynasnap/internal/history"
 	"github.com/dynasnap/dynasnap/internal/history/s3source"
-	"github.com/dynasnap/dynasnap/internal/layout"
 	"github.com/dynasnap/dynasnap/internal/progress"
 	"github.com/dynasnap/dynasnap/internal/restore"
 )
@@ -47,9 +46,9 @@ func cmdDiff(ctx context.Context, a *app, args []string) error {
 	if *source == "" || *from == "" {
 		return usageError{"--source and --from are required"}
 	}
-	src, err := layout.ParseS3URL(*source)
-	if err != nil || src.Prefix == "" {
-		return usageError{"--source must name the table's backup folder, s3://BUCKET/PREFIX/TABLE"}
+	src, err := history.ParseSource(*source)
+	if err != nil {
+		return usageError{err.Error()}
 	}
 	now := time.Now()
 	t1, err := history.Resolve(*from, now)

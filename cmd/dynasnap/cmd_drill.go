@@ -8,7 +8,6 @@ import (
 	"io"
 	"os"
 	"os/exec"
-	"path/filepath"
 	"strings"
 	"time"
 
@@ -115,8 +114,8 @@ func cmdDrill(ctx context.Context, a *app, args []string) error {
 	var src layout.Location
 	if *source != "" {
 		var err error
-		if src, err = layout.ParseS3URL(*source); err != nil || src.Prefix == "" {
-			return usageError{"--source must name the table's backup folder, s3://BUCKET/PREFIX/TABLE"}
+		if src, err = history.ParseSource(*source); err != nil {
+			return usageError{err.Error()}
 		}
 	}
 
@@ -234,58 +233,36 @@ func (d *drillRun) newest(ctx context.Context, clients *awsconf.Clients, folder 
 	return f.Snapshot, extra, nil
 }
 
-// takeSnapshot snapshots src at the last whole second, as 'dynasnap
-// snapshot' does by default.
+// takeSnapshot has drill.TakeSnapshot take a snapshot of src, with
+// progress on stderr; a refused destination is a usage error.
 func (d *drillRun) takeSnapshot(ctx context.Context, clients *awsconf.Clients, src layout.Location, out, folder string) (*snapshot.Snapshot, drillExtra, error) {
 	var extra drillExtra
-	at, _ := history.Resolve("", time.Now())
-	switch {
-	case out != "":
-	case layout.IsS3URL(folder):
-		loc, err := layout.ParseS3URL(folder)
-		if err != nil {
-			return nil, extra, usageError{fmt.Sprintf("--snapshots: %v", err)}
-		}
-		out = loc.Child("drill-" + at.UTC().Format("20060102T150405Z")).String()
-	case folder != "":
-		out = filepath.Join(folder, "drill-"+at.UTC().Format("20060102T150405Z"))
-	default:
-		dir, err := os.MkdirTemp("", "dynasnap-drill-")
-		if err != nil {
-			return nil, extra, fmt.Errorf("temporary folder for the snapshot: %w", err)
-		}
-		extra.temp, out = dir, filepath.Join(dir, "snapshot")
-	}
-	if err := snapshot.CheckOut(src, out); err != nil {
-		return nil, extra, usageError{fmt.Sprintf("--out %v", err)}
-	}
-	dest, err := store.Open(clients, out, store.Options{})
-	if err != nil {
-		return nil, extra, usageError{fmt.Sprintf("--out: %v", err)}
-	}
-	fmt.Fprintf(d.log, "taking a snapshot of %s at %s into %s\n", src, at.UTC().Format(time.RFC3339), dest.URL(""))
-	listed := &progress.Counter{Name: "versions listed"}
-	fetched := &progress.Counter{Name: "items fetched"}
-	rep := progress.New(d.a.stderr, d.quiet, listed, fetched)
-	rep.Start(ctx)
 	hs, err := s3source.Open(ctx, clients.S3(), src.Bucket)
 	if err != nil {
 		return nil, extra, err
 	}
 	defer hs.Close()
-	if _, err := checkHorizon(ctx, d.a, d.quiet, &history.TimeOptions{}, hs, src, history.At{Flag: "the snapshot time", T: at}); err != nil {
+	now, _ := history.Resolve("", time.Now())
+	if _, err := checkHorizon(ctx, d.a, d.quiet, &history.TimeOptions{}, hs, src, history.At{Flag: "the snapshot time", T: now}); err != nil {
 		return nil, extra, err
 	}
-	res, err := snapshot.Run(ctx, hs, dest, snapshot.Options{Source: src, At: at, Tool: "dynasnap " + version(),
-		Listed: listed, Fetched: fetched})
+	listed := &progress.Counter{Name: "versions listed"}
+	fetched := &progress.Counter{Name: "items fetched"}
+	rep := progress.New(d.a.stderr, d.quiet, listed, fetched)
+	rep.Start(ctx)
+	t, err := drill.TakeSnapshot(ctx, hs, drill.TakeOptions{Source: src, Out: out, Folder: folder, Tool: "dynasnap " + version(),
+		Open: func(url string) (store.Store, error) { return store.Open(clients, url, store.Options{}) },
+		Log:  d.log, Listed: listed, Fetched: fetched})
 	rep.Stop()
-	if err != nil {
-		return nil, extra, fmt.Errorf("snapshot %s: %w", src, err)
+	var de *drill.DestinationError
+	if errors.As(err, &de) {
+		return nil, extra, usageError{de.Error()}
 	}
-	taken := drill.SpanOf(res.Elapsed)
-	extra.taken = &taken
-	s, err := snapshot.Open(ctx, dest)
-	return s, extra, err
+	if err != nil {
+		return nil, extra, err
+	}
+	extra.taken, extra.temp = &t.Took, t.Temp
+	return t.Snapshot, extra, nil
 }
 
 // shellHook runs command with sh -c, the scratch table's name in

@@ -11,7 +11,6 @@ import (
 	"github.com/dynasnap/dynasnap/internal/history"
 	"github.com/dynasnap/dynasnap/internal/history/s3source"
 	"github.com/dynasnap/dynasnap/internal/item"
-	"github.com/dynasnap/dynasnap/internal/layout"
 )
 
 const historyExamples = `  # every change of one order, newest first
@@ -33,9 +32,9 @@ func cmdHistory(ctx context.Context, a *app, args []string) error {
 	if *source == "" || *key == "" {
 		return usageError{"--source and --key are required"}
 	}
-	src, err := layout.ParseS3URL(*source)
-	if err != nil || src.Prefix == "" {
-		return usageError{"--source must name the table's backup folder, s3://BUCKET/PREFIX/TABLE"}
+	src, err := history.ParseSource(*source)
+	if err != nil {
+		return usageError{err.Error()}
 	}
 	k, err := item.Unmarshal([]byte(*key))
 	if err != nil {
@@ -63,7 +62,7 @@ func cmdHistory(ctx context.Context, a *app, args []string) error {
 		return err
 	}
 	if len(vs) == 0 {
-		return exitError{1, fmt.Errorf("no versions of %s in %s (object %s): check that the key names every key attribute with the table's types", ck, src, objectKey)}
+		return fmt.Errorf("no versions of %s in %s (object %s): check that the key names every key attribute with the table's types", ck, src, objectKey)
 	}
 	if *jsonOut {
 		enc := json.NewEncoder(a.stdout)

@@ -115,9 +115,9 @@ func cmdRestore(ctx context.Context, a *app, args []string) error {
 		return r.fromSnapshot(ctx, clients.S3(), *snap, *checkpoint, *readers, w)
 	}
 
-	src, err := layout.ParseS3URL(*source)
-	if err != nil || src.Prefix == "" {
-		return usageError{"--source must name the table's backup folder, s3://BUCKET/PREFIX/TABLE"}
+	src, err := history.ParseSource(*source)
+	if err != nil {
+		return usageError{err.Error()}
 	}
 	atTime, err := history.Resolve(*at, time.Now())
 	if err != nil {
@@ -285,7 +285,9 @@ func (r *restoreRun) fromSnapshot(ctx context.Context, s3c *s3.Client, snap, cpP
 		fmt.Fprintf(r.a.stderr, "to load the same snapshot with DynamoDB ImportTable instead (server-side, into a new table; for tables too big to write through the API):\n%s\n",
 			restore.ImportTableCommand(s, r.table, ks))
 	}
-	return r.printJSON(res, map[string]any{"snapshot": st.URL(""), "exportTime": s.Summary.ExportTime})
+	sum := r.report(res)
+	sum.restoreFromSnapshot = &restoreFromSnapshot{Snapshot: st.URL(""), ExportTime: s.Summary.ExportTime}
+	return r.printJSON(sum)
 }
 
 func (r *restoreRun) fromVersions(ctx context.Context, src history.Source, w *restore.Writer, opts restore.VersionsOptions) error {
@@ -343,15 +345,13 @@ func (r *restoreRun) fromVersions(ctx context.Context, src history.Source, w *re
 		}
 		fmt.Fprintln(r.a.stderr, retries(res))
 	}
-	extra := map[string]any{"source": opts.Source.String(), "at": opts.At.UTC(), "rewind": opts.Rewind,
-		"keys": res.Keys, "unchanged": res.Unchanged}
-	if len(r.historyWarnings) > 0 {
-		extra["historyWarnings"] = r.historyWarnings
-	}
+	sum := r.report(res)
+	sum.restoreFromVersions = &restoreFromVersions{Source: opts.Source.String(), At: opts.At.UTC(), Rewind: opts.Rewind,
+		Keys: res.Keys, Unchanged: res.Unchanged, HistoryWarnings: r.historyWarnings}
 	if opts.Filter != nil {
-		extra["conflicts"], extra["conflictKeys"] = res.Conflicts, append([]string{}, res.ConflictKeys...)
+		sum.restoreConflicts = &restoreConflicts{Conflicts: res.Conflicts, ConflictKeys: append([]string{}, res.ConflictKeys...)}
 	}
-	if err := r.printJSON(res, extra); err != nil {
+	if err := r.printJSON(sum); err != nil {
 		return err
 	}
 	if res.Conflicts > 0 {
@@ -379,22 +379,70 @@ func conflictError(res *restore.Result, at time.Time) error {
 		res.Conflicts, at.UTC().Format(time.RFC3339), strings.Join(keys, "\n  "), more)
 }
 
-func (r *restoreRun) printJSON(res *restore.Result, extra map[string]any) error {
+// restoreReport is restore --json (docs/JSON.md): the fields every
+// restore has, then those of a restore from a snapshot or from versions.
+type restoreReport struct {
+	Table              string  `json:"table"`
+	Puts               int64   `json:"puts"`
+	Deletes            int64   `json:"deletes"`
+	Seconds            float64 `json:"seconds"`
+	ItemsPerSecond     float64 `json:"itemsPerSecond"`
+	Requests           int64   `json:"requests"`
+	UnprocessedRetried int64   `json:"unprocessedRetried"`
+	ThrottledRetried   int64   `json:"throttledRetried"`
+	Backoffs           int64   `json:"backoffs"`
+	BackoffSeconds     float64 `json:"backoffSeconds"`
+	SkippedFiles       int     `json:"skippedFiles"`
+	SkippedItems       int64   `json:"skippedItems"`
+	TableCreated       bool    `json:"tableCreated"`
+	// FilteredOut is set with --where or --key-prefix only.
+	FilteredOut *int64 `json:"filteredOut,omitempty"`
+	*restoreFromSnapshot
+	*restoreFromVersions
+	*restoreConflicts
+}
+
+// restoreFromSnapshot is what restore --snapshot adds to the report.
+type restoreFromSnapshot struct {
+	Snapshot   string    `json:"snapshot"`
+	ExportTime time.Time `json:"exportTime"`
+}
+
+// restoreFromVersions is what restore --source adds to the report.
+type restoreFromVersions struct {
+	Source    string    `json:"source"`
+	At        time.Time `json:"at"`
+	Rewind    bool      `json:"rewind"`
+	Keys      int64     `json:"keys"`
+	Unchanged int64     `json:"unchanged"`
+	// HistoryWarnings are the lifecycle horizon's (docs/DESIGN.md §3).
+	HistoryWarnings []string `json:"historyWarnings,omitempty"`
+}
+
+// restoreConflicts is what a filtered restore --source adds.
+type restoreConflicts struct {
+	Conflicts    int64    `json:"conflicts"`
+	ConflictKeys []string `json:"conflictKeys"`
+}
+
+// report fills the fields every restore has.
+func (r *restoreRun) report(res *restore.Result) restoreReport {
+	rep := restoreReport{Table: r.table, Puts: res.Puts, Deletes: res.Deletes, Seconds: res.Elapsed.Seconds(),
+		ItemsPerSecond: float64(res.Puts+res.Deletes) / res.Elapsed.Seconds(), Requests: res.Requests,
+		UnprocessedRetried: res.Unprocessed, ThrottledRetried: res.Throttled, Backoffs: res.Backoffs,
+		BackoffSeconds: res.BackoffTime.Seconds(), SkippedFiles: res.SkippedFiles, SkippedItems: res.SkippedItems,
+		TableCreated: r.created}
+	if r.sel.Set() {
+		rep.FilteredOut = &res.Filtered
+	}
+	return rep
+}
+
+func (r *restoreRun) printJSON(rep restoreReport) error {
 	if !r.json {
 		return nil
 	}
-	out := map[string]any{"table": r.table, "puts": res.Puts, "deletes": res.Deletes, "seconds": res.Elapsed.Seconds(),
-		"itemsPerSecond": float64(res.Puts+res.Deletes) / res.Elapsed.Seconds(), "requests": res.Requests,
-		"unprocessedRetried": res.Unprocessed, "throttledRetried": res.Throttled, "backoffs": res.Backoffs,
-		"backoffSeconds": res.BackoffTime.Seconds(), "skippedFiles": res.SkippedFiles, "skippedItems": res.SkippedItems,
-		"tableCreated": r.created}
-	if r.sel.Set() {
-		out["filteredOut"] = res.Filtered
-	}
-	for k, v := range extra {
-		out[k] = v
-	}
-	return json.NewEncoder(r.a.stdout).Encode(out)
+	return json.NewEncoder(r.a.stdout).Encode(rep)
 }
 
 func skipped(res *restore.Result) string {

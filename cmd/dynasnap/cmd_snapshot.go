@@ -68,13 +68,8 @@ func cmdSnapshot(ctx context.Context, a *app, args []string) error {
 	var timeOpts history.TimeOptions
 	timeOpts.AddFlags(fs)
 	out := fs.String("out", "", "the snapshot's own folder: a local path or s3://bucket/prefix; must not hold a snapshot already (required)")
-	format := fs.String("format", "jsonl", "data file format: jsonl (DynamoDB JSON lines, as AWS exports write) or parquet (typed columns for Athena, zstd by default)")
-	pqFlags := addParquetFlags(fs)
-	singleFile := fs.Bool("single-file", false, "write the whole snapshot as one data file (still with its manifests)")
-	fileSize := fs.String("file-size", "256MiB", "cut data files once they hold this much item JSON (before compression): e.g. 64MiB, 1GiB")
-	compression := fs.String("compression", "gzip", "data file compression: gzip, zstd or none")
-	sse := fs.String("sse", "", "server-side encryption of S3 output: AES256 or aws:kms")
-	kmsKey := fs.String("sse-kms-key-id", "", "KMS key for --sse aws:kms (default: the AWS managed key)")
+	var outOpts snapshot.OutputOptions
+	outOpts.AddFlags(fs)
 	var planOpts history.PlanOptions
 	planOpts.AddFlags(fs, "concurrency", 256)
 	base := fs.String("base", "", "an earlier snapshot of the same source (local or s3://): unchanged items are copied from it instead of fetched")
@@ -88,19 +83,12 @@ func cmdSnapshot(ctx context.Context, a *app, args []string) error {
 	if err := parse(fs, args); err != nil {
 		return err
 	}
-	pqOpts, err := pqFlags.options(*format, compression, fs.Changed("compression"))
-	if err != nil {
-		return err
-	}
 	if *source == "" || *out == "" {
 		return usageError{"--source and --out are required"}
 	}
-	src, err := layout.ParseS3URL(*source)
+	src, err := history.ParseSource(*source)
 	if err != nil {
-		return usageError{fmt.Sprintf("--source: %v", err)}
-	}
-	if src.Prefix == "" {
-		return usageError{"--source must name the table's folder, s3://BUCKET/PREFIX/TABLE"}
+		return usageError{err.Error()}
 	}
 	atTime, err := history.Resolve(*at, time.Now())
 	if err != nil {
@@ -109,12 +97,9 @@ func cmdSnapshot(ctx context.Context, a *app, args []string) error {
 	if err := snapshot.CheckOut(src, *out); err != nil {
 		return usageError{fmt.Sprintf("--out %v", err)}
 	}
-	if !layout.IsS3URL(*out) && (*sse != "" || *kmsKey != "") {
-		return usageError{"--sse and --sse-kms-key-id apply to s3:// outputs only"}
-	}
-	size, err := parseSize(*fileSize)
-	if err != nil {
-		return usageError{fmt.Sprintf("--file-size: %v", err)}
+	runOpts := snapshot.Options{Source: src, At: atTime, ClockSkew: timeOpts.Skew(), Tool: "dynasnap " + version()}
+	if err := outOpts.Apply(*out, &runOpts); err != nil {
+		return usageError{err.Error()}
 	}
 	if err := sel.Check(); err != nil {
 		return usageError{err.Error()}
@@ -130,7 +115,7 @@ func cmdSnapshot(ctx context.Context, a *app, args []string) error {
 	if err != nil {
 		return err
 	}
-	dest, err := store.Open(clients, *out, store.Options{SSE: *sse, SSEKMSKeyID: *kmsKey})
+	dest, err := store.Open(clients, *out, store.Options{SSE: outOpts.SSE, SSEKMSKeyID: outOpts.SSEKMSKeyID})
 	if err != nil {
 		return usageError{err.Error()}
 	}
@@ -165,13 +150,11 @@ func cmdSnapshot(ctx context.Context, a *app, args []string) error {
 	written := &progress.Counter{Name: "written", Unit: "bytes"}
 	rep := progress.New(a.stderr, *quiet, listed, fetched, written)
 	rep.Start(ctx)
-	res, err := snapshot.Run(ctx, hs, dest, snapshot.Options{
-		Source: src, At: atTime, ClockSkew: timeOpts.Skew(), Format: *format, Compression: *compression, SingleFile: *singleFile, FileSize: size,
-		Concurrency: planOpts.Fetchers, ListConcurrency: plan.ListConcurrency, Ranges: plan.Ranges, MaxKeys: plan.PageSize,
-		SSE: *sse, SSEKMSKey: *kmsKey, Tool: "dynasnap " + version(), Base: baseSnap, Shard: plan.Shard, Shards: plan.Shards,
-		SkipBadObjects: *skipBad, Filter: match, FilterText: desc, Parquet: pqOpts,
-		Listed: listed, Fetched: fetched, Written: written,
-	})
+	runOpts.Concurrency, runOpts.ListConcurrency, runOpts.Ranges, runOpts.MaxKeys = planOpts.Fetchers, plan.ListConcurrency, plan.Ranges, plan.PageSize
+	runOpts.Base, runOpts.Shard, runOpts.Shards = baseSnap, plan.Shard, plan.Shards
+	runOpts.SkipBadObjects, runOpts.Filter, runOpts.FilterText = *skipBad, match, desc
+	runOpts.Listed, runOpts.Fetched, runOpts.Written = listed, fetched, written
+	res, err := snapshot.Run(ctx, hs, dest, runOpts)
 	rep.Stop()
 	if err != nil {
 		return err
@@ -196,9 +179,9 @@ func cmdSnapshot(ctx context.Context, a *app, args []string) error {
 		for _, b := range res.BadObjects {
 			fmt.Fprintf(a.stderr, "skipped bad object s3://%s/%s version %s: %s\n", src.Bucket, b.Key, b.VersionID, b.Reason)
 		}
-		if pqOpts.Misses != nil && pqOpts.Misses.Load() > 0 {
+		if m := runOpts.Parquet.Misses; m != nil && m.Load() > 0 {
 			fmt.Fprintf(a.stderr, "parquet: %d values did not fit their column's type and are NULL there (whole in the item column); see %s\n",
-				pqOpts.Misses.Load(), snapshot.SchemaName)
+				m.Load(), snapshot.SchemaName)
 		}
 		if baseSnap != nil {
 			fmt.Fprintf(a.stderr, "incremental: %d items copied from the base, %d fetched\n", res.Reused, res.Fetched)

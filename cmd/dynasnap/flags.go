@@ -3,7 +3,6 @@ package main
 import (
 	"context"
 	"fmt"
-	"strconv"
 	"strings"
 
 	"github.com/spf13/pflag"
@@ -58,25 +57,4 @@ func keySchemaFlag(v string) (*keyschema.Schema, error) {
 		return nil, usageError{fmt.Sprintf("--key-schema: %v", err)}
 	}
 	return &s, nil
-}
-
-// parseSize reads a byte size: a number with an optional KiB, MiB, GiB
-// (or KB, MB, GB) suffix.
-func parseSize(s string) (int64, error) {
-	units := []struct {
-		suffix string
-		mult   int64
-	}{{"KiB", 1 << 10}, {"MiB", 1 << 20}, {"GiB", 1 << 30}, {"KB", 1e3}, {"MB", 1e6}, {"GB", 1e9}, {"B", 1}}
-	num, mult := s, int64(1)
-	for _, u := range units {
-		if strings.HasSuffix(s, u.suffix) {
-			num, mult = strings.TrimSpace(strings.TrimSuffix(s, u.suffix)), u.mult
-			break
-		}
-	}
-	n, err := strconv.ParseFloat(num, 64)
-	if err != nil || n < 1 {
-		return 0, fmt.Errorf("%q: want a size such as 64MiB or 1GiB", s)
-	}
-	return int64(n * float64(mult)), nil
 }

@@ -147,7 +147,7 @@ func TestReliabilityBadInput(t *testing.T) {
 	ddb := c.DynamoDB()
 	src, want, at := relSeed(t, c, 60)
 	snap := filepath.Join(t.TempDir(), "snap")
-	if _, e, code := run(t, "snapshot", "--source", src.String(), "--at", at, "--out", snap, "--compression", "none", "--file-size", "4KiB", "--quiet"); code != 0 {
+	if _, e, code := run(t, "snapshot", "--source", src.String(), "--at", at, "--out", snap, "--compression", "none", "--file-size", "1KiB", "--quiet"); code != 0 {
 		t.Fatal(e)
 	}
 	unversioned := testenv.Bucket(t, c, false)

@@ -9,6 +9,8 @@ import (
 	"time"
 
 	"github.com/spf13/pflag"
+
+	"github.com/dynasnap/dynasnap/internal/layout"
 )
 
 // PlanOptions are the flags every command that walks a table shares: which
@@ -116,4 +118,14 @@ func (o *TimeOptions) Skew() time.Duration {
 		return -1
 	}
 	return o.ClockSkew
+}
+
+// ParseSource reads a --source flag: the table's backup folder,
+// s3://BUCKET/PREFIX/TABLE, the same form for every command.
+func ParseSource(s string) (layout.Location, error) {
+	src, err := layout.ParseS3URL(s)
+	if err != nil || src.Prefix == "" {
+		return src, fmt.Errorf("--source must name the table's backup folder, s3://BUCKET/PREFIX/TABLE")
+	}
+	return src, nil
 }

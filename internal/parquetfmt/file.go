@@ -109,37 +109,6 @@ func (w *Writer) Close() error {
 	return nil
 }
 
-// Merger joins Parquet files of one layout into one, row group by row
-// group, without decoding items.
-type Merger struct{ w *parquet.Writer }
-
-// NewMerger starts the joined file on out.
-func NewMerger(out io.Writer, l *Layout, o WriterOptions) (*Merger, error) {
-	opts, err := o.writerOptions(l)
-	if err != nil {
-		return nil, err
-	}
-	return &Merger{w: parquet.NewWriter(out, opts...)}, nil
-}
-
-// Add appends every row group of f.
-func (m *Merger) Add(f *parquet.File) error {
-	for _, rg := range f.RowGroups() {
-		if _, err := m.w.WriteRowGroup(rg); err != nil {
-			return fmt.Errorf("copy parquet row group: %w", err)
-		}
-	}
-	return nil
-}
-
-// Close writes the footer; it does not close out.
-func (m *Merger) Close() error {
-	if err := m.w.Close(); err != nil {
-		return fmt.Errorf("finish parquet file: %w", err)
-	}
-	return nil
-}
-
 // Open opens a Parquet file written by dynasnap.
 func Open(r io.ReaderAt, size int64) (*parquet.File, error) {
 	f, err := parquet.OpenFile(r, size, parquet.SkipBloomFilters(true))

@@ -122,6 +122,3 @@ func (p *part) abort() {
 		p.sideF.Abort()
 	}
 }
-
-func md5New() hash.Hash   { return md5.New() }
-func b64(b []byte) string { return base64.StdEncoding.EncodeToString(b) }

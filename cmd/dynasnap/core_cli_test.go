@@ -8,7 +8,6 @@ import (
 	"testing"
 	"time"
 
-	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb/types"
 
@@ -24,19 +23,7 @@ func TestBackfillThenSnapshotHoldsEverything(t *testing.T) {
 	c := testenv.Clients(t)
 	ctx := context.Background()
 	ddb := c.DynamoDB()
-	table := testenv.Name("cli-default-at")
-	_, err := ddb.CreateTable(ctx, &dynamodb.CreateTableInput{
-		TableName: aws.String(table), BillingMode: types.BillingModePayPerRequest,
-		AttributeDefinitions: []types.AttributeDefinition{{AttributeName: aws.String("id"), AttributeType: types.ScalarAttributeTypeS}},
-		KeySchema:            []types.KeySchemaElement{{AttributeName: aws.String("id"), KeyType: types.KeyTypeHash}},
-	})
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() {
-		ddb.DeleteTable(context.Background(), &dynamodb.DeleteTableInput{TableName: aws.String(table)})
-	})
-	testenv.WaitTable(t, ddb, table)
+	table := idTable(t, ddb, "cli-default-at")
 	const n = 1500
 	var reqs []types.WriteRequest
 	flush := func() {
@@ -81,5 +68,61 @@ func TestBackfillThenSnapshotHoldsEverything(t *testing.T) {
 	}
 	if !strings.Contains(stderr, "newer than") {
 		t.Fatalf("summary does not say how many versions were left out: %s", stderr)
+	}
+}
+
+// The flag groups are the same on every command: snapshot takes a bare
+// --key-prefix (the partition key read from the backup), and --ranges and
+// --shard in every form, as restore and diff do.
+func TestSharedFlagForms(t *testing.T) {
+	src := seed(t, 300)
+	time.Sleep(1100 * time.Millisecond)
+	at := time.Now().Add(-100 * time.Millisecond).UTC().Format(time.RFC3339Nano)
+	out := t.TempDir() + "/snap"
+	stdout, stderr, code := cli("snapshot", "--source", src.String(), "--at", at, "--out", out, "--key-prefix", "order#1", "--ranges", "100", "--json")
+	if code != 0 {
+		t.Fatalf("snapshot --key-prefix order#1: exit %d: %s", code, stderr)
+	}
+	var r snapshotReport
+	if err := json.Unmarshal([]byte(stdout), &r); err != nil {
+		t.Fatal(err)
+	}
+	want := 0
+	for i := range 300 {
+		if strings.HasPrefix(fmt.Sprint(i), "1") {
+			want++
+		}
+	}
+	if r.Items != int64(want) || r.FilteredOut != int64(300-want) || r.Ranges != 100 {
+		t.Fatalf("bare --key-prefix kept %d items (%d filtered, %d ranges), want %d", r.Items, r.FilteredOut, r.Ranges, want)
+	}
+	// Shards as contiguous blocks, taken from the Indexed Job's index.
+	sharded := t.TempDir() + "/sharded"
+	var items int64
+	for i := range 3 {
+		t.Setenv("JOB_COMPLETION_INDEX", fmt.Sprint(i))
+		stdout, stderr, code := cli("snapshot", "--source", src.String(), "--at", at, "--out", sharded, "--shard", "auto/3", "--ranges", "4096", "--json")
+		if code != 0 {
+			t.Fatalf("shard %d: exit %d: %s", i, code, stderr)
+		}
+		var r snapshotReport
+		json.Unmarshal([]byte(stdout), &r)
+		items += r.Items
+	}
+	if _, stderr, code := cli("snapshot", "commit", "--out", sharded); code != 0 {
+		t.Fatalf("commit: exit %d: %s", code, stderr)
+	}
+	if items != 300 {
+		t.Fatalf("three shards hold %d items, want 300", items)
+	}
+	for _, args := range [][]string{
+		{"restore", "--source", src.String(), "--table", "t", "--shard", "auto/2"},
+		{"diff", "--source", src.String(), "--from", "-1h", "--shard", "auto/2", "--ranges", "16"},
+	} {
+		t.Setenv("JOB_COMPLETION_INDEX", "")
+		t.Setenv("AWS_BATCH_JOB_ARRAY_INDEX", "")
+		if _, stderr, code := cli(args...); code != 2 || !strings.Contains(stderr, "JOB_COMPLETION_INDEX") {
+			t.Fatalf("%v without an index: exit %d: %s", args, code, stderr)
+		}
 	}
 }
