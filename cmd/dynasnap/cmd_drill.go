@@ -165,6 +165,7 @@ func cmdDrill(ctx context.Context, a *app, args []string) error {
 		KeepTable: *keepTable, Log: logw, Written: written, Read: read, Scanned: scanned, AfterRestore: a.shellHook(*afterRestore, "--after-restore")})
 	rep.Stop()
 	r.SnapshotTaken, r.UnfinishedSkipped = extra.taken, extra.unfinished
+	r.HistoryHorizon = drillHorizon(ctx, clients.S3(), s.Summary.Dynasnap.Source)
 	return d.finish(r, err)
 }
 
@@ -251,6 +252,10 @@ func (d *drillRun) takeSnapshot(ctx context.Context, clients *awsconf.Clients, s
 		return nil, extra, err
 	}
 	defer hs.Close()
+	now, _ := history.Resolve("", time.Now())
+	if _, err := checkHorizon(ctx, d.a, d.quiet, &history.TimeOptions{}, hs, src, history.At{Flag: "the snapshot time", T: now}); err != nil {
+		return nil, extra, err
+	}
 	listed := &progress.Counter{Name: "versions listed"}
 	fetched := &progress.Counter{Name: "items fetched"}
 	rep := progress.New(d.a.stderr, d.quiet, listed, fetched)

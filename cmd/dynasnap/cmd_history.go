@@ -54,6 +54,9 @@ func cmdHistory(ctx context.Context, a *app, args []string) error {
 		return err
 	}
 	defer hs.Close()
+	if err := noteHorizon(ctx, a, hs, src); err != nil {
+		return err
+	}
 	vs, err := history.ItemChanges(ctx, hs, objectKey)
 	if err != nil {
 		return err

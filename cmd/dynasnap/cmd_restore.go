@@ -158,6 +158,9 @@ func cmdRestore(ctx context.Context, a *app, args []string) error {
 		return err
 	}
 	defer hs.Close()
+	if r.historyWarnings, err = checkHorizon(ctx, a, *quiet, &timeOpts, hs, src, history.At{Flag: "--at", T: atTime}); err != nil {
+		return err
+	}
 	return r.fromVersions(ctx, hs, w, opts)
 }
 
@@ -170,13 +173,14 @@ type restoreRun struct {
 	keySchema                  *keyschema.Schema
 	sel                        filter.Options
 
-	tdf      tableDefFlags
-	def      *tabledef.Definition // the table's definition: --table-definition, the snapshot's or the backup's at --at
-	defFrom  string               // where def came from
-	defNote  string               // why there is none
-	createIn *dynamodb.CreateTableInput
-	workers  int
-	maxWCU   float64
+	historyWarnings []string // --source: the lifecycle horizon's
+	tdf             tableDefFlags
+	def             *tabledef.Definition // the table's definition: --table-definition, the snapshot's or the backup's at --at
+	defFrom         string               // where def came from
+	defNote         string               // why there is none
+	createIn        *dynamodb.CreateTableInput
+	workers         int
+	maxWCU          float64
 }
 
 // prepareDefinition settles the definition once the snapshot or backup is
@@ -441,7 +445,7 @@ func (r *restoreRun) fromVersions(ctx context.Context, src history.Source, w *re
 	settingsErr := r.afterLoad(ctx, res, opts.Expired)
 	sum := r.report(res)
 	sum.restoreFromVersions = &restoreFromVersions{Source: opts.Source.String(), At: opts.At.UTC(), Rewind: opts.Rewind,
-		Keys: res.Keys, Unchanged: res.Unchanged}
+		Keys: res.Keys, Unchanged: res.Unchanged, HistoryWarnings: r.historyWarnings}
 	if opts.Filter != nil {
 		sum.restoreConflicts = &restoreConflicts{Conflicts: res.Conflicts, ConflictKeys: append([]string{}, res.ConflictKeys...)}
 	}
@@ -576,6 +580,8 @@ type restoreFromVersions struct {
 	Rewind    bool      `json:"rewind"`
 	Keys      int64     `json:"keys"`
 	Unchanged int64     `json:"unchanged"`
+	// HistoryWarnings are the lifecycle horizon's (docs/DESIGN.md §3).
+	HistoryWarnings []string `json:"historyWarnings,omitempty"`
 }
 
 // restoreConflicts is what a filtered restore --source adds.

@@ -55,6 +55,7 @@ type snapshotReport struct {
 	FilteredOut             int64               `json:"filteredOut"`
 	Shard                   *int                `json:"shard,omitempty"`
 	Shards                  int                 `json:"shards,omitempty"`
+	HistoryWarnings         []string            `json:"historyWarnings,omitempty"`
 }
 
 func cmdSnapshot(ctx context.Context, a *app, args []string) error {
@@ -133,6 +134,10 @@ func cmdSnapshot(ctx context.Context, a *app, args []string) error {
 		return err
 	}
 	defer hs.Close()
+	historyWarnings, err := checkHorizon(ctx, a, *quiet, &timeOpts, hs, src, history.At{Flag: "--at", T: atTime})
+	if err != nil {
+		return err
+	}
 	match, desc, err := sel.Build(func() (string, error) {
 		ks, err := restore.InferFromBackup(ctx, hs, src)
 		return ks.Hash.Name, err
@@ -197,7 +202,7 @@ func cmdSnapshot(ctx context.Context, a *app, args []string) error {
 		BytesWritten: res.BytesWritten, DataFiles: res.DataFiles, Seconds: secs,
 		ItemsPerSecond: float64(res.Items) / secs, VersionsListedPerSecond: float64(res.VersionsListed) / secs,
 		OldestVersion: history.FormatTime(res.OldestVersion), GetObjectRequests: res.Fetched, ReusedFromBase: res.Reused,
-		SkippedObjects: res.BadObjects, FilteredOut: res.Filtered}
+		SkippedObjects: res.BadObjects, FilteredOut: res.Filtered, HistoryWarnings: historyWarnings}
 	if r.SkippedObjects == nil {
 		r.SkippedObjects = []history.BadObject{}
 	}

@@ -66,6 +66,7 @@ func commands() map[string]command {
 		"backfill":   {"copy an existing table into the backup layout (parallel Scan), to seed a late-started stream", cmdBackfill},
 		"diff":       {"the items changed between two times, as incremental-export JSON lines", cmdDiff},
 		"drill":      {"the automated DR test: restore the newest snapshot into a scratch table, verify it, delete it; measure RPO and RTO", cmdDrill},
+		"forget":     {"remove old snapshots from a folder of snapshots by a keep policy (restic's --keep-daily, --keep-weekly, ...)", cmdForget},
 		"history":    {"every version of one item, with what each change did: the audit log", cmdHistory},
 		"restore":    {"write a snapshot, or the backup at a point in time, into a DynamoDB table", cmdRestore},
 		"snapshot":   {"fold the backup versions into a snapshot at a point in time", cmdSnapshot},

@@ -13,6 +13,7 @@ import (
 
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/s3"
+	"github.com/aws/aws-sdk-go-v2/service/s3/types"
 	"github.com/aws/smithy-go"
 
 	"github.com/dynasnap/dynasnap/internal/item"
@@ -99,6 +100,10 @@ func (w *Writer) Put(ctx context.Context, key, image item.Item, meta Meta, opts 
 		ContentLength: aws.Int64(int64(len(body))),
 		ContentType:   aws.String("application/json"),
 		Metadata:      meta.headers(),
+		// A bucket with Object Lock refuses a PUT without an integrity
+		// checksum (Content-MD5 or x-amz-checksum-*); ask for one whatever
+		// the SDK's checksum configuration (docs/DESIGN.md §2.4).
+		ChecksumAlgorithm: types.ChecksumAlgorithmCrc32,
 	}
 	if opts.IfAbsent {
 		in.IfNoneMatch = aws.String("*")

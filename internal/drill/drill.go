@@ -159,6 +159,21 @@ type Report struct {
 	// passed (the recorded TTL attribute; --keep-expired loads them).
 	ExpiredSkipped    int64    `json:"expiredSkipped"`
 	UnfinishedSkipped []string `json:"unfinishedSkipped,omitempty"`
+	// HistoryHorizon is how far back the snapshot's backup answers
+	// exactly, under its bucket's lifecycle rules (docs/DESIGN.md §3).
+	HistoryHorizon *HistoryHorizon `json:"historyHorizon,omitempty"`
+}
+
+// HistoryHorizon is the backup's lifecycle horizon, as the drill reports
+// it beside the recovery point.
+type HistoryHorizon struct {
+	// OldestExactTime is the oldest time a snapshot or restore can be
+	// exact at; null: no lifecycle rule bounds it (or it is unknown).
+	OldestExactTime *time.Time `json:"oldestExactTime"`
+	Rule            string     `json:"rule,omitempty"`
+	// Limits are the rules that make some times inexact, in words.
+	Limits   []string `json:"limits"`
+	Warnings []string `json:"warnings"`
 }
 
 func (r *Report) fail(format string, args ...any) {

@@ -31,31 +31,18 @@ type Found struct {
 // it (a local path or s3://). An unreadable summary is an error: the drill
 // exists to find exactly that.
 func FindNewest(ctx context.Context, parent store.Store, open func(url string) (store.Store, error)) (*Found, error) {
-	names, err := parent.List(ctx, "")
+	sf, err := ScanFolder(ctx, parent)
 	if err != nil {
-		return &Found{}, fmt.Errorf("list snapshots under %s: %w", parent.URL(""), err)
+		return &Found{}, err
 	}
-	finished, seen := map[string]bool{}, map[string]bool{}
-	for _, n := range names {
-		dir, ok := snapshotDir(n)
-		if !ok {
-			continue
-		}
-		seen[dir] = true
-		if path.Base(n) == snapshot.SummaryName {
-			finished[dir] = true
-		}
+	f := &Found{Finished: len(sf.Finished)}
+	for _, dir := range sf.Unfinished {
+		f.Unfinished = append(f.Unfinished, parent.URL(dir))
 	}
-	f := &Found{Finished: len(finished)}
-	for dir := range seen {
-		if !finished[dir] {
-			f.Unfinished = append(f.Unfinished, parent.URL(dir))
-		}
-	}
-	sort.Strings(f.Unfinished)
-	if len(finished) == 0 {
+	if len(sf.Finished) == 0 {
 		return f, fmt.Errorf("no finished snapshot (a folder with %s) under %s; %d unfinished", snapshot.SummaryName, parent.URL(""), len(f.Unfinished))
 	}
+	finished := sf.Finished
 
 	type cand struct {
 		dir string
@@ -68,7 +55,7 @@ func FindNewest(ctx context.Context, parent store.Store, open func(url string) (
 	)
 	g, gctx := errgroup.WithContext(ctx)
 	g.SetLimit(16)
-	for dir := range finished {
+	for _, dir := range finished {
 		g.Go(func() error {
 			st, err := open(parent.URL(dir))
 			if err != nil {
@@ -101,6 +88,69 @@ func FindNewest(ctx context.Context, parent store.Store, open func(url string) (
 	})
 	if f.Snapshot, err = snapshot.Open(ctx, cands[0].st); err != nil {
 		return f, err
+	}
+	return f, nil
+}
+
+// Folder is what a folder of snapshots holds, from one listing.
+type Folder struct {
+	// Finished and Unfinished are the snapshot folders with and without
+	// manifest-summary.json, as names relative to the parent, sorted.
+	Finished, Unfinished []string
+	// Files are each snapshot folder's files (relative to the parent): a
+	// file belongs to the deepest snapshot folder it lies in.
+	Files map[string][]string
+	// Other are files in no snapshot folder.
+	Other []string
+}
+
+// ScanFolder lists every snapshot folder under parent, at any depth, and
+// the files of each.
+func ScanFolder(ctx context.Context, parent store.Store) (*Folder, error) {
+	names, err := parent.List(ctx, "")
+	if err != nil {
+		return nil, fmt.Errorf("list snapshots under %s: %w", parent.URL(""), err)
+	}
+	finished, seen := map[string]bool{}, map[string]bool{}
+	for _, n := range names {
+		dir, ok := snapshotDir(n)
+		if !ok {
+			continue
+		}
+		seen[dir] = true
+		if path.Base(n) == snapshot.SummaryName {
+			finished[dir] = true
+		}
+	}
+	f := &Folder{Files: map[string][]string{}}
+	for dir := range seen {
+		if finished[dir] {
+			f.Finished = append(f.Finished, dir)
+		} else {
+			f.Unfinished = append(f.Unfinished, dir)
+		}
+	}
+	sort.Strings(f.Finished)
+	sort.Strings(f.Unfinished)
+	for _, n := range names {
+		owner, found := "", false
+		for d := path.Dir(n); ; d = path.Dir(d) {
+			if d == "." || d == "/" {
+				d = ""
+			}
+			if seen[d] {
+				owner, found = d, true
+				break
+			}
+			if d == "" {
+				break
+			}
+		}
+		if found {
+			f.Files[owner] = append(f.Files[owner], n)
+		} else {
+			f.Other = append(f.Other, n)
+		}
 	}
 	return f, nil
 }

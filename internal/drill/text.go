@@ -43,6 +43,20 @@ func (r *Report) WriteText(w io.Writer) {
 		fmt.Fprintf(w, "  recovery point  %s: newest backup version %s, data lag %s, snapshot age %s%s\n",
 			rp.Human, fmtTime(r.NewestVersion), lag, rp.SnapshotAge.Human, budget(rp.Budget, rp.Exceeded))
 	}
+	if h := r.HistoryHorizon; h != nil {
+		switch {
+		case h.OldestExactTime != nil:
+			fmt.Fprintf(w, "  history horizon %s: the oldest time the backup answers exactly (%s)\n", h.OldestExactTime.Format(time.RFC3339), h.Rule)
+		case len(h.Warnings) == 0:
+			fmt.Fprintf(w, "  history horizon none: no lifecycle rule expires the backup's versions\n")
+		}
+		for _, l := range h.Limits {
+			fmt.Fprintf(w, "  history limit   %s\n", l)
+		}
+		for _, x := range h.Warnings {
+			fmt.Fprintf(w, "  warning         %s\n", x)
+		}
+	}
 	if rt := r.RecoveryTime; rt != nil {
 		fmt.Fprintf(w, "  recovery time   %s: create table %s + restore %s (%d items, %.0f items/s)%s\n",
 			rt.Human, rt.CreateTable.Human, rt.Restore.Human, rt.ItemsRestored, rt.ItemsPerSecond, budget(rt.Budget, rt.Exceeded))

@@ -1,6 +1,7 @@
 package history
 
 import (
+	"context"
 	"fmt"
 	"os"
 	"strconv"
@@ -84,14 +85,31 @@ func ParseShard(s string) (int, int, error) {
 	return i, n, nil
 }
 
-// TimeOptions is the clock-skew allowance of the time rule.
+// TimeOptions is the clock-skew allowance of the time rule, and whether a
+// time beyond the lifecycle horizon is only a warning.
 type TimeOptions struct {
-	ClockSkew time.Duration
+	ClockSkew           time.Duration
+	AllowPartialHistory bool
 }
 
-// AddFlags adds --clock-skew.
+// AddFlags adds --clock-skew and --allow-partial-history.
 func (o *TimeOptions) AddFlags(fs *pflag.FlagSet) {
 	fs.DurationVar(&o.ClockSkew, "clock-skew", DefaultClockSkew, "how far the S3 server's clock may be ahead of this machine's: a listing for a time in the current second waits until that second is over by this much")
+	fs.BoolVar(&o.AllowPartialHistory, "allow-partial-history", false, "read at a time older than the bucket's lifecycle rules keep the history exact (noncurrent versions expired), with a loud warning instead of an error")
+}
+
+// CheckHorizon is the one horizon check of the time rule: it reads the
+// lifecycle rules of src's bucket once and checks the times against the
+// horizon of folder (PREFIX/TABLE). It returns the horizon and the warnings
+// for the summary and --json; a time beyond it is an error unless
+// --allow-partial-history.
+func (o *TimeOptions) CheckHorizon(ctx context.Context, src Source, folder string, times ...At) (*Horizon, []string, error) {
+	h, err := ReadHorizon(ctx, src, folder, time.Now())
+	if err != nil {
+		return nil, nil, err
+	}
+	warns, err := h.Check(o.AllowPartialHistory, times...)
+	return h, warns, err
 }
 
 // Skew is the allowance as the packages take it (negative: none).

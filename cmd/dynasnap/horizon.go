@@ -1,0 +1,83 @@
+package main
+
+import (
+	"context"
+	"fmt"
+	"strings"
+	"time"
+
+	"github.com/aws/aws-sdk-go-v2/service/s3"
+
+	"github.com/dynasnap/dynasnap/internal/drill"
+	"github.com/dynasnap/dynasnap/internal/history"
+	"github.com/dynasnap/dynasnap/internal/history/s3source"
+	"github.com/dynasnap/dynasnap/internal/layout"
+)
+
+// checkHorizon is the lifecycle horizon check (docs/DESIGN.md §3) of a
+// command that reads src's history at the given times: an error for a time
+// beyond it (unless --allow-partial-history), and the warnings, printed on
+// stderr unless quiet and returned for --json.
+func checkHorizon(ctx context.Context, a *app, quiet bool, o *history.TimeOptions, hs history.Source, src layout.Location, times ...history.At) ([]string, error) {
+	_, warns, err := o.CheckHorizon(ctx, hs, src.Prefix, times...)
+	if err != nil {
+		return nil, err
+	}
+	for _, w := range warns {
+		// A read beyond the horizon is loud even with --quiet.
+		if !quiet || strings.HasPrefix(w, history.PartialPrefix) {
+			fmt.Fprintf(a.stderr, "warning: %s\n", w)
+		}
+	}
+	return warns, nil
+}
+
+// noteHorizon tells history's reader how far back the list of versions is
+// complete: a lifecycle rule may have expired older noncurrent versions.
+func noteHorizon(ctx context.Context, a *app, hs history.Source, src layout.Location) error {
+	var o history.TimeOptions
+	h, warns, err := o.CheckHorizon(ctx, hs, src.Prefix)
+	if err != nil {
+		return err
+	}
+	for _, w := range warns {
+		fmt.Fprintf(a.stderr, "warning: %s\n", w)
+	}
+	if t, rule := h.Oldest(); !t.IsZero() {
+		fmt.Fprintf(a.stderr, "note: %s may have expired versions replaced before %s: the list is complete only from then on\n", rule, history.FormatTime(t))
+	}
+	for _, l := range h.Limits {
+		if l.Never || !l.Until.IsZero() {
+			fmt.Fprintf(a.stderr, "warning: %s %s\n", l.Rule, l.Why)
+		}
+	}
+	return nil
+}
+
+// drillHorizon is the lifecycle horizon of the backup a snapshot was taken
+// from (its summary's source), for the drill report; nil when the source
+// is not known.
+func drillHorizon(ctx context.Context, s3c *s3.Client, source string) *drill.HistoryHorizon {
+	src, err := layout.ParseS3URL(source)
+	if err != nil || src.Prefix == "" {
+		return nil
+	}
+	hs := s3source.New(s3c, src.Bucket)
+	defer hs.Close()
+	h, err := history.ReadHorizon(ctx, hs, src.Prefix, time.Now())
+	if err != nil {
+		return nil
+	}
+	r := &drill.HistoryHorizon{Limits: []string{}, Warnings: []string{}}
+	if h.Warning != "" {
+		r.Warnings = append(r.Warnings, h.Warning)
+	}
+	if t, rule := h.Oldest(); !t.IsZero() {
+		t = t.UTC().Truncate(time.Second)
+		r.OldestExactTime, r.Rule = &t, rule
+	}
+	for _, l := range h.Limits {
+		r.Limits = append(r.Limits, l.Rule+" "+l.Why)
+	}
+	return r
+}
