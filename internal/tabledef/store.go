@@ -12,6 +12,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/aws"
 	awshttp "github.com/aws/aws-sdk-go-v2/aws/transport/http"
 	"github.com/aws/aws-sdk-go-v2/service/s3"
+	"github.com/aws/aws-sdk-go-v2/service/s3/types"
 
 	"github.com/dynasnap/dynasnap/internal/history"
 	"github.com/dynasnap/dynasnap/internal/layout"
@@ -64,7 +65,10 @@ func Put(ctx context.Context, client S3API, loc layout.Location, d *Definition) 
 	key := ObjectKey(loc)
 	_, err = client.PutObject(ctx, &s3.PutObjectInput{Bucket: aws.String(loc.Bucket), Key: aws.String(key),
 		Body: bytes.NewReader(body), ContentLength: aws.Int64(int64(len(body))), ContentType: aws.String("application/json"),
-		Metadata: map[string]string{MetaHash: d.Hash(), "dynasnap-source": d.Dynasnap.RecordedBy}})
+		Metadata: map[string]string{MetaHash: d.Hash(), "dynasnap-source": d.Dynasnap.RecordedBy},
+		// Object Lock refuses a PUT without an integrity checksum, as for
+		// the items' versions (docs/DESIGN.md §2.4).
+		ChecksumAlgorithm: types.ChecksumAlgorithmCrc32})
 	if err != nil {
 		return fmt.Errorf("put s3://%s/%s: %w", loc.Bucket, key, err)
 	}
