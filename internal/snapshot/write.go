@@ -82,7 +82,7 @@ type Result struct {
 	// summed: the summary's billedSizeBytes.
 	BilledSize int64
 	DataFiles  int
-	Elapsed       time.Duration
+	Elapsed    time.Duration
 	// OldestVersion is the earliest LastModified listed: an At before it
 	// gives an empty snapshot.
 	OldestVersion time.Time
