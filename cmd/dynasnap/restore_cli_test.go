@@ -111,12 +111,12 @@ func TestRestoreVerifyHistoryDiffCLI(t *testing.T) {
 	}
 	for _, l := range lines {
 		var d struct {
-			Metadata struct{ WriteTimestampMicros int64 }
+			Metadata struct{ WriteTimestampMicros struct{ N string } }
 			Keys     map[string]any
 			NewImage map[string]any
 			OldImage map[string]any
 		}
-		if err := json.Unmarshal([]byte(l), &d); err != nil || d.Metadata.WriteTimestampMicros == 0 || len(d.Keys) != 1 || d.OldImage == nil {
+		if err := json.Unmarshal([]byte(l), &d); err != nil || d.Metadata.WriteTimestampMicros.N == "" || len(d.Keys) != 1 || d.OldImage == nil {
 			t.Fatalf("diff line %s: %v", l, err)
 		}
 		pk := d.Keys["pk"].(map[string]any)["S"]

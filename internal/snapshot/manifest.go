@@ -200,11 +200,11 @@ func storeFolder(st store.Store) string {
 	return st.URL("")
 }
 
-// describeOutput fills the summary's export id, exportArn, S3 location
+// DescribeOutput fills the summary's export id, exportArn, S3 location
 // and encryption for output to out. In AWS's layout the id is the
 // folder's name and s3Prefix the prefix above AWSDynamoDB/; otherwise the
 // id is ExportID's and s3Prefix the folder.
-func describeOutput(sum *Summary, out store.Store, id, tableARN, tableID, sse, kmsKey string) {
+func DescribeOutput(sum *Summary, out store.Store, id, tableARN, tableID, sse, kmsKey string) {
 	if fid, _, ok := exportFolder(storeFolder(out)); ok {
 		id = fid
 	}

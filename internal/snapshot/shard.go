@@ -143,15 +143,15 @@ func Commit(ctx context.Context, out store.Store, tool string) (*Summary, error)
 		}
 	}
 	sum.Dynasnap.DataFiles = len(files)
-	describeOutput(sum, out, ExportID(first.ExportTime, first.Source, first.Filter), first.TableARN, first.TableID, first.SSE, first.SSEKMSKey)
-	return sum, writeManifests(ctx, out, files, sum)
+	DescribeOutput(sum, out, ExportID(first.ExportTime, first.Source, first.Filter), first.TableARN, first.TableID, first.SSE, first.SSEKMSKey)
+	return sum, WriteManifests(ctx, out, files, sum)
 }
 
-// writeManifests writes manifest-files.json and its .md5, then
+// WriteManifests writes manifest-files.json and its .md5, then
 // manifest-summary.md5 and manifest-summary.json: the summary last, since
 // its presence marks the snapshot finished. Each .md5 holds the base64 MD5
 // of its manifest's bytes, as in AWS's exports.
-func writeManifests(ctx context.Context, out store.Store, files []FileEntry, sum *Summary) error {
+func WriteManifests(ctx context.Context, out store.Store, files []FileEntry, sum *Summary) error {
 	var buf bytes.Buffer
 	if err := writeJSONLines(&buf, files); err != nil {
 		return err

@@ -360,8 +360,8 @@ func commitManifests(ctx context.Context, out store.Store, files []FileEntry, op
 	if opts.Base != nil {
 		sum.Dynasnap.Base = opts.Base.Store.URL("")
 	}
-	describeOutput(sum, out, ExportID(opts.At, opts.Source.String(), opts.FilterText), opts.TableARN, opts.TableID, opts.SSE, opts.SSEKMSKey)
-	return sum, writeManifests(ctx, out, files, sum)
+	DescribeOutput(sum, out, ExportID(opts.At, opts.Source.String(), opts.FilterText), opts.TableARN, opts.TableID, opts.SSE, opts.SSEKMSKey)
+	return sum, WriteManifests(ctx, out, files, sum)
 }
 
 func rangeCount(n int) int {
