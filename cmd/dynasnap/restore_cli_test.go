@@ -104,7 +104,10 @@ func TestRestoreVerifyHistoryDiffCLI(t *testing.T) {
 		t.Fatalf("history --json: %d %s", code, o)
 	}
 
-	o, e, code = cli("diff", "--source", src.String(), "--from", at, "--quiet")
+	// The window is [--from, --to): the changes after the snapshot at "at"
+	// (LastModified <= at) start at the next second.
+	atT, _ := time.Parse(time.RFC3339, at)
+	o, e, code = cli("diff", "--source", src.String(), "--from", atT.Add(time.Second).Format(time.RFC3339), "--quiet")
 	lines := strings.Split(strings.TrimSpace(o), "\n")
 	if code != 0 || len(lines) != 2 {
 		t.Fatalf("diff: %d\n%s%s", code, o, e)

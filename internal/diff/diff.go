@@ -35,12 +35,12 @@ type Options struct {
 	Schema *keyschema.Schema
 	// Filter selects the changes listed (nil: all): those whose old or new
 	// image matches, so an item that left the selection still shows.
-	Filter          func(item.Item) (bool, error)
-	Plan            history.Plan
-	Fetchers        int // GetObject in flight; default 128
+	Filter   func(item.Item) (bool, error)
+	Plan     history.Plan
+	Fetchers int // GetObject in flight; default 128
 	// View is NEW_AND_OLD_IMAGES (the default) or NEW_IMAGE, which leaves
 	// OldImage out.
-	View string
+	View            string
 	Listed, Fetched *progress.Counter
 }
 
