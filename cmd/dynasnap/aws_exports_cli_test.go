@@ -100,7 +100,9 @@ func TestIncrementalRoundTripCLI(t *testing.T) {
 	}
 
 	table := testenv.Name("inc")
-	t.Cleanup(func() { ddb.DeleteTable(context.Background(), &dynamodb.DeleteTableInput{TableName: aws.String(table)}) })
+	t.Cleanup(func() {
+		ddb.DeleteTable(context.Background(), &dynamodb.DeleteTableInput{TableName: aws.String(table)})
+	})
 	if _, e, code := cli("restore", "--snapshot", full, "--table", table, "--create-table", "--checkpoint", filepath.Join(dir, "cp"), "--quiet"); code != 0 {
 		t.Fatalf("restore --snapshot (parent folder): %d %s", code, e)
 	}

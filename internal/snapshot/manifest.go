@@ -364,10 +364,18 @@ func ReadFiles(ctx context.Context, st store.Store) ([]FileEntry, error) {
 }
 
 // relative turns a manifest key (a full S3 key for S3 snapshots) into a name
-// relative to the snapshot folder.
+// relative to the snapshot folder. A key of an export in AWS's layout
+// (PREFIX/AWSDynamoDB/<id>/data/...) read from elsewhere, e.g. copied to a
+// local folder, is taken from after AWSDynamoDB/<id>/.
 func relative(st store.Store, key string) string {
 	if base := st.Key(""); base != "" && len(key) > len(base) && key[:len(base)+1] == base+"/" {
 		return key[len(base)+1:]
+	}
+	if i := strings.LastIndex("/"+key, "/"+AWSDir+"/"); i >= 0 {
+		rest := key[i+len(AWSDir)+1:]
+		if j := strings.Index(rest, "/"); j > 0 {
+			return rest[j+1:]
+		}
 	}
 	return key
 }

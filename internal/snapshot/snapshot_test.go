@@ -401,3 +401,49 @@ func must[T any](v T, err error) T {
 	}
 	return v
 }
+
+// AWS's exports as AWS documents them (testdata/aws-exports) match the
+// schemas, so the schemas describe AWS's format, not only dynasnap's.
+func TestAWSFixturesMatchSchemas(t *testing.T) {
+	schemas := compileSchemas(t)
+	for _, dir := range []string{"full", "incremental", "after"} {
+		sums, _ := filepath.Glob(filepath.Join("../../testdata/aws-exports", dir, "AWSDynamoDB/*/manifest-summary.json"))
+		if len(sums) != 1 {
+			t.Fatalf("%s: %v", dir, sums)
+		}
+		b, _ := os.ReadFile(sums[0])
+		validate(t, schemas["manifest-summary"], dir+" manifest-summary.json", b)
+		files, _ := os.ReadFile(filepath.Join(filepath.Dir(sums[0]), snapshot.FilesName))
+		validate(t, schemas["manifest-files"], dir+" manifest-files.json", bytes.TrimSpace(files))
+		st := store.NewLocal(filepath.Join("../../testdata/aws-exports", dir))
+		if dir == "incremental" {
+			c, err := snapshot.OpenChanges(context.Background(), st)
+			if err != nil {
+				t.Fatal(err)
+			}
+			n := 0
+			err = c.Each(context.Background(), c.Files[0], func(ch snapshot.Change) error {
+				n++
+				return nil
+			})
+			if err != nil || n != 5 {
+				t.Fatalf("changes: %d %v", n, err)
+			}
+			if _, err := snapshot.Open(context.Background(), st); err == nil || !strings.Contains(err.Error(), "restore --changes") {
+				t.Errorf("Open of an incremental export: %v", err)
+			}
+			continue
+		}
+		s, err := snapshot.Open(context.Background(), st)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := s.EachItem(context.Background(), func(l snapshot.Line) error {
+			line, _ := json.Marshal(map[string]json.RawMessage{"Item": l.Item})
+			validate(t, schemas["item-line"], "data line", line)
+			return nil
+		}); err != nil {
+			t.Fatal(err)
+		}
+	}
+}
