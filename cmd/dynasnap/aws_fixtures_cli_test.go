@@ -24,7 +24,9 @@ func TestAWSExportFixturesCLI(t *testing.T) {
 	)
 	for _, snap := range []string{full, full + "/AWSDynamoDB/01234567890123-a1b2c3d4"} {
 		table := testenv.Name("awsfx")
-		t.Cleanup(func() { ddb.DeleteTable(context.Background(), &dynamodb.DeleteTableInput{TableName: aws.String(table)}) })
+		t.Cleanup(func() {
+			ddb.DeleteTable(context.Background(), &dynamodb.DeleteTableInput{TableName: aws.String(table)})
+		})
 		if _, e, code := cli("restore", "--snapshot", snap, "--table", table, "--create-table", "--key-schema", "Id:N", "--checkpoint", t.TempDir()+"/cp", "--quiet"); code != 0 {
 			t.Fatalf("restore --snapshot %s: %d %s", snap, code, e)
 		}
