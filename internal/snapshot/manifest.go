@@ -98,6 +98,9 @@ func awsTime(t time.Time) string {
 	return t.UTC().Format("2006-01-02T15:04:05.000Z")
 }
 
+// awsTimeAlways is awsTime for a field that is always written.
+func awsTimeAlways(t time.Time) string { return t.UTC().Format("2006-01-02T15:04:05.000Z") }
+
 // MarshalJSON writes the summary as AWS does: its fields in AWS's order,
 // times in milliseconds, the incremental fields only on an incremental
 // export, exportType only where AWS writes it, then dynasnap's own.
@@ -124,7 +127,7 @@ func (s Summary) MarshalJSON() ([]byte, error) {
 		ExportType         string   `json:"exportType,omitempty"`
 		Dynasnap           *Details `json:"dynasnap,omitempty"`
 	}
-	w := wire{Version: s.Version, ExportARN: s.ExportARN, StartTime: awsTime(s.StartTime), EndTime: awsTime(s.EndTime),
+	w := wire{Version: s.Version, ExportARN: s.ExportARN, StartTime: awsTimeAlways(s.StartTime), EndTime: awsTimeAlways(s.EndTime),
 		TableARN: s.TableARN, TableID: s.TableID, ExportFromTime: awsTime(s.ExportFromTime), ExportToTime: awsTime(s.ExportToTime),
 		ExportTime: awsTime(s.ExportTime), S3Bucket: s.S3Bucket, S3Prefix: s.S3Prefix, S3SSEAlgorithm: s.S3SSEAlgorithm,
 		S3SSEKMSKeyID: s.S3SSEKMSKeyID, ManifestFilesS3Key: s.ManifestFilesS3Key, BilledSizeBytes: s.BilledSizeBytes,
