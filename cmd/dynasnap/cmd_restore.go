@@ -36,6 +36,10 @@ const restoreExamples = `  # a snapshot into a new table made as the backup reco
   # into another region: its own KMS key, on-demand, pre-warmed for 40,000 writes a second
   dynasnap restore --snapshot s3://exports/orders/2026-11-26T0930 --table orders --create-table \
       --region eu-west-1 --table-kms-key alias/orders-dr --billing-mode PAY_PER_REQUEST --warm-write-units 40000
+  # a full export (AWS's or dynasnap's, its folder or the folder above AWSDynamoDB/), then an
+  # incremental export of the changes since: the table as it was at the end of that window
+  dynasnap restore --snapshot s3://exports/orders/AWSDynamoDB/01764149400000-3f2a9c1d --table orders-restored --create-table
+  dynasnap restore --changes s3://exports/orders-changes --table orders-restored
 
   # straight from the versions, the table as it was at 09:30, into an empty table
   dynasnap restore --source s3://backups/dynasnap/orders --at 2026-11-26T09:30:00Z --table orders-0930
@@ -58,8 +62,9 @@ and does not: an item moved to or from another tenant) is left alone, listed, an
 restore it with --key and no filter if that is what you want. Keys that match neither are never written.`
 
 func cmdRestore(ctx context.Context, a *app, args []string) error {
-	fs := newFlags(a, "restore", "restore (--snapshot SNAP | --source s3://BUCKET/PREFIX/TABLE --at TIME) --table NAME [flags]", restoreExamples)
+	fs := newFlags(a, "restore", "restore (--snapshot SNAP | --source s3://BUCKET/PREFIX/TABLE --at TIME | --changes EXPORT) --table NAME [flags]", restoreExamples)
 	snap := fs.String("snapshot", "", "the snapshot folder to restore: a local path or s3://bucket/prefix")
+	changes := fs.String("changes", "", "apply an incremental export (AWS's, or one diff --out wrote; its folder or the folder above AWSDynamoDB/) to an existing table: each key's newest change is put, or deleted when it has no NewImage")
 	source := fs.String("source", "", "restore straight from the versions in the table's backup folder s3://BUCKET/PREFIX/TABLE")
 	at := fs.String("at", "", "with --source: point in time, RFC 3339 or a duration ago (-2h); default: the second in which the command starts (it waits for that second to end)")
 	var timeOpts history.TimeOptions
@@ -90,8 +95,12 @@ func cmdRestore(ctx context.Context, a *app, args []string) error {
 	switch {
 	case *table == "":
 		return usageError{"--table is required"}
-	case (*snap == "") == (*source == ""):
-		return usageError{"give exactly one of --snapshot and --source"}
+	case (*snap != "" && *source != "") || (*changes != "" && (*snap != "" || *source != "")):
+		return usageError{"give exactly one of --snapshot, --source and --changes"}
+	case *snap == "" && *source == "" && *changes == "":
+		return usageError{"give one of --snapshot, --source and --changes"}
+	case *changes != "" && (*at != "" || *key != "" || *rewind || planOpts.Shard != "" || *createTable):
+		return usageError{"--changes applies an export to an existing table: --at, --key, --rewind, --shard and --create-table do not go with it"}
 	case *snap != "" && (*at != "" || *key != "" || *rewind || planOpts.Shard != ""):
 		return usageError{"--at, --key, --rewind and --shard go with --source, not --snapshot"}
 	case *rewind && *createTable, *key != "" && *createTable:
@@ -135,6 +144,9 @@ func cmdRestore(ctx context.Context, a *app, args []string) error {
 	}
 	if *snap != "" {
 		return r.fromSnapshot(ctx, clients.S3(), *snap, *checkpoint, *readers, w)
+	}
+	if *changes != "" {
+		return r.fromChanges(ctx, clients.S3(), *changes, w)
 	}
 
 	src, err := history.ParseSource(*source)
@@ -368,6 +380,47 @@ func (r *restoreRun) fromSnapshot(ctx context.Context, s3c *s3.Client, snap, cpP
 	return settingsErr
 }
 
+// fromChanges applies an incremental export to an existing table.
+func (r *restoreRun) fromChanges(ctx context.Context, s3c *s3.Client, export string, w *restore.Writer) error {
+	st, err := openSnapshotStore(s3c, export)
+	if err != nil {
+		return usageError{fmt.Sprintf("--changes: %v", err)}
+	}
+	c, err := snapshot.OpenChanges(ctx, st)
+	if err != nil {
+		return err
+	}
+	ks, err := r.prepareTable(ctx, false, nil)
+	if err != nil {
+		return err
+	}
+	match, desc, err := r.filter(ks)
+	if err != nil {
+		return err
+	}
+	read := &progress.Counter{Name: "changes read"}
+	rep := progress.New(r.a.stderr, r.quiet, read, w.Written, w.Deleted)
+	rep.Start(ctx)
+	res, err := restore.FromChanges(ctx, c, w, restore.ChangesOptions{Filter: match, Read: read, KeySchema: &ks})
+	rep.Stop()
+	if err != nil {
+		return err
+	}
+	from, to := c.Summary.ExportFromTime.UTC().Format(time.RFC3339Nano), c.Summary.ExportToTime.UTC().Format(time.RFC3339Nano)
+	if !r.quiet {
+		fmt.Fprintf(r.a.stderr, "applied %s (changes from %s to %s) to table %s: %d keys, %d put, %d deleted in %.1fs\n",
+			c.Store.URL(""), from, to, r.table, res.Keys, res.Puts, res.Deletes, res.Elapsed.Seconds())
+		if match != nil {
+			fmt.Fprintf(r.a.stderr, "%d changes filtered out (only changes to items with %s were applied)\n", res.Filtered, desc)
+		}
+		fmt.Fprintln(r.a.stderr, retries(res))
+	}
+	sum := r.report(res)
+	sum.restoreFromChanges = &restoreFromChanges{Changes: c.Store.URL(""), ExportFromTime: from, ExportToTime: to}
+	sum.Keys = &res.Keys
+	return r.printJSON(sum)
+}
+
 func (r *restoreRun) fromVersions(ctx context.Context, src history.Source, w *restore.Writer, opts restore.VersionsOptions) error {
 	if r.def == nil {
 		// The definition at --at by the items' time rule, once the listing
@@ -445,7 +498,8 @@ func (r *restoreRun) fromVersions(ctx context.Context, src history.Source, w *re
 	settingsErr := r.afterLoad(ctx, res, opts.Expired)
 	sum := r.report(res)
 	sum.restoreFromVersions = &restoreFromVersions{Source: opts.Source.String(), At: opts.At.UTC(), Rewind: opts.Rewind,
-		Keys: res.Keys, Unchanged: res.Unchanged, HistoryWarnings: r.historyWarnings}
+		Unchanged: res.Unchanged, HistoryWarnings: r.historyWarnings}
+	sum.Keys = &res.Keys
 	if opts.Filter != nil {
 		sum.restoreConflicts = &restoreConflicts{Conflicts: res.Conflicts, ConflictKeys: append([]string{}, res.ConflictKeys...)}
 	}
@@ -560,9 +614,13 @@ type restoreReport struct {
 	ExpiredSkipped int64 `json:"expiredSkipped"`
 	// LimitedBy names what the write rate met: the table, --max-wcu or the client.
 	LimitedBy string `json:"limitedBy"`
+	// Keys is set by --source (keys in the backup) and --changes (keys the
+	// export changes).
+	Keys *int64 `json:"keys,omitempty"`
 	// FilteredOut is set with --where or --key-prefix only.
 	FilteredOut *int64 `json:"filteredOut,omitempty"`
 	*restoreFromSnapshot
+	*restoreFromChanges
 	*restoreFromVersions
 	*restoreConflicts
 }
@@ -573,12 +631,20 @@ type restoreFromSnapshot struct {
 	ExportTime time.Time `json:"exportTime"`
 }
 
+// restoreFromChanges is what restore --changes adds to the report.
+type restoreFromChanges struct {
+	Changes        string `json:"changes"`
+	ExportFromTime string `json:"exportFromTime"`
+	ExportToTime   string `json:"exportToTime"`
+	// Keys (the keys the export changes) is the report's own field: two
+	// embedded parts with one JSON name would both be dropped.
+}
+
 // restoreFromVersions is what restore --source adds to the report.
 type restoreFromVersions struct {
 	Source    string    `json:"source"`
 	At        time.Time `json:"at"`
 	Rewind    bool      `json:"rewind"`
-	Keys      int64     `json:"keys"`
 	Unchanged int64     `json:"unchanged"`
 	// HistoryWarnings are the lifecycle horizon's (docs/DESIGN.md §3).
 	HistoryWarnings []string `json:"historyWarnings,omitempty"`

@@ -26,6 +26,9 @@ const snapshotExamples = `  # the table as it was two hours ago, as gzipped JSON
   dynasnap snapshot --source s3://backups/dynasnap/orders --at 2026-11-26T09:30:00Z \
       --out s3://exports/orders/2026-11-26T0930 --single-file --sse aws:kms --sse-kms-key-id alias/exports
 
+  # laid out exactly as AWS's Export to S3: ./exports/AWSDynamoDB/<exportId>/manifest-summary.json, ...
+  dynasnap snapshot --source s3://backups/dynasnap/orders --at -1h --out ./exports --layout aws
+
   # Parquet for Athena, typed as the table schema file says; then the DDL
   dynasnap snapshot --source s3://backups/dynasnap/orders --format parquet --schema schemas/examples/orders.json \
       --out s3://analytics/orders/2026-11-26
@@ -70,6 +73,7 @@ func cmdSnapshot(ctx context.Context, a *app, args []string) error {
 	out := fs.String("out", "", "the snapshot's own folder: a local path or s3://bucket/prefix; must not hold a snapshot already (required)")
 	var outOpts snapshot.OutputOptions
 	outOpts.AddFlags(fs)
+	layoutFlag := fs.String("layout", "dynasnap", "dynasnap: the export's files right in --out; aws: under OUT/AWSDynamoDB/<exportId>/, exactly where AWS's Export to S3 puts them")
 	var planOpts history.PlanOptions
 	planOpts.AddFlags(fs, "concurrency", 256)
 	base := fs.String("base", "", "an earlier snapshot of the same source (local or s3://): unchanged items are copied from it instead of fetched")
@@ -85,6 +89,9 @@ func cmdSnapshot(ctx context.Context, a *app, args []string) error {
 	}
 	if *source == "" || *out == "" {
 		return usageError{"--source and --out are required"}
+	}
+	if *layoutFlag != "dynasnap" && *layoutFlag != "aws" {
+		return usageError{fmt.Sprintf("--layout %q: want dynasnap or aws", *layoutFlag)}
 	}
 	src, err := history.ParseSource(*source)
 	if err != nil {
@@ -145,6 +152,11 @@ func cmdSnapshot(ctx context.Context, a *app, args []string) error {
 	if err != nil {
 		return err
 	}
+	if *layoutFlag == "aws" {
+		// The id follows from what the snapshot holds, so every shard of a
+		// run, and a rerun after a crash, writes into the same folder.
+		dest, _ = store.Sub(dest, snapshot.AWSDir+"/"+snapshot.ExportID(atTime, src.String(), desc))
+	}
 	listed := &progress.Counter{Name: "versions listed"}
 	fetched := &progress.Counter{Name: "items fetched"}
 	written := &progress.Counter{Name: "written", Unit: "bytes"}
@@ -162,12 +174,12 @@ func cmdSnapshot(ctx context.Context, a *app, args []string) error {
 	secs := res.Elapsed.Seconds()
 	where := dest.URL("")
 	if !layout.IsS3URL(*out) {
-		where, _ = filepath.Abs(*out)
+		where, _ = filepath.Abs(where)
 	}
 	stamp := atTime.UTC().Format(time.RFC3339Nano)
 	if !*quiet && plan.Shards > 0 {
 		fmt.Fprintf(a.stderr, "shard %d/%d of %s at %s: %d items in %.1fs; run 'dynasnap snapshot commit --out %s' when all shards are done\n",
-			plan.Shard, plan.Shards, src, stamp, res.Items, secs, *out)
+			plan.Shard, plan.Shards, src, stamp, res.Items, secs, dest.URL(""))
 	} else if !*quiet {
 		if res.Items == 0 && (res.OldestVersion.IsZero() || atTime.Before(res.OldestVersion)) {
 			fmt.Fprintf(a.stderr, "warning: %s has no version at or before %s (oldest: %s); the snapshot is empty\n",

@@ -104,19 +104,22 @@ func TestRestoreVerifyHistoryDiffCLI(t *testing.T) {
 		t.Fatalf("history --json: %d %s", code, o)
 	}
 
-	o, e, code = cli("diff", "--source", src.String(), "--from", at, "--quiet")
+	// The window is [--from, --to): the changes after the snapshot at "at"
+	// (LastModified <= at) start at the next second.
+	atT, _ := time.Parse(time.RFC3339, at)
+	o, e, code = cli("diff", "--source", src.String(), "--from", atT.Add(time.Second).Format(time.RFC3339), "--quiet")
 	lines := strings.Split(strings.TrimSpace(o), "\n")
 	if code != 0 || len(lines) != 2 {
 		t.Fatalf("diff: %d\n%s%s", code, o, e)
 	}
 	for _, l := range lines {
 		var d struct {
-			Metadata struct{ WriteTimestampMicros int64 }
+			Metadata struct{ WriteTimestampMicros struct{ N string } }
 			Keys     map[string]any
 			NewImage map[string]any
 			OldImage map[string]any
 		}
-		if err := json.Unmarshal([]byte(l), &d); err != nil || d.Metadata.WriteTimestampMicros == 0 || len(d.Keys) != 1 || d.OldImage == nil {
+		if err := json.Unmarshal([]byte(l), &d); err != nil || d.Metadata.WriteTimestampMicros.N == "" || len(d.Keys) != 1 || d.OldImage == nil {
 			t.Fatalf("diff line %s: %v", l, err)
 		}
 		pk := d.Keys["pk"].(map[string]any)["S"]

@@ -1,7 +1,8 @@
-// Package diff lists the items that changed between two points in time, as
-// JSON lines in the shape of DynamoDB's incremental export: Keys, NewImage
-// (absent for a deletion) and OldImage (absent for a creation), with
-// Metadata.WriteTimestampMicros the time of the newer state.
+// Package diff lists the items that changed in a window [From, To), as
+// JSON lines in the shape of DynamoDB's incremental export: Metadata
+// (WriteTimestampMicros, a DynamoDB number), Keys, NewImage (absent for a
+// deletion) and OldImage (absent for a creation; left out in the NEW_IMAGE
+// view), and writes them as an incremental export (docs/DESIGN.md §3, §5.10).
 package diff
 
 import (
@@ -34,9 +35,12 @@ type Options struct {
 	Schema *keyschema.Schema
 	// Filter selects the changes listed (nil: all): those whose old or new
 	// image matches, so an item that left the selection still shows.
-	Filter          func(item.Item) (bool, error)
-	Plan            history.Plan
-	Fetchers        int // GetObject in flight; default 128
+	Filter   func(item.Item) (bool, error)
+	Plan     history.Plan
+	Fetchers int // GetObject in flight; default 128
+	// View is NEW_AND_OLD_IMAGES (the default) or NEW_IMAGE, which leaves
+	// OldImage out.
+	View            string
 	Listed, Fetched *progress.Counter
 }
 
@@ -51,6 +55,26 @@ type Stats struct {
 	Rewritten int64
 	// Filtered counts changes the filter left out.
 	Filtered int64
+	// Lines and Bytes count the lines written and the DynamoDB size of
+	// their images (item.Size of NewImage and OldImage).
+	Lines, Bytes int64
+	// Versions counts the entries listed.
+	Versions int64
+}
+
+// The views of an incremental export.
+const (
+	NewAndOldImages = "NEW_AND_OLD_IMAGES"
+	NewImage        = "NEW_IMAGE"
+)
+
+// Window returns the times the walk folds at for the window [from, to):
+// the state just before from and just before to. LastModified has whole
+// seconds, so with the fold's rule (LastModified <= T) these are the
+// states at from - 1ns and to - 1ns: a version stamped from is in the
+// window, one stamped to is not (docs/DESIGN.md §3).
+func Window(from, to time.Time) []time.Time {
+	return []time.Time{from.Add(-time.Nanosecond), to.Add(-time.Nanosecond)}
 }
 
 // Run writes the changes between opts.From and opts.To, read from src, to
@@ -59,22 +83,40 @@ func Run(ctx context.Context, src history.Source, w io.Writer, opts Options) (*S
 	if !opts.From.Before(opts.To) {
 		return nil, fmt.Errorf("--from %s is not before --to %s", opts.From.UTC().Format(time.RFC3339), opts.To.UTC().Format(time.RFC3339))
 	}
+	switch opts.View {
+	case "":
+		opts.View = NewAndOldImages
+	case NewAndOldImages, NewImage:
+	default:
+		return nil, fmt.Errorf("view %q: want %s or %s", opts.View, NewAndOldImages, NewImage)
+	}
 	skew := opts.ClockSkew
 	if skew == 0 {
 		skew = history.DefaultClockSkew
 	}
-	if err := history.Wait(ctx, opts.To, max(skew, 0)); err != nil {
+	// The state just before To is the state at To - 1ns: the listing may
+	// start once that second is over.
+	times := Window(opts.From, opts.To)
+	if err := history.Wait(ctx, times[1], max(skew, 0)); err != nil {
 		return nil, err
 	}
 	st := &Stats{}
-	var ins, mod, rem, rew, filtered atomic.Int64
-	walk := &history.Walk[struct{}]{Source: src, Dir: opts.Source.Dir(), Plan: opts.Plan, Times: []time.Time{opts.From, opts.To},
+	var ins, mod, rem, rew, filtered, lines, size, versions atomic.Int64
+	walk := &history.Walk[pick]{Source: src, Dir: opts.Source.Dir(), Plan: opts.Plan, Times: times,
 		Fetchers: opts.Fetchers, Listed: opts.Listed, Fetched: opts.Fetched,
-		Pick: func(k *history.Key) ([]history.Entry, struct{}, bool, error) {
+		Pick: func(k *history.Key) ([]history.Entry, pick, bool, error) {
+			versions.Add(int64(k.Versions))
 			oldOK, newOK := k.Exists[0], k.Exists[1]
-			if !oldOK && !newOK || oldOK && newOK && k.At[0].VersionID == k.At[1].VersionID {
-				return nil, struct{}{}, false, nil
+			// Entries in the window: those stamped in [From, To).
+			inWindow := k.Pos[0] - k.Pos[1]
+			if inWindow == 0 {
+				return nil, pick{}, false, nil
 			}
+			// More than one entry in the window: the key may have held
+			// another state inside it (changed and changed back, created
+			// and deleted), which a snapshot taken within the window's
+			// first second holds; its line must set the state at To.
+			p := pick{several: inWindow > 1}
 			var read []history.Entry
 			if oldOK {
 				read = append(read, k.At[0])
@@ -82,15 +124,30 @@ func Run(ctx context.Context, src history.Source, w io.Writer, opts Options) (*S
 			if newOK {
 				read = append(read, k.At[1])
 			}
-			return read, struct{}{}, true, nil
-		},
-		Emit: func(_ context.Context, k *history.Key, _ struct{}, got []history.Version) error {
-			c := change{key: k.ObjectKey, when: k.At[1].LastModified}
-			if k.Exists[0] {
-				c.old, got = got[0].Item, got[1:]
+			if !oldOK && !newOK {
+				// Absent at both ends: listed as a deletion (Keys only)
+				// when it existed in between; the keys come from its
+				// newest image.
+				if !p.several || !k.HasImage {
+					return nil, pick{}, false, nil
+				}
+				p.keysOnly = true
+				read = append(read, k.Newest)
 			}
-			if k.Exists[1] {
-				c.new = got[0].Item
+			return read, p, true, nil
+		},
+		Emit: func(_ context.Context, k *history.Key, p pick, got []history.Version) error {
+			c := change{key: k.ObjectKey, when: k.At[1].LastModified, several: p.several}
+			switch {
+			case p.keysOnly:
+				c.keysFrom = got[0].Item
+			default:
+				if k.Exists[0] {
+					c.old, got = got[0].Item, got[1:]
+				}
+				if k.Exists[1] {
+					c.new = got[0].Item
+				}
 			}
 			line, kind, err := encode(src.Bucket(), opts, c)
 			if err != nil {
@@ -108,6 +165,16 @@ func Run(ctx context.Context, src history.Source, w io.Writer, opts Options) (*S
 			default:
 				rew.Add(1)
 			}
+			if line == nil {
+				return nil
+			}
+			lines.Add(1)
+			if c.new != nil {
+				size.Add(item.Size(c.new))
+			}
+			if c.old != nil && opts.View == NewAndOldImages {
+				size.Add(item.Size(c.old))
+			}
 			if _, err := w.Write(line); err != nil {
 				return fmt.Errorf("write diff: %w", err)
 			}
@@ -118,8 +185,16 @@ func Run(ctx context.Context, src history.Source, w io.Writer, opts Options) (*S
 		st.Keys = res.Keys
 	}
 	st.Inserted, st.Modified, st.Removed, st.Rewritten = ins.Load(), mod.Load(), rem.Load(), rew.Load()
-	st.Filtered = filtered.Load()
+	st.Filtered, st.Lines, st.Bytes, st.Versions = filtered.Load(), lines.Load(), size.Load(), versions.Load()
 	return st, err
+}
+
+// pick is what Pick decided for a key.
+type pick struct {
+	// several: more than one entry in the window.
+	several bool
+	// keysOnly: absent at both ends; the version read gives the keys.
+	keysOnly bool
 }
 
 // change is one key's change, before encoding: its images at the two
@@ -128,6 +203,12 @@ type change struct {
 	key      string
 	old, new item.Item
 	when     time.Time
+	// several: more than one entry in the window, so an equal image at
+	// both ends is still listed.
+	several bool
+	// keysFrom, for a key absent at both ends, is the image its keys are
+	// read from.
+	keysFrom item.Item
 }
 
 // kindFiltered is the kind of a change the filter leaves out (no line).
@@ -139,6 +220,8 @@ const kindFiltered = "filtered"
 func encode(bucket string, opts Options, c change) (line []byte, kind string, err error) {
 	oldIt, newIt := c.old, c.new
 	switch {
+	case c.keysFrom != nil:
+		kind = "REMOVE"
 	case oldIt == nil:
 		kind = "INSERT"
 	case newIt == nil:
@@ -146,13 +229,13 @@ func encode(bucket string, opts Options, c change) (line []byte, kind string, er
 	default:
 		a, _ := itemcmp.Canonical(oldIt)
 		b, _ := itemcmp.Canonical(newIt)
-		if bytes.Equal(a, b) {
+		if bytes.Equal(a, b) && !c.several {
 			return nil, "", nil
 		}
 		kind = "MODIFY"
 	}
 	if opts.Filter != nil {
-		ok, err := matchAny(opts.Filter, oldIt, newIt)
+		ok, err := matchAny(opts.Filter, oldIt, newIt, c.keysFrom)
 		if err != nil {
 			return nil, "", fmt.Errorf("s3://%s/%s: %w", bucket, c.key, err)
 		}
@@ -163,6 +246,9 @@ func encode(bucket string, opts Options, c change) (line []byte, kind string, er
 	img := newIt
 	if img == nil {
 		img = oldIt
+	}
+	if img == nil {
+		img = c.keysFrom
 	}
 	var names []string
 	if opts.Schema != nil {
@@ -183,8 +269,9 @@ func encode(bucket string, opts Options, c change) (line []byte, kind string, er
 	if opts.Schema != nil && item.ObjectID(keyJSON) != path.Base(c.key) {
 		return nil, "", fmt.Errorf("s3://%s/%s: key schema %s does not give this object's id", bucket, c.key, opts.Schema)
 	}
-	b := append([]byte(`{"Metadata":{"WriteTimestampMicros":`), strconv.FormatInt(c.when.UnixMicro(), 10)...)
-	b = append(b, `},"Keys":`...)
+	// As AWS writes it: a DynamoDB number, {"N":"..."}.
+	b := append([]byte(`{"Metadata":{"WriteTimestampMicros":{"N":"`), strconv.FormatInt(c.when.UnixMicro(), 10)...)
+	b = append(b, `"}},"Keys":`...)
 	b = append(b, keyJSON...)
 	if newIt != nil {
 		b = append(b, `,"NewImage":`...)
@@ -192,7 +279,7 @@ func encode(bucket string, opts Options, c change) (line []byte, kind string, er
 			return nil, "", err
 		}
 	}
-	if oldIt != nil {
+	if oldIt != nil && opts.View != NewImage {
 		b = append(b, `,"OldImage":`...)
 		if b, err = item.AppendItem(b, oldIt); err != nil {
 			return nil, "", err

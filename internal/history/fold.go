@@ -10,6 +10,11 @@ type Key struct {
 	// Exists[i] whether the item existed then (docs/DESIGN.md §3).
 	At     []Entry
 	Exists []bool
+	// Pos[i] is At[i]'s position in the key's listing (0: the newest
+	// entry), or the number of entries when none is old enough. With
+	// Times[i] before Times[j], the entries in (Times[i], Times[j]] are
+	// those at positions Pos[j] to Pos[i]-1.
+	Pos []int
 	// Newest is the newest version that is not a delete marker, to read
 	// the key's attributes from when only deletions follow it.
 	Newest   Entry
@@ -48,7 +53,7 @@ func (f *folder) add(e Entry) error {
 		if err := f.flush(); err != nil {
 			return err
 		}
-		f.cur = &Key{ObjectKey: e.Key, At: make([]Entry, len(f.times)), Exists: make([]bool, len(f.times)), decided: make([]bool, len(f.times))}
+		f.cur = &Key{ObjectKey: e.Key, At: make([]Entry, len(f.times)), Exists: make([]bool, len(f.times)), Pos: make([]int, len(f.times)), decided: make([]bool, len(f.times))}
 	}
 	k := f.cur
 	k.Versions++
@@ -60,7 +65,7 @@ func (f *folder) add(e Entry) error {
 	}
 	for i, t := range f.times {
 		if !k.decided[i] && !e.LastModified.After(t) {
-			k.decided[i], k.At[i], k.Exists[i] = true, e, !e.IsDelete
+			k.decided[i], k.At[i], k.Exists[i], k.Pos[i] = true, e, !e.IsDelete, k.Versions-1
 		}
 	}
 	// A server's clock can step, so every entry is looked at, not only
@@ -77,6 +82,11 @@ func (f *folder) flush() error {
 	}
 	k := f.cur
 	f.cur = nil
+	for i, d := range k.decided {
+		if !d {
+			k.Pos[i] = k.Versions
+		}
+	}
 	k.decided = nil
 	return f.emit(k)
 }

@@ -4,6 +4,7 @@ import (
 	"context"
 	"crypto/md5"
 	"encoding/base64"
+	"encoding/hex"
 	"encoding/json"
 	"fmt"
 	"hash"
@@ -109,7 +110,11 @@ func (p *part) commit(ctx context.Context) (bool, error) {
 	if err := p.sideF.Commit(ctx); err != nil {
 		return false, err
 	}
-	p.entry.MD5Checksum = base64.StdEncoding.EncodeToString(p.dataC.md5.Sum(nil))
+	sum := p.dataC.md5.Sum(nil)
+	p.entry.MD5Checksum = base64.StdEncoding.EncodeToString(sum)
+	if p.entry.ETag = store.ETag(p.dataF); p.entry.ETag == "" {
+		p.entry.ETag = hex.EncodeToString(sum) // what a single-part upload gets
+	}
 	p.entry.SizeBytes = p.dataC.n
 	p.entry.Data, p.entry.Sidecar = p.data, p.side
 	p.entry.DataFileS3Key, p.entry.SidecarS3Key = p.st.Key(p.data), p.st.Key(p.side)
@@ -122,3 +127,6 @@ func (p *part) abort() {
 		p.sideF.Abort()
 	}
 }
+
+func md5New() hash.Hash   { return md5.New() }
+func b64(b []byte) string { return base64.StdEncoding.EncodeToString(b) }

@@ -10,6 +10,7 @@ import (
 	"fmt"
 	"hash"
 	"io"
+	"strings"
 
 	"github.com/dynasnap/dynasnap/internal/store"
 	"github.com/dynasnap/dynasnap/internal/tabledef"
@@ -23,11 +24,25 @@ type Snapshot struct {
 }
 
 // Open reads the manifests of the snapshot in st; a folder without
-// manifest-summary.json is refused (ErrIncomplete).
+// manifest-summary.json is refused (ErrIncomplete). st may also be the
+// folder above an export in AWS's layout (it holds AWSDynamoDB/<id>/):
+// with one export there it is opened, with several they are named and
+// one must be chosen. An incremental export is refused (it holds changes,
+// not a table: restore --changes applies it), and so is an ION one.
 func Open(ctx context.Context, st store.Store) (*Snapshot, error) {
+	st, err := Locate(ctx, st)
+	if err != nil {
+		return nil, err
+	}
 	sum, err := ReadSummary(ctx, st)
 	if err != nil {
 		return nil, err
+	}
+	if sum.OutputFormat == "ION" {
+		return nil, fmt.Errorf("%s is an export in Amazon Ion format (outputFormat ION), which dynasnap does not read; export as DYNAMODB_JSON", st.URL(""))
+	}
+	if sum.Incremental() {
+		return nil, fmt.Errorf("%s is an incremental export (changes from %s to %s), not a snapshot of a table: apply it to a restored table with restore --changes", st.URL(""), awsTime(sum.ExportFromTime), awsTime(sum.ExportToTime))
 	}
 	files, err := ReadFiles(ctx, st)
 	if err != nil {
@@ -61,6 +76,42 @@ func readDefinition(ctx context.Context, st store.Store) (*tabledef.Definition, 
 		return nil, fmt.Errorf("%s: %w", st.URL(DefinitionName), err)
 	}
 	return d, nil
+}
+
+// Locate returns the export folder st names: st itself when it holds
+// manifest-summary.json, else the one finished export under
+// st/AWSDynamoDB/ (AWS's layout). With none it returns st, for the
+// caller's ErrIncomplete; with several it names them.
+func Locate(ctx context.Context, st store.Store) (store.Store, error) {
+	if ok, err := st.Exists(ctx, SummaryName); err != nil || ok {
+		return st, err
+	}
+	names, err := st.List(ctx, AWSDir)
+	if err != nil {
+		return nil, err
+	}
+	var found []string
+	for _, n := range names {
+		// AWSDynamoDB/<id>/manifest-summary.json
+		if parts := strings.Split(n, "/"); len(parts) == 3 && parts[2] == SummaryName {
+			found = append(found, parts[0]+"/"+parts[1])
+		}
+	}
+	switch len(found) {
+	case 0:
+		return st, nil
+	case 1:
+		sub, ok := store.Sub(st, found[0])
+		if !ok {
+			return st, nil
+		}
+		return sub, nil
+	}
+	var urls []string
+	for _, f := range found {
+		urls = append(urls, st.URL(f))
+	}
+	return nil, fmt.Errorf("%s holds %d exports; name one:\n  %s", st.URL(""), len(found), strings.Join(urls, "\n  "))
 }
 
 // Line is one item of a snapshot with where it came from.

@@ -39,6 +39,11 @@ type ShardManifest struct {
 	Tool           string              `json:"tool"`
 	// TableDefinition: every shard copies the same version (the same --at).
 	TableDefinition *DefinitionRef `json:"tableDefinition,omitempty"`
+	BilledSize      int64          `json:"billedSizeBytes,omitempty"`
+	TableARN        string         `json:"tableArn,omitempty"`
+	TableID         string         `json:"tableId,omitempty"`
+	SSE             string         `json:"sse,omitempty"`
+	SSEKMSKey       string         `json:"sseKmsKeyId,omitempty"`
 }
 
 func shardName(i, n int) string {
@@ -49,7 +54,8 @@ func writeShardManifest(ctx context.Context, out store.Store, files []FileEntry,
 	m := ShardManifest{Shard: opts.Shard, ShardCount: opts.Shards, Source: opts.Source.String(), ExportTime: opts.At.UTC(),
 		StartTime: start.UTC(), EndTime: time.Now().UTC(), OutputFormat: outFormat, Compression: opts.Compression,
 		Ranges: rangeCount(opts.Ranges), ItemCount: res.Items, VersionsListed: res.VersionsListed, VersionsNewer: res.VersionsNewer,
-		Filter: opts.FilterText, SkippedObjects: res.BadObjects, Files: files, Tool: opts.Tool}
+		Filter: opts.FilterText, SkippedObjects: res.BadObjects, Files: files, Tool: opts.Tool, BilledSize: res.BilledSize,
+		TableARN: opts.TableARN, TableID: opts.TableID, SSE: opts.SSE, SSEKMSKey: opts.SSEKMSKey}
 	var sum Summary
 	fillDefinition(&sum, res.Definition)
 	m.TableDefinition = sum.Dynasnap.TableDefinition
@@ -116,13 +122,14 @@ func Commit(ctx context.Context, out store.Store, tool string) (*Summary, error)
 		return nil, fmt.Errorf("%s: %d of %d shards have not finished; missing: %v", out.URL(""), len(missing), first.ShardCount, missing)
 	}
 	var files []FileEntry
-	sum := &Summary{Version: "2020-06-30", StartTime: first.StartTime, EndTime: time.Now().UTC(), ExportTime: first.ExportTime,
-		ManifestFilesS3Key: out.Key(FilesName), OutputFormat: first.OutputFormat, ExportType: "FULL_EXPORT",
+	sum := &Summary{Version: FullVersion, StartTime: first.StartTime, EndTime: time.Now().UTC(), ExportTime: first.ExportTime,
+		ManifestFilesS3Key: out.Key(FilesName), OutputFormat: first.OutputFormat,
 		Dynasnap: Details{FormatVersion: FormatVersion, Source: first.Source, Table: path.Base(first.Source),
 			Compression: first.Compression, Ranges: first.Ranges, Base: first.Base, Filter: first.Filter, Tool: tool}}
 	for _, m := range shards {
 		files = append(files, m.Files...)
 		sum.ItemCount += m.ItemCount
+		sum.BilledSizeBytes += m.BilledSize
 		sum.Dynasnap.VersionsListed += m.VersionsListed
 		sum.Dynasnap.VersionsNewer += m.VersionsNewer
 		sum.Dynasnap.SkippedObjects = append(sum.Dynasnap.SkippedObjects, m.SkippedObjects...)
@@ -151,22 +158,36 @@ func Commit(ctx context.Context, out store.Store, tool string) (*Summary, error)
 			fillDefinition(sum, &tabledef.Recorded{Def: def, Key: ref.Key, From: history.Entry{VersionID: ref.VersionID, LastModified: ref.LastModified}})
 		}
 	}
-	return sum, writeManifests(ctx, out, files, sum)
+	arn, id := tableIdentity(sum, first.TableARN, first.TableID)
+	DescribeOutput(sum, out, ExportID(first.ExportTime, first.Source, first.Filter), arn, id, first.SSE, first.SSEKMSKey)
+	return sum, WriteManifests(ctx, out, files, sum)
 }
 
-// writeManifests writes manifest-files.json, then manifest-summary.json:
-// the summary last, since its presence marks the snapshot finished.
-func writeManifests(ctx context.Context, out store.Store, files []FileEntry, sum *Summary) error {
+// WriteManifests writes manifest-files.json and its .md5, then
+// manifest-summary.md5 and manifest-summary.json: the summary last, since
+// its presence marks the snapshot finished. Each .md5 holds the base64 MD5
+// of its manifest's bytes, as in AWS's exports.
+func WriteManifests(ctx context.Context, out store.Store, files []FileEntry, sum *Summary) error {
 	var buf bytes.Buffer
 	if err := writeJSONLines(&buf, files); err != nil {
 		return err
 	}
-	if err := out.Put(ctx, FilesName, buf.Bytes()); err != nil {
+	if err := putWithMD5(ctx, out, FilesName, FilesMD5Name, buf.Bytes()); err != nil {
 		return err
 	}
 	b, err := json.MarshalIndent(sum, "", "  ")
 	if err != nil {
 		return err
 	}
-	return out.Put(ctx, SummaryName, append(b, '\n'))
+	return putWithMD5(ctx, out, SummaryName, SummaryMD5Name, append(b, '\n'))
+}
+
+// putWithMD5 writes the checksum file first, then the file.
+func putWithMD5(ctx context.Context, out store.Store, name, md5Name string, data []byte) error {
+	h := md5New()
+	h.Write(data)
+	if err := out.Put(ctx, md5Name, []byte(b64(h.Sum(nil)))); err != nil {
+		return err
+	}
+	return out.Put(ctx, name, data)
 }

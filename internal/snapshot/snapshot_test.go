@@ -3,6 +3,8 @@ package snapshot_test
 import (
 	"bytes"
 	"context"
+	"crypto/md5"
+	"encoding/base64"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -98,7 +100,7 @@ func compileSchemas(t *testing.T) map[string]*jsonschema.Schema {
 		}
 	}
 	out := map[string]*jsonschema.Schema{}
-	for _, name := range []string{"manifest-summary", "manifest-files", "item-line", "sidecar-line", "table-definition"} {
+	for _, name := range []string{"manifest-summary", "manifest-files", "item-line", "sidecar-line", "table-definition", "incremental-line"} {
 		s, err := c.Compile("https://dynasnap.dev/schemas/" + name + ".schema.json")
 		if err != nil {
 			t.Fatal(err)
@@ -147,21 +149,29 @@ func TestOutputMatchesSchemasAndKeepsTypes(t *testing.T) {
 	schemas := compileSchemas(t)
 	// The last run reads every version through the SDK alone
 	// (DYNASNAP_LEAN_GET=0), the others through the lean GET client.
-	for _, comp := range []string{"gzip", "zstd", "none", "gzip-sdk"} {
+	// The aws runs write in AWS's layout, under AWSDynamoDB/<exportId>/,
+	// and are opened by the folder above it.
+	for _, comp := range []string{"gzip", "zstd", "none", "gzip-sdk", "gzip-aws"} {
 		if comp == "gzip-sdk" {
 			t.Setenv("DYNASNAP_LEAN_GET", "0")
 		}
-		dir := filepath.Join(t.TempDir(), comp)
-		if _, err := snapshot.Run(context.Background(), s3source.New(cl, src.Bucket), store.NewLocal(dir), snapshot.Options{Source: src, At: time.Now().Add(time.Second), Compression: strings.TrimSuffix(comp, "-sdk")}); err != nil {
+		top := filepath.Join(t.TempDir(), comp)
+		dir := top
+		at := time.Now().Add(time.Second)
+		if strings.HasSuffix(comp, "-aws") {
+			dir = filepath.Join(top, snapshot.AWSDir, snapshot.ExportID(at, src.String()))
+		}
+		if _, err := snapshot.Run(context.Background(), s3source.New(cl, src.Bucket), store.NewLocal(dir), snapshot.Options{Source: src, At: at, Compression: strings.TrimSuffix(strings.TrimSuffix(comp, "-sdk"), "-aws")}); err != nil {
 			t.Fatal(err)
 		}
 		sum, _ := os.ReadFile(filepath.Join(dir, snapshot.SummaryName))
 		validate(t, schemas["manifest-summary"], "manifest-summary.json", sum)
+		checkAWSFiles(t, dir, sum)
 		files, _ := os.ReadFile(filepath.Join(dir, snapshot.FilesName))
 		for _, l := range bytes.Split(bytes.TrimSpace(files), []byte("\n")) {
 			validate(t, schemas["manifest-files"], "manifest-files.json line", l)
 		}
-		s, err := snapshot.Open(context.Background(), store.NewLocal(dir))
+		s, err := snapshot.Open(context.Background(), store.NewLocal(top))
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -182,6 +192,32 @@ func TestOutputMatchesSchemasAndKeepsTypes(t *testing.T) {
 				t.Errorf("%s: %s changed:\n got %.200s\nwant %.200s", comp, k, got[k], v)
 			}
 		}
+	}
+}
+
+// checkAWSFiles checks what AWS writes beside the manifests: the two .md5
+// files (base64 MD5 of each manifest) and _started; and the summary's
+// fields that AWS fills and dynasnap must too.
+func checkAWSFiles(t *testing.T, dir string, sum []byte) {
+	t.Helper()
+	for name, md5Name := range map[string]string{snapshot.SummaryName: snapshot.SummaryMD5Name, snapshot.FilesName: snapshot.FilesMD5Name} {
+		b, _ := os.ReadFile(filepath.Join(dir, name))
+		want, err := os.ReadFile(filepath.Join(dir, md5Name))
+		h := md5.Sum(b)
+		if err != nil || string(want) != base64.StdEncoding.EncodeToString(h[:]) {
+			t.Errorf("%s: %q, %v", md5Name, want, err)
+		}
+	}
+	if st, err := os.Stat(filepath.Join(dir, snapshot.StartedName)); err != nil || st.Size() != 0 {
+		t.Errorf("_started: %v", err)
+	}
+	var m map[string]any
+	json.Unmarshal(sum, &m)
+	if _, ok := m["exportType"]; ok {
+		t.Errorf("a full export's summary has exportType: %s", sum)
+	}
+	if m["billedSizeBytes"].(float64) <= 0 || m["exportArn"] == nil {
+		t.Errorf("billedSizeBytes or exportArn not filled: %s", sum)
 	}
 }
 
@@ -312,8 +348,50 @@ func TestS3Output(t *testing.T) {
 	r, _ := out.Open(context.Background(), snapshot.SummaryName)
 	b, _ := io.ReadAll(r)
 	r.Close()
-	if !bytes.Contains(b, []byte(`"s3Bucket": "`+bucket)) {
-		t.Errorf("summary lacks s3Bucket: %s", b)
+	if !bytes.Contains(b, []byte(`"s3Bucket": "`+bucket)) || !bytes.Contains(b, []byte(`"s3Prefix": "exports/one"`)) ||
+		!bytes.Contains(b, []byte(`"s3SseAlgorithm": "AES256"`)) || !bytes.Contains(b, []byte(`"manifestFilesS3Key": "exports/one/manifest-files.json"`)) {
+		t.Errorf("summary lacks s3Bucket, s3Prefix, s3SseAlgorithm or a full manifestFilesS3Key: %s", b)
+	}
+	validate(t, compileSchemas(t)["manifest-summary"], "S3 manifest-summary.json", b)
+	if e := s.Files[0].ETag; !strings.HasSuffix(e, "-2") {
+		t.Errorf("etag %q: want S3's multipart ETag of 2 parts", e)
+	}
+
+	// In AWS's layout on S3: s3Prefix is the prefix above AWSDynamoDB/,
+	// keys are from the bucket root, and the parent folder opens it.
+	at := time.Now().Add(time.Second)
+	id := snapshot.ExportID(at, src.String())
+	awsOut, _ := store.NewS3(cl, layout.Location{Bucket: bucket, Prefix: "exports/aws/AWSDynamoDB/" + id}, store.Options{SSE: "AES256"})
+	if _, err := snapshot.Run(context.Background(), s3source.New(cl, src.Bucket), awsOut, snapshot.Options{Source: src, At: at, SSE: "AES256",
+		TableARN: "arn:aws:dynamodb:us-east-1:123456789012:table/t", TableID: "12345a12-abcd-123a-ab12-1234abc12345"}); err != nil {
+		t.Fatal(err)
+	}
+	parent, _ := store.NewS3(cl, layout.Location{Bucket: bucket, Prefix: "exports/aws"}, store.Options{})
+	as, err := snapshot.Open(context.Background(), parent)
+	if err != nil {
+		t.Fatal(err)
+	}
+	sm := as.Summary
+	if *sm.S3Prefix != "exports/aws" || sm.ExportARN != "arn:aws:dynamodb:us-east-1:123456789012:table/t/export/"+id || *sm.S3SSEAlgorithm != "AES256" ||
+		sm.ManifestFilesS3Key != "exports/aws/AWSDynamoDB/"+id+"/manifest-files.json" || *sm.TableID != "12345a12-abcd-123a-ab12-1234abc12345" {
+		t.Errorf("aws layout summary: %+v", sm)
+	}
+	if !strings.HasPrefix(as.Files[0].DataFileS3Key, "exports/aws/AWSDynamoDB/"+id+"/data/") || len(as.Files[0].ETag) != 32 {
+		t.Errorf("aws layout file: %+v", as.Files[0])
+	}
+}
+
+// --sse values as AWS's enum names them (SeaweedFS has no KMS to try).
+func TestSSEAlgorithm(t *testing.T) {
+	for _, c := range []struct {
+		sse  string
+		s3   bool
+		want string
+	}{{"aws:kms", true, "KMS"}, {"AES256", true, "AES256"}, {"", true, "AES256"}, {"", false, ""}} {
+		got := snapshot.SSEAlgorithm(c.sse, c.s3)
+		if (got == nil) != (c.want == "") || got != nil && *got != c.want {
+			t.Errorf("%q s3=%v: %v, want %q", c.sse, c.s3, got, c.want)
+		}
 	}
 }
 
@@ -322,4 +400,50 @@ func must[T any](v T, err error) T {
 		panic(err)
 	}
 	return v
+}
+
+// AWS's exports as AWS documents them (testdata/aws-exports) match the
+// schemas, so the schemas describe AWS's format, not only dynasnap's.
+func TestAWSFixturesMatchSchemas(t *testing.T) {
+	schemas := compileSchemas(t)
+	for _, dir := range []string{"full", "incremental", "after"} {
+		sums, _ := filepath.Glob(filepath.Join("../../testdata/aws-exports", dir, "AWSDynamoDB/*/manifest-summary.json"))
+		if len(sums) != 1 {
+			t.Fatalf("%s: %v", dir, sums)
+		}
+		b, _ := os.ReadFile(sums[0])
+		validate(t, schemas["manifest-summary"], dir+" manifest-summary.json", b)
+		files, _ := os.ReadFile(filepath.Join(filepath.Dir(sums[0]), snapshot.FilesName))
+		validate(t, schemas["manifest-files"], dir+" manifest-files.json", bytes.TrimSpace(files))
+		st := store.NewLocal(filepath.Join("../../testdata/aws-exports", dir))
+		if dir == "incremental" {
+			c, err := snapshot.OpenChanges(context.Background(), st)
+			if err != nil {
+				t.Fatal(err)
+			}
+			n := 0
+			err = c.Each(context.Background(), c.Files[0], func(ch snapshot.Change) error {
+				n++
+				return nil
+			})
+			if err != nil || n != 5 {
+				t.Fatalf("changes: %d %v", n, err)
+			}
+			if _, err := snapshot.Open(context.Background(), st); err == nil || !strings.Contains(err.Error(), "restore --changes") {
+				t.Errorf("Open of an incremental export: %v", err)
+			}
+			continue
+		}
+		s, err := snapshot.Open(context.Background(), st)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := s.EachItem(context.Background(), func(l snapshot.Line) error {
+			line, _ := json.Marshal(map[string]json.RawMessage{"Item": l.Item})
+			validate(t, schemas["item-line"], "data line", line)
+			return nil
+		}); err != nil {
+			t.Fatal(err)
+		}
+	}
 }

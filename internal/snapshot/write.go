@@ -54,6 +54,11 @@ type Options struct {
 	Filter func(item.Item) (bool, error)
 	// FilterText is the filter's source, recorded in the summary.
 	FilterText string
+	// TableARN and TableID, when known (from the table definition recorded
+	// with the backup), fill the summary's tableArn and tableId and make
+	// exportArn a real ARN (TableARN/export/<id>). Empty: null in the
+	// summary, and exportArn holds the export id alone.
+	TableARN, TableID string
 
 	// Progress counters, optional.
 	Listed, Fetched, Written *progress.Counter
@@ -74,8 +79,11 @@ type Result struct {
 	Filtered      int64 // items left out by the filter
 	BadObjects    []history.BadObject
 	BytesWritten  int64
-	DataFiles     int
-	Elapsed       time.Duration
+	// BilledSize is the items' size by DynamoDB's rules (item.Size),
+	// summed: the summary's billedSizeBytes.
+	BilledSize int64
+	DataFiles  int
+	Elapsed    time.Duration
 	// OldestVersion is the earliest LastModified listed: an At before it
 	// gives an empty snapshot.
 	OldestVersion time.Time
@@ -138,6 +146,11 @@ func Run(ctx context.Context, src history.Source, out store.Store, opts Options)
 	if err := prepareOutput(ctx, out, opts.Shards > 0); err != nil {
 		return nil, err
 	}
+	// As AWS does: an empty _started says the folder is writable and the
+	// export has begun.
+	if err := out.Put(ctx, StartedName, nil); err != nil {
+		return nil, err
+	}
 	if err := history.Wait(ctx, opts.At, max(opts.ClockSkew, 0)); err != nil {
 		return nil, err
 	}
@@ -169,9 +182,13 @@ func Run(ctx context.Context, src history.Source, out store.Store, opts Options)
 		Emit: func(ctx context.Context, k *history.Key, reuse []byte, got []history.Version) error {
 			if reuse != nil {
 				reused.Add(1)
-				return ps.add(ctx, k.At[0], reuse)
+				it, err := item.Unmarshal(reuse)
+				if err != nil {
+					return fmt.Errorf("base item %s: %w", k.ObjectKey, err)
+				}
+				return ps.add(ctx, k.At[0], reuse, item.Size(it))
 			}
-			return ps.add(ctx, k.At[0], got[0].JSON)
+			return ps.add(ctx, k.At[0], got[0].JSON, item.Size(got[0].Item))
 		},
 	}
 	if opts.Filter != nil {
@@ -223,6 +240,7 @@ func Run(ctx context.Context, src history.Source, out store.Store, opts Options)
 		res.Items += f.ItemCount
 		res.BytesWritten += f.SizeBytes
 	}
+	res.BilledSize = ps.billed.Load()
 	if opts.Shards > 0 {
 		res.Elapsed = time.Since(start)
 		return res, writeShardManifest(ctx, out, files, opts, outFormat, res, start)
@@ -245,6 +263,9 @@ type parts struct {
 	cur   *part
 	n     int
 	files []FileEntry
+	// billed sums the items' DynamoDB sizes (Emit runs in key order, one
+	// at a time, but the counter keeps it safe either way).
+	billed atomic.Int64
 }
 
 func (ps *parts) name(dir, ext string) string {
@@ -257,8 +278,9 @@ func (ps *parts) name(dir, ext string) string {
 	return fmt.Sprintf("%s/part-%05d%s", dir, ps.n, ext)
 }
 
-func (ps *parts) add(ctx context.Context, e history.Entry, body []byte) error {
+func (ps *parts) add(ctx context.Context, e history.Entry, body []byte, size int64) error {
 	o := ps.opts
+	ps.billed.Add(size)
 	if ps.cur == nil {
 		ps.cur = &part{st: ps.st, format: o.Format, compression: o.Compression, written: o.Written.Add, parquet: &o.Parquet,
 			data: ps.name(DataDir, extension(o.Format, o.Compression)), side: ps.name(SidecarDir, sidecarExtension(o.Compression))}
@@ -326,10 +348,12 @@ func prepareOutput(ctx context.Context, out store.Store, shard bool) error {
 			}
 		}
 	}
-	if err := out.Remove(ctx, DefinitionName); err != nil {
-		return err
+	for _, n := range []string{DefinitionName, FilesName, FilesMD5Name, SummaryMD5Name} {
+		if err := out.Remove(ctx, n); err != nil {
+			return err
+		}
 	}
-	return out.Remove(ctx, FilesName)
+	return nil
 }
 
 // copyDefinition copies the table's definition in force at At, by the
@@ -363,10 +387,22 @@ func fillDefinition(sum *Summary, rec *tabledef.Recorded) {
 		LastModified: rec.From.LastModified.UTC()}
 }
 
+// tableIdentity is the table ARN and id a summary names: those given, else
+// the recorded definition's.
+func tableIdentity(sum *Summary, arn, id string) (string, string) {
+	if arn == "" && sum.TableARN != nil {
+		arn = *sum.TableARN
+	}
+	if id == "" && sum.TableID != nil {
+		id = *sum.TableID
+	}
+	return arn, id
+}
+
 func commitManifests(ctx context.Context, out store.Store, files []FileEntry, opts Options, outFormat string, res *Result, start time.Time) (*Summary, error) {
 	sum := &Summary{
-		Version: "2020-06-30", StartTime: start.UTC(), EndTime: time.Now().UTC(), ExportTime: opts.At.UTC(),
-		ManifestFilesS3Key: out.Key(FilesName), ItemCount: res.Items, OutputFormat: outFormat, ExportType: "FULL_EXPORT",
+		Version: FullVersion, StartTime: start.UTC(), EndTime: time.Now().UTC(), ExportTime: opts.At.UTC(),
+		ManifestFilesS3Key: out.Key(FilesName), BilledSizeBytes: res.BilledSize, ItemCount: res.Items, OutputFormat: outFormat,
 		Dynasnap: Details{FormatVersion: FormatVersion, Source: opts.Source.String(), Table: opts.Source.Table(),
 			Compression: opts.Compression, DataFiles: len(files), VersionsListed: res.VersionsListed, VersionsNewer: res.VersionsNewer,
 			Ranges: rangeCount(opts.Ranges), SingleFile: opts.SingleFile, Tool: opts.Tool,
@@ -376,17 +412,9 @@ func commitManifests(ctx context.Context, out store.Store, files []FileEntry, op
 		sum.Dynasnap.Base = opts.Base.Store.URL("")
 	}
 	fillDefinition(sum, res.Definition)
-	if s3out, ok := out.(*store.S3); ok {
-		b, p := s3out.Location()
-		sum.S3Bucket, sum.S3Prefix = &b, &p
-		if opts.SSE != "" {
-			sum.S3SSEAlgorithm = &opts.SSE
-		}
-		if opts.SSEKMSKey != "" {
-			sum.S3SSEKMSKeyID = &opts.SSEKMSKey
-		}
-	}
-	return sum, writeManifests(ctx, out, files, sum)
+	arn, id := tableIdentity(sum, opts.TableARN, opts.TableID)
+	DescribeOutput(sum, out, ExportID(opts.At, opts.Source.String(), opts.FilterText), arn, id, opts.SSE, opts.SSEKMSKey)
+	return sum, WriteManifests(ctx, out, files, sum)
 }
 
 func rangeCount(n int) int {

@@ -128,3 +128,6 @@ func (l *Local) Remove(ctx context.Context, name string) error {
 	}
 	return nil
 }
+
+// Sub is the store of the folder dir inside this one.
+func (l *Local) Sub(dir string) Store { return NewLocal(l.path(dir)) }

@@ -46,6 +46,12 @@ func (s *S3) Key(name string) string { return s.loc.Key(name) }
 func (s *S3) URL(name string) string { return "s3://" + s.loc.Bucket + "/" + s.Key(name) }
 
 func (s *S3) Put(ctx context.Context, name string, data []byte) error {
+	_, err := s.put(ctx, name, data)
+	return err
+}
+
+// put writes one object and returns its ETag, without quotes.
+func (s *S3) put(ctx context.Context, name string, data []byte) (string, error) {
 	in := &s3.PutObjectInput{Bucket: aws.String(s.loc.Bucket), Key: aws.String(s.Key(name)), Body: bytes.NewReader(data)}
 	if s.opts.SSE != "" {
 		in.ServerSideEncryption = types.ServerSideEncryption(s.opts.SSE)
@@ -53,10 +59,11 @@ func (s *S3) Put(ctx context.Context, name string, data []byte) error {
 	if s.opts.SSEKMSKeyID != "" {
 		in.SSEKMSKeyId = aws.String(s.opts.SSEKMSKeyID)
 	}
-	if _, err := s.client.PutObject(ctx, in); err != nil {
-		return fmt.Errorf("put %s: %w", s.URL(name), err)
+	out, err := s.client.PutObject(ctx, in)
+	if err != nil {
+		return "", fmt.Errorf("put %s: %w", s.URL(name), err)
 	}
-	return nil
+	return strings.Trim(aws.ToString(out.ETag), `"`), nil
 }
 
 func (s *S3) Open(ctx context.Context, name string) (io.ReadCloser, error) {
@@ -128,7 +135,12 @@ type s3File struct {
 	parts    []types.CompletedPart
 	done     bool
 	ctx      context.Context
+	etag     string
 }
+
+// ETag is the committed object's ETag, without quotes: S3's, as AWS's
+// exports record it in manifest-files.json.
+func (f *s3File) ETag() string { return f.etag }
 
 func (s *S3) Create(ctx context.Context, name string) (File, error) {
 	return &s3File{s: s, name: name, ctx: ctx}, nil
@@ -175,7 +187,9 @@ func (f *s3File) flushPart(ctx context.Context) error {
 func (f *s3File) Commit(ctx context.Context) error {
 	if f.uploadID == "" {
 		f.done = true
-		return f.s.Put(ctx, f.name, f.buf.Bytes())
+		var err error
+		f.etag, err = f.s.put(ctx, f.name, f.buf.Bytes())
+		return err
 	}
 	if f.buf.Len() > 0 {
 		if err := f.flushPart(ctx); err != nil {
@@ -183,13 +197,14 @@ func (f *s3File) Commit(ctx context.Context) error {
 			return err
 		}
 	}
-	_, err := f.s.client.CompleteMultipartUpload(ctx, &s3.CompleteMultipartUploadInput{Bucket: aws.String(f.s.loc.Bucket),
+	out, err := f.s.client.CompleteMultipartUpload(ctx, &s3.CompleteMultipartUploadInput{Bucket: aws.String(f.s.loc.Bucket),
 		Key: aws.String(f.s.Key(f.name)), UploadId: aws.String(f.uploadID),
 		MultipartUpload: &types.CompletedMultipartUpload{Parts: f.parts}})
 	if err != nil {
 		f.Abort()
 		return fmt.Errorf("complete upload %s: %w", f.s.URL(f.name), err)
 	}
+	f.etag = strings.Trim(aws.ToString(out.ETag), `"`)
 	f.done = true
 	return nil
 }
@@ -209,3 +224,6 @@ func (f *s3File) Abort() {
 
 // Location is the bucket and prefix of the store.
 func (s *S3) Location() (bucket, prefix string) { return s.loc.Bucket, s.loc.Prefix }
+
+// Sub is the store of the folder dir inside this one.
+func (s *S3) Sub(dir string) Store { return &S3{client: s.client, loc: s.loc.Child(dir), opts: s.opts} }

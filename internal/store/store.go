@@ -33,6 +33,24 @@ type Store interface {
 	Key(name string) string
 }
 
+// Sub returns the store of the folder dir inside st, for the stores that
+// have folders (both of this package's); ok is false for others.
+func Sub(st Store, dir string) (Store, bool) {
+	if s, ok := st.(interface{ Sub(string) Store }); ok {
+		return s.Sub(dir), true
+	}
+	return nil, false
+}
+
+// ETag is a committed file's ETag as S3 reported it, or "" where the store
+// has none (a local file).
+func ETag(f File) string {
+	if e, ok := f.(interface{ ETag() string }); ok {
+		return e.ETag()
+	}
+	return ""
+}
+
 // File is a file being written.
 type File interface {
 	io.Writer
