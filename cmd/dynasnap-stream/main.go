@@ -10,10 +10,12 @@
 //	DYNASNAP_TABLE         table name in the layout (default: from the event source ARN)
 //	DYNASNAP_CONCURRENCY   keys written at once (default 32)
 //	DYNASNAP_SKIP_APPLIED  "false" turns off the per-key check that makes retries idempotent
+//	DYNASNAP_EXPECTED_BUCKET_OWNER  account ID that must own the bucket (x-amz-expected-bucket-owner)
 //	DYNASNAP_LOG_LEVEL     debug, info (default), warn, error; AWS_LAMBDA_LOG_LEVEL also works
 //
 // S3 endpoint, region and credentials come the standard AWS way
-// (AWS_ENDPOINT_URL_S3, AWS_REGION, the execution role).
+// (AWS_ENDPOINT_URL_S3, AWS_REGION, the execution role); the bucket's own
+// region is looked up once at start (HeadBucket).
 package main
 
 import (
@@ -55,13 +57,17 @@ func setup(ctx context.Context, log *slog.Logger) (*stream.Handler, error) {
 		}
 		cfg.Concurrency = n
 	}
-	clients, err := awsconf.Load(ctx, awsconf.Options{MaxConns: max(cfg.Concurrency, 32)})
+	clients, err := awsconf.Load(ctx, awsconf.Options{MaxConns: max(cfg.Concurrency, 32), ExpectedBucketOwner: os.Getenv("DYNASNAP_EXPECTED_BUCKET_OWNER")})
 	if err != nil {
 		return nil, err
 	}
 	log.Info("dynasnap-stream starting", "bucket", cfg.Bucket, "prefix", cfg.Prefix, "table", cfg.Table,
 		"concurrency", cfg.Concurrency, "skip_applied", cfg.SkipApplied)
-	return stream.New(clients.S3(), cfg, log)
+	s3c, err := clients.S3For(ctx, cfg.Bucket)
+	if err != nil {
+		return nil, err
+	}
+	return stream.New(s3c, cfg, log)
 }
 
 func logLevel() slog.Level {

@@ -10,7 +10,6 @@ import (
 	"time"
 
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
-	"github.com/aws/aws-sdk-go-v2/service/s3"
 
 	"github.com/dynasnap/dynasnap/internal/awsconf"
 	"github.com/dynasnap/dynasnap/internal/filter"
@@ -112,7 +111,7 @@ func cmdRestore(ctx context.Context, a *app, args []string) error {
 	w := &restore.Writer{Client: ddb, Table: *table, Workers: *workers, MaxWCU: *maxWCU, Written: written, Deleted: deleted}
 	r := &restoreRun{a: a, ddb: ddb, table: *table, quiet: *quiet, json: *jsonOut, overwrite: *overwrite, create: *createTable, keySchema: ks, sel: sel}
 	if *snap != "" {
-		return r.fromSnapshot(ctx, clients.S3(), *snap, *checkpoint, *readers, w)
+		return r.fromSnapshot(ctx, clients.Source(), *snap, *checkpoint, *readers, w)
 	}
 
 	src, err := history.ParseSource(*source)
@@ -131,7 +130,7 @@ func cmdRestore(ctx context.Context, a *app, args []string) error {
 		}
 		opts.Key = k
 	}
-	hs, err := s3source.Open(ctx, clients.S3(), src.Bucket)
+	hs, err := s3source.OpenIn(ctx, clients.Source(), src.Bucket)
 	if err != nil {
 		return err
 	}
@@ -201,8 +200,8 @@ func (r *restoreRun) checkEmpty(ctx context.Context) error {
 	return nil
 }
 
-func (r *restoreRun) fromSnapshot(ctx context.Context, s3c *s3.Client, snap, cpPath string, readers int, w *restore.Writer) error {
-	st, err := openSnapshotStore(s3c, snap)
+func (r *restoreRun) fromSnapshot(ctx context.Context, clients *awsconf.Clients, snap, cpPath string, readers int, w *restore.Writer) error {
+	st, err := openSnapshotStore(clients, snap)
 	if err != nil {
 		return usageError{fmt.Sprintf("--snapshot: %v", err)}
 	}
@@ -452,13 +451,9 @@ func retries(res *restore.Result) string {
 }
 
 // openSnapshotStore opens a snapshot folder for reading.
-func openSnapshotStore(s3c *s3.Client, snap string) (store.Store, error) {
+func openSnapshotStore(clients *awsconf.Clients, snap string) (store.Store, error) {
 	if layout.IsS3URL(snap) {
-		loc, err := layout.ParseS3URL(snap)
-		if err != nil {
-			return nil, err
-		}
-		return store.NewS3(s3c, loc, store.Options{})
+		return store.Open(clients, snap, store.Options{})
 	}
 	if _, err := os.Stat(snap); err != nil {
 		return nil, err
