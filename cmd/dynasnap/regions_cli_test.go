@@ -101,7 +101,9 @@ func TestRegionsWrongOwner(t *testing.T) {
 	ddb := testenv.DynamoDB(t)
 	table := idTable(t, ddb, "regions-owner")
 	fresh := testenv.Name("regions")
-	t.Cleanup(func() { ddb.DeleteTable(context.Background(), &dynamodb.DeleteTableInput{TableName: aws.String(fresh)}) })
+	t.Cleanup(func() {
+		ddb.DeleteTable(context.Background(), &dynamodb.DeleteTableInput{TableName: aws.String(fresh)})
+	})
 	owner := []string{"--expected-bucket-owner", regionsOther}
 	snap := "s3://" + snapBucket + "/exports/orders/one"
 	for _, s := range []struct {
