@@ -141,3 +141,44 @@ func TestRegionsWrongOwner(t *testing.T) {
 		t.Errorf("the table was written: %v %v", err, out)
 	}
 }
+
+// --source-profile reads the backup with one identity, --profile the rest:
+// a snapshot reads with the source identity only, and a restore writes the
+// table with the other. Neither secret is printed.
+func TestSourceProfile(t *testing.T) {
+	src := seed(t, 30)
+	time.Sleep(1100 * time.Millisecond)
+	at := time.Now().Add(-100 * time.Millisecond).UTC().Format(time.RFC3339Nano)
+	table := testenv.Name("srcprofile")
+	ddb := testenv.DynamoDB(t)
+	key, secret := os.Getenv("AWS_ACCESS_KEY_ID"), os.Getenv("AWS_SECRET_ACCESS_KEY")
+	dir := t.TempDir()
+	creds := dir + "/credentials"
+	const badSecret = "not-the-secret-0123456789"
+	if err := os.WriteFile(creds, []byte("[backup]\naws_access_key_id = "+key+"\naws_secret_access_key = "+secret+
+		"\n[stranger]\naws_access_key_id = "+key+"\naws_secret_access_key = "+badSecret+"\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	t.Setenv("AWS_SHARED_CREDENTIALS_FILE", creds)
+	t.Setenv("AWS_CONFIG_FILE", dir+"/config")
+	t.Setenv("AWS_ACCESS_KEY_ID", "")
+	t.Setenv("AWS_SECRET_ACCESS_KEY", "")
+	t.Setenv("AWS_PROFILE", "")
+	out := dir + "/snap"
+	if _, e, code := cli("snapshot", "--source", src.String(), "--at", at, "--out", out, "--quiet", "--source-profile", "backup", "--profile", "stranger"); code != 0 {
+		t.Fatalf("snapshot reading with --source-profile backup: exit %d: %s", code, e)
+	}
+	_, e, code := cli("snapshot", "--source", src.String(), "--at", at, "--out", dir+"/snap2", "--quiet", "--source-profile", "stranger", "--profile", "backup")
+	if code == 0 {
+		t.Fatal("snapshot reading with --source-profile stranger (a wrong secret) succeeded: the source side did not use it")
+	}
+	if strings.Contains(e, badSecret) || strings.Contains(e, secret) {
+		t.Fatalf("a secret was printed: %s", e)
+	}
+	t.Cleanup(func() {
+		ddb.DeleteTable(context.Background(), &dynamodb.DeleteTableInput{TableName: aws.String(table)})
+	})
+	if _, e, code := cli("restore", "--source", src.String(), "--at", at, "--table", table, "--create-table", "--quiet", "--source-profile", "backup", "--profile", "backup"); code != 0 {
+		t.Fatalf("restore with both profiles: exit %d: %s", code, e)
+	}
+}
