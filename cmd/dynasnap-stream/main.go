@@ -13,11 +13,13 @@
 //	DYNASNAP_DEFINITION_EVERY  how often a warm writer reads the table's definition again (default 1m;
 //	                       it is always read on a cold start and stored when it changed)
 //	DYNASNAP_RECORD_DEFINITION  "false" turns off recording the table's definition
+//	DYNASNAP_EXPECTED_BUCKET_OWNER  account ID that must own the bucket (x-amz-expected-bucket-owner)
 //	DYNASNAP_LOG_LEVEL     debug, info (default), warn, error; AWS_LAMBDA_LOG_LEVEL also works
 //
 // S3 and DynamoDB endpoints, region and credentials come the standard AWS
 // way (AWS_ENDPOINT_URL_S3, AWS_ENDPOINT_URL_DYNAMODB, AWS_REGION, the
-// execution role). The definition is read with DescribeTable,
+// execution role); the bucket's own region is looked up once at start
+// (HeadBucket). The definition is read with DescribeTable,
 // DescribeTimeToLive, ListTagsOfResource and DescribeContinuousBackups;
 // without those permissions the writer logs one warning and keeps writing
 // items (docs/DESIGN.md §2.8).
@@ -70,7 +72,7 @@ func setup(ctx context.Context, log *slog.Logger) (*stream.Handler, error) {
 		}
 		cfg.DefinitionEvery = d
 	}
-	clients, err := awsconf.Load(ctx, awsconf.Options{MaxConns: max(cfg.Concurrency, 32)})
+	clients, err := awsconf.Load(ctx, awsconf.Options{MaxConns: max(cfg.Concurrency, 32), ExpectedBucketOwner: os.Getenv("DYNASNAP_EXPECTED_BUCKET_OWNER")})
 	if err != nil {
 		return nil, err
 	}
@@ -81,7 +83,11 @@ func setup(ctx context.Context, log *slog.Logger) (*stream.Handler, error) {
 	cfg.Tool = "dynasnap-stream"
 	log.Info("dynasnap-stream starting", "bucket", cfg.Bucket, "prefix", cfg.Prefix, "table", cfg.Table,
 		"concurrency", cfg.Concurrency, "skip_applied", cfg.SkipApplied, "record_definition", record)
-	return stream.New(clients.S3(), cfg, log)
+	s3c, err := clients.S3For(ctx, cfg.Bucket)
+	if err != nil {
+		return nil, err
+	}
+	return stream.New(s3c, cfg, log)
 }
 
 func logLevel() slog.Level {

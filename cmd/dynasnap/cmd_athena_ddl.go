@@ -57,7 +57,7 @@ func cmdAthenaDDL(ctx context.Context, a *app, args []string) error {
 	if err != nil {
 		return err
 	}
-	st, err := store.Open(clients, snapURL, store.Options{})
+	st, err := store.Open(clients.Source(), snapURL, store.Options{})
 	if err != nil {
 		return usageError{err.Error()}
 	}

@@ -56,7 +56,11 @@ func cmdBackfill(ctx context.Context, a *app, args []string) error {
 		opts.Progress = func(s backfill.Stats) { fmt.Fprintf(a.stderr, "backfill %s: %s\n", opts.Table, progressLine(s)) }
 	}
 	opts.Tool = "dynasnap " + version()
-	st, err := backfill.Run(ctx, clients.DynamoDB(), clients.S3(), opts)
+	s3c, err := clients.Source().S3For(ctx, opts.Dest.Bucket)
+	if err != nil {
+		return err
+	}
+	st, err := backfill.Run(ctx, clients.DynamoDB(), s3c, opts)
 	if err != nil {
 		if opts.Checkpoint != "" {
 			return fmt.Errorf("backfill %s (rerun with --checkpoint %s to resume): %s: %w", opts.Table, opts.Checkpoint, progressLine(st), err)

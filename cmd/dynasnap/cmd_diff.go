@@ -100,7 +100,7 @@ func cmdDiff(ctx context.Context, a *app, args []string) error {
 	if err != nil {
 		return err
 	}
-	hs, err := s3source.Open(ctx, clients.S3(), src.Bucket)
+	hs, err := s3source.OpenIn(ctx, clients.Source(), src.Bucket)
 	if err != nil {
 		return err
 	}

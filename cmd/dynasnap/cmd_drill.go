@@ -165,7 +165,7 @@ func cmdDrill(ctx context.Context, a *app, args []string) error {
 		KeepTable: *keepTable, Log: logw, Written: written, Read: read, Scanned: scanned, AfterRestore: a.shellHook(*afterRestore, "--after-restore")})
 	rep.Stop()
 	r.SnapshotTaken, r.UnfinishedSkipped = extra.taken, extra.unfinished
-	r.HistoryHorizon = drillHorizon(ctx, clients.S3(), s.Summary.Dynasnap.Source)
+	r.HistoryHorizon = drillHorizon(ctx, clients.Source(), s.Summary.Dynasnap.Source)
 	return d.finish(r, err)
 }
 
@@ -216,7 +216,7 @@ func (d *drillRun) finish(r *drill.Report, err error) error {
 }
 
 func openSnapshot(ctx context.Context, clients *awsconf.Clients, url string) (*snapshot.Snapshot, error) {
-	st, err := openSnapshotStore(clients.S3(), url)
+	st, err := openSnapshotStore(clients.Source(), url)
 	if err != nil {
 		return nil, usageError{fmt.Sprintf("--snapshot: %v", err)}
 	}
@@ -224,12 +224,12 @@ func openSnapshot(ctx context.Context, clients *awsconf.Clients, url string) (*s
 }
 
 func (d *drillRun) newest(ctx context.Context, clients *awsconf.Clients, folder string) (*snapshot.Snapshot, drillExtra, error) {
-	parent, err := store.Open(clients, folder, store.Options{})
+	parent, err := store.Open(clients.Source(), folder, store.Options{})
 	if err != nil {
 		return nil, drillExtra{}, usageError{fmt.Sprintf("--snapshots: %v", err)}
 	}
 	f, err := drill.FindNewest(ctx, parent, func(url string) (store.Store, error) {
-		return store.Open(clients, url, store.Options{})
+		return store.Open(clients.Source(), url, store.Options{})
 	})
 	extra := drillExtra{unfinished: f.Unfinished}
 	if err != nil {
@@ -247,7 +247,7 @@ func (d *drillRun) newest(ctx context.Context, clients *awsconf.Clients, folder 
 // progress on stderr; a refused destination is a usage error.
 func (d *drillRun) takeSnapshot(ctx context.Context, clients *awsconf.Clients, src layout.Location, out, folder string) (*snapshot.Snapshot, drillExtra, error) {
 	var extra drillExtra
-	hs, err := s3source.Open(ctx, clients.S3(), src.Bucket)
+	hs, err := s3source.OpenIn(ctx, clients.Source(), src.Bucket)
 	if err != nil {
 		return nil, extra, err
 	}

@@ -12,7 +12,6 @@ import (
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb/types"
-	"github.com/aws/aws-sdk-go-v2/service/s3"
 
 	"github.com/dynasnap/dynasnap/internal/awsconf"
 	"github.com/dynasnap/dynasnap/internal/filter"
@@ -143,10 +142,10 @@ func cmdRestore(ctx context.Context, a *app, args []string) error {
 		r.defFrom = tdf.file
 	}
 	if *snap != "" {
-		return r.fromSnapshot(ctx, clients.S3(), *snap, *checkpoint, *readers, w)
+		return r.fromSnapshot(ctx, clients.Source(), *snap, *checkpoint, *readers, w)
 	}
 	if *changes != "" {
-		return r.fromChanges(ctx, clients.S3(), *changes, w)
+		return r.fromChanges(ctx, clients.Source(), *changes, w)
 	}
 
 	src, err := history.ParseSource(*source)
@@ -165,7 +164,7 @@ func cmdRestore(ctx context.Context, a *app, args []string) error {
 		}
 		opts.Key = k
 	}
-	hs, err := s3source.Open(ctx, clients.S3(), src.Bucket)
+	hs, err := s3source.OpenIn(ctx, clients.Source(), src.Bucket)
 	if err != nil {
 		return err
 	}
@@ -281,8 +280,8 @@ func (r *restoreRun) checkEmpty(ctx context.Context) error {
 	return nil
 }
 
-func (r *restoreRun) fromSnapshot(ctx context.Context, s3c *s3.Client, snap, cpPath string, readers int, w *restore.Writer) error {
-	st, err := openSnapshotStore(s3c, snap)
+func (r *restoreRun) fromSnapshot(ctx context.Context, clients *awsconf.Clients, snap, cpPath string, readers int, w *restore.Writer) error {
+	st, err := openSnapshotStore(clients, snap)
 	if err != nil {
 		return usageError{fmt.Sprintf("--snapshot: %v", err)}
 	}
@@ -381,8 +380,8 @@ func (r *restoreRun) fromSnapshot(ctx context.Context, s3c *s3.Client, snap, cpP
 }
 
 // fromChanges applies an incremental export to an existing table.
-func (r *restoreRun) fromChanges(ctx context.Context, s3c *s3.Client, export string, w *restore.Writer) error {
-	st, err := openSnapshotStore(s3c, export)
+func (r *restoreRun) fromChanges(ctx context.Context, clients *awsconf.Clients, export string, w *restore.Writer) error {
+	st, err := openSnapshotStore(clients, export)
 	if err != nil {
 		return usageError{fmt.Sprintf("--changes: %v", err)}
 	}
@@ -699,13 +698,9 @@ func retries(res *restore.Result) string {
 }
 
 // openSnapshotStore opens a snapshot folder for reading.
-func openSnapshotStore(s3c *s3.Client, snap string) (store.Store, error) {
+func openSnapshotStore(clients *awsconf.Clients, snap string) (store.Store, error) {
 	if layout.IsS3URL(snap) {
-		loc, err := layout.ParseS3URL(snap)
-		if err != nil {
-			return nil, err
-		}
-		return store.NewS3(s3c, loc, store.Options{})
+		return store.Open(clients, snap, store.Options{})
 	}
 	if _, err := os.Stat(snap); err != nil {
 		return nil, err

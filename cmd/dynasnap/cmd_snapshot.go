@@ -128,7 +128,7 @@ func cmdSnapshot(ctx context.Context, a *app, args []string) error {
 	}
 	var baseSnap *snapshot.Snapshot
 	if *base != "" {
-		bst, err := store.Open(clients, *base, store.Options{})
+		bst, err := store.Open(clients.Source(), *base, store.Options{})
 		if err != nil {
 			return usageError{fmt.Sprintf("--base: %v", err)}
 		}
@@ -136,7 +136,7 @@ func cmdSnapshot(ctx context.Context, a *app, args []string) error {
 			return fmt.Errorf("--base: %w", err)
 		}
 	}
-	hs, err := s3source.Open(ctx, clients.S3(), src.Bucket)
+	hs, err := s3source.OpenIn(ctx, clients.Source(), src.Bucket)
 	if err != nil {
 		return err
 	}

@@ -52,7 +52,7 @@ func cmdVerify(ctx context.Context, a *app, args []string) error {
 	if err != nil {
 		return err
 	}
-	st, err := openSnapshotStore(clients.S3(), *snap)
+	st, err := openSnapshotStore(clients.Source(), *snap)
 	if err != nil {
 		return usageError{fmt.Sprintf("--snapshot: %v", err)}
 	}

@@ -6,8 +6,7 @@ import (
 	"strings"
 	"time"
 
-	"github.com/aws/aws-sdk-go-v2/service/s3"
-
+	"github.com/dynasnap/dynasnap/internal/awsconf"
 	"github.com/dynasnap/dynasnap/internal/drill"
 	"github.com/dynasnap/dynasnap/internal/history"
 	"github.com/dynasnap/dynasnap/internal/history/s3source"
@@ -57,9 +56,13 @@ func noteHorizon(ctx context.Context, a *app, hs history.Source, src layout.Loca
 // drillHorizon is the lifecycle horizon of the backup a snapshot was taken
 // from (its summary's source), for the drill report; nil when the source
 // is not known.
-func drillHorizon(ctx context.Context, s3c *s3.Client, source string) *drill.HistoryHorizon {
+func drillHorizon(ctx context.Context, clients *awsconf.Clients, source string) *drill.HistoryHorizon {
 	src, err := layout.ParseS3URL(source)
 	if err != nil || src.Prefix == "" {
+		return nil
+	}
+	s3c, err := clients.S3For(ctx, src.Bucket)
+	if err != nil {
 		return nil
 	}
 	hs := s3source.New(s3c, src.Bucket)

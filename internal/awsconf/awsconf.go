@@ -11,6 +11,7 @@ import (
 	"io"
 	"net/http"
 	"os"
+	"sync"
 	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
@@ -27,6 +28,13 @@ type Options struct {
 	EndpointURL string // applies to every service, like the AWS CLI's flag
 	Region      string
 	Profile     string
+	// SourceProfile is the identity that reads the backup bucket and the
+	// snapshots read (--source, --snapshot, --base, drill folders); empty:
+	// the same as everything else.
+	SourceProfile string
+	// ExpectedBucketOwner is the account that must own every bucket used:
+	// sent as x-amz-expected-bucket-owner on each S3 request.
+	ExpectedBucketOwner string
 	// MaxConns sizes the HTTP connection pool: it should be at least the
 	// number of requests a command keeps in flight.
 	MaxConns int
@@ -36,10 +44,18 @@ type Options struct {
 type Clients struct {
 	Config aws.Config
 	opts   Options
+	cache  *regionCache // bucket regions, shared with source
+	source *Clients     // the --source-profile identity; nil: this one
+
+	mu       sync.Mutex
+	byRegion map[string]*s3.Client
 }
 
 // Load resolves credentials, region and retry settings from the default chain.
 func Load(ctx context.Context, opts Options) (*Clients, error) {
+	if o := opts.ExpectedBucketOwner; o != "" && !accountID(o) {
+		return nil, fmt.Errorf("--expected-bucket-owner %q: want a 12-digit AWS account ID", o)
+	}
 	if opts.MaxConns <= 0 {
 		opts.MaxConns = 512
 	}
@@ -87,7 +103,40 @@ func Load(ctx context.Context, opts Options) (*Clients, error) {
 			return nil, fmt.Errorf("no AWS region: set AWS_REGION (or a profile's region) or pass --region")
 		}
 	}
-	return &Clients{Config: cfg, opts: opts}, nil
+	c := &Clients{Config: cfg, opts: opts, byRegion: map[string]*s3.Client{},
+		cache: &regionCache{buckets: map[string]*regionLookup{}, lookups: map[string]int{}}}
+	if opts.SourceProfile != "" && opts.SourceProfile != opts.Profile {
+		so := opts
+		so.Profile, so.SourceProfile, so.Region = opts.SourceProfile, "", cfg.Region
+		src, err := Load(ctx, so)
+		if err != nil {
+			return nil, fmt.Errorf("--source-profile %s: %w", opts.SourceProfile, err)
+		}
+		src.cache = c.cache
+		c.source = src
+	}
+	return c, nil
+}
+
+// Source is the identity that reads backups and snapshots: the
+// --source-profile one, or these same clients.
+func (c *Clients) Source() *Clients {
+	if c.source != nil {
+		return c.source
+	}
+	return c
+}
+
+func accountID(s string) bool {
+	if len(s) != 12 {
+		return false
+	}
+	for _, c := range s {
+		if c < '0' || c > '9' {
+			return false
+		}
+	}
+	return true
 }
 
 // customEndpoint reports whether a non-AWS endpoint is configured for the
@@ -96,9 +145,13 @@ func customEndpoint(opts Options, service string) bool {
 	return opts.EndpointURL != "" || os.Getenv("AWS_ENDPOINT_URL_"+service) != "" || os.Getenv("AWS_ENDPOINT_URL") != ""
 }
 
-// S3 returns an S3 client. The SDK itself reads AWS_ENDPOINT_URL(_S3).
-func (c *Clients) S3() *s3.Client {
-	return s3.NewFromConfig(c.Config, func(o *s3.Options) {
+// S3 returns the S3 client for the configured region; a bucket's own
+// client comes from S3For. The SDK itself reads AWS_ENDPOINT_URL(_S3).
+func (c *Clients) S3() *s3.Client { return c.s3In(c.Config.Region) }
+
+func (c *Clients) newS3(region string) *s3.Client {
+	cl := s3.NewFromConfig(c.Config, func(o *s3.Options) {
+		o.Region = region
 		if c.opts.EndpointURL != "" {
 			o.BaseEndpoint = aws.String(c.opts.EndpointURL)
 		}
@@ -107,7 +160,12 @@ func (c *Clients) S3() *s3.Client {
 		// Objects written without a checksum are normal here; the SDK would
 		// print a line on stderr for each read of one.
 		o.DisableLogOutputChecksumValidationSkipped = true
+		o.APIOptions = append(o.APIOptions, bucketMiddleware(c.opts.ExpectedBucketOwner, region))
 	})
+	if c.opts.ExpectedBucketOwner != "" {
+		owners.Store(cl, c.opts.ExpectedBucketOwner)
+	}
+	return cl
 }
 
 // DynamoDB returns a DynamoDB client. The SDK reads AWS_ENDPOINT_URL(_DYNAMODB).
@@ -141,5 +199,7 @@ func (r truncatedRetryer) IsErrorRetryable(err error) bool {
 func (o *Options) AddFlags(fs *pflag.FlagSet) {
 	fs.StringVar(&o.EndpointURL, "endpoint-url", "", "send every AWS request to this URL (a local S3 or DynamoDB server); also AWS_ENDPOINT_URL(_S3|_DYNAMODB)")
 	fs.StringVar(&o.Region, "region", "", "AWS region (default: from AWS_REGION or the profile)")
-	fs.StringVar(&o.Profile, "profile", "", "named profile from the shared AWS config (default: AWS_PROFILE or default)")
+	fs.StringVar(&o.Profile, "profile", "", "named profile from the shared AWS config (default: AWS_PROFILE or default); with --source-profile, the identity for the table and the output")
+	fs.StringVar(&o.SourceProfile, "source-profile", "", "named profile that reads the backup bucket and the snapshots read (default: as --profile)")
+	fs.StringVar(&o.ExpectedBucketOwner, "expected-bucket-owner", "", "AWS account ID that must own every bucket used (sent as x-amz-expected-bucket-owner; a bucket owned by another account is refused)")
 }

@@ -34,6 +34,8 @@ import (
 
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/s3"
+
+	"github.com/dynasnap/dynasnap/internal/awsconf"
 )
 
 // ErrFallback marks a request this package did not serve.
@@ -70,6 +72,9 @@ type Options struct {
 	EndpointURL string
 	Region      string
 	Credentials aws.CredentialsProvider
+	// ExpectedBucketOwner is sent (and signed) as
+	// x-amz-expected-bucket-owner on every request; "" for none.
+	ExpectedBucketOwner string
 	// Timeout bounds one request; default 60s.
 	Timeout time.Duration
 }
@@ -84,7 +89,7 @@ func New(o Options) *Getter {
 	if os.Getenv("DYNASNAP_LEAN_GET") == "0" || o.Credentials == nil || o.Region == "" {
 		return nil
 	}
-	g := &Getter{creds: o.Credentials, sign: &signer{region: o.Region}, timeout: o.Timeout, idle: map[string][]*conn{}}
+	g := &Getter{creds: o.Credentials, sign: &signer{region: o.Region, owner: o.ExpectedBucketOwner}, timeout: o.Timeout, idle: map[string][]*conn{}}
 	if g.timeout <= 0 {
 		g.timeout = 60 * time.Second
 	}
@@ -132,7 +137,7 @@ func ForClient(client *s3.Client) *Getter {
 		o.EndpointOptions.UseDualStackEndpoint == aws.DualStackEndpointStateEnabled {
 		return nil
 	}
-	opts := Options{Region: o.Region, Credentials: o.Credentials}
+	opts := Options{Region: o.Region, Credentials: o.Credentials, ExpectedBucketOwner: awsconf.ExpectedBucketOwner(client)}
 	switch {
 	case o.BaseEndpoint != nil && o.UsePathStyle:
 		opts.EndpointURL = *o.BaseEndpoint
@@ -204,7 +209,7 @@ func (g *Getter) get(ctx context.Context, bucket, key, versionID string, buf *by
 		if err != nil {
 			return err
 		}
-		status, err := c.roundTrip(ctx, g.timeout, host, path, query, date, auth, creds.SessionToken, buf)
+		status, err := c.roundTrip(ctx, g.timeout, host, path, query, date, g.sign.owner, auth, creds.SessionToken, buf)
 		if err == nil && c.reusable {
 			g.release(host, c)
 		} else {
@@ -299,7 +304,7 @@ const maxBody = 4 << 20
 // roundTrip sends one GET and reads the answer. For a 200 the body is in
 // buf; for another status the body is skipped. c.reusable says whether the
 // connection can carry another request.
-func (c *conn) roundTrip(ctx context.Context, timeout time.Duration, host, path, query, date, auth, token string, buf *bytes.Buffer) (int, error) {
+func (c *conn) roundTrip(ctx context.Context, timeout time.Duration, host, path, query, date, owner, auth, token string, buf *bytes.Buffer) (int, error) {
 	c.reusable = false
 	w := c.w[:0]
 	w = append(w, "GET "...)
@@ -310,6 +315,10 @@ func (c *conn) roundTrip(ctx context.Context, timeout time.Duration, host, path,
 	w = append(w, host...)
 	w = append(w, "\r\nUser-Agent: dynasnap\r\nX-Amz-Checksum-Mode: ENABLED\r\nX-Amz-Content-Sha256: "+emptyHash+"\r\nX-Amz-Date: "...)
 	w = append(w, date...)
+	if owner != "" {
+		w = append(w, "\r\nX-Amz-Expected-Bucket-Owner: "...)
+		w = append(w, owner...)
+	}
 	if token != "" {
 		w = append(w, "\r\nX-Amz-Security-Token: "...)
 		w = append(w, token...)

@@ -8,6 +8,7 @@ import (
 	"io"
 	"net/http"
 	"net/http/httptest"
+	"os"
 	"strings"
 	"sync/atomic"
 	"testing"
@@ -19,6 +20,8 @@ import (
 	"github.com/aws/aws-sdk-go-v2/credentials"
 	"github.com/aws/aws-sdk-go-v2/service/s3"
 
+	"github.com/dynasnap/dynasnap/internal/awsconf"
+	"github.com/dynasnap/dynasnap/internal/testsupport/regionproxy"
 	"github.com/dynasnap/dynasnap/internal/testsupport/testenv"
 )
 
@@ -212,5 +215,72 @@ func TestGivesUp(t *testing.T) {
 	}
 	if n := hits.Load(); n != giveUpAfter {
 		t.Errorf("server saw %d requests; want %d, then none", n, giveUpAfter)
+	}
+}
+
+// With an expected bucket owner the lean GET signs and sends
+// x-amz-expected-bucket-owner as the SDK would.
+func TestSignatureWithOwnerMatchesSDK(t *testing.T) {
+	now := time.Date(2026, 11, 27, 3, 4, 5, 0, time.UTC)
+	creds := aws.Credentials{AccessKeyID: "AKIDEXAMPLE", SecretAccessKey: "wJalrXUtnFEMI/K7MDENG+bPxRfiCYEXAMPLEKEY", SessionToken: "tok"}
+	host, path, query := "b.s3.eu-west-1.amazonaws.com", "/k/1", "versionId=v1"
+	s := &signer{region: "eu-west-1", owner: "111122223333"}
+	got, _ := s.authorization(creds, host, path, query, now)
+	req, _ := http.NewRequest("GET", "https://"+host+path+"?"+query, nil)
+	req.Header.Set("X-Amz-Checksum-Mode", "ENABLED")
+	req.Header.Set("X-Amz-Content-Sha256", emptyHash)
+	req.Header.Set("X-Amz-Expected-Bucket-Owner", "111122223333")
+	if err := v4.NewSigner(func(o *v4.SignerOptions) { o.DisableURIPathEscaping = true }).
+		SignHTTP(context.Background(), creds, req, emptyHash, "s3", "eu-west-1", now); err != nil {
+		t.Fatal(err)
+	}
+	if want := req.Header.Get("Authorization"); got != want {
+		t.Errorf("\n got %s\nwant %s", got, want)
+	}
+}
+
+// Through the region proxy, a bucket "in eu-west-1" owned by one account:
+// the bucket's client gives a lean getter signed for eu-west-1 that sends
+// the owner and is served; with another owner every GET is refused and
+// falls back to the SDK, which names bucket and account.
+func TestGetInBucketRegionWithOwner(t *testing.T) {
+	c := testenv.Clients(t)
+	bucket := testenv.Bucket(t, c, true)
+	ctx := context.Background()
+	out, err := c.S3().PutObject(ctx, &s3.PutObjectInput{Bucket: aws.String(bucket), Key: aws.String("k"), Body: strings.NewReader(`{"a":{"S":"b"}}`)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	p := regionproxy.New(t, regionproxy.Config{Target: os.Getenv("AWS_ENDPOINT_URL_S3"), Regions: map[string]string{bucket: "eu-west-1"}, Owner: "111122223333"})
+	t.Setenv("AWS_ENDPOINT_URL_S3", p.URL)
+	for _, owner := range []string{"111122223333", "444455556666"} {
+		cs, err := awsconf.Load(ctx, awsconf.Options{Region: "us-east-1", ExpectedBucketOwner: owner})
+		if err != nil {
+			t.Fatal(err)
+		}
+		cl, err := cs.S3For(ctx, bucket)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if cl.Options().Region != "eu-west-1" {
+			t.Fatalf("client for %s signs for %s", bucket, cl.Options().Region)
+		}
+		r := NewReader(cl)
+		var buf bytes.Buffer
+		err = r.Read(ctx, bucket, "k", aws.ToString(out.VersionId), &buf)
+		served, fell := r.lean.Stats()
+		r.Close()
+		if owner == "111122223333" {
+			if err != nil || buf.String() != `{"a":{"S":"b"}}` || served != 1 || fell != 0 {
+				t.Errorf("right owner: %v %q, served %d, fell back %d", err, buf.String(), served, fell)
+			}
+			continue
+		}
+		if err == nil || !strings.Contains(err.Error(), bucket) || !strings.Contains(err.Error(), owner) || served != 0 {
+			t.Errorf("wrong owner: err %v, served %d", err, served)
+		}
+	}
+	if n := p.Stats().HeadBucket[bucket]; n != 2 {
+		t.Errorf("%d HeadBucket calls for two runs, want 2", n)
 	}
 }

@@ -18,6 +18,7 @@ const emptyHash = "e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b
 // body, with the signing key cached per day and credentials.
 type signer struct {
 	region string
+	owner  string // x-amz-expected-bucket-owner, signed; "" for none
 
 	mu   sync.Mutex
 	day  string
@@ -55,6 +56,9 @@ func (s *signer) authorization(creds aws.Credentials, host, path, query string, 
 	amzDate = now.Format("20060102T150405Z")
 	day := amzDate[:8]
 	signed := "host;x-amz-checksum-mode;x-amz-content-sha256;x-amz-date"
+	if s.owner != "" {
+		signed += ";x-amz-expected-bucket-owner"
+	}
 	var b strings.Builder
 	b.Grow(256 + len(path) + len(query) + len(creds.SessionToken))
 	b.WriteString("GET\n")
@@ -66,6 +70,11 @@ func (s *signer) authorization(creds aws.Credentials, host, path, query string, 
 	b.WriteString("\nx-amz-checksum-mode:ENABLED\nx-amz-content-sha256:" + emptyHash + "\nx-amz-date:")
 	b.WriteString(amzDate)
 	b.WriteByte('\n')
+	if s.owner != "" {
+		b.WriteString("x-amz-expected-bucket-owner:")
+		b.WriteString(s.owner)
+		b.WriteByte('\n')
+	}
 	if creds.SessionToken != "" {
 		b.WriteString("x-amz-security-token:")
 		b.WriteString(creds.SessionToken)

@@ -20,8 +20,23 @@ import (
 // while they are written, so memory holds one part, not the file.
 type S3 struct {
 	client *s3.Client
-	loc    layout.Location
-	opts   Options
+	// forBucket, when set, gives the client for the bucket's region (and
+	// looks that region up on first use); client is then unused.
+	forBucket func(ctx context.Context, bucket string) (*s3.Client, error)
+	loc       layout.Location
+	opts      Options
+}
+
+// cl is the client for the store's bucket.
+func (s *S3) cl(ctx context.Context) (*s3.Client, error) {
+	if s.forBucket == nil {
+		return s.client, nil
+	}
+	c, err := s.forBucket(ctx, s.loc.Bucket)
+	if err != nil {
+		return nil, fmt.Errorf("s3://%s: %w", s.loc.Bucket, err)
+	}
+	return c, nil
 }
 
 func NewS3(client *s3.Client, loc layout.Location, opts Options) (*S3, error) {
@@ -59,7 +74,11 @@ func (s *S3) put(ctx context.Context, name string, data []byte) (string, error) 
 	if s.opts.SSEKMSKeyID != "" {
 		in.SSEKMSKeyId = aws.String(s.opts.SSEKMSKeyID)
 	}
-	out, err := s.client.PutObject(ctx, in)
+	cl, err := s.cl(ctx)
+	if err != nil {
+		return "", err
+	}
+	out, err := cl.PutObject(ctx, in)
 	if err != nil {
 		return "", fmt.Errorf("put %s: %w", s.URL(name), err)
 	}
@@ -67,7 +86,11 @@ func (s *S3) put(ctx context.Context, name string, data []byte) (string, error) 
 }
 
 func (s *S3) Open(ctx context.Context, name string) (io.ReadCloser, error) {
-	out, err := s.client.GetObject(ctx, &s3.GetObjectInput{Bucket: aws.String(s.loc.Bucket), Key: aws.String(s.Key(name))})
+	cl, err := s.cl(ctx)
+	if err != nil {
+		return nil, err
+	}
+	out, err := cl.GetObject(ctx, &s3.GetObjectInput{Bucket: aws.String(s.loc.Bucket), Key: aws.String(s.Key(name))})
 	if err != nil {
 		if isNotFound(err) {
 			return nil, fmt.Errorf("open %s: %w", s.URL(name), ErrNotExist)
@@ -78,7 +101,11 @@ func (s *S3) Open(ctx context.Context, name string) (io.ReadCloser, error) {
 }
 
 func (s *S3) Exists(ctx context.Context, name string) (bool, error) {
-	_, err := s.client.HeadObject(ctx, &s3.HeadObjectInput{Bucket: aws.String(s.loc.Bucket), Key: aws.String(s.Key(name))})
+	cl, err := s.cl(ctx)
+	if err != nil {
+		return false, err
+	}
+	_, err = cl.HeadObject(ctx, &s3.HeadObjectInput{Bucket: aws.String(s.loc.Bucket), Key: aws.String(s.Key(name))})
 	if err == nil {
 		return true, nil
 	}
@@ -93,8 +120,12 @@ func (s *S3) List(ctx context.Context, dir string) ([]string, error) {
 	if dir != "" {
 		prefix = s.Key(dir) + "/"
 	}
+	cl, err := s.cl(ctx)
+	if err != nil {
+		return nil, err
+	}
 	var out []string
-	p := s3.NewListObjectsV2Paginator(s.client, &s3.ListObjectsV2Input{Bucket: aws.String(s.loc.Bucket), Prefix: aws.String(prefix)})
+	p := s3.NewListObjectsV2Paginator(cl, &s3.ListObjectsV2Input{Bucket: aws.String(s.loc.Bucket), Prefix: aws.String(prefix)})
 	for p.HasMorePages() {
 		page, err := p.NextPage(ctx)
 		if err != nil {
@@ -108,7 +139,11 @@ func (s *S3) List(ctx context.Context, dir string) ([]string, error) {
 }
 
 func (s *S3) Remove(ctx context.Context, name string) error {
-	if _, err := s.client.DeleteObject(ctx, &s3.DeleteObjectInput{Bucket: aws.String(s.loc.Bucket), Key: aws.String(s.Key(name))}); err != nil {
+	cl, err := s.cl(ctx)
+	if err != nil {
+		return err
+	}
+	if _, err := cl.DeleteObject(ctx, &s3.DeleteObjectInput{Bucket: aws.String(s.loc.Bucket), Key: aws.String(s.Key(name))}); err != nil {
 		return fmt.Errorf("remove %s: %w", s.URL(name), err)
 	}
 	return nil
@@ -159,6 +194,10 @@ func (f *s3File) Write(p []byte) (int, error) {
 func (f *s3File) flushPart(ctx context.Context) error {
 	s := f.s
 	key := s.Key(f.name)
+	client, err := s.cl(ctx)
+	if err != nil {
+		return err
+	}
 	if f.uploadID == "" {
 		in := &s3.CreateMultipartUploadInput{Bucket: aws.String(s.loc.Bucket), Key: aws.String(key)}
 		if s.opts.SSE != "" {
@@ -167,14 +206,14 @@ func (f *s3File) flushPart(ctx context.Context) error {
 		if s.opts.SSEKMSKeyID != "" {
 			in.SSEKMSKeyId = aws.String(s.opts.SSEKMSKeyID)
 		}
-		out, err := s.client.CreateMultipartUpload(ctx, in)
+		out, err := client.CreateMultipartUpload(ctx, in)
 		if err != nil {
 			return fmt.Errorf("start upload %s: %w", s.URL(f.name), err)
 		}
 		f.uploadID = aws.ToString(out.UploadId)
 	}
 	num := int32(len(f.parts) + 1)
-	out, err := s.client.UploadPart(ctx, &s3.UploadPartInput{Bucket: aws.String(s.loc.Bucket), Key: aws.String(key),
+	out, err := client.UploadPart(ctx, &s3.UploadPartInput{Bucket: aws.String(s.loc.Bucket), Key: aws.String(key),
 		UploadId: aws.String(f.uploadID), PartNumber: aws.Int32(num), Body: bytes.NewReader(f.buf.Bytes())})
 	if err != nil {
 		return fmt.Errorf("upload part %d of %s: %w", num, s.URL(f.name), err)
@@ -197,7 +236,12 @@ func (f *s3File) Commit(ctx context.Context) error {
 			return err
 		}
 	}
-	out, err := f.s.client.CompleteMultipartUpload(ctx, &s3.CompleteMultipartUploadInput{Bucket: aws.String(f.s.loc.Bucket),
+	client, err := f.s.cl(ctx)
+	if err != nil {
+		f.Abort()
+		return err
+	}
+	out, err := client.CompleteMultipartUpload(ctx, &s3.CompleteMultipartUploadInput{Bucket: aws.String(f.s.loc.Bucket),
 		Key: aws.String(f.s.Key(f.name)), UploadId: aws.String(f.uploadID),
 		MultipartUpload: &types.CompletedMultipartUpload{Parts: f.parts}})
 	if err != nil {
@@ -217,7 +261,12 @@ func (f *s3File) Abort() {
 	if f.uploadID != "" {
 		// Detached from the caller's context: the caller may be cancelled,
 		// and an abandoned upload keeps costing storage.
-		f.s.client.AbortMultipartUpload(context.WithoutCancel(f.ctx), &s3.AbortMultipartUploadInput{
+		ctx := context.WithoutCancel(f.ctx)
+		client, err := f.s.cl(ctx)
+		if err != nil {
+			return
+		}
+		client.AbortMultipartUpload(ctx, &s3.AbortMultipartUploadInput{
 			Bucket: aws.String(f.s.loc.Bucket), Key: aws.String(f.s.Key(f.name)), UploadId: aws.String(f.uploadID)})
 	}
 }

@@ -66,14 +66,21 @@ type Options struct {
 	PartSize    int64 // multipart part size; default 5 MiB
 }
 
-// Open returns the store for dest: an s3:// URL or a local folder.
+// Open returns the store for dest: an s3:// URL or a local folder. An S3
+// store talks to its bucket's region (clients.S3For).
 func Open(clients *awsconf.Clients, dest string, opts Options) (Store, error) {
 	if layout.IsS3URL(dest) {
 		loc, err := layout.ParseS3URL(dest)
 		if err != nil {
 			return nil, err
 		}
-		return NewS3(clients.S3(), loc, opts)
+		s, err := NewS3(nil, loc, opts)
+		if err != nil {
+			return nil, err
+		}
+		// The bucket's own region, looked up on first use.
+		s.forBucket = clients.S3For
+		return s, nil
 	}
 	return NewLocal(dest), nil
 }

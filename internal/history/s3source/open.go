@@ -1,0 +1,23 @@
+package s3source
+
+import (
+	"context"
+	"fmt"
+
+	"github.com/aws/aws-sdk-go-v2/service/s3"
+)
+
+// BucketClients gives the S3 client for a bucket's own region
+// (*awsconf.Clients does).
+type BucketClients interface {
+	S3For(ctx context.Context, bucket string) (*s3.Client, error)
+}
+
+// OpenIn is Open with the client for bucket's region.
+func OpenIn(ctx context.Context, clients BucketClients, bucket string) (*Source, error) {
+	cl, err := clients.S3For(ctx, bucket)
+	if err != nil {
+		return nil, fmt.Errorf("source bucket %s: %w", bucket, err)
+	}
+	return Open(ctx, cl, bucket)
+}
