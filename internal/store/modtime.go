@@ -50,8 +50,12 @@ func (s *S3) ModTimes(ctx context.Context, dir string) (map[string]time.Time, er
 	if dir != "" {
 		prefix = s.Key(dir) + "/"
 	}
+	cl, err := s.cl(ctx)
+	if err != nil {
+		return nil, err
+	}
 	out := map[string]time.Time{}
-	p := s3.NewListObjectsV2Paginator(s.client, &s3.ListObjectsV2Input{Bucket: aws.String(s.loc.Bucket), Prefix: aws.String(prefix)})
+	p := s3.NewListObjectsV2Paginator(cl, &s3.ListObjectsV2Input{Bucket: aws.String(s.loc.Bucket), Prefix: aws.String(prefix)})
 	for p.HasMorePages() {
 		page, err := p.NextPage(ctx)
 		if err != nil {

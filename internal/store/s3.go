@@ -275,4 +275,6 @@ func (f *s3File) Abort() {
 func (s *S3) Location() (bucket, prefix string) { return s.loc.Bucket, s.loc.Prefix }
 
 // Sub is the store of the folder dir inside this one.
-func (s *S3) Sub(dir string) Store { return &S3{client: s.client, loc: s.loc.Child(dir), opts: s.opts} }
+func (s *S3) Sub(dir string) Store {
+	return &S3{client: s.client, forBucket: s.forBucket, loc: s.loc.Child(dir), opts: s.opts}
+}
