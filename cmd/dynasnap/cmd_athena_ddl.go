@@ -18,23 +18,34 @@ import (
 const athenaDDLExamples = `  # a Parquet snapshot in S3: its data/ folder is the table's location
   dynasnap athena-ddl s3://analytics/orders/2026-11-26 --table-name orders_20261126
 
+  # a JSON-lines snapshot as a map of every attribute: no sample, nothing left out
+  dynasnap athena-ddl s3://analytics/orders/jl --style map
+  #   SELECT item['pk'].s, item['order-id'].n, json_extract_scalar(item['addr'].m, '$.city.S') FROM orders
+
+  # an incremental export (diff --out, or AWS's): Metadata, Keys, NewImage, OldImage
+  dynasnap athena-ddl s3://exports/orders-changes/0900 --table-name orders_changes_0900
+
   # a local snapshot, to be copied to S3 first (aws s3 sync ./snap s3://analytics/orders/snap)
   dynasnap athena-ddl ./snap --location s3://analytics/orders/snap`
 
 var errEnoughItems = errors.New("enough items")
 
 func cmdAthenaDDL(ctx context.Context, a *app, args []string) error {
-	fs := newFlags(a, "athena-ddl", "athena-ddl SNAPSHOT [--table-name NAME] [--location s3://BUCKET/PREFIX]", athenaDDLExamples)
+	fs := newFlags(a, "athena-ddl", "athena-ddl SNAPSHOT|EXPORT [--style struct|map] [--table-name NAME] [--location s3://BUCKET/PREFIX]", athenaDDLExamples)
 	tableName := fs.String("table-name", "", "the Athena table's name (default: the snapshot's table)")
-	location := fs.String("location", "", "the snapshot's S3 folder, whose data/ folder becomes the table's LOCATION (default: the snapshot's own, if it is in S3)")
-	sample := fs.Int("sample", 1000, "JSON-lines snapshots: items read to find the attributes and their types")
+	location := fs.String("location", "", "the S3 folder the snapshot or export (as named on the command line) is copied to; its data/ folder becomes the table's LOCATION (default: the snapshot's own, if it is in S3)")
+	style := fs.String("style", parquetfmt.StyleStruct, "JSON-lines snapshots: struct (Item a struct of the attributes found in --sample items, typed by what was seen) or map (Item a map of every attribute, no sample)")
+	sample := fs.Int("sample", 1000, "JSON-lines snapshots, --style struct: items read to find the attributes and their types")
 	var awsOpts awsconf.Options
 	awsOpts.AddFlags(fs)
 	if err := parse(fs, args); err != nil {
 		return err
 	}
 	if fs.NArg() != 1 {
-		return usageError{"name one snapshot: a local folder or s3://BUCKET/PREFIX"}
+		return usageError{"name one snapshot or incremental export: a local folder or s3://BUCKET/PREFIX"}
+	}
+	if *style != parquetfmt.StyleStruct && *style != parquetfmt.StyleMap {
+		return usageError{fmt.Sprintf("--style %q: want struct or map", *style)}
 	}
 	snapURL := fs.Arg(0)
 	loc := *location
@@ -42,16 +53,9 @@ func cmdAthenaDDL(ctx context.Context, a *app, args []string) error {
 		if !layout.IsS3URL(snapURL) {
 			return usageError{"a local snapshot has no S3 location: pass --location s3://BUCKET/PREFIX where you copy it"}
 		}
-		loc = snapURL
-	}
-	if !layout.IsS3URL(loc) {
+	} else if !layout.IsS3URL(loc) {
 		return usageError{fmt.Sprintf("--location %q: want s3://BUCKET/PREFIX", loc)}
 	}
-	loc = strings.TrimSuffix(loc, "/")
-	if !strings.HasSuffix(loc, "/"+snapshot.DataDir) {
-		loc += "/" + snapshot.DataDir
-	}
-	loc += "/"
 
 	clients, err := loadAWS(ctx, &awsOpts, 8)
 	if err != nil {
@@ -61,28 +65,74 @@ func cmdAthenaDDL(ctx context.Context, a *app, args []string) error {
 	if err != nil {
 		return usageError{err.Error()}
 	}
-	s, err := snapshot.Open(ctx, st)
+	// The export itself may be below the folder named (AWSDynamoDB/<id>/).
+	found, err := snapshot.Locate(ctx, st)
+	if err != nil {
+		return err
+	}
+	if loc == "" {
+		loc = found.URL("")
+	} else {
+		loc = strings.TrimSuffix(loc, "/") + "/" + strings.TrimPrefix(strings.TrimPrefix(found.URL(""), st.URL("")), "/")
+	}
+	loc = strings.TrimSuffix(loc, "/")
+	if !strings.HasSuffix(loc, "/"+snapshot.DataDir) {
+		loc += "/" + snapshot.DataDir
+	}
+	loc += "/"
+	sum, err := snapshot.ReadSummary(ctx, found)
 	if err != nil {
 		return err
 	}
 	name := *tableName
 	if name == "" {
-		name = parquetfmt.Identifier(s.Summary.Dynasnap.Table)
+		name = parquetfmt.Identifier(exportTable(sum))
 	}
-	comment := fmt.Sprintf("dynasnap snapshot of %s at %s", s.Summary.Dynasnap.Source, s.Summary.ExportTime.UTC().Format(time.RFC3339))
+	source := sum.Dynasnap.Source
+	if source == "" && sum.TableARN != nil {
+		source = *sum.TableARN
+	}
 
+	if sum.Incremental() {
+		if fs.Changed("style") && *style != parquetfmt.StyleMap {
+			return usageError{"an incremental export's images are always in the map style (Keys, NewImage, OldImage as maps of every attribute): leave --style out"}
+		}
+		if _, err := snapshot.OpenChanges(ctx, found); err != nil {
+			return err
+		}
+		comment := fmt.Sprintf("incremental export of %s over [%s, %s)", source,
+			sum.ExportFromTime.UTC().Format(time.RFC3339Nano), sum.ExportToTime.UTC().Format(time.RFC3339Nano))
+		fmt.Fprint(a.stdout, parquetfmt.ChangesDDL(name, loc, comment))
+		return nil
+	}
+	s, err := snapshot.Open(ctx, found)
+	if err != nil {
+		return err
+	}
+	kind := "DynamoDB export"
+	if s.Summary.Dynasnap.Tool != "" {
+		kind = "dynasnap snapshot"
+	}
+	comment := fmt.Sprintf("%s of %s at %s", kind, source, s.Summary.ExportTime.UTC().Format(time.RFC3339))
 	switch s.Summary.OutputFormat {
 	case "PARQUET":
+		if fs.Changed("style") {
+			return usageError{"--style is for JSON-lines snapshots; a Parquet snapshot's columns are its table-schema.json"}
+		}
 		ts, err := s.TableSchema(ctx)
 		if err != nil {
 			return err
 		}
 		ddl, err := parquetfmt.ParquetDDL(ts, name, loc, comment)
 		if err != nil {
-			return fmt.Errorf("table schema of %s: %w", st.URL(""), err)
+			return fmt.Errorf("table schema of %s: %w", s.Store.URL(""), err)
 		}
 		fmt.Fprint(a.stdout, ddl)
 	case "DYNAMODB_JSON", "":
+		if *style == parquetfmt.StyleMap {
+			fmt.Fprint(a.stdout, parquetfmt.MapDDL(name, loc, comment))
+			return nil
+		}
 		var items []item.Item
 		err := s.EachItem(ctx, func(l snapshot.Line) error {
 			it, err := item.Unmarshal(l.Item)
@@ -98,13 +148,23 @@ func cmdAthenaDDL(ctx context.Context, a *app, args []string) error {
 		if err != nil && !errors.Is(err, errEnoughItems) {
 			return err
 		}
-		ddl, skipped := parquetfmt.JSONLinesDDL(items, name, loc, comment)
-		fmt.Fprint(a.stdout, ddl)
-		if len(skipped) > 0 {
-			fmt.Fprintf(a.stderr, "left out of the struct (not Hive identifiers, or equal to another but for case): %q; they are in the data, query them with --format parquet's item column\n", skipped)
-		}
+		fmt.Fprint(a.stdout, parquetfmt.JSONLinesDDL(items, name, loc, comment))
 	default:
-		return fmt.Errorf("snapshot %s is %s; athena-ddl knows PARQUET and DYNAMODB_JSON", st.URL(""), s.Summary.OutputFormat)
+		return fmt.Errorf("snapshot %s is %s; athena-ddl knows PARQUET and DYNAMODB_JSON", s.Store.URL(""), s.Summary.OutputFormat)
 	}
 	return nil
+}
+
+// exportTable is the table an export is of: dynasnap's record of it, or
+// the last part of the table's ARN (AWS's exports).
+func exportTable(sum *snapshot.Summary) string {
+	if sum.Dynasnap.Table != "" {
+		return sum.Dynasnap.Table
+	}
+	if sum.TableARN != nil {
+		if i := strings.LastIndex(*sum.TableARN, "/"); i >= 0 {
+			return (*sum.TableARN)[i+1:]
+		}
+	}
+	return "dynamodb_export"
 }

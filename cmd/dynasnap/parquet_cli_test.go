@@ -62,7 +62,7 @@ func TestParquetSnapshotAthenaDDLRestoreVerifyCLI(t *testing.T) {
 	if _, e, code := cli("snapshot", "--source", src.String(), "--at", at, "--out", jl, "--quiet"); code != 0 {
 		t.Fatalf("snapshot: %d %s", code, e)
 	}
-	if o, e, code := cli("athena-ddl", jl, "--location", "s3://b/p/jl"); code != 0 || !strings.Contains(o, "`Item` struct<pk:struct<S:string>,\n    total:struct<N:string>>") ||
+	if o, e, code := cli("athena-ddl", jl, "--location", "s3://b/p/jl"); code != 0 || !strings.Contains(o, "`Item` struct<pk:struct<s:string>,\n    total:struct<n:string>>") ||
 		!strings.Contains(o, "ROW FORMAT SERDE 'org.openx.data.jsonserde.JsonSerDe'") || !strings.Contains(o, "LOCATION 's3://b/p/jl/data/'") {
 		t.Fatalf("athena-ddl of a JSON-lines snapshot: %d\n%s%s", code, o, e)
 	}
