@@ -66,7 +66,21 @@ type Throughput struct {
 	// server when it can be read (ServerOK).
 	ClientCPU, ServerCPU time.Duration
 	ServerOK             bool
+	// OtherCPU is what other processes used meanwhile (OtherOK).
+	OtherCPU time.Duration
+	OtherOK  bool
 }
+
+// Other is the other processes' load during the loop, for the log.
+func (t Throughput) Other() string {
+	if !t.OtherOK {
+		return "other load unknown"
+	}
+	return "other processes " + load(t.OtherCPU, t.Seconds)
+}
+
+// Disturbed reports whether other processes used too much CPU meanwhile.
+func (t Throughput) Disturbed() bool { return disturbed(t.OtherCPU, t.OtherOK, t.Seconds) }
 
 // ItemsPerSecond is the figure compared with the snapshot's.
 func (t Throughput) ItemsPerSecond() float64 {
@@ -80,7 +94,9 @@ func (t Throughput) ItemsPerSecond() float64 {
 // requests in flight, every body read to the end: the fastest the snapshot's
 // fetch stage could go on this server, since it can do no less work per item.
 func Ceiling(ctx context.Context, cl *s3.Client, bucket string, objs []ObjectVersion, concurrency int) (Throughput, error) {
-	return getLoop(ctx, objs, concurrency, func(ctx context.Context, o ObjectVersion) (int64, error) { return fetch(ctx, cl, bucket, o) })
+	return undisturbed(func() (Throughput, error) {
+		return getLoop(ctx, objs, concurrency, func(ctx context.Context, o ObjectVersion) (int64, error) { return fetch(ctx, cl, bucket, o) })
+	})
 }
 
 // LeanCeiling is Ceiling with the snapshot's own GET client (fastget), for
@@ -92,12 +108,14 @@ func LeanCeiling(ctx context.Context, cl *s3.Client, bucket string, objs []Objec
 		return Throughput{}, fmt.Errorf("the lean GET client is off for this endpoint")
 	}
 	defer g.Close()
-	return getLoop(ctx, objs, concurrency, func(ctx context.Context, o ObjectVersion) (int64, error) {
-		var buf bytes.Buffer
-		if err := g.Get(ctx, bucket, o.Key, o.VersionID, &buf); err != nil {
-			return 0, fmt.Errorf("get %s version %s: %w", o.Key, o.VersionID, err)
-		}
-		return int64(buf.Len()), nil
+	return undisturbed(func() (Throughput, error) {
+		return getLoop(ctx, objs, concurrency, func(ctx context.Context, o ObjectVersion) (int64, error) {
+			var buf bytes.Buffer
+			if err := g.Get(ctx, bucket, o.Key, o.VersionID, &buf); err != nil {
+				return 0, fmt.Errorf("get %s version %s: %w", o.Key, o.VersionID, err)
+			}
+			return int64(buf.Len()), nil
+		})
 	})
 }
 
@@ -106,7 +124,8 @@ func getLoop(ctx context.Context, objs []ObjectVersion, concurrency int, get fun
 	defer cancel(nil)
 	var next, total atomic.Int64
 	var wg sync.WaitGroup
-	server, client := startServerCPU(), cpuTime()
+	waitQuiet(ctx)
+	server, client, other := startServerCPU(), cpuTime(), startOther()
 	start := time.Now()
 	for range concurrency {
 		wg.Go(func() {
@@ -128,6 +147,7 @@ func getLoop(ctx context.Context, objs []ObjectVersion, concurrency int, get fun
 	elapsed := time.Since(start).Seconds()
 	t := Throughput{Items: len(objs), Bytes: total.Load(), Seconds: elapsed, ClientCPU: cpuTime() - client}
 	t.ServerCPU, t.ServerOK = server.stop()
+	t.OtherCPU, t.OtherOK = other.stop(0)
 	if err := context.Cause(ctx); err != nil {
 		return Throughput{}, err
 	}

@@ -26,20 +26,26 @@ const (
 
 // measureIncremental takes a full snapshot of the dataset as a base, changes
 // 1% of its items (one new version each), then takes a full and an
-// incremental snapshot of the same moment and compares them. The changes
-// stay in the dataset: each bench run adds one version to 1% of the items.
+// incremental snapshot of the same moment, twice each, and compares the
+// faster of each. The changes stay in the dataset: each bench run adds one
+// version to 1% of the items.
 func measureIncremental(ctx context.Context, cl *s3.Client, d Seeded, cfg Config, log io.Writer) []Row {
 	dir, err := os.MkdirTemp(cfg.WorkDir, "incremental-")
 	if err != nil {
 		return []Row{Failed("incremental snapshot", err)}
 	}
 	defer os.RemoveAll(dir)
-	opts := func(out string, extra ...string) SnapshotOptions {
+	// Every run gets an explicit past --at that it need not wait for: the
+	// default (the current second) would add up to two seconds of waiting
+	// to each, which weighs on the short incremental run most.
+	opts := func(out string, at time.Time, extra ...string) SnapshotOptions {
 		return SnapshotOptions{Bin: cfg.Bin, Source: d.Source(), OutDir: filepath.Join(dir, out), Concurrency: cfg.Concurrency,
-			Timeout: cfg.Timeout, Keep: out == "base", Extra: extra}
+			Timeout: cfg.Timeout, Keep: out == "base", At: at, Extra: extra}
 	}
-	fmt.Fprintln(log, "incremental: base snapshot")
-	if _, err := RunSnapshot(ctx, opts("base")); err != nil {
+	settle(ctx, d)
+	baseAt := time.Now().Truncate(time.Second).Add(-2 * time.Second)
+	fmt.Fprintln(log, "incremental: base snapshot at", baseAt.UTC().Format(time.RFC3339))
+	if _, err := RunSnapshot(ctx, opts("base", baseAt)); err != nil {
 		return []Row{Failed("incremental snapshot", err)}
 	}
 	// Changes stamped after the base's time: wait for the next second.
@@ -50,15 +56,29 @@ func measureIncremental(ctx context.Context, cl *s3.Client, d Seeded, cfg Config
 		return []Row{Failed("incremental snapshot", err)}
 	}
 	time.Sleep(time.Until(time.Now().Truncate(time.Second).Add(time.Second + 50*time.Millisecond)))
-	at := time.Now().Truncate(time.Second).Add(-time.Second).UTC().Format(time.RFC3339)
-	fmt.Fprintln(log, "incremental: full and incremental snapshots at", at)
-	full, err := RunSnapshot(ctx, opts("full", "--at", at))
-	if err != nil {
-		return []Row{Failed("incremental snapshot", err)}
-	}
-	inc, err := RunSnapshot(ctx, opts("inc", "--at", at, "--base", filepath.Join(dir, "base")))
-	if err != nil {
-		return []Row{Failed("incremental snapshot", err)}
+	at := time.Now().Truncate(time.Second).Add(-time.Second)
+	waitListable(ctx, at)
+	fmt.Fprintln(log, "incremental: full and incremental snapshots at", at.UTC().Format(time.RFC3339))
+	// Full and incremental twice each, in turn; the faster of each counts,
+	// as elsewhere in the bench: a slow moment of a shared machine then
+	// weighs on neither side.
+	var full, inc SnapshotRun
+	for i := 1; i <= 2; i++ {
+		f, err := RunSnapshot(ctx, opts(fmt.Sprintf("full-%d", i), at))
+		if err != nil {
+			return []Row{Failed("incremental snapshot", err)}
+		}
+		n, err := RunSnapshot(ctx, opts(fmt.Sprintf("inc-%d", i), at, "--base", filepath.Join(dir, "base")))
+		if err != nil {
+			return []Row{Failed("incremental snapshot", err)}
+		}
+		fmt.Fprintf(log, "  run %d: full %.2fs, incremental %.2fs\n", i, f.WallSeconds, n.WallSeconds)
+		if i == 1 || f.WallSeconds < full.WallSeconds {
+			full = f
+		}
+		if i == 1 || n.WallSeconds < inc.WallSeconds {
+			inc = n
+		}
 	}
 	if inc.Summary.Items != full.Summary.Items {
 		return []Row{Failed("incremental snapshot", fmt.Errorf("incremental has %d items, full %d", inc.Summary.Items, full.Summary.Items))}
@@ -68,7 +88,7 @@ func measureIncremental(ctx context.Context, cl *s3.Client, d Seeded, cfg Config
 	return []Row{
 		Check("incremental GETs (1% changed)", fmt.Sprintf("%d vs %d full (%.2f%%)", inc.Summary.GetObjectRequests, full.Summary.GetObjectRequests, 100*getRatio),
 			fmt.Sprintf("<= %.0f%%", 100*targetIncGetRatio), getRatio <= targetIncGetRatio),
-		Check("incremental time (1% changed)", fmt.Sprintf("%.1fs vs %.1fs full (%.0f%%)", inc.WallSeconds, full.WallSeconds, 100*timeRatio),
+		Check("incremental time (1% changed)", fmt.Sprintf("%.2fs vs %.2fs full (%.1f%%, best of 2 each; %d versions listed)", inc.WallSeconds, full.WallSeconds, 100*timeRatio, inc.Summary.VersionsListed),
 			fmt.Sprintf("< %.0f%%", 100*targetIncTimeRatio), timeRatio < targetIncTimeRatio),
 	}
 }

@@ -1,8 +1,8 @@
 // Command dynasnap-bench measures `dynasnap snapshot` on the local stack
-// against the targets of issue 3; `make bench` runs it. It seeds its datasets
-// once and keeps them, so later runs only measure. Exit 0 even when a target
-// is missed (it is a measurement; misses print as MISSED), 1 when something
-// could not be measured.
+// against the targets of issues 3, 7 and 14; `make bench` runs it. It seeds
+// its datasets once and keeps them, so later runs only measure. Exit 0 even
+// when a target is missed (it is a measurement; misses print as MISSED), 1
+// when something could not be measured.
 //
 // It measures from the outside: it seeds versioned buckets on the local
 // SeaweedFS, times a bare GetObject loop as the ceiling, runs the snapshot as
@@ -24,6 +24,9 @@ import (
 )
 
 func main() {
+	if len(os.Args) > 1 && os.Args[1] == shimArg {
+		os.Exit(runShim(os.Args[2:]))
+	}
 	var cfg Config
 	flag.StringVar(&cfg.Bin, "bin", "bin/dynasnap", "the dynasnap binary to measure")
 	flag.IntVar(&cfg.Items, "items", 100_000, "live items in the base (1x) dataset")
@@ -31,8 +34,11 @@ func main() {
 	flag.Float64Var(&cfg.DeletedFraction, "deleted", 0.05, "extra deleted items in the base dataset, as a fraction of -items")
 	flag.IntVar(&cfg.Scale, "scale", 4, "the memory check's dataset has this many times -items (0: skip)")
 	flag.IntVar(&cfg.ScaleVersions, "scale-versions", 1, "versions per item in the memory check's dataset")
-	flag.IntVar(&cfg.ProxyItems, "proxy-items", 20_000, "items snapshotted through the latency proxy (0: skip)")
+	flag.IntVar(&cfg.ProxyItems, "proxy-items", 20_000, "items of the larger table snapshotted through the latency proxy (0: skip; the range table's goes through it too)")
 	flag.IntVar(&cfg.ProxyVersions, "proxy-versions", 2, "versions per item in the proxy dataset")
+	flag.IntVar(&cfg.RangeItems, "range-items", 2000, "live items of the range table's dataset (-versions and -deleted as the base; 0: skip)")
+	rangeCounts := flag.String("range-counts", "16,256,4096,auto", "the --ranges values of the range table, comma-separated")
+	flag.StringVar(&cfg.ScaleRanges, "scale-ranges", "4096", "the --ranges of the memory check's snapshot")
 	flag.DurationVar(&cfg.Latency, "latency", 20*time.Millisecond, "delay the proxy adds to every request")
 	flag.IntVar(&cfg.Concurrency, "concurrency", 256, "GetObject requests in flight, for the ceiling and the snapshot")
 	flag.IntVar(&cfg.SeedConcurrency, "seed-concurrency", 128, "PUTs in flight while seeding")
@@ -40,16 +46,18 @@ func main() {
 	flag.DurationVar(&cfg.Timeout, "timeout", 30*time.Minute, "kill a snapshot run that takes longer")
 	flag.BoolVar(&cfg.Incremental, "incremental", true, "measure an incremental snapshot (--base) with 1% of -items items changed, on a dataset of its own")
 	flag.IntVar(&cfg.IncrementalVersions, "incremental-versions", 1, "versions per item in the incremental's dataset (each run adds one to 1% of its items)")
-	only := flag.String("only", "", "measure only these parts, comma-separated: base, scale, proxy, incremental, parquet (default: all)")
+	only := flag.String("only", "", "measure only these parts, comma-separated: base, scale, ranges, proxy, incremental, parquet (default: all)")
 	parquetOnly := flag.Bool("parquet-only", false, "measure only the Parquet encoding (offline, on the 1x dataset)")
 	flag.Parse()
+	cfg.RangeCounts = strings.FieldsFunc(*rangeCounts, func(r rune) bool { return r == ',' })
 	for _, part := range strings.FieldsFunc(*only, func(r rune) bool { return r == ',' }) {
 		if cfg.Only == nil {
 			cfg.Only = map[string]bool{}
 		}
 		cfg.Only[part] = true
 	}
-	if flag.NArg() > 0 || cfg.Items <= 0 || cfg.Versions < 1 || cfg.ScaleVersions < 1 || cfg.ProxyVersions < 1 || cfg.Concurrency < 1 || cfg.SeedConcurrency < 1 {
+	if flag.NArg() > 0 || cfg.Items <= 0 || cfg.Versions < 1 || cfg.ScaleVersions < 1 || cfg.ProxyVersions < 1 || cfg.Concurrency < 1 || cfg.SeedConcurrency < 1 ||
+		cfg.RangeItems < 0 || (cfg.RangeItems > 0 && len(cfg.RangeCounts) == 0) {
 		flag.Usage()
 		os.Exit(2)
 	}

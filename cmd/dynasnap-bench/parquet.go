@@ -41,7 +41,7 @@ func RunParquet(ctx context.Context, cfg Config, w, log io.Writer) error {
 	defer os.RemoveAll(dir)
 	jsonl := filepath.Join(dir, "jsonl")
 	fmt.Fprintf(log, "parquet: JSON-lines snapshot of %s into %s (not timed)\n", s.Source(), jsonl)
-	at := time.Now().Truncate(time.Second).Add(-time.Second)
+	at := snapshotAt(s)
 	if _, err := snapshot.Run(ctx, s3source.New(clients.S3(), s.Location(s.Table).Bucket), store.NewLocal(jsonl), snapshot.Options{Source: s.Location(s.Table), At: at,
 		Compression: "gzip", Concurrency: cfg.Concurrency}); err != nil {
 		return fmt.Errorf("parquet bench: JSON-lines snapshot: %w", err)

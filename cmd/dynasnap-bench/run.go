@@ -13,6 +13,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/s3"
 
 	"github.com/dynasnap/dynasnap/internal/awsconf"
+	"github.com/dynasnap/dynasnap/internal/history"
 )
 
 // Config is one bench run; cmd/main.go fills it from flags.
@@ -23,8 +24,17 @@ type Config struct {
 	DeletedFraction float64 // extra deleted items in the 1x dataset, as a fraction of Items
 	Scale           int     // the memory check's dataset has Scale x Items items (0: skip)
 	ScaleVersions   int
-	ProxyItems      int // items snapshotted through the latency proxy (0: skip)
-	ProxyVersions   int
+	// ProxyItems is the larger table snapshotted through the latency
+	// proxy (0: skip); the range table's dataset goes through it too.
+	ProxyItems    int
+	ProxyVersions int
+	// RangeItems is the range table's dataset (0: skip): live items, with
+	// Versions puts each and DeletedFraction of them deleted, like the 1x.
+	RangeItems int
+	// RangeCounts are the --ranges values of the range table.
+	RangeCounts []string
+	// ScaleRanges is the --ranges of the memory check's run.
+	ScaleRanges     string
 	Latency         time.Duration
 	Concurrency     int // GetObject in flight, for the ceiling and the snapshot alike
 	SeedConcurrency int
@@ -34,19 +44,24 @@ type Config struct {
 	// IncrementalVersions is the versions per item of the incremental's
 	// own dataset (Items items; 1% of them get a version more per run).
 	IncrementalVersions int
-	// Only, if not empty, names the parts to measure: base, scale, proxy,
-	// incremental. Datasets the chosen parts need are still seeded.
+	// Only, if not empty, names the parts to measure: base, scale, ranges,
+	// proxy, incremental. Datasets the chosen parts need are still seeded.
 	Only map[string]bool
 }
 
 func (cfg Config) runs(part string) bool { return len(cfg.Only) == 0 || cfg.Only[part] }
 
-// Targets of issue 3.
+// Targets of issue 3, and of issue 14 (key ranges by hex prefix).
 const (
 	targetRatio     = 0.8
 	targetRSS       = 256 << 20
 	targetRSSGrowth = 1.3
-	targetProxyRate = 2000.0
+	// Through the latency proxy, a snapshot (listing included) against the
+	// raw GET ceiling through the same proxy in the same run.
+	targetProxyRatio = 0.9
+	// The range table: 256 and 4,096 ranges within this factor of the
+	// fastest count's wall time.
+	targetRangeSpread = 1.2
 )
 
 // Run seeds what is missing, measures, and prints the report to w (progress
@@ -56,6 +71,7 @@ func Run(ctx context.Context, cfg Config, w, log io.Writer) error {
 	if err := requireLoopback(endpoint); err != nil {
 		return err
 	}
+	progressLog = log
 	clients, err := awsconf.Load(ctx, awsconf.Options{MaxConns: max(cfg.Concurrency, cfg.SeedConcurrency)})
 	if err != nil {
 		return err
@@ -72,7 +88,7 @@ func Run(ctx context.Context, cfg Config, w, log io.Writer) error {
 		return err
 	}
 	rows = append(rows, seedRow("1x", one))
-	var scaled, proxied, incremental *Seeded
+	var scaled, ranged, incremental *Seeded
 	if cfg.Scale > 0 && cfg.runs("scale") {
 		s, err := ensure(ctx, cl, NewDataset(cfg.Scale*cfg.Items, cfg.ScaleVersions, 0), cfg, log)
 		if err != nil {
@@ -80,6 +96,14 @@ func Run(ctx context.Context, cfg Config, w, log io.Writer) error {
 		}
 		scaled = &s
 		rows = append(rows, seedRow(fmt.Sprintf("%dx", cfg.Scale), s))
+	}
+	if cfg.RangeItems > 0 && (cfg.runs("ranges") || cfg.runs("proxy")) {
+		s, err := ensure(ctx, cl, NewDataset(cfg.RangeItems, cfg.Versions, int(float64(cfg.RangeItems)*cfg.DeletedFraction)), cfg, log)
+		if err != nil {
+			return err
+		}
+		ranged = &s
+		rows = append(rows, seedRow("ranges", s))
 	}
 	if cfg.Incremental && cfg.runs("incremental") {
 		s, err := ensure(ctx, cl, NewDataset(cfg.Items, max(1, cfg.IncrementalVersions), 0), cfg, log)
@@ -89,13 +113,19 @@ func Run(ctx context.Context, cfg Config, w, log io.Writer) error {
 		incremental = &s
 		rows = append(rows, seedRow("incremental", s))
 	}
-	if cfg.ProxyItems > 0 && cfg.runs("proxy") {
-		s, err := ensure(ctx, cl, NewDataset(cfg.ProxyItems, cfg.ProxyVersions, 0), cfg, log)
-		if err != nil {
-			return err
+	var proxied []Seeded
+	if cfg.runs("proxy") {
+		if ranged != nil {
+			proxied = append(proxied, *ranged)
 		}
-		proxied = &s
-		rows = append(rows, seedRow("proxy", s))
+		if cfg.ProxyItems > 0 {
+			s, err := ensure(ctx, cl, NewDataset(cfg.ProxyItems, cfg.ProxyVersions, 0), cfg, log)
+			if err != nil {
+				return err
+			}
+			proxied = append(proxied, s)
+			rows = append(rows, seedRow("proxy", s))
+		}
 	}
 
 	waitServerIdle(ctx, 20*time.Minute, log)
@@ -109,14 +139,23 @@ func Run(ctx context.Context, cfg Config, w, log io.Writer) error {
 	if scaled != nil {
 		rows = append(rows, measureScaled(ctx, *scaled, cfg, oneRun, ok, log)...)
 	}
-	if proxied != nil {
-		rows = append(rows, measureProxy(ctx, cl, *proxied, endpoint, cfg, log)...)
+	var tables []string
+	if ranged != nil && cfg.runs("ranges") {
+		table, rangeRows := measureRanges(ctx, *ranged, cfg, log)
+		tables = append(tables, table)
+		rows = append(rows, rangeRows...)
+	}
+	if len(proxied) > 0 {
+		rows = append(rows, measureProxy(ctx, cl, proxied, endpoint, cfg, log)...)
 	}
 	if incremental != nil {
 		rows = append(rows, measureIncremental(ctx, cl, *incremental, cfg, log)...)
 	}
 
 	fmt.Fprintf(w, "\ndynasnap snapshot benchmark (%d GetObject in flight, local SeaweedFS at %s)\n\n", cfg.Concurrency, endpoint)
+	for _, t := range tables {
+		fmt.Fprintln(w, t)
+	}
 	if _, failed := Report(w, rows); failed > 0 {
 		return fmt.Errorf("%d figure(s) could not be measured", failed)
 	}
@@ -157,12 +196,19 @@ func seedRow(name string, s Seeded) Row {
 		s.SeedSeconds, float64(s.Writes())/s.SeedSeconds, how)
 }
 
-// settle waits until the seeding's last second is over: the snapshot's
-// default time is the last whole second before it starts, and LastModified
-// has whole-second precision, so a table seeded a moment ago would come out
-// short by its last writes.
-func settle(ctx context.Context, s Seeded) {
-	if d := time.Until(s.SeededAt.Add(2 * time.Second)); d > 0 {
+// snapshotAt is the --at of a seeded table's snapshots: the second after
+// the seeding ended (LastModified has whole-second precision, so every
+// write is at or before it). A fixed past time, so that no run waits for
+// the current second to end (the default --at does, up to two seconds
+// that are no work), and every run reads the same state.
+func snapshotAt(s Seeded) time.Time {
+	return s.SeededAt.Truncate(time.Second).Add(time.Second)
+}
+
+// waitListable waits until a snapshot at t lists without waiting itself
+// (history.Listable): only just after a seeding is that in the future.
+func waitListable(ctx context.Context, t time.Time) {
+	if d := time.Until(history.Listable(t, history.DefaultClockSkew)); d > 0 {
 		select {
 		case <-time.After(d):
 		case <-ctx.Done():
@@ -170,28 +216,36 @@ func settle(ctx context.Context, s Seeded) {
 	}
 }
 
+// settle waits until a snapshot of s at snapshotAt(s) may start at once.
+func settle(ctx context.Context, s Seeded) { waitListable(ctx, snapshotAt(s)) }
+
 // bestSnapshot runs the snapshot twice and keeps the faster run, as the
 // ceiling is taken twice and the higher one kept: a slow moment of a shared
-// machine then weighs on neither side. Both rates go to log.
-func (cfg Config) bestSnapshot(ctx context.Context, s Seeded, name, endpoint string, log io.Writer) (SnapshotRun, error) {
+// machine then weighs on neither side. Both rates go to log. MaxRSSBytes of
+// the result is the higher of the two runs' peaks.
+func (cfg Config) bestSnapshot(ctx context.Context, s Seeded, name, endpoint string, log io.Writer, extra ...string) (SnapshotRun, error) {
 	var best SnapshotRun
+	var rss int64
 	for i := 1; i <= 2; i++ {
-		run, err := cfg.snapshot(ctx, s, name, endpoint)
+		run, err := cfg.snapshot(ctx, s, name, endpoint, extra...)
 		if err != nil {
 			return SnapshotRun{}, err
 		}
-		fmt.Fprintf(log, "  run %d: %.0f items/s wall (%.1fs), %.1f MB peak RSS\n", i, run.WallItemsPerSecond(), run.WallSeconds, float64(run.MaxRSSBytes)/(1<<20))
-		if run.WallItemsPerSecond() > best.WallItemsPerSecond() {
+		fmt.Fprintf(log, "  run %d: %.0f items/s wall (%.2fs), %.1f MB peak RSS, %s\n", i, run.WallItemsPerSecond(), run.WallSeconds, float64(run.MaxRSSBytes)/(1<<20), run.Other())
+		rss = max(rss, run.MaxRSSBytes)
+		if best.WallSeconds == 0 || run.WallSeconds < best.WallSeconds {
 			best = run
 		}
 	}
+	best.MaxRSSBytes = rss
 	return best, nil
 }
 
-func (cfg Config) snapshot(ctx context.Context, s Seeded, name, endpoint string) (SnapshotRun, error) {
+func (cfg Config) snapshot(ctx context.Context, s Seeded, name, endpoint string, extra ...string) (SnapshotRun, error) {
 	settle(ctx, s)
 	return RunSnapshot(ctx, SnapshotOptions{
 		Bin: cfg.Bin, Source: s.Source(), Concurrency: cfg.Concurrency, EndpointURL: endpoint, Timeout: cfg.Timeout,
+		At: snapshotAt(s), Extra: extra,
 		OutDir: filepath.Join(cfg.WorkDir, fmt.Sprintf("%s-%d", name, time.Now().UnixNano())),
 	})
 }
