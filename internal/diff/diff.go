@@ -15,6 +15,7 @@ import (
 	"sync/atomic"
 	"time"
 
+	"github.com/dynasnap/dynasnap/internal/filter"
 	"github.com/dynasnap/dynasnap/internal/history"
 	"github.com/dynasnap/dynasnap/internal/item"
 	"github.com/dynasnap/dynasnap/internal/itemcmp"
@@ -235,7 +236,7 @@ func encode(bucket string, opts Options, c change) (line []byte, kind string, er
 		kind = "MODIFY"
 	}
 	if opts.Filter != nil {
-		ok, err := matchAny(opts.Filter, oldIt, newIt, c.keysFrom)
+		ok, err := filter.AnyMatches(opts.Filter, oldIt, newIt, c.keysFrom)
 		if err != nil {
 			return nil, "", fmt.Errorf("s3://%s/%s: %w", bucket, c.key, err)
 		}
@@ -286,17 +287,4 @@ func encode(bucket string, opts Options, c change) (line []byte, kind string, er
 		}
 	}
 	return append(b, '}', '\n'), kind, nil
-}
-
-// matchAny reports whether any of the images present matches.
-func matchAny(match func(item.Item) (bool, error), images ...item.Item) (bool, error) {
-	for _, it := range images {
-		if it == nil {
-			continue
-		}
-		if ok, err := match(it); ok || err != nil {
-			return ok, err
-		}
-	}
-	return false, nil
 }

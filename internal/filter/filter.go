@@ -177,3 +177,18 @@ func number(s string) any {
 	}
 	return f
 }
+
+// AnyMatches reports whether any of the images present (nil ones are
+// passed over) matches: a change is selected when its old or its new image
+// is.
+func AnyMatches(match func(item.Item) (bool, error), images ...item.Item) (bool, error) {
+	for _, it := range images {
+		if it == nil {
+			continue
+		}
+		if ok, err := match(it); ok || err != nil {
+			return ok, err
+		}
+	}
+	return false, nil
+}

@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"time"
 
+	"github.com/dynasnap/dynasnap/internal/filter"
 	"github.com/dynasnap/dynasnap/internal/item"
 	"github.com/dynasnap/dynasnap/internal/keyschema"
 	"github.com/dynasnap/dynasnap/internal/progress"
@@ -79,7 +80,7 @@ func FromChanges(ctx context.Context, c *snapshot.Changes, w *Writer, opts Chang
 							return fmt.Errorf("%s: OldImage: %w", c.Store.URL(f.Data), err)
 						}
 					}
-					ok, err := matchEither(opts.Filter, newIt, oldIt)
+					ok, err := filter.AnyMatches(opts.Filter, newIt, oldIt)
 					if err != nil {
 						return err
 					}
@@ -135,16 +136,4 @@ func checkKeys(ch snapshot.Change, ks keyschema.Schema) error {
 		return fmt.Errorf("change Keys %s are not the table's key %s", b, ks)
 	}
 	return nil
-}
-
-func matchEither(match func(item.Item) (bool, error), images ...item.Item) (bool, error) {
-	for _, it := range images {
-		if it == nil {
-			continue
-		}
-		if ok, err := match(it); ok || err != nil {
-			return ok, err
-		}
-	}
-	return false, nil
 }

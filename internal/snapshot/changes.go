@@ -24,24 +24,7 @@ type Changes struct {
 // the one export under st/AWSDynamoDB/ (Locate). A full export is refused,
 // and so is one in Amazon Ion format.
 func OpenChanges(ctx context.Context, st store.Store) (*Changes, error) {
-	st, err := Locate(ctx, st)
-	if err != nil {
-		return nil, err
-	}
-	sum, err := ReadSummary(ctx, st)
-	if err != nil {
-		return nil, err
-	}
-	if sum.OutputFormat == "ION" {
-		return nil, fmt.Errorf("%s is an export in Amazon Ion format (outputFormat ION), which dynasnap does not read; export as DYNAMODB_JSON", st.URL(""))
-	}
-	if !sum.Incremental() {
-		return nil, fmt.Errorf("%s is a full export (a snapshot of the table at %s), not an incremental one: restore it with --snapshot", st.URL(""), awsTime(sum.ExportTime))
-	}
-	if sum.OutputFormat != "DYNAMODB_JSON" {
-		return nil, fmt.Errorf("%s: output format %q is not readable by this version", st.URL(""), sum.OutputFormat)
-	}
-	files, err := ReadFiles(ctx, st)
+	st, sum, files, err := openExport(ctx, st, true)
 	if err != nil {
 		return nil, err
 	}

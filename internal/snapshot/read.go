@@ -30,25 +30,39 @@ type Snapshot struct {
 // one must be chosen. An incremental export is refused (it holds changes,
 // not a table: restore --changes applies it), and so is an ION one.
 func Open(ctx context.Context, st store.Store) (*Snapshot, error) {
-	st, err := Locate(ctx, st)
-	if err != nil {
-		return nil, err
-	}
-	sum, err := ReadSummary(ctx, st)
-	if err != nil {
-		return nil, err
-	}
-	if sum.OutputFormat == "ION" {
-		return nil, fmt.Errorf("%s is an export in Amazon Ion format (outputFormat ION), which dynasnap does not read; export as DYNAMODB_JSON", st.URL(""))
-	}
-	if sum.Incremental() {
-		return nil, fmt.Errorf("%s is an incremental export (changes from %s to %s), not a snapshot of a table: apply it to a restored table with restore --changes", st.URL(""), awsTime(sum.ExportFromTime), awsTime(sum.ExportToTime))
-	}
-	files, err := ReadFiles(ctx, st)
+	st, sum, files, err := openExport(ctx, st, false)
 	if err != nil {
 		return nil, err
 	}
 	return &Snapshot{Store: st, Summary: sum, Files: files}, nil
+}
+
+// openExport finds the export st names (Locate) and reads its manifests,
+// refusing ION and the other kind of export than incremental asks for.
+func openExport(ctx context.Context, st store.Store, incremental bool) (store.Store, *Summary, []FileEntry, error) {
+	st, err := Locate(ctx, st)
+	if err != nil {
+		return nil, nil, nil, err
+	}
+	sum, err := ReadSummary(ctx, st)
+	if err != nil {
+		return nil, nil, nil, err
+	}
+	switch {
+	case sum.OutputFormat == "ION":
+		return nil, nil, nil, fmt.Errorf("%s is an export in Amazon Ion format (outputFormat ION), which dynasnap does not read; export as DYNAMODB_JSON", st.URL(""))
+	case sum.Incremental() && !incremental:
+		return nil, nil, nil, fmt.Errorf("%s is an incremental export (changes from %s to %s), not a snapshot of a table: apply it to a restored table with restore --changes", st.URL(""), awsTime(sum.ExportFromTime), awsTime(sum.ExportToTime))
+	case !sum.Incremental() && incremental:
+		return nil, nil, nil, fmt.Errorf("%s is a full export (a snapshot of the table at %s), not an incremental one: restore it with --snapshot", st.URL(""), awsTime(sum.ExportTime))
+	case incremental && sum.OutputFormat != "DYNAMODB_JSON":
+		return nil, nil, nil, fmt.Errorf("%s: output format %q is not readable by this version", st.URL(""), sum.OutputFormat)
+	}
+	files, err := ReadFiles(ctx, st)
+	if err != nil {
+		return nil, nil, nil, err
+	}
+	return st, sum, files, nil
 }
 
 // Definition reads the snapshot's table-definition.json: the table as
