@@ -16,6 +16,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/dynasnap/dynasnap/internal/testsupport/fakesnap"
+
 	"github.com/dynasnap/dynasnap/internal/drill"
 	"github.com/dynasnap/dynasnap/internal/forget"
 	"github.com/dynasnap/dynasnap/internal/layout"
@@ -23,27 +25,6 @@ import (
 	"github.com/dynasnap/dynasnap/internal/store"
 	"github.com/dynasnap/dynasnap/internal/testsupport/testenv"
 )
-
-// putSnapshot writes a made-up finished snapshot into S3.
-func putSnapshot(t *testing.T, st store.Store, exportTime time.Time, source string, files int) {
-	t.Helper()
-	ctx := context.Background()
-	var manifest strings.Builder
-	for i := range files {
-		name := fmt.Sprintf("data/part-%05d.json.gz", i)
-		if err := st.Put(ctx, name, []byte("x")); err != nil {
-			t.Fatal(err)
-		}
-		fmt.Fprintf(&manifest, `{"itemCount":1,"dataFileS3Key":"%s"}`+"\n", name)
-	}
-	if err := st.Put(ctx, snapshot.FilesName, []byte(manifest.String())); err != nil {
-		t.Fatal(err)
-	}
-	sum, _ := json.Marshal(snapshot.Summary{ExportTime: exportTime, Dynasnap: snapshot.Details{Source: source}})
-	if err := st.Put(ctx, snapshot.SummaryName, sum); err != nil {
-		t.Fatal(err)
-	}
-}
 
 // forget on S3: --dry-run and --json; kill -9 in the middle of removing
 // leaves no folder that reads as a finished snapshot without all its files;
@@ -60,7 +41,7 @@ func TestForgetCLI(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		putSnapshot(t, st, base.AddDate(0, 0, 7*i), "s3://"+bucket+"/backups/orders", files)
+		fakesnap.Put(t, st, base.AddDate(0, 0, 7*i), "s3://"+bucket+"/backups/orders", files)
 	}
 	folder := "s3://" + bucket + "/snaps"
 
@@ -147,7 +128,7 @@ func TestForgetCLI(t *testing.T) {
 
 	// A folder inside the backup prefix of the snapshots it holds.
 	st, _ := store.NewS3(c.S3(), layout.Location{Bucket: bucket, Prefix: "backups/snaps/x"}, store.Options{})
-	putSnapshot(t, st, base, "s3://"+bucket+"/backups/orders", 1)
+	fakesnap.Put(t, st, base, "s3://"+bucket+"/backups/orders", 1)
 	if _, stderr, code := cli("forget", "--snapshots", "s3://"+bucket+"/backups/snaps", "--keep-last", "1"); code != 1 || !strings.Contains(stderr, "inside the backup prefix") {
 		t.Errorf("inside the backup prefix: exit %d: %s", code, stderr)
 	}

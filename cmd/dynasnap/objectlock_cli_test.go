@@ -53,19 +53,7 @@ func TestObjectLockBucket(t *testing.T) {
 	t.Setenv("AWS_REQUEST_CHECKSUM_CALCULATION", "when_required")
 
 	ddb := c.DynamoDB()
-	table := testenv.Name("cli-locked")
-	_, err := ddb.CreateTable(ctx, &dynamodb.CreateTableInput{
-		TableName: aws.String(table), BillingMode: types.BillingModePayPerRequest,
-		AttributeDefinitions: []types.AttributeDefinition{{AttributeName: aws.String("id"), AttributeType: types.ScalarAttributeTypeS}},
-		KeySchema:            []types.KeySchemaElement{{AttributeName: aws.String("id"), KeyType: types.KeyTypeHash}},
-	})
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() {
-		ddb.DeleteTable(context.Background(), &dynamodb.DeleteTableInput{TableName: aws.String(table)})
-	})
-	testenv.WaitTable(t, ddb, table)
+	table := idTable(t, ddb, "cli-locked")
 	want := map[string]string{}
 	for i := range 30 {
 		id := "item-" + strconv.Itoa(i)

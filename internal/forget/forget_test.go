@@ -2,8 +2,6 @@ package forget
 
 import (
 	"context"
-	"encoding/json"
-	"fmt"
 	"os"
 	"path/filepath"
 	"sort"
@@ -11,31 +9,17 @@ import (
 	"testing"
 	"time"
 
+	"github.com/dynasnap/dynasnap/internal/testsupport/fakesnap"
+
 	"github.com/dynasnap/dynasnap/internal/snapshot"
 	"github.com/dynasnap/dynasnap/internal/store"
 )
 
-// MakeSnapshot writes a finished snapshot folder with a made-up exportTime
-// and files data files (for tests).
+// makeSnapshot writes a finished snapshot folder root/dir with a made-up
+// exportTime and files data files.
 func makeSnapshot(t *testing.T, root, dir string, exportTime time.Time, source string, files int) {
 	t.Helper()
-	st := store.NewLocal(filepath.Join(root, dir))
-	ctx := context.Background()
-	var manifest strings.Builder
-	for i := range files {
-		name := fmt.Sprintf("data/part-%05d.json.gz", i)
-		if err := st.Put(ctx, name, []byte("x")); err != nil {
-			t.Fatal(err)
-		}
-		fmt.Fprintf(&manifest, `{"itemCount":1,"dataFileS3Key":"%s"}`+"\n", name)
-	}
-	if err := st.Put(ctx, snapshot.FilesName, []byte(manifest.String())); err != nil {
-		t.Fatal(err)
-	}
-	sum, _ := json.Marshal(snapshot.Summary{ExportTime: exportTime, Dynasnap: snapshot.Details{Source: source}})
-	if err := st.Put(ctx, snapshot.SummaryName, sum); err != nil {
-		t.Fatal(err)
-	}
+	fakesnap.Put(t, store.NewLocal(filepath.Join(root, dir)), exportTime, source, files)
 }
 
 func names(es []Entry) string {
