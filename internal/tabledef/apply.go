@@ -111,48 +111,8 @@ func Compare(rec, table *Definition) []string {
 	if a, b := keyString(rec, rec.KeySchema), keyString(table, table.KeySchema); a != b {
 		add("key: recorded %s, table %s", a, b)
 	}
-	gi := map[string]GlobalIndex{}
-	for _, g := range table.GlobalSecondaryIndexes {
-		gi[g.IndexName] = g
-	}
-	for _, g := range rec.GlobalSecondaryIndexes {
-		t, ok := gi[g.IndexName]
-		delete(gi, g.IndexName)
-		if !ok {
-			add("global secondary index %s: missing from the table", g.IndexName)
-			continue
-		}
-		if a, b := keyString(rec, g.KeySchema), keyString(table, t.KeySchema); a != b {
-			add("global secondary index %s: key recorded %s, table %s", g.IndexName, a, b)
-		}
-		if a, b := projString(g.Projection), projString(t.Projection); a != b {
-			add("global secondary index %s: projection recorded %s, table %s", g.IndexName, a, b)
-		}
-	}
-	for _, n := range sortedKeys(gi) {
-		add("global secondary index %s: on the table, not recorded", n)
-	}
-	li := map[string]LocalIndex{}
-	for _, l := range table.LocalSecondaryIndexes {
-		li[l.IndexName] = l
-	}
-	for _, l := range rec.LocalSecondaryIndexes {
-		t, ok := li[l.IndexName]
-		delete(li, l.IndexName)
-		if !ok {
-			add("local secondary index %s: missing from the table", l.IndexName)
-			continue
-		}
-		if a, b := keyString(rec, l.KeySchema), keyString(table, t.KeySchema); a != b {
-			add("local secondary index %s: key recorded %s, table %s", l.IndexName, a, b)
-		}
-		if a, b := projString(l.Projection), projString(t.Projection); a != b {
-			add("local secondary index %s: projection recorded %s, table %s", l.IndexName, a, b)
-		}
-	}
-	for _, n := range sortedKeys(li) {
-		add("local secondary index %s: on the table, not recorded", n)
-	}
+	out = append(out, indexDiffs("global", rec, table, indexShapes(rec.GlobalSecondaryIndexes), indexShapes(table.GlobalSecondaryIndexes))...)
+	out = append(out, indexDiffs("local", rec, table, rec.LocalSecondaryIndexes, table.LocalSecondaryIndexes)...)
 	if rec.TimeToLiveDescription != nil && table.TimeToLiveDescription != nil {
 		if a, b := rec.TTLAttribute(), table.TTLAttribute(); a != b {
 			add("TTL attribute: recorded %s, table %s", orNone(a), orNone(b))
@@ -195,4 +155,42 @@ func orNone(s string) string {
 		return "none"
 	}
 	return s
+}
+
+// indexDiffs compares the recorded and the table's indexes of one kind
+// (global or local) by name, key and projection; a GSI's capacity is
+// billing, compared with the billing mode.
+func indexDiffs(kind string, rec, table *Definition, recorded, actual []LocalIndex) []string {
+	var out []string
+	have := map[string]LocalIndex{}
+	for _, x := range actual {
+		have[x.IndexName] = x
+	}
+	for _, x := range recorded {
+		t, ok := have[x.IndexName]
+		delete(have, x.IndexName)
+		if !ok {
+			out = append(out, fmt.Sprintf("%s secondary index %s: missing from the table", kind, x.IndexName))
+			continue
+		}
+		if a, b := keyString(rec, x.KeySchema), keyString(table, t.KeySchema); a != b {
+			out = append(out, fmt.Sprintf("%s secondary index %s: key recorded %s, table %s", kind, x.IndexName, a, b))
+		}
+		if a, b := projString(x.Projection), projString(t.Projection); a != b {
+			out = append(out, fmt.Sprintf("%s secondary index %s: projection recorded %s, table %s", kind, x.IndexName, a, b))
+		}
+	}
+	for _, n := range sortedKeys(have) {
+		out = append(out, fmt.Sprintf("%s secondary index %s: on the table, not recorded", kind, n))
+	}
+	return out
+}
+
+// indexShapes keeps what Compare compares of GSIs: name, key, projection.
+func indexShapes(gs []GlobalIndex) []LocalIndex {
+	out := make([]LocalIndex, len(gs))
+	for i, g := range gs {
+		out[i] = LocalIndex{IndexName: g.IndexName, KeySchema: g.KeySchema, Projection: g.Projection}
+	}
+	return out
 }
