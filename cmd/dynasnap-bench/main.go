@@ -41,6 +41,7 @@ func main() {
 	flag.StringVar(&cfg.ScaleRanges, "scale-ranges", "4096", "the --ranges of the memory check's snapshot")
 	flag.DurationVar(&cfg.Latency, "latency", 20*time.Millisecond, "delay the proxy adds to every request")
 	flag.IntVar(&cfg.Concurrency, "concurrency", 256, "GetObject requests in flight, for the ceiling and the snapshot")
+	flag.IntVar(&cfg.ProxyConcurrency, "proxy-concurrency", 32, "GetObject requests in flight through the latency proxy, for its ceiling and snapshots: few enough that the latency, not this machine's CPU, bounds the ceiling")
 	flag.IntVar(&cfg.SeedConcurrency, "seed-concurrency", 128, "PUTs in flight while seeding")
 	flag.StringVar(&cfg.WorkDir, "workdir", filepath.Join(os.TempDir(), "dynasnap-bench"), "where snapshots are written (and deleted after each run)")
 	flag.DurationVar(&cfg.Timeout, "timeout", 30*time.Minute, "kill a snapshot run that takes longer")
@@ -56,7 +57,7 @@ func main() {
 		}
 		cfg.Only[part] = true
 	}
-	if flag.NArg() > 0 || cfg.Items <= 0 || cfg.Versions < 1 || cfg.ScaleVersions < 1 || cfg.ProxyVersions < 1 || cfg.Concurrency < 1 || cfg.SeedConcurrency < 1 ||
+	if flag.NArg() > 0 || cfg.Items <= 0 || cfg.Versions < 1 || cfg.ScaleVersions < 1 || cfg.ProxyVersions < 1 || cfg.Concurrency < 1 || cfg.ProxyConcurrency < 1 || cfg.SeedConcurrency < 1 ||
 		cfg.RangeItems < 0 || (cfg.RangeItems > 0 && len(cfg.RangeCounts) == 0) {
 		flag.Usage()
 		os.Exit(2)

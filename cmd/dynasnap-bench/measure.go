@@ -157,6 +157,7 @@ func proxyTable(ctx context.Context, cl *s3.Client, p *LatencyProxy, s Seeded, c
 	ratio := rate / best.ItemsPerSecond()
 	rows := []Row{
 		Info(name+": raw ceiling", "%.0f items/s (best of 2, %.2fs; %s)", best.ItemsPerSecond(), best.Seconds, best.Other()),
+		Info(name+": ceiling bound by", "%s", boundBy(best, cfg.Concurrency)),
 		itemsRow(name, sum.Items, s.Items),
 		Info(name+": snapshot items/s", "%.0f items/s (%.2fs wall, best of 2; %d LIST requests, %d prefixes; %s)", rate, run.WallSeconds, sum.ListRequests, sum.PrefixesListed, run.Other()),
 		Check(name+": ratio snapshot / ceiling", fmt.Sprintf("%.2f", ratio), fmt.Sprintf(">= %.1f", targetProxyRatio), ratio >= targetProxyRatio),
@@ -204,4 +205,22 @@ func cpuRows(name string, c Throughput, run SnapshotRun) []Row {
 		rows = append(rows, Info(name+": server CPU per listed version (est.)", "%s (%d versions for %d items)", perItem(run.ServerCPU-gets, v), v, n))
 	}
 	return append(rows, Info(name+": ratio the CPU allows", "%.2f (ceiling CPU per item / snapshot CPU per item; server and client share %d cores)", ceil/snap, runtime.NumCPU()))
+}
+
+// boundBy says whether a proxied ceiling was bound by the latency (as on
+// AWS, where the server's CPU is not the client's) or by this machine's
+// CPU, which server, proxy and client share: only in the first case does
+// the ratio show how well the snapshot hides the latency.
+func boundBy(c Throughput, inFlight int) string {
+	rtt := time.Duration(float64(inFlight) / c.ItemsPerSecond() * float64(time.Second))
+	what := fmt.Sprintf("%d in flight, %.1f ms a GET", inFlight, float64(rtt)/1e6)
+	if !c.ServerOK || c.Seconds <= 0 {
+		return what + "; CPU use unknown"
+	}
+	cores := (c.ServerCPU + c.ClientCPU).Seconds() / c.Seconds
+	kind := "the latency"
+	if cores > 0.75*float64(runtime.NumCPU()) {
+		kind = "the CPU (lower -proxy-concurrency)"
+	}
+	return fmt.Sprintf("%s (%s; server and client used %.2f of %d cores)", kind, what, cores, runtime.NumCPU())
 }

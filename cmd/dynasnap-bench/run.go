@@ -34,13 +34,17 @@ type Config struct {
 	// RangeCounts are the --ranges values of the range table.
 	RangeCounts []string
 	// ScaleRanges is the --ranges of the memory check's run.
-	ScaleRanges     string
-	Latency         time.Duration
-	Concurrency     int // GetObject in flight, for the ceiling and the snapshot alike
-	SeedConcurrency int
-	WorkDir         string
-	Timeout         time.Duration // per snapshot run
-	Incremental     bool          // measure --base with 1% changed (issue 7)
+	ScaleRanges string
+	Latency     time.Duration
+	Concurrency int // GetObject in flight, for the ceiling and the snapshot alike
+	// ProxyConcurrency is Concurrency for the latency-proxy part: low
+	// enough that its ceiling is bound by the latency, not by this
+	// machine's CPU (server, proxy and client share it), as on AWS.
+	ProxyConcurrency int
+	SeedConcurrency  int
+	WorkDir          string
+	Timeout          time.Duration // per snapshot run
+	Incremental      bool          // measure --base with 1% changed (issue 7)
 	// IncrementalVersions is the versions per item of the incremental's
 	// own dataset (Items items; 1% of them get a version more per run).
 	IncrementalVersions int
@@ -146,13 +150,15 @@ func Run(ctx context.Context, cfg Config, w, log io.Writer) error {
 		rows = append(rows, rangeRows...)
 	}
 	if len(proxied) > 0 {
-		rows = append(rows, measureProxy(ctx, cl, proxied, endpoint, cfg, log)...)
+		pcfg := cfg
+		pcfg.Concurrency = cfg.ProxyConcurrency
+		rows = append(rows, measureProxy(ctx, cl, proxied, endpoint, pcfg, log)...)
 	}
 	if incremental != nil {
 		rows = append(rows, measureIncremental(ctx, cl, *incremental, cfg, log)...)
 	}
 
-	fmt.Fprintf(w, "\ndynasnap snapshot benchmark (%d GetObject in flight, local SeaweedFS at %s)\n\n", cfg.Concurrency, endpoint)
+	fmt.Fprintf(w, "\ndynasnap snapshot benchmark (%d GetObject in flight, %d through the latency proxy; local SeaweedFS at %s)\n\n", cfg.Concurrency, cfg.ProxyConcurrency, endpoint)
 	for _, t := range tables {
 		fmt.Fprintln(w, t)
 	}

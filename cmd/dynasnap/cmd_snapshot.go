@@ -17,6 +17,7 @@ import (
 	"github.com/dynasnap/dynasnap/internal/restore"
 	"github.com/dynasnap/dynasnap/internal/snapshot"
 	"github.com/dynasnap/dynasnap/internal/store"
+	"golang.org/x/sync/errgroup"
 )
 
 const snapshotExamples = `  # the table as it was two hours ago, as gzipped JSON lines in a local folder
@@ -136,14 +137,25 @@ func cmdSnapshot(ctx context.Context, a *app, args []string) error {
 			return fmt.Errorf("--base: %w", err)
 		}
 	}
-	hs, err := s3source.OpenIn(ctx, clients.Source(), src.Bucket)
+	hs, err := s3source.NewIn(ctx, clients.Source(), src.Bucket)
 	if err != nil {
 		return err
 	}
 	defer hs.Close()
-	historyWarnings, err := checkHorizon(ctx, a, *quiet, &timeOpts, hs, src, history.At{Flag: "--at", T: atTime})
-	if err != nil {
-		return err
+	// The source's checks go beside the first listing pages (snapshot
+	// writes nothing before they pass), so their messages share stderr
+	// with the progress reporter.
+	errw := progress.Locked(a.stderr)
+	var historyWarnings []string
+	runOpts.Preflight = func(ctx context.Context) error {
+		var g errgroup.Group
+		g.Go(func() error { return hs.Check(ctx) })
+		g.Go(func() error {
+			var err error
+			historyWarnings, err = printHorizon(ctx, errw, *quiet, &timeOpts, hs, src, history.At{Flag: "--at", T: atTime})
+			return err
+		})
+		return g.Wait()
 	}
 	match, desc, err := sel.Build(func() (string, error) {
 		ks, err := restore.InferFromBackup(ctx, hs, src)
@@ -160,7 +172,7 @@ func cmdSnapshot(ctx context.Context, a *app, args []string) error {
 	listed := &progress.Counter{Name: "versions listed"}
 	fetched := &progress.Counter{Name: "items fetched"}
 	written := &progress.Counter{Name: "written", Unit: "bytes"}
-	rep := progress.New(a.stderr, *quiet, listed, fetched, written)
+	rep := progress.New(errw, *quiet, listed, fetched, written)
 	rep.Start(ctx)
 	runOpts.Concurrency, runOpts.ListConcurrency, runOpts.Ranges, runOpts.MaxKeys = planOpts.Fetchers, plan.ListConcurrency, plan.Ranges, plan.PageSize
 	runOpts.Base, runOpts.Shard, runOpts.Shards = baseSnap, plan.Shard, plan.Shards

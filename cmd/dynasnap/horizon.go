@@ -3,6 +3,7 @@ package main
 import (
 	"context"
 	"fmt"
+	"io"
 	"strings"
 	"time"
 
@@ -18,14 +19,19 @@ import (
 // beyond it (unless --allow-partial-history), and the warnings, printed on
 // stderr unless quiet and returned for --json.
 func checkHorizon(ctx context.Context, a *app, quiet bool, o *history.TimeOptions, hs history.Source, src layout.Location, times ...history.At) ([]string, error) {
+	return printHorizon(ctx, a.stderr, quiet, o, hs, src, times...)
+}
+
+// printHorizon is checkHorizon with its warnings written to w.
+func printHorizon(ctx context.Context, w io.Writer, quiet bool, o *history.TimeOptions, hs history.Source, src layout.Location, times ...history.At) ([]string, error) {
 	_, warns, err := o.CheckHorizon(ctx, hs, src.Prefix, times...)
 	if err != nil {
 		return nil, err
 	}
-	for _, w := range warns {
+	for _, m := range warns {
 		// A read beyond the horizon is loud even with --quiet.
-		if !quiet || strings.HasPrefix(w, history.PartialPrefix) {
-			fmt.Fprintf(a.stderr, "warning: %s\n", w)
+		if !quiet || strings.HasPrefix(m, history.PartialPrefix) {
+			fmt.Fprintf(w, "warning: %s\n", m)
 		}
 	}
 	return warns, nil

@@ -21,6 +21,10 @@ type Stats struct {
 // pageAhead is how many pages one listing may hold ahead of the reader.
 const pageAhead = 2
 
+// firstPage is the size of the first page of a segment the walk starts
+// from, when it may be split (docs/DESIGN.md §4).
+const firstPage = 200
+
 // highest sorts after every character a key may hold.
 const highest = "\U0010FFFF"
 
@@ -56,6 +60,7 @@ type job struct {
 	start   string // the least key it may give, for ordering
 	seen    map[Marker]bool
 	out     chan chunk
+	first   bool // a segment the walk starts from, not a split's child
 	started bool
 	index   int // in the heap
 }
@@ -85,6 +90,7 @@ func (l *lister) walk(ctx context.Context, segs []segment, fn func(Entry) error)
 	jobs := make([]*job, len(segs))
 	for i, s := range segs {
 		jobs[i] = l.newJob(s, Marker{}, nil)
+		jobs[i].first = true
 	}
 	l.add(jobs...)
 	lastKey := ""
@@ -205,7 +211,15 @@ func (l *lister) run(j *job) error {
 	}
 	l.stats.Prefixes.Add(1)
 	prefix := l.dir + j.seg.prefix
-	page, err := l.list(prefix, j.after, l.pageSize)
+	size := l.pageSize
+	if j.first && len(j.seg.prefix) < l.depth && (size <= 0 || size > firstPage) {
+		// Nothing else is listed while the walk's first pages are out,
+		// and a server takes time in proportion to a page's entries: a
+		// short page tells as soon whether to split, and the fetches
+		// start on its entries while the children are listed.
+		size = firstPage
+	}
+	page, err := l.list(prefix, j.after, size)
 	if err != nil {
 		return err
 	}

@@ -38,19 +38,21 @@ func Ranges(n int) ([]Range, error) {
 	if n < 1 || n > MaxRanges {
 		return nil, fmt.Errorf("%d key ranges: want 1 to %d", n, MaxRanges)
 	}
-	d := Digits(n)
-	size := 1 << (4 * d)
-	bound := func(i int) string {
-		if i <= 0 || i >= n {
-			return ""
-		}
-		return fmt.Sprintf("%0*x", d, i*size/n)
-	}
 	out := make([]Range, n)
 	for i := range out {
-		out[i] = Range{Index: i, Lo: bound(i), Hi: bound(i + 1)}
+		out[i] = Range{Index: i, Lo: rangeBound(n, i), Hi: rangeBound(n, i+1)}
 	}
 	return out, nil
+}
+
+// rangeBound is where range i of n starts ("" for the first, and for the
+// end): a walk needs only its block's two bounds, not all 65,536 ranges.
+func rangeBound(n, i int) string {
+	if i <= 0 || i >= n {
+		return ""
+	}
+	d := Digits(n)
+	return fmt.Sprintf("%0*x", d, i*(1<<(4*d))/n)
 }
 
 // ShardRanges is the contiguous block of ranges shard i of shards runs:

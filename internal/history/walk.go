@@ -28,18 +28,18 @@ const DefaultListConcurrency = 64
 
 // Interval is the key interval, as object id bounds, that the plan covers.
 func (p Plan) Interval() (lo, hi string, err error) {
-	rs, err := Ranges(p.ranges())
-	if err != nil {
-		return "", "", err
+	n := p.ranges()
+	if n < 1 || n > MaxRanges {
+		return "", "", fmt.Errorf("%d key ranges: want 1 to %d", n, MaxRanges)
 	}
 	if p.Shards > 1 && (p.Shard < 0 || p.Shard >= p.Shards) {
 		return "", "", fmt.Errorf("shard %d/%d: the index must be 0..%d", p.Shard, p.Shards, p.Shards-1)
 	}
-	a, b := ShardRanges(len(rs), p.Shard, p.Shards)
+	a, b := ShardRanges(n, p.Shard, p.Shards)
 	if a >= b {
 		return "", "", errEmptyShard
 	}
-	return rs[a].Lo, rs[b-1].Hi, nil
+	return rangeBound(n, a), rangeBound(n, b), nil
 }
 
 var errEmptyShard = errors.New("empty shard")

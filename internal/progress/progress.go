@@ -116,3 +116,18 @@ func format(n int64, unit string) string {
 	}
 	return s
 }
+
+// Locked returns w made safe for the reporter and the run's own messages
+// to write to at once.
+func Locked(w io.Writer) io.Writer { return &lockedWriter{w: w} }
+
+type lockedWriter struct {
+	mu sync.Mutex
+	w  io.Writer
+}
+
+func (l *lockedWriter) Write(p []byte) (int, error) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.w.Write(p)
+}

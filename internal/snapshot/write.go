@@ -3,6 +3,8 @@ package snapshot
 import (
 	"context"
 	"fmt"
+	"strings"
+	"sync"
 	"sync/atomic"
 	"time"
 
@@ -59,6 +61,10 @@ type Options struct {
 	// exportArn a real ARN (TableARN/export/<id>). Empty: null in the
 	// summary, and exportArn holds the export id alone.
 	TableARN, TableID string
+	// Preflight, if set, checks the source (versioning, lifecycle
+	// horizon) beside the first listing pages; nothing is written to the
+	// output before it passes, and its error stops the run.
+	Preflight func(context.Context) error
 
 	// Progress counters, optional.
 	Listed, Fetched, Written *progress.Counter
@@ -143,19 +149,26 @@ func Run(ctx context.Context, src history.Source, out store.Store, opts Options)
 	if err := checkRunShape(&opts); err != nil {
 		return nil, err
 	}
-	if err := prepareOutput(ctx, out, opts.Shards > 0); err != nil {
-		return nil, err
-	}
-	// As AWS does: an empty _started says the folder is writable and the
-	// export has begun.
-	if err := out.Put(ctx, StartedName, nil); err != nil {
-		return nil, err
-	}
+	ctx, cancel := context.WithCancelCause(ctx)
+	gate := openOutput(ctx, cancel, out, &opts)
+	var side sync.WaitGroup
+	defer func() {
+		cancel(nil)
+		<-gate.done // no request of the run outlives it
+		side.Wait()
+	}()
 	if err := history.Wait(ctx, opts.At, max(opts.ClockSkew, 0)); err != nil {
-		return nil, err
+		return nil, gateFirst(gate, cancel, err)
 	}
+	// The definition is one more short history (a list and a read): read
+	// beside the items, not after them.
+	defc := make(chan definitionRead, 1)
+	side.Go(func() {
+		rec, err := tabledef.At(ctx, src, opts.Source, opts.At)
+		defc <- definitionRead{rec, err}
+	})
 	if err := prepareParquet(ctx, src, out, &opts); err != nil {
-		return nil, err
+		return nil, gateFirst(gate, cancel, err)
 	}
 
 	stats := &history.Stats{}
@@ -163,9 +176,10 @@ func Run(ctx context.Context, src history.Source, out store.Store, opts Options)
 	var reused, filtered, newer atomic.Int64
 	base, err := newBaseCursor(ctx, opts.Base, opts.Source.Dir(), opts.plan())
 	if err != nil {
-		return nil, err
+		return nil, gateFirst(gate, cancel, err)
 	}
 	defer base.close()
+	ps.ready = func() error { return gate.wait(ctx) }
 	w := &history.Walk[[]byte]{Source: src, Dir: opts.Source.Dir(), Plan: opts.plan(), Times: []time.Time{opts.At},
 		Fetchers: opts.Concurrency, Canonical: true, SkipBad: opts.SkipBadObjects, Stats: stats, Listed: opts.Listed, Fetched: opts.Fetched,
 		Pick: func(k *history.Key) ([]history.Entry, []byte, bool, error) {
@@ -219,16 +233,21 @@ func Run(ctx context.Context, src history.Source, out store.Store, opts Options)
 	if err == nil {
 		err = ps.close(ctx)
 	}
+	if err == nil {
+		// Nothing may have been written yet (an empty snapshot): the
+		// checks must still pass.
+		err = gate.wait(ctx)
+	}
 	if err != nil {
 		ps.abort()
-		return nil, err
+		return nil, gateFirst(gate, cancel, err)
 	}
 	if stats.Versions.Load() == 0 && opts.Shards == 0 {
 		// Most likely a wrong table name or prefix: an empty snapshot would
 		// pass for a backup of an empty table.
 		return nil, fmt.Errorf("no object versions under %s: check --source (s3://BUCKET/PREFIX/TABLE) and that the stream writer or backfill has written there", opts.Source)
 	}
-	def, err := copyDefinition(ctx, src, out, opts)
+	def, err := copyDefinition(ctx, out, <-defc)
 	if err != nil {
 		return nil, err
 	}
@@ -260,6 +279,7 @@ func Run(ctx context.Context, src history.Source, out store.Store, opts Options)
 type parts struct {
 	st    store.Store
 	opts  *Options
+	ready func() error // blocks until the output may be written
 	cur   *part
 	n     int
 	files []FileEntry
@@ -282,6 +302,9 @@ func (ps *parts) add(ctx context.Context, e history.Entry, body []byte, size int
 	o := ps.opts
 	ps.billed.Add(size)
 	if ps.cur == nil {
+		if err := ps.ready(); err != nil {
+			return err
+		}
 		ps.cur = &part{st: ps.st, format: o.Format, compression: o.Compression, written: o.Written.Add, parquet: &o.Parquet,
 			data: ps.name(DataDir, extension(o.Format, o.Compression)), side: ps.name(SidecarDir, sidecarExtension(o.Compression))}
 		ps.n++
@@ -323,32 +346,30 @@ func (ps *parts) abort() {
 }
 
 // prepareOutput refuses a folder that holds a finished snapshot and clears
-// the files an interrupted run left in one that does not.
+// the files an interrupted run left in one that does not. One listing of
+// the folder finds both: on S3 a fresh folder costs one request, not one
+// per file a crashed run might have left.
 func prepareOutput(ctx context.Context, out store.Store, shard bool) error {
-	done, err := out.Exists(ctx, SummaryName)
+	names, err := out.List(ctx, "")
 	if err != nil {
 		return err
 	}
-	if done {
-		return fmt.Errorf("%s already holds a snapshot (it has %s); choose a new folder", out.URL(""), SummaryName)
+	var stale []string
+	for _, n := range names {
+		switch {
+		case n == SummaryName:
+			return fmt.Errorf("%s already holds a snapshot (it has %s); choose a new folder", out.URL(""), SummaryName)
+		case strings.HasPrefix(n, DataDir+"/"), strings.HasPrefix(n, SidecarDir+"/"),
+			n == DefinitionName, n == FilesName, n == FilesMD5Name, n == SummaryMD5Name:
+			stale = append(stale, n)
+		}
 	}
 	if shard {
 		// Other shards write into the same folder at the same time; each
 		// overwrites only its own parts.
 		return nil
 	}
-	for _, dir := range []string{DataDir, SidecarDir} {
-		names, err := out.List(ctx, dir)
-		if err != nil {
-			return err
-		}
-		for _, n := range names {
-			if err := out.Remove(ctx, n); err != nil {
-				return err
-			}
-		}
-	}
-	for _, n := range []string{DefinitionName, FilesName, FilesMD5Name, SummaryMD5Name} {
+	for _, n := range stale {
 		if err := out.Remove(ctx, n); err != nil {
 			return err
 		}
@@ -359,8 +380,8 @@ func prepareOutput(ctx context.Context, out store.Store, shard bool) error {
 // copyDefinition copies the table's definition in force at At, by the
 // items' time rule, into the snapshot as table-definition.json, byte for
 // byte as the backup holds it (docs/DESIGN.md §5.10).
-func copyDefinition(ctx context.Context, src history.Source, out store.Store, opts Options) (*tabledef.Recorded, error) {
-	rec, err := tabledef.At(ctx, src, opts.Source, opts.At)
+func copyDefinition(ctx context.Context, out store.Store, read definitionRead) (*tabledef.Recorded, error) {
+	rec, err := read.rec, read.err
 	if err != nil {
 		return nil, err
 	}
@@ -370,6 +391,22 @@ func copyDefinition(ctx context.Context, src history.Source, out store.Store, op
 		}
 	}
 	return rec, nil
+}
+
+// definitionRead is the table definition at At, read beside the items.
+type definitionRead struct {
+	rec *tabledef.Recorded
+	err error
+}
+
+// gateFirst stops the run and returns the gate's own error if it has one
+// (a failed check explains a stopped walk), else err.
+func gateFirst(g *outputGate, cancel context.CancelCauseFunc, err error) error {
+	cancel(err)
+	if gerr := g.cause(); gerr != nil {
+		return gerr
+	}
+	return err
 }
 
 // fillDefinition fills the summary's fields that the definition knows.

@@ -21,3 +21,14 @@ func OpenIn(ctx context.Context, clients BucketClients, bucket string) (*Source,
 	}
 	return Open(ctx, cl, bucket)
 }
+
+// NewIn is New with the client for bucket's region: the bucket exists and
+// answers, but its versioning is not checked yet. For a caller that runs
+// Check beside its first listing, and writes nothing before Check passes.
+func NewIn(ctx context.Context, clients BucketClients, bucket string) (*Source, error) {
+	cl, err := clients.S3For(ctx, bucket)
+	if err != nil {
+		return nil, fmt.Errorf("source bucket %s: %w", bucket, err)
+	}
+	return New(cl, bucket), nil
+}
