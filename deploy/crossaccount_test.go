@@ -246,3 +246,54 @@ func TestRecoveryAccountRoles(t *testing.T) {
 		}
 	}
 }
+
+// grantedOn is the Resource of each Allow statement for principal that
+// names action itself.
+func grantedOn(stmts []statement, principal, action string) []string {
+	var out []string
+	for _, s := range stmts {
+		if s.Effect == "Allow" && (principal == "" || mentions(s.Principal, principal)) && slices.Contains(actions(s), action) {
+			b, _ := json.Marshal(s.Resource)
+			out = append(out, string(b))
+		}
+	}
+	return out
+}
+
+// Every reader of a backup (snapshot, restore --source, diff, history,
+// drill) reads the bucket's lifecycle rules to know how far back its
+// history is exact, and the versions themselves: the bucket policies that
+// admit the readers and the recovery account's roles must allow both, the
+// lifecycle on the bucket (it is a bucket action, which an object ARN does
+// not match).
+func TestReadersReadLifecycle(t *testing.T) {
+	need := []string{"s3:GetLifecycleConfiguration", "s3:GetBucketVersioning", "s3:ListBucketVersions", "s3:GetObjectVersion"}
+	type reader struct {
+		file, resource, principal, bucket string
+		policy                            []string
+	}
+	for _, r := range []reader{
+		{"backup-account.json", "BackupBucketPolicy", "ReaderRoleArns", `{"Fn::GetAtt":["BackupBucket","Arn"]}`, []string{"PolicyDocument"}},
+		{"replica-bucket.json", "ReplicaBucketPolicy", "ReaderRoleArns", `{"Fn::GetAtt":["ReplicaBucket","Arn"]}`, []string{"PolicyDocument"}},
+		{"recovery-account.json", "SnapshotRole", "", `{"Fn::Sub":"arn:${AWS::Partition}:s3:::${BackupBucketName}"}`, []string{"Policies", "0", "PolicyDocument"}},
+		{"recovery-account.json", "RestoreRole", "", `{"Fn::Sub":"arn:${AWS::Partition}:s3:::${BackupBucketName}"}`, []string{"Policies", "0", "PolicyDocument"}},
+	} {
+		stmts := statements(t, get(t, loadFile(t, r.file), r.resource, r.policy...))
+		for _, a := range need {
+			if !grants(stmts, r.principal, a) {
+				t.Errorf("%s %s: the readers are not granted %s", r.file, r.resource, a)
+			}
+		}
+		if on := grantedOn(stmts, r.principal, "s3:GetLifecycleConfiguration"); !slices.Equal(on, []string{r.bucket}) {
+			t.Errorf("%s %s: s3:GetLifecycleConfiguration on %v, want the bucket %s", r.file, r.resource, on, r.bucket)
+		}
+	}
+	// The drill reads the lifecycle of its snapshot's backup for the report.
+	b, err := os.ReadFile(filepath.Join("kubernetes", "drill-cronjob.yaml"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !strings.Contains(string(b), "s3:GetLifecycleConfiguration") {
+		t.Error("drill-cronjob.yaml: the drill role's permissions leave out s3:GetLifecycleConfiguration")
+	}
+}
