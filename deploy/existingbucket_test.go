@@ -162,7 +162,9 @@ func TestExistingBucketMatchesBackupAccount(t *testing.T) {
 }
 
 // Without the new parameters the stack deploys what it did before they
-// existed: its own bucket, no owner header, and the same role.
+// existed: its own bucket, no owner header, and the same role, plus
+// s3:ListBucket: without it S3 answers a HEAD of an absent key 403, not
+// 404, and the writer's check of a new item's current version would fail.
 func TestDefaultBucketUnchanged(t *testing.T) {
 	tpl := deploy(t, nil)
 	raw, _ := load(t)
@@ -180,7 +182,7 @@ func TestDefaultBucketUnchanged(t *testing.T) {
 	for _, s := range stmts {
 		sids = append(sids, s.Sid)
 	}
-	if want := []string{"Logs", "ReadStream", "ReadTableDefinition", "ListStreams", "WriteItems", "ReadItemVersions", "CheckVersioning", "ReportFailures"}; !slices.Equal(sids, want) {
+	if want := []string{"Logs", "ReadStream", "ReadTableDefinition", "ListStreams", "WriteItems", "ReadItemVersions", "HeadAbsentItems", "CheckVersioning", "ReportFailures"}; !slices.Equal(sids, want) {
 		t.Errorf("default role statements %v, want %v", sids, want)
 	}
 	for _, s := range stmts {
@@ -189,6 +191,7 @@ func TestDefaultBucketUnchanged(t *testing.T) {
 			"WriteItems":       `{"Action":["s3:PutObject","s3:DeleteObject","s3:GetObject","s3:GetObjectVersion"],"Condition":null,"Resource":{"Fn::Sub":"${BackupBucket.Arn}/${BackupPrefix}/*"}}`,
 			"ReadItemVersions": `{"Action":"s3:ListBucketVersions","Condition":{"StringLike":{"s3:prefix":{"Fn::Sub":"${BackupPrefix}/*"}}},"Resource":{"Fn::GetAtt":["BackupBucket","Arn"]}}`,
 			"CheckVersioning":  `{"Action":"s3:GetBucketVersioning","Condition":null,"Resource":{"Fn::GetAtt":["BackupBucket","Arn"]}}`,
+			"HeadAbsentItems":  `{"Action":"s3:ListBucket","Condition":null,"Resource":{"Fn::GetAtt":["BackupBucket","Arn"]}}`,
 		}[s.Sid]
 		if want != "" && got != want {
 			t.Errorf("default %s = %s, want %s", s.Sid, got, want)
