@@ -27,10 +27,8 @@ func NewExpiry(attr string, now time.Time) *Expiry {
 	if attr == "" {
 		return nil
 	}
-	q, _ := item.Marshal(item.Item{attr: &types.AttributeValueMemberNULL{Value: true}})
-	// {"attr":{"NULL":true}} -> the quoted name with its colon.
-	q = q[1 : bytes.IndexByte(q[1:], ':')+2]
-	return &Expiry{Attr: attr, Now: now, quot: q}
+	// The quoted name alone: JSON may put spaces before the colon.
+	return &Expiry{Attr: attr, Now: now, quot: item.AppendString(nil, attr)}
 }
 
 // Item reports whether it has expired.
