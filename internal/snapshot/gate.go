@@ -1,10 +1,10 @@
 package snapshot
 
 import (
+	"cmp"
 	"context"
 	"errors"
-
-	"golang.org/x/sync/errgroup"
+	"sync"
 
 	"github.com/dynasnap/dynasnap/internal/store"
 )
@@ -26,12 +26,17 @@ func openOutput(ctx context.Context, cancel context.CancelCauseFunc, out store.S
 	g := &outputGate{done: make(chan struct{})}
 	go func() {
 		defer close(g.done)
-		eg, ectx := errgroup.WithContext(ctx)
+		// Both run to their end, and the source's error is the one told:
+		// with a wrong bucket owner both fail, and the answer should not
+		// depend on which request came back first.
+		var pre, prep error
+		var wg sync.WaitGroup
 		if opts.Preflight != nil {
-			eg.Go(func() error { return opts.Preflight(ectx) })
+			wg.Go(func() { pre = opts.Preflight(ctx) })
 		}
-		eg.Go(func() error { return prepareOutput(ectx, out, opts.Shards > 0) })
-		err := eg.Wait()
+		wg.Go(func() { prep = prepareOutput(ctx, out, opts.Shards > 0) })
+		wg.Wait()
+		err := cmp.Or(pre, prep)
 		if err == nil {
 			// As AWS does: an empty _started says the folder is writable
 			// and the export has begun.
