@@ -233,6 +233,37 @@ func TestManyRangesCostLittle(t *testing.T) {
 	}
 }
 
+// A prefix is split only when its first page says it holds several pages:
+// one of two or three pages is paged, with far fewer requests than the
+// nineteen of a split, and nothing is lost or listed twice either way.
+func TestSplitOnlyLargePrefixes(t *testing.T) {
+	for _, tc := range []struct {
+		keys, maxPrefixes, maxRequests int
+	}{
+		// ~24,000 versions: sixteen children of ~1,500, paged in two.
+		{12_000, 17, 60},
+		// ~100,000 versions: children of ~6,250 are split again, and
+		// their children of ~390 take one page each.
+		{50_000, 273, 320},
+	} {
+		rng := rand.New(rand.NewSource(5))
+		b := memsource.New("b")
+		seed(b, tc.keys, 3, false, rng)
+		stats := &history.Stats{}
+		keys := 0
+		if err := history.Keys(context.Background(), b, dir, history.Plan{}, nil, stats, func(*history.Key) error { keys++; return nil }); err != nil {
+			t.Fatal(err)
+		}
+		t.Logf("%d keys, %d versions: %d requests, %d prefixes", keys, b.Versions(), stats.Requests.Load(), stats.Prefixes.Load())
+		if keys != tc.keys || stats.Versions.Load() != int64(b.Versions()) || stats.Overread.Load() != 0 {
+			t.Fatalf("%d keys of %d, %d versions of %d, over-read %d", keys, tc.keys, stats.Versions.Load(), b.Versions(), stats.Overread.Load())
+		}
+		if p, r := stats.Prefixes.Load(), stats.Requests.Load(); p > int64(tc.maxPrefixes) || r > int64(tc.maxRequests) {
+			t.Errorf("%d keys: %d prefixes, %d requests; want at most %d and %d", tc.keys, p, r, tc.maxPrefixes, tc.maxRequests)
+		}
+	}
+}
+
 // Servers that repeat an entry across pages lose nothing and list nothing twice.
 func TestRepeatedEntriesDropped(t *testing.T) {
 	rng := rand.New(rand.NewSource(4))

@@ -3,7 +3,6 @@ package snapshot
 import (
 	"context"
 	"fmt"
-	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -14,6 +13,7 @@ import (
 	"github.com/dynasnap/dynasnap/internal/progress"
 	"github.com/dynasnap/dynasnap/internal/store"
 	"github.com/dynasnap/dynasnap/internal/tabledef"
+	"golang.org/x/sync/errgroup"
 )
 
 // DefaultFileSize is where a data file is cut, in bytes of item JSON before
@@ -346,35 +346,36 @@ func (ps *parts) abort() {
 }
 
 // prepareOutput refuses a folder that holds a finished snapshot and clears
-// the files an interrupted run left in one that does not. One listing of
-// the folder finds both: on S3 a fresh folder costs one request, not one
-// per file a crashed run might have left.
+// the files an interrupted run left in one that does not. It reads only
+// what a run writes (a folder may hold other things, or be a bucket's
+// root), its requests at once: on S3 they are round trips.
 func prepareOutput(ctx context.Context, out store.Store, shard bool) error {
-	names, err := out.List(ctx, "")
-	if err != nil {
+	var done bool
+	var data, side []string
+	g, gctx := errgroup.WithContext(ctx)
+	g.Go(func() (err error) { done, err = out.Exists(gctx, SummaryName); return err })
+	if !shard {
+		g.Go(func() (err error) { data, err = out.List(gctx, DataDir); return err })
+		g.Go(func() (err error) { side, err = out.List(gctx, SidecarDir); return err })
+	}
+	if err := g.Wait(); err != nil {
 		return err
 	}
-	var stale []string
-	for _, n := range names {
-		switch {
-		case n == SummaryName:
-			return fmt.Errorf("%s already holds a snapshot (it has %s); choose a new folder", out.URL(""), SummaryName)
-		case strings.HasPrefix(n, DataDir+"/"), strings.HasPrefix(n, SidecarDir+"/"),
-			n == DefinitionName, n == FilesName, n == FilesMD5Name, n == SummaryMD5Name:
-			stale = append(stale, n)
-		}
+	if done {
+		return fmt.Errorf("%s already holds a snapshot (it has %s); choose a new folder", out.URL(""), SummaryName)
 	}
 	if shard {
 		// Other shards write into the same folder at the same time; each
 		// overwrites only its own parts.
 		return nil
 	}
+	stale := append(append(data, side...), DefinitionName, FilesName, FilesMD5Name, SummaryMD5Name)
+	g, gctx = errgroup.WithContext(ctx)
+	g.SetLimit(16)
 	for _, n := range stale {
-		if err := out.Remove(ctx, n); err != nil {
-			return err
-		}
+		g.Go(func() error { return out.Remove(gctx, n) })
 	}
-	return nil
+	return g.Wait()
 }
 
 // copyDefinition copies the table's definition in force at At, by the
