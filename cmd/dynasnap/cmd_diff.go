@@ -105,7 +105,7 @@ func cmdDiff(ctx context.Context, a *app, args []string) error {
 		return err
 	}
 	defer hs.Close()
-	if _, err := checkHorizon(ctx, a, *quiet, &timeOpts, hs, src, history.At{Flag: "--from", T: t1}, history.At{Flag: "--to", T: t2}); err != nil {
+	if _, err := checkHorizon(ctx, a.stderr, *quiet, &timeOpts, hs, src, history.At{Flag: "--from", T: t1}, history.At{Flag: "--to", T: t2}); err != nil {
 		return err
 	}
 	// A bare --key-prefix needs the partition key: --key-schema names it,

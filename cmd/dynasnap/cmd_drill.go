@@ -253,7 +253,7 @@ func (d *drillRun) takeSnapshot(ctx context.Context, clients *awsconf.Clients, s
 	}
 	defer hs.Close()
 	now, _ := history.Resolve("", time.Now())
-	if _, err := checkHorizon(ctx, d.a, d.quiet, &history.TimeOptions{}, hs, src, history.At{Flag: "the snapshot time", T: now}); err != nil {
+	if _, err := checkHorizon(ctx, d.a.stderr, d.quiet, &history.TimeOptions{}, hs, src, history.At{Flag: "the snapshot time", T: now}); err != nil {
 		return nil, extra, err
 	}
 	listed := &progress.Counter{Name: "versions listed"}

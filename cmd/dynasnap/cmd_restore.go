@@ -169,7 +169,7 @@ func cmdRestore(ctx context.Context, a *app, args []string) error {
 		return err
 	}
 	defer hs.Close()
-	if r.historyWarnings, err = checkHorizon(ctx, a, *quiet, &timeOpts, hs, src, history.At{Flag: "--at", T: atTime}); err != nil {
+	if r.historyWarnings, err = checkHorizon(ctx, a.stderr, *quiet, &timeOpts, hs, src, history.At{Flag: "--at", T: atTime}); err != nil {
 		return err
 	}
 	return r.fromVersions(ctx, hs, w, opts)

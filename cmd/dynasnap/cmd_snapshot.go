@@ -1,11 +1,13 @@
 package main
 
 import (
+	"cmp"
 	"context"
 	"encoding/json"
 	"fmt"
 	"path/filepath"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/dynasnap/dynasnap/internal/awsconf"
@@ -17,7 +19,6 @@ import (
 	"github.com/dynasnap/dynasnap/internal/restore"
 	"github.com/dynasnap/dynasnap/internal/snapshot"
 	"github.com/dynasnap/dynasnap/internal/store"
-	"golang.org/x/sync/errgroup"
 )
 
 const snapshotExamples = `  # the table as it was two hours ago, as gzipped JSON lines in a local folder
@@ -148,14 +149,17 @@ func cmdSnapshot(ctx context.Context, a *app, args []string) error {
 	errw := progress.Locked(a.stderr)
 	var historyWarnings []string
 	runOpts.Preflight = func(ctx context.Context) error {
-		var g errgroup.Group
-		g.Go(func() error { return hs.Check(ctx) })
-		g.Go(func() error {
-			var err error
-			historyWarnings, err = printHorizon(ctx, errw, *quiet, &timeOpts, hs, src, history.At{Flag: "--at", T: atTime})
-			return err
+		// Both run to their end and versioning's error comes first, as
+		// when they ran one after the other: the message must not depend
+		// on which answered first.
+		var versioning, horizon error
+		var wg sync.WaitGroup
+		wg.Go(func() { versioning = hs.Check(ctx) })
+		wg.Go(func() {
+			historyWarnings, horizon = checkHorizon(ctx, errw, *quiet, &timeOpts, hs, src, history.At{Flag: "--at", T: atTime})
 		})
-		return g.Wait()
+		wg.Wait()
+		return cmp.Or(versioning, horizon)
 	}
 	match, desc, err := sel.Build(func() (string, error) {
 		ks, err := restore.InferFromBackup(ctx, hs, src)

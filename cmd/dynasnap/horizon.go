@@ -16,14 +16,9 @@ import (
 
 // checkHorizon is the lifecycle horizon check (docs/DESIGN.md §3) of a
 // command that reads src's history at the given times: an error for a time
-// beyond it (unless --allow-partial-history), and the warnings, printed on
-// stderr unless quiet and returned for --json.
-func checkHorizon(ctx context.Context, a *app, quiet bool, o *history.TimeOptions, hs history.Source, src layout.Location, times ...history.At) ([]string, error) {
-	return printHorizon(ctx, a.stderr, quiet, o, hs, src, times...)
-}
-
-// printHorizon is checkHorizon with its warnings written to w.
-func printHorizon(ctx context.Context, w io.Writer, quiet bool, o *history.TimeOptions, hs history.Source, src layout.Location, times ...history.At) ([]string, error) {
+// beyond it (unless --allow-partial-history), and the warnings, written to
+// w (stderr) unless quiet and returned for --json.
+func checkHorizon(ctx context.Context, w io.Writer, quiet bool, o *history.TimeOptions, hs history.Source, src layout.Location, times ...history.At) ([]string, error) {
 	_, warns, err := o.CheckHorizon(ctx, hs, src.Prefix, times...)
 	if err != nil {
 		return nil, err

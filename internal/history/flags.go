@@ -43,8 +43,8 @@ func (o *PlanOptions) Plan() (Plan, error) {
 	if o.ListConcurrency < 1 {
 		return p, fmt.Errorf("--list-concurrency must be at least 1")
 	}
-	if o.PageSize < 0 || o.PageSize > 1000 {
-		return p, fmt.Errorf("--page-size must be 1 to 1000")
+	if o.PageSize < 0 || o.PageSize > MaxPageSize {
+		return p, fmt.Errorf("--page-size must be 1 to %d", MaxPageSize)
 	}
 	if o.Fetchers < 1 {
 		return p, fmt.Errorf("the number of GetObject requests in flight must be at least 1")

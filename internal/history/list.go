@@ -294,7 +294,7 @@ const splitPages = 3
 func (l *lister) worthSplitting(prefix string, page *Page) bool {
 	size := int(l.pageSize)
 	if size <= 0 {
-		size = 1000
+		size = MaxPageSize
 	}
 	rest := strings.TrimPrefix(page.NextKeyMarker, prefix)
 	var v, span float64 = 0, 1
@@ -369,7 +369,7 @@ func (l *lister) runGap(j *job) error {
 			size = l.pageSize
 		}
 		page, err := l.list(prefix, cur, size)
-		size = min(size*4, 1000)
+		size = min(size*4, MaxPageSize)
 		if err != nil {
 			return err
 		}

@@ -20,8 +20,12 @@ type Plan struct {
 	Ranges          int   // 1..MaxRanges; 0 means AutoRanges
 	Shard, Shards   int   // one contiguous block of the ranges (Shards <= 1: all)
 	ListConcurrency int   // prefixes listed at once; 0 means DefaultListConcurrency
-	PageSize        int32 // entries per listing request; 0 means the server's (1000)
+	PageSize        int32 // entries per listing request; 0 means the server's (MaxPageSize)
 }
+
+// MaxPageSize is the most entries a ListObjectVersions page holds, and
+// what a server returns when not asked for fewer.
+const MaxPageSize = 1000
 
 // DefaultListConcurrency is how many prefixes a walk lists at once.
 const DefaultListConcurrency = 64

@@ -5,11 +5,10 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
-	"strings"
 	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
-	"github.com/aws/aws-sdk-go-v2/service/s3"
+	"github.com/aws/aws-sdk-go-v2/service/s3/types"
 )
 
 // Timed is a store that can tell when its files were last written.
@@ -46,24 +45,10 @@ func (l *Local) ModTimes(ctx context.Context, dir string) (map[string]time.Time,
 
 // ModTimes lists the objects under dir with their LastModified times.
 func (s *S3) ModTimes(ctx context.Context, dir string) (map[string]time.Time, error) {
-	prefix := s.loc.Dir()
-	if dir != "" {
-		prefix = s.Key(dir) + "/"
-	}
-	cl, err := s.cl(ctx)
+	out := map[string]time.Time{}
+	err := s.each(ctx, dir, func(name string, o types.Object) { out[name] = aws.ToTime(o.LastModified) })
 	if err != nil {
 		return nil, err
-	}
-	out := map[string]time.Time{}
-	p := s3.NewListObjectsV2Paginator(cl, &s3.ListObjectsV2Input{Bucket: aws.String(s.loc.Bucket), Prefix: aws.String(prefix)})
-	for p.HasMorePages() {
-		page, err := p.NextPage(ctx)
-		if err != nil {
-			return nil, fmt.Errorf("list s3://%s/%s: %w", s.loc.Bucket, prefix, err)
-		}
-		for _, o := range page.Contents {
-			out[strings.TrimPrefix(aws.ToString(o.Key), s.loc.Dir())] = aws.ToTime(o.LastModified)
-		}
 	}
 	return out, nil
 }

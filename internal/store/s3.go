@@ -116,26 +116,35 @@ func (s *S3) Exists(ctx context.Context, name string) (bool, error) {
 }
 
 func (s *S3) List(ctx context.Context, dir string) ([]string, error) {
+	var out []string
+	if err := s.each(ctx, dir, func(name string, _ types.Object) { out = append(out, name) }); err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
+// each calls fn with every object under dir ("" for all), by name as List
+// gives it.
+func (s *S3) each(ctx context.Context, dir string, fn func(name string, o types.Object)) error {
 	prefix := s.loc.Dir()
 	if dir != "" {
 		prefix = s.Key(dir) + "/"
 	}
 	cl, err := s.cl(ctx)
 	if err != nil {
-		return nil, err
+		return err
 	}
-	var out []string
 	p := s3.NewListObjectsV2Paginator(cl, &s3.ListObjectsV2Input{Bucket: aws.String(s.loc.Bucket), Prefix: aws.String(prefix)})
 	for p.HasMorePages() {
 		page, err := p.NextPage(ctx)
 		if err != nil {
-			return nil, fmt.Errorf("list s3://%s/%s: %w", s.loc.Bucket, prefix, err)
+			return fmt.Errorf("list s3://%s/%s: %w", s.loc.Bucket, prefix, err)
 		}
 		for _, o := range page.Contents {
-			out = append(out, strings.TrimPrefix(aws.ToString(o.Key), s.loc.Dir()))
+			fn(strings.TrimPrefix(aws.ToString(o.Key), s.loc.Dir()), o)
 		}
 	}
-	return out, nil
+	return nil
 }
 
 func (s *S3) Remove(ctx context.Context, name string) error {

@@ -3,10 +3,11 @@ package s3source
 import (
 	"bytes"
 	"fmt"
-	"github.com/dynasnap/dynasnap/internal/history"
 	"strconv"
 	"strings"
 	"time"
+
+	"github.com/dynasnap/dynasnap/internal/history"
 )
 
 // parseVersionsFast reads a ListVersionsResult without encoding/xml, which
@@ -59,17 +60,8 @@ func parseVersionsFast(body []byte) (p *history.Page, ok bool, err error) {
 			if !ok {
 				return nil, false, nil
 			}
-			switch name {
-			case "IsTruncated":
-				p.IsTruncated = v == "true"
-			case "NextKeyMarker":
-				p.NextKeyMarker = v
-			case "NextVersionIdMarker":
-				p.NextVersionIDMarker = v
-			case "EncodingType":
-				if v != "" {
-					return nil, true, fmt.Errorf("parse list response: unexpected key encoding %q", v)
-				}
+			if err := setPageField(p, name, v); err != nil {
+				return nil, true, err
 			}
 			rest = rest[n:]
 		}

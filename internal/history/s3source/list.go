@@ -134,6 +134,25 @@ type xmlEntry struct {
 	Size         int64  `xml:"Size"`
 }
 
+// setPageField sets one of the page's own fields of a ListVersionsResult,
+// for both parsers. Keys are asked for unencoded, so an EncodingType
+// means a server that did not listen: its keys would be misread.
+func setPageField(p *history.Page, name, v string) error {
+	switch name {
+	case "IsTruncated":
+		p.IsTruncated = v == "true"
+	case "NextKeyMarker":
+		p.NextKeyMarker = v
+	case "NextVersionIdMarker":
+		p.NextVersionIDMarker = v
+	case "EncodingType":
+		if v != "" {
+			return fmt.Errorf("parse list response: unexpected key encoding %q", v)
+		}
+	}
+	return nil
+}
+
 func parseVersions(body []byte) (*history.Page, error) {
 	dec := xml.NewDecoder(bytes.NewReader(body))
 	p := &history.Page{}
@@ -171,17 +190,8 @@ func parseVersions(body []byte) (*history.Page, error) {
 					return nil, fmt.Errorf("parse list response %s: %w", t.Name.Local, err)
 				}
 				depth--
-				switch t.Name.Local {
-				case "IsTruncated":
-					p.IsTruncated = s == "true"
-				case "NextKeyMarker":
-					p.NextKeyMarker = s
-				case "NextVersionIdMarker":
-					p.NextVersionIDMarker = s
-				case "EncodingType":
-					if s != "" {
-						return nil, fmt.Errorf("parse list response: unexpected key encoding %q", s)
-					}
+				if err := setPageField(p, t.Name.Local, s); err != nil {
+					return nil, err
 				}
 			}
 		case xml.EndElement:
