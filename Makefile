@@ -46,9 +46,11 @@ FUZZTIME ?= 60s
 fuzz:
 	$(GO) test -run XXX -fuzz FuzzRoundTrip -fuzztime $(FUZZTIME) ./internal/item
 	$(GO) test -run XXX -fuzz FuzzFastDecoder -fuzztime $(FUZZTIME) ./internal/item
+	$(GO) test -run XXX -fuzz FuzzCanonicalSize -fuzztime $(FUZZTIME) ./internal/item
 	$(GO) test -run XXX -fuzz FuzzFastParser -fuzztime $(FUZZTIME) ./internal/history/s3source
 	$(GO) test -run XXX -fuzz FuzzDecodeEvent -fuzztime $(FUZZTIME) ./internal/stream
 	$(GO) test -run XXX -fuzz FuzzLineReader -fuzztime $(FUZZTIME) ./internal/snapshot
+	$(GO) test -run XXX -fuzz FuzzSidecarLine -fuzztime $(FUZZTIME) ./internal/snapshot
 
 # The reliability suite (faults, bad input, security) with its figures
 # recorded, then docs/RELIABILITY.md rendered from them. `make test` runs

@@ -55,7 +55,7 @@ func measureBase(ctx context.Context, cl *s3.Client, s Seeded, cfg Config, log i
 	ratio := run.WallItemsPerSecond() / best.ItemsPerSecond()
 	rows = append(rows,
 		itemsRow("1x", sum.Items, s.Items),
-		Info("1x: snapshot items/s (wall clock)", "%.0f items/s (%.1fs, best of 2; %s)", run.WallItemsPerSecond(), run.WallSeconds, run.Other()),
+		Info("1x: snapshot items/s (wall clock)", "%.0f items/s (%.1fs, best of %d; %s)", run.WallItemsPerSecond(), run.WallSeconds, run.Runs, run.Other()),
 		Info("1x: snapshot items/s (self-reported)", "%.0f items/s (%.1fs)", sum.ItemsPerSecond, sum.Seconds),
 		Check("1x: ratio snapshot / ceiling", fmt.Sprintf("%.2f", ratio), fmt.Sprintf(">= %.1f", targetRatio), ratio >= targetRatio),
 		Info("1x: versions listed/s", "%.0f versions/s (%d versions)", sum.VersionsListedPerSecond, sum.VersionsListed),
@@ -137,29 +137,42 @@ func proxyTable(ctx context.Context, cl *s3.Client, p *LatencyProxy, s Seeded, c
 	if err := ceiling("before"); err != nil {
 		return []Row{Failed(name+": raw ceiling", err)}
 	}
+	// As many ceilings as snapshots, split before and after them.
+	n := tries(best.Seconds)
+	for i := 2; i <= (n+1)/2; i++ {
+		if err := ceiling(fmt.Sprintf("before, %d", i)); err != nil {
+			return []Row{Failed(name+": raw ceiling", err)}
+		}
+	}
 	before := p.Requests.Load()
 	run, err := cfg.bestSnapshot(ctx, s, "proxy", p.URL, log)
 	if err != nil {
 		return []Row{Failed(name+": snapshot", err)}
 	}
 	through := p.Requests.Load() - before
-	fmt.Fprintf(log, "  %d requests through the proxy (2 runs)\n", through)
+	fmt.Fprintf(log, "  %d requests through the proxy (%d runs)\n", through, run.Runs)
 	if through < int64(s.Items) {
 		// The snapshot bypassed the proxy (it ignored --endpoint-url): the
 		// figure would be a loopback figure.
 		return []Row{Failed(name+": snapshot", fmt.Errorf("only %d requests went through the proxy for %d items: --endpoint-url was not used", through, s.Items))}
 	}
-	if err := ceiling("after"); err != nil {
-		return []Row{Failed(name+": raw ceiling", err)}
+	for i := 1; i <= n/2; i++ {
+		label := "after"
+		if i > 1 {
+			label = fmt.Sprintf("after, %d", i)
+		}
+		if err := ceiling(label); err != nil {
+			return []Row{Failed(name+": raw ceiling", err)}
+		}
 	}
 	sum := run.Summary
 	rate := run.WallItemsPerSecond()
 	ratio := rate / best.ItemsPerSecond()
 	rows := []Row{
-		Info(name+": raw ceiling", "%.0f items/s (best of 2, %.2fs; %s)", best.ItemsPerSecond(), best.Seconds, best.Other()),
+		Info(name+": raw ceiling", "%.0f items/s (best of %d, %.2fs; %s)", best.ItemsPerSecond(), n, best.Seconds, best.Other()),
 		Info(name+": ceiling bound by", "%s", boundBy(best, cfg.Concurrency)),
 		itemsRow(name, sum.Items, s.Items),
-		Info(name+": snapshot items/s", "%.0f items/s (%.2fs wall, best of 2; %d LIST requests, %d prefixes; %s)", rate, run.WallSeconds, sum.ListRequests, sum.PrefixesListed, run.Other()),
+		Info(name+": snapshot items/s", "%.0f items/s (%.2fs wall, best of %d; %d LIST requests, %d prefixes; %s)", rate, run.WallSeconds, run.Runs, sum.ListRequests, sum.PrefixesListed, run.Other()),
 		Check(name+": ratio snapshot / ceiling", fmt.Sprintf("%.2f", ratio), fmt.Sprintf(">= %.1f", targetProxyRatio), ratio >= targetProxyRatio),
 	}
 	return append(rows, cpuRows(name, best, run)...)

@@ -50,6 +50,8 @@ type SnapshotRun struct {
 	// OtherCPU is what other processes used meanwhile (OtherOK).
 	OtherCPU time.Duration
 	OtherOK  bool
+	// Runs is how many runs the best of was taken from.
+	Runs int
 }
 
 // Other is the other processes' load during the run, for the log.

@@ -1,6 +1,7 @@
 package history_test
 
 import (
+	"bytes"
 	"context"
 	"crypto/sha256"
 	"encoding/hex"
@@ -9,6 +10,7 @@ import (
 	"math/rand"
 	"sort"
 	"strings"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -341,7 +343,8 @@ func TestWalkEmitsInOrder(t *testing.T) {
 				return !strings.HasSuffix(k.ObjectKey, "0"), nil
 			},
 			Emit: func(_ context.Context, k *history.Key, _ int, got []history.Version) error {
-				if len(got) != 1 || got[0].Item == nil || len(got[0].JSON) == 0 {
+				// Canonical without WithItem: the JSON and size, not the item.
+				if len(got) != 1 || got[0].Item != nil || len(got[0].JSON) == 0 || got[0].ItemSize == 0 {
 					return fmt.Errorf("%s: got %+v", k.ObjectKey, got)
 				}
 				keys = append(keys, k.ObjectKey)
@@ -389,6 +392,85 @@ func TestResolveTime(t *testing.T) {
 	for _, s := range []string{"2026-11-26T09:31:00Z", "yesterday", "2026-13-01T00:00:00Z"} {
 		if _, err := history.Resolve(s, now); err == nil {
 			t.Fatalf("%s accepted", s)
+		}
+	}
+}
+
+// slow is a source whose listings and reads take time, and which records
+// how many listings were out at once.
+type slow struct {
+	history.Source
+	b                *memsource.Bucket
+	list, read       time.Duration
+	inFlight, maxOut atomic.Int64
+}
+
+func (s *slow) List(ctx context.Context, prefix string, after history.Marker, max int32) (*history.Page, error) {
+	n := s.inFlight.Add(1)
+	defer s.inFlight.Add(-1)
+	for {
+		m := s.maxOut.Load()
+		if n <= m || s.maxOut.CompareAndSwap(m, n) {
+			break
+		}
+	}
+	time.Sleep(s.list)
+	return s.b.List(ctx, prefix, after, max)
+}
+
+func (s *slow) Read(ctx context.Context, key, versionID string, buf *bytes.Buffer) error {
+	time.Sleep(s.read)
+	return s.b.Read(ctx, key, versionID, buf)
+}
+
+// A walk whose fetches are the slower part lists just ahead of them, a few
+// prefixes at once, not its whole list concurrency: listings far ahead of
+// the fetches cost the server's time and buy nothing. One whose listing is
+// the slower part (slow pages, or nothing to fetch: an incremental) lists
+// more at once as its fetchers run short.
+func TestListingFollowsFetching(t *testing.T) {
+	rng := rand.New(rand.NewSource(8))
+	b := memsource.New("b")
+	seed(b, 12_000, 3, false, rng) // 17 prefixes of ~2 pages
+	at := time.Date(2026, 11, 26, 9, 0, 30, 0, time.UTC)
+	for _, tc := range []struct {
+		name       string
+		list, read time.Duration
+		fetchers   int
+		fetch      bool
+		fetchBound bool
+	}{
+		// Each side clearly the slower, even under -race on a busy machine.
+		{"fetch-bound", 3 * time.Millisecond, 100 * time.Microsecond, 4, true, true},
+		{"slow pages", 30 * time.Millisecond, 10 * time.Microsecond, 4, true, false},
+		{"nothing fetched", 20 * time.Millisecond, 0, 16, false, false},
+	} {
+		src := &slow{Source: b, b: b, list: tc.list, read: tc.read}
+		emitted := 0
+		w := &history.Walk[int]{Source: src, Dir: dir, Plan: history.Plan{ListConcurrency: 64}, Times: []time.Time{at}, Fetchers: tc.fetchers,
+			Pick: func(k *history.Key) ([]history.Entry, int, bool, error) {
+				if !k.Exists[0] {
+					return nil, 0, false, nil
+				}
+				if !tc.fetch {
+					return nil, 0, true, nil
+				}
+				return []history.Entry{k.At[0]}, 0, true, nil
+			},
+			Emit: func(context.Context, *history.Key, int, []history.Version) error { emitted++; return nil }}
+		if _, err := w.Run(context.Background()); err != nil {
+			t.Fatal(err)
+		}
+		out := src.maxOut.Load()
+		t.Logf("%s: %d keys emitted, at most %d listings at once", tc.name, emitted, out)
+		if emitted == 0 {
+			t.Fatalf("%s: nothing emitted", tc.name)
+		}
+		if tc.fetchBound && out > 5 {
+			t.Errorf("%s: %d listings out at once; want a few", tc.name, out)
+		}
+		if !tc.fetchBound && out < 8 {
+			t.Errorf("%s: at most %d listings out at once; want twice the first few at least", tc.name, out)
 		}
 	}
 }

@@ -32,44 +32,65 @@ type BadObject struct {
 // Version is a version read and decoded.
 type Version struct {
 	Entry
+	// Item is the decoded item; nil in a Canonical walk without WithItem
+	// when the body already was canonical JSON.
 	Item item.Item
 	// JSON is the item as canonical compact DynamoDB JSON, when the walk
 	// asked for it.
-	JSON []byte
+	JSON     []byte
+	ItemSize int64 // the item's DynamoDB size (item.Size); Entry.Size is the object's
 }
 
 // ReadItem reads one version and decodes it as a DynamoDB item; a version
 // that is not one is an ErrBadObject naming it.
 func ReadItem(ctx context.Context, src Source, e Entry, buf *bytes.Buffer) (item.Item, error) {
-	// Named only in errors: formatting it for every item would cost the hot path.
-	where := func() string {
-		return fmt.Sprintf("s3://%s/%s version %s (%s)", src.Bucket(), e.Key, e.VersionID, e.LastModified.UTC().Format(time.RFC3339))
+	if err := readBody(ctx, src, e, buf); err != nil {
+		return nil, err
 	}
+	return decodeBody(src, e, buf.Bytes())
+}
+
+// where names a version in errors; formatted only for them, as it would
+// cost the hot path.
+func where(src Source, e Entry) string {
+	return fmt.Sprintf("s3://%s/%s version %s (%s)", src.Bucket(), e.Key, e.VersionID, e.LastModified.UTC().Format(time.RFC3339))
+}
+
+// readBody reads one version's body into buf.
+func readBody(ctx context.Context, src Source, e Entry, buf *bytes.Buffer) error {
 	if e.IsDelete {
-		return nil, fmt.Errorf("%s is a delete marker, not an item", where())
+		return fmt.Errorf("%s is a delete marker, not an item", where(src, e))
 	}
 	if err := src.Read(ctx, e.Key, e.VersionID, buf); err != nil {
 		if errors.Is(err, ErrArchived) {
-			return nil, fmt.Errorf("%w: %s is in an archive storage class (Glacier / Deep Archive) and cannot be read until restored: "+
+			return fmt.Errorf("%w: %s is in an archive storage class (Glacier / Deep Archive) and cannot be read until restored: "+
 				"aws s3api restore-object --bucket %s --key %s --version-id %s --restore-request Days=7; then run again (or pass --skip-bad-objects)",
-				ErrBadObject, where(), src.Bucket(), e.Key, e.VersionID)
+				ErrBadObject, where(src, e), src.Bucket(), e.Key, e.VersionID)
 		}
-		return nil, fmt.Errorf("get %s: %w", where(), err)
+		return fmt.Errorf("get %s: %w", where(src, e), err)
 	}
 	switch {
 	case buf.Len() == 0:
-		return nil, fmt.Errorf("%w: %s is empty", ErrBadObject, where())
+		return fmt.Errorf("%w: %s is empty", ErrBadObject, where(src, e))
 	case buf.Len() > MaxItemBytes*2:
 		// DynamoDB counts attribute names and values, not JSON; the JSON
 		// of a 400 KB item is larger, but not twice as large.
-		return nil, fmt.Errorf("%w: %s is %d bytes, far over DynamoDB's 400 KB item limit", ErrBadObject, where(), buf.Len())
+		return fmt.Errorf("%w: %s is %d bytes, far over DynamoDB's 400 KB item limit", ErrBadObject, where(src, e), buf.Len())
 	}
-	it, err := item.Unmarshal(buf.Bytes())
+	return nil
+}
+
+func decodeBody(src Source, e Entry, body []byte) (item.Item, error) {
+	it, err := item.Unmarshal(body)
 	if err != nil {
-		return nil, fmt.Errorf("%w: %s is not a DynamoDB item: %v", ErrBadObject, where(), err)
+		return nil, fmt.Errorf("%w: %s is not a DynamoDB item: %v", ErrBadObject, where(src, e), err)
 	}
-	if n := item.Size(it); n > MaxItemBytes {
-		return nil, fmt.Errorf("%w: %s holds an item of %d bytes, over DynamoDB's 400 KB limit", ErrBadObject, where(), n)
+	return it, checkSize(src, e, item.Size(it))
+}
+
+func checkSize(src Source, e Entry, n int64) error {
+	if n > MaxItemBytes {
+		return fmt.Errorf("%w: %s holds an item of %d bytes, over DynamoDB's 400 KB limit", ErrBadObject, where(src, e), n)
 	}
-	return it, nil
+	return nil
 }

@@ -58,6 +58,13 @@ func (p Plan) ranges() int {
 // Keys lists the plan's part of the table folder dir ("prefix/table/") and
 // calls fn for each object key, in key order, folded at times.
 func Keys(ctx context.Context, src Source, dir string, plan Plan, times []time.Time, stats *Stats, fn func(*Key) error) error {
+	return keys(ctx, src, dir, plan, times, stats, nil, nil, fn)
+}
+
+// keys is Keys, listing more prefixes at once only while hungry says fn's
+// consumer is short of work (nil: whenever the listing falls behind); a
+// send on wake says to ask hungry again.
+func keys(ctx context.Context, src Source, dir string, plan Plan, times []time.Time, stats *Stats, hungry func() bool, wake <-chan struct{}, fn func(*Key) error) error {
 	lo, hi, err := plan.Interval()
 	if errors.Is(err, errEmptyShard) {
 		return nil // more shards than ranges: this one has nothing
@@ -72,7 +79,8 @@ func Keys(ctx context.Context, src Source, dir string, plan Plan, times []time.T
 	if limit <= 0 {
 		limit = DefaultListConcurrency
 	}
-	l := &lister{src: src, dir: dir, depth: Digits(plan.ranges()), pageSize: plan.PageSize, stats: stats, limit: limit}
+	l := &lister{src: src, dir: dir, depth: Digits(plan.ranges()), pageSize: plan.PageSize, stats: stats, hungry: hungry, wake: wake,
+		room: min(startListings, limit), limit: limit}
 	f := &folder{times: times, emit: fn}
 	if err := l.walk(ctx, cover(lo, hi), f.add); err != nil {
 		return err
@@ -91,8 +99,10 @@ type Walk[T any] struct {
 	Times  []time.Time
 	// Fetchers is how many reads are in flight; 0 means 128.
 	Fetchers int
-	// Canonical asks for each version's canonical compact JSON too.
-	Canonical bool
+	// Canonical asks for each version's canonical compact JSON. A body
+	// that already is that JSON is taken as it is, not decoded (Item nil),
+	// unless WithItem asks for the item too (a Keep that reads it).
+	Canonical, WithItem bool
 	// SkipBad drops a key whose version is not a readable item, listing
 	// it in the result, instead of stopping the walk.
 	SkipBad bool
@@ -176,8 +186,18 @@ func (w *Walk[T]) Run(ctx context.Context) (*WalkResult, error) {
 			return nil
 		})
 	}
+	// Short of work: fewer keys between listing and emitting than there
+	// are fetchers. The emitter says when that may have become so.
+	hungry := func() bool { return len(pending) < fetchers }
+	wake := make(chan struct{}, 1)
 	g.Go(func() error {
 		for t := range pending {
+			if hungry() {
+				select {
+				case wake <- struct{}{}:
+				default:
+				}
+			}
 			select {
 			case <-t.done:
 			case <-gctx.Done():
@@ -199,7 +219,7 @@ func (w *Walk[T]) Run(ctx context.Context) (*WalkResult, error) {
 	g.Go(func() error {
 		defer close(fetchQ)
 		defer close(pending)
-		return Keys(gctx, w.Source, w.Dir, w.Plan, w.Times, w.Stats, func(k *Key) error {
+		return keys(gctx, w.Source, w.Dir, w.Plan, w.Times, w.Stats, hungry, wake, func(k *Key) error {
 			res.Keys++
 			w.Listed.Add(int64(k.Versions))
 			if o := k.oldest; !o.IsZero() && (res.Oldest.IsZero() || o.Before(res.Oldest)) {
@@ -247,14 +267,26 @@ func (w *Walk[T]) Run(ctx context.Context) (*WalkResult, error) {
 func (w *Walk[T]) fetch(ctx context.Context, t *walkTask[T], buf *bytes.Buffer) error {
 	t.got = make([]Version, len(t.read))
 	for i, e := range t.read {
-		it, err := ReadItem(ctx, w.Source, e, buf)
-		if err != nil {
+		if err := readBody(ctx, w.Source, e, buf); err != nil {
 			return err
 		}
-		v := Version{Entry: e, Item: it}
-		if w.Canonical {
-			if v.JSON, err = item.Marshal(it); err != nil {
+		v := Version{Entry: e}
+		body := buf.Bytes()
+		if n, ok := item.CanonicalSize(body); ok && w.Canonical && !w.WithItem {
+			if err := checkSize(w.Source, e, n); err != nil {
 				return err
+			}
+			v.JSON, v.ItemSize = bytes.Clone(body), n
+		} else {
+			var err error
+			if v.Item, err = decodeBody(w.Source, e, body); err != nil {
+				return err
+			}
+			v.ItemSize = item.Size(v.Item)
+			if w.Canonical {
+				if v.JSON, err = item.Marshal(v.Item); err != nil {
+					return err
+				}
 			}
 		}
 		t.got[i] = v

@@ -1,8 +1,6 @@
 package item
 
 import (
-	"strings"
-
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb/types"
 )
 
@@ -61,10 +59,12 @@ func valueSize(v types.AttributeValue) int64 {
 	return 1
 }
 
+// numberSize counts the digits before the exponent (without allocating:
+// it runs for every number of every item a snapshot writes).
 func numberSize(s string) int64 {
 	digits := 0
-	for _, c := range strings.SplitN(strings.ToLower(s), "e", 2)[0] {
-		if c >= '0' && c <= '9' {
+	for i := 0; i < len(s) && s[i] != 'e' && s[i] != 'E'; i++ {
+		if c := s[i]; c >= '0' && c <= '9' {
 			digits++
 		}
 	}

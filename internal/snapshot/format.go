@@ -8,6 +8,7 @@ import (
 	"io"
 
 	"github.com/dynasnap/dynasnap/internal/history"
+	"github.com/dynasnap/dynasnap/internal/item"
 )
 
 // The data file formats. Each has a writer that takes items in object-key
@@ -108,6 +109,13 @@ func (j *jsonLinesReader) Next() (json.RawMessage, error) {
 	raw, err := nextLine(j.br)
 	if err != nil {
 		return nil, err
+	}
+	// The lines a snapshot writes hold canonical items: read those
+	// directly, the rest through encoding/json.
+	if inner, ok := bytes.CutPrefix(raw, []byte(`{"Item":`)); ok && len(inner) > 0 && inner[len(inner)-1] == '}' {
+		if _, ok := item.CanonicalSize(inner[:len(inner)-1]); ok {
+			return inner[:len(inner)-1], nil
+		}
 	}
 	var l struct {
 		Item json.RawMessage `json:"Item"`

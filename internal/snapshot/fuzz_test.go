@@ -6,6 +6,8 @@ import (
 	"encoding/json"
 	"io"
 	"testing"
+	"time"
+	"unicode/utf8"
 
 	"github.com/dynasnap/dynasnap/internal/history"
 )
@@ -76,3 +78,32 @@ func FuzzLineReader(f *testing.F) {
 type nopCloser struct{ io.Writer }
 
 func (nopCloser) Close() error { return nil }
+
+// The sidecar's own reader reads what its writer writes exactly as
+// encoding/json would, and leaves any other line to encoding/json.
+func FuzzSidecarLine(f *testing.F) {
+	f.Add("bk/t/0a1b", "v1", int64(1764590000), 0)
+	f.Add("bk/t/é\"\\\n\x7f\u2028", "null", int64(0), 999)
+	f.Add("", "", int64(-62135596800), 1)
+	f.Fuzz(func(t *testing.T, key, vid string, sec int64, nsec int) {
+		at := time.Unix(sec%(1<<36), int64(nsec)%1e9).UTC()
+		if at.Year() < 0 || at.Year() > 9999 {
+			return
+		}
+		l := SidecarLine{Key: key, VersionID: vid, LastModified: at}
+		line := appendSidecarLine(nil, l)
+		var fast, slow SidecarLine
+		if err := parseSidecarLine(bytes.TrimSpace(line), &fast); err != nil {
+			t.Fatalf("%q: %v", line, err)
+		}
+		if err := json.Unmarshal(line, &slow); err != nil {
+			t.Fatalf("%q is not JSON: %v", line, err)
+		}
+		if fast != slow || !fast.LastModified.Equal(at) {
+			t.Fatalf("%q: read %+v, encoding/json %+v", line, fast, slow)
+		}
+		if utf8.ValidString(key) && utf8.ValidString(vid) && (fast.Key != key || fast.VersionID != vid) {
+			t.Fatalf("%q: read %+v, wrote %+v", line, fast, l)
+		}
+	})
+}

@@ -18,8 +18,10 @@ import (
 	"path/filepath"
 	"strings"
 	"time"
+	"unicode/utf8"
 
 	"github.com/dynasnap/dynasnap/internal/history"
+	"github.com/dynasnap/dynasnap/internal/item"
 	"github.com/dynasnap/dynasnap/internal/store"
 )
 
@@ -296,6 +298,57 @@ type SidecarLine struct {
 	Key          string    `json:"key"`
 	VersionID    string    `json:"versionId"`
 	LastModified time.Time `json:"lastModified"`
+}
+
+// appendSidecarLine writes l as one line, the JSON encoding/json would
+// write (a sidecar has a line per item: the encoder's reflection cost as
+// much as the rest of the line's path).
+func appendSidecarLine(dst []byte, l SidecarLine) []byte {
+	dst = item.AppendString(append(dst, `{"key":`...), l.Key)
+	dst = item.AppendString(append(dst, `,"versionId":`...), l.VersionID)
+	dst = l.LastModified.AppendFormat(append(dst, `,"lastModified":"`...), time.RFC3339Nano)
+	return append(dst, "\"}\n"...)
+}
+
+// parseSidecarLine reads one line. The lines this package writes, with
+// plain strings, are read directly; anything else goes to encoding/json.
+func parseSidecarLine(raw []byte, l *SidecarLine) error {
+	rest, ok := bytes.CutPrefix(raw, []byte(`{"key":"`))
+	var key, vid, at []byte
+	if ok {
+		key, rest, ok = plainUntil(rest, `","versionId":"`)
+	}
+	if ok {
+		vid, rest, ok = plainUntil(rest, `","lastModified":"`)
+	}
+	if ok {
+		at, rest, ok = plainUntil(rest, `"}`)
+	}
+	if ok && len(rest) == 0 && l.LastModified.UnmarshalText(at) == nil {
+		l.Key, l.VersionID = string(key), string(vid)
+		return nil
+	}
+	*l = SidecarLine{}
+	return json.Unmarshal(raw, l)
+}
+
+// plainUntil splits b at sep if what comes before it is a JSON string's
+// content that needs no decoding: no escapes, no control characters,
+// valid UTF-8.
+func plainUntil(b []byte, sep string) (before, after []byte, ok bool) {
+	i := bytes.Index(b, []byte(sep))
+	if i < 0 {
+		return nil, nil, false
+	}
+	for _, c := range b[:i] {
+		if c == '\\' || c == '"' || c < 0x20 {
+			return nil, nil, false
+		}
+	}
+	if !utf8.Valid(b[:i]) {
+		return nil, nil, false
+	}
+	return b[:i], b[i+len(sep):], true
 }
 
 // ErrIncomplete means the folder has no manifest-summary.json.

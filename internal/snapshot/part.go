@@ -5,7 +5,6 @@ import (
 	"crypto/md5"
 	"encoding/base64"
 	"encoding/hex"
-	"encoding/json"
 	"fmt"
 	"hash"
 	"io"
@@ -42,7 +41,7 @@ type part struct {
 	dataC        *countingWriter
 	items        itemWriter
 	sideZ        io.WriteCloser
-	sideEnc      *json.Encoder
+	sideLine     []byte
 	entry        FileEntry
 	// raw counts the item JSON written, before compression: what a data
 	// file is cut by, since a compressor emits its output in blocks.
@@ -64,8 +63,6 @@ func (p *part) open(ctx context.Context) error {
 	if p.sideZ, err = compressor(p.sideF, p.compression); err != nil {
 		return err
 	}
-	p.sideEnc = json.NewEncoder(p.sideZ)
-	p.sideEnc.SetEscapeHTML(false)
 	return nil
 }
 
@@ -81,7 +78,8 @@ func (p *part) add(ctx context.Context, e history.Entry, body []byte) error {
 	if err := p.items.Write(e, body); err != nil {
 		return fmt.Errorf("write %s: %w", p.st.URL(p.data), err)
 	}
-	if err := p.sideEnc.Encode(SidecarLine{Key: e.Key, VersionID: e.VersionID, LastModified: e.LastModified}); err != nil {
+	p.sideLine = appendSidecarLine(p.sideLine[:0], SidecarLine{Key: e.Key, VersionID: e.VersionID, LastModified: e.LastModified})
+	if _, err := p.sideZ.Write(p.sideLine); err != nil {
 		return fmt.Errorf("write %s: %w", p.st.URL(p.side), err)
 	}
 	if p.written != nil {

@@ -175,7 +175,7 @@ func (s *Snapshot) Each(ctx context.Context, f FileEntry, fn func(Line) error) e
 			if err != nil {
 				return fmt.Errorf("read %s line %d: %w", s.Store.URL(f.Sidecar), n, err)
 			}
-			if err := json.Unmarshal(sraw, &line.Source); err != nil {
+			if err := parseSidecarLine(sraw, &line.Source); err != nil {
 				return fmt.Errorf("read %s line %d: %w", s.Store.URL(f.Sidecar), n, err)
 			}
 		}

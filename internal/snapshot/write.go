@@ -181,7 +181,7 @@ func Run(ctx context.Context, src history.Source, out store.Store, opts Options)
 	defer base.close()
 	ps.ready = func() error { return gate.wait(ctx) }
 	w := &history.Walk[[]byte]{Source: src, Dir: opts.Source.Dir(), Plan: opts.plan(), Times: []time.Time{opts.At},
-		Fetchers: opts.Concurrency, Canonical: true, SkipBad: opts.SkipBadObjects, Stats: stats, Listed: opts.Listed, Fetched: opts.Fetched,
+		Fetchers: opts.Concurrency, Canonical: true, WithItem: opts.Filter != nil, SkipBad: opts.SkipBadObjects, Stats: stats, Listed: opts.Listed, Fetched: opts.Fetched,
 		Pick: func(k *history.Key) ([]history.Entry, []byte, bool, error) {
 			newer.Add(int64(k.Newer))
 			if !k.Exists[0] {
@@ -196,13 +196,17 @@ func Run(ctx context.Context, src history.Source, out store.Store, opts Options)
 		Emit: func(ctx context.Context, k *history.Key, reuse []byte, got []history.Version) error {
 			if reuse != nil {
 				reused.Add(1)
-				it, err := item.Unmarshal(reuse)
-				if err != nil {
-					return fmt.Errorf("base item %s: %w", k.ObjectKey, err)
+				size, ok := item.CanonicalSize(reuse)
+				if !ok {
+					it, err := item.Unmarshal(reuse)
+					if err != nil {
+						return fmt.Errorf("base item %s: %w", k.ObjectKey, err)
+					}
+					size = item.Size(it)
 				}
-				return ps.add(ctx, k.At[0], reuse, item.Size(it))
+				return ps.add(ctx, k.At[0], reuse, size)
 			}
-			return ps.add(ctx, k.At[0], got[0].JSON, item.Size(got[0].Item))
+			return ps.add(ctx, k.At[0], got[0].JSON, got[0].ItemSize)
 		},
 	}
 	if opts.Filter != nil {
