@@ -27,8 +27,18 @@ const pageAhead = 2
 const firstPage = 200
 
 // startListings is how many prefixes a walk lists at once before its
-// reader has waited for a page while hungry (docs/DESIGN.md §4).
+// reader has waited for a page while its consumer was short of work
+// (docs/DESIGN.md §4).
 const startListings = 4
+
+// need is how short of work the consumer of a walk's keys is.
+type need int
+
+const (
+	fed   need = iota // enough keys wait for the fetchers
+	short             // fewer wait than there are fetchers
+	idle              // none wait: the fetchers have nothing to do
+)
 
 // highest sorts after every character a key may hold.
 const highest = "\U0010FFFF"
@@ -41,23 +51,24 @@ const highest = "\U0010FFFF"
 // one is listed up to limit prefixes at once, with memory bounded by
 // limit * pageAhead pages however many ranges there are.
 //
-// It starts with startListings prefixes at once and doubles that, up to
-// limit, each time the reader finds no page ready while hungry says the
-// reader's consumer is short of work. A walk that fetches most of what it
-// lists keeps listing just ahead of its fetches: listings that run far
-// ahead cost the server's time while the first fetches wait (on a server
-// that shares its CPU, the first 0.4 s of a small snapshot went at a
-// quarter of its speed), and buy nothing. A walk that fetches little (an
-// incremental snapshot) is always hungry, and reaches limit within a few
-// pages.
+// It starts with startListings prefixes at once. While the reader waits
+// for a page, it lists one more at once if hungry says the consumer has
+// run short of work, and twice as many if it has run out, up to limit.
+// A walk that fetches most of what it lists so keeps listing just ahead
+// of its fetches: listings that run far ahead cost the server's time
+// while the first fetches wait (on a server that shares its CPU, the
+// first 0.4 s of a small snapshot went at a quarter of its speed), and
+// buy nothing. A walk that fetches little (an incremental snapshot) has
+// no work waiting whenever its reader waits, and reaches limit within a
+// few pages.
 type lister struct {
 	src      Source
 	dir      string // the table folder, ending in "/"
 	depth    int    // deepest split: the range bounds' length
 	pageSize int32
 	stats    *Stats
-	hungry   func() bool     // nil: always
-	wake     <-chan struct{} // a send when hungry may have turned true
+	hungry   func() need     // nil: always idle
+	wake     <-chan struct{} // a send when hungry may have changed
 
 	parent context.Context
 	ctx    context.Context
@@ -177,24 +188,35 @@ func (l *lister) add(jobs ...*job) {
 	l.mu.Unlock()
 }
 
-// next is j's next chunk; a reader that must wait for it while hungry
-// makes room for more listings.
+// next is j's next chunk; while the reader waits for it, the more the
+// consumer lacks work, the more prefixes are listed at once: one more
+// when it runs short, twice as many when it runs out, each once a wait.
 func (l *lister) next(j *job) (chunk, bool) {
 	select {
 	case c, ok := <-j.out:
 		return c, ok
 	default:
 	}
+	grown := fed
 	for {
-		if l.hungry == nil || l.hungry() {
+		n := idle
+		if l.hungry != nil {
+			n = l.hungry()
+		}
+		if n > grown {
+			grown = n
 			l.mu.Lock()
 			if l.pending.Len() > 0 && l.room < l.limit {
-				l.room = min(l.room*2, l.limit)
+				if n == idle {
+					l.room = min(l.room*2, l.limit)
+				} else {
+					l.room++
+				}
 				l.fillLocked()
 			}
 			l.mu.Unlock()
 		}
-		// Not hungry yet, but the consumer may become so while this waits.
+		// The consumer may run short while this waits.
 		select {
 		case c, ok := <-j.out:
 			return c, ok

@@ -61,10 +61,10 @@ func Keys(ctx context.Context, src Source, dir string, plan Plan, times []time.T
 	return keys(ctx, src, dir, plan, times, stats, nil, nil, fn)
 }
 
-// keys is Keys, listing more prefixes at once only while hungry says fn's
-// consumer is short of work (nil: whenever the listing falls behind); a
-// send on wake says to ask hungry again.
-func keys(ctx context.Context, src Source, dir string, plan Plan, times []time.Time, stats *Stats, hungry func() bool, wake <-chan struct{}, fn func(*Key) error) error {
+// keys is Keys, listing more prefixes at once only as hungry says fn's
+// consumer lacks work (nil: whenever the listing falls behind); a send on
+// wake says to ask hungry again.
+func keys(ctx context.Context, src Source, dir string, plan Plan, times []time.Time, stats *Stats, hungry func() need, wake <-chan struct{}, fn func(*Key) error) error {
 	lo, hi, err := plan.Interval()
 	if errors.Is(err, errEmptyShard) {
 		return nil // more shards than ranges: this one has nothing
@@ -186,13 +186,22 @@ func (w *Walk[T]) Run(ctx context.Context) (*WalkResult, error) {
 			return nil
 		})
 	}
-	// Short of work: fewer keys between listing and emitting than there
-	// are fetchers. The emitter says when that may have become so.
-	hungry := func() bool { return len(pending) < fetchers }
+	// The keys between listing and emitting are the fetchers' work: short
+	// when fewer than the fetchers, out when none. The emitter says when
+	// that may have changed.
+	hungry := func() need {
+		switch n := len(pending); {
+		case n == 0:
+			return idle
+		case n < fetchers:
+			return short
+		}
+		return fed
+	}
 	wake := make(chan struct{}, 1)
 	g.Go(func() error {
 		for t := range pending {
-			if hungry() {
+			if hungry() != fed {
 				select {
 				case wake <- struct{}{}:
 				default:
