@@ -10,7 +10,6 @@ import (
 	"github.com/dynasnap/dynasnap/internal/diff"
 	"github.com/dynasnap/dynasnap/internal/filter"
 	"github.com/dynasnap/dynasnap/internal/history"
-	"github.com/dynasnap/dynasnap/internal/history/s3source"
 	"github.com/dynasnap/dynasnap/internal/layout"
 	"github.com/dynasnap/dynasnap/internal/progress"
 	"github.com/dynasnap/dynasnap/internal/restore"
@@ -100,14 +99,11 @@ func cmdDiff(ctx context.Context, a *app, args []string) error {
 	if err != nil {
 		return err
 	}
-	hs, err := s3source.OpenIn(ctx, clients.Source(), src.Bucket)
+	hs, _, err := openSource(ctx, clients, a.stderr, *quiet, &timeOpts, src, history.At{Flag: "--from", T: t1}, history.At{Flag: "--to", T: t2})
 	if err != nil {
 		return err
 	}
 	defer hs.Close()
-	if _, err := checkHorizon(ctx, a.stderr, *quiet, &timeOpts, hs, src, history.At{Flag: "--from", T: t1}, history.At{Flag: "--to", T: t2}); err != nil {
-		return err
-	}
 	// A bare --key-prefix needs the partition key: --key-schema names it,
 	// else the backup's first item shows it (when it has one key attribute).
 	var desc string

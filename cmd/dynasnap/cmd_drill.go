@@ -14,7 +14,6 @@ import (
 	"github.com/dynasnap/dynasnap/internal/awsconf"
 	"github.com/dynasnap/dynasnap/internal/drill"
 	"github.com/dynasnap/dynasnap/internal/history"
-	"github.com/dynasnap/dynasnap/internal/history/s3source"
 	"github.com/dynasnap/dynasnap/internal/layout"
 	"github.com/dynasnap/dynasnap/internal/progress"
 	"github.com/dynasnap/dynasnap/internal/snapshot"
@@ -247,15 +246,12 @@ func (d *drillRun) newest(ctx context.Context, clients *awsconf.Clients, folder 
 // progress on stderr; a refused destination is a usage error.
 func (d *drillRun) takeSnapshot(ctx context.Context, clients *awsconf.Clients, src layout.Location, out, folder string) (*snapshot.Snapshot, drillExtra, error) {
 	var extra drillExtra
-	hs, err := s3source.OpenIn(ctx, clients.Source(), src.Bucket)
+	now, _ := history.Resolve("", time.Now())
+	hs, _, err := openSource(ctx, clients, d.a.stderr, d.quiet, &history.TimeOptions{}, src, history.At{Flag: "the snapshot time", T: now})
 	if err != nil {
 		return nil, extra, err
 	}
 	defer hs.Close()
-	now, _ := history.Resolve("", time.Now())
-	if _, err := checkHorizon(ctx, d.a.stderr, d.quiet, &history.TimeOptions{}, hs, src, history.At{Flag: "the snapshot time", T: now}); err != nil {
-		return nil, extra, err
-	}
 	listed := &progress.Counter{Name: "versions listed"}
 	fetched := &progress.Counter{Name: "items fetched"}
 	rep := progress.New(d.a.stderr, d.quiet, listed, fetched)

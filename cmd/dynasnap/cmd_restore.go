@@ -16,7 +16,6 @@ import (
 	"github.com/dynasnap/dynasnap/internal/awsconf"
 	"github.com/dynasnap/dynasnap/internal/filter"
 	"github.com/dynasnap/dynasnap/internal/history"
-	"github.com/dynasnap/dynasnap/internal/history/s3source"
 	"github.com/dynasnap/dynasnap/internal/item"
 	"github.com/dynasnap/dynasnap/internal/keyschema"
 	"github.com/dynasnap/dynasnap/internal/layout"
@@ -164,14 +163,12 @@ func cmdRestore(ctx context.Context, a *app, args []string) error {
 		}
 		opts.Key = k
 	}
-	hs, err := s3source.OpenIn(ctx, clients.Source(), src.Bucket)
+	hs, warns, err := openSource(ctx, clients, a.stderr, *quiet, &timeOpts, src, history.At{Flag: "--at", T: atTime})
 	if err != nil {
 		return err
 	}
 	defer hs.Close()
-	if r.historyWarnings, err = checkHorizon(ctx, a.stderr, *quiet, &timeOpts, hs, src, history.At{Flag: "--at", T: atTime}); err != nil {
-		return err
-	}
+	r.historyWarnings = warns
 	return r.fromVersions(ctx, hs, w, opts)
 }
 

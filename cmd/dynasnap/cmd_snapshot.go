@@ -1,13 +1,11 @@
 package main
 
 import (
-	"cmp"
 	"context"
 	"encoding/json"
 	"fmt"
 	"path/filepath"
 	"strings"
-	"sync"
 	"time"
 
 	"github.com/dynasnap/dynasnap/internal/awsconf"
@@ -149,17 +147,9 @@ func cmdSnapshot(ctx context.Context, a *app, args []string) error {
 	errw := progress.Locked(a.stderr)
 	var historyWarnings []string
 	runOpts.Preflight = func(ctx context.Context) error {
-		// Both run to their end and versioning's error comes first, as
-		// when they ran one after the other: the message must not depend
-		// on which answered first.
-		var versioning, horizon error
-		var wg sync.WaitGroup
-		wg.Go(func() { versioning = hs.Check(ctx) })
-		wg.Go(func() {
-			historyWarnings, horizon = checkHorizon(ctx, errw, *quiet, &timeOpts, hs, src, history.At{Flag: "--at", T: atTime})
-		})
-		wg.Wait()
-		return cmp.Or(versioning, horizon)
+		var err error
+		historyWarnings, err = checkSource(ctx, errw, *quiet, &timeOpts, hs, src, history.At{Flag: "--at", T: atTime})
+		return err
 	}
 	match, desc, err := sel.Build(func() (string, error) {
 		ks, err := restore.InferFromBackup(ctx, hs, src)

@@ -1,10 +1,12 @@
 package main
 
 import (
+	"cmp"
 	"context"
 	"fmt"
 	"io"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/dynasnap/dynasnap/internal/awsconf"
@@ -84,4 +86,36 @@ func drillHorizon(ctx context.Context, clients *awsconf.Clients, source string) 
 		r.Limits = append(r.Limits, l.Rule+" "+l.Why)
 	}
 	return r
+}
+
+// checkSource runs the source's two checks at once: versioning (docs/DESIGN.md
+// §2.4) and checkHorizon. Both run to their end and versioning's error comes
+// first, as when they ran one after the other: the message must not depend
+// on which answered first.
+func checkSource(ctx context.Context, w io.Writer, quiet bool, o *history.TimeOptions, hs *s3source.Source, src layout.Location, times ...history.At) ([]string, error) {
+	var versioning, horizon error
+	var warns []string
+	var wg sync.WaitGroup
+	wg.Go(func() { versioning = hs.Check(ctx) })
+	wg.Go(func() { warns, horizon = checkHorizon(ctx, w, quiet, o, hs, src, times...) })
+	wg.Wait()
+	if err := cmp.Or(versioning, horizon); err != nil {
+		return nil, err
+	}
+	return warns, nil
+}
+
+// openSource opens src's bucket in its own region for a command that reads
+// its history at times, once checkSource has passed.
+func openSource(ctx context.Context, clients *awsconf.Clients, w io.Writer, quiet bool, o *history.TimeOptions, src layout.Location, times ...history.At) (*s3source.Source, []string, error) {
+	hs, err := s3source.NewIn(ctx, clients.Source(), src.Bucket)
+	if err != nil {
+		return nil, nil, err
+	}
+	warns, err := checkSource(ctx, w, quiet, o, hs, src, times...)
+	if err != nil {
+		hs.Close()
+		return nil, nil, err
+	}
+	return hs, warns, nil
 }
