@@ -77,7 +77,7 @@ type lister struct {
 	mu      sync.Mutex
 	pending jobHeap // created, not started, by start key
 	active  int     // started and not yet read to the end
-	room    int     // how many may be active now: startListings, doubled as needed
+	room    int     // how many may be active now: startListings, grown by next
 	limit   int
 	err     error
 }

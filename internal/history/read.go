@@ -47,7 +47,8 @@ func ReadItem(ctx context.Context, src Source, e Entry, buf *bytes.Buffer) (item
 	if err := readBody(ctx, src, e, buf); err != nil {
 		return nil, err
 	}
-	return decodeBody(src, e, buf.Bytes())
+	it, _, err := decodeBody(src, e, buf.Bytes())
+	return it, err
 }
 
 // where names a version in errors; formatted only for them, as it would
@@ -80,12 +81,14 @@ func readBody(ctx context.Context, src Source, e Entry, buf *bytes.Buffer) error
 	return nil
 }
 
-func decodeBody(src Source, e Entry, body []byte) (item.Item, error) {
+// decodeBody decodes a body read by readBody, and sizes the item.
+func decodeBody(src Source, e Entry, body []byte) (item.Item, int64, error) {
 	it, err := item.Unmarshal(body)
 	if err != nil {
-		return nil, fmt.Errorf("%w: %s is not a DynamoDB item: %v", ErrBadObject, where(src, e), err)
+		return nil, 0, fmt.Errorf("%w: %s is not a DynamoDB item: %v", ErrBadObject, where(src, e), err)
 	}
-	return it, checkSize(src, e, item.Size(it))
+	n := item.Size(it)
+	return it, n, checkSize(src, e, n)
 }
 
 func checkSize(src Source, e Entry, n int64) error {

@@ -281,17 +281,20 @@ func (w *Walk[T]) fetch(ctx context.Context, t *walkTask[T], buf *bytes.Buffer) 
 		}
 		v := Version{Entry: e}
 		body := buf.Bytes()
-		if n, ok := item.CanonicalSize(body); ok && w.Canonical && !w.WithItem {
+		n, copied := int64(0), false
+		if w.Canonical && !w.WithItem {
+			n, copied = item.CanonicalSize(body)
+		}
+		if copied {
 			if err := checkSize(w.Source, e, n); err != nil {
 				return err
 			}
 			v.JSON, v.ItemSize = bytes.Clone(body), n
 		} else {
 			var err error
-			if v.Item, err = decodeBody(w.Source, e, body); err != nil {
+			if v.Item, v.ItemSize, err = decodeBody(w.Source, e, body); err != nil {
 				return err
 			}
-			v.ItemSize = item.Size(v.Item)
 			if w.Canonical {
 				if v.JSON, err = item.Marshal(v.Item); err != nil {
 					return err

@@ -300,9 +300,10 @@ type SidecarLine struct {
 	LastModified time.Time `json:"lastModified"`
 }
 
-// appendSidecarLine writes l as one line, the JSON encoding/json would
-// write (a sidecar has a line per item: the encoder's reflection cost as
-// much as the rest of the line's path).
+// appendSidecarLine writes l as one line of JSON, with the fields and time
+// format encoding/json gives a SidecarLine and strings as item.AppendString
+// escapes them (a sidecar has a line per item: the encoder's reflection
+// cost as much as the rest of the line's path).
 func appendSidecarLine(dst []byte, l SidecarLine) []byte {
 	dst = item.AppendString(append(dst, `{"key":`...), l.Key)
 	dst = item.AppendString(append(dst, `,"versionId":`...), l.VersionID)

@@ -2,7 +2,6 @@ package snapshot
 
 import (
 	"context"
-	"encoding/json"
 	"fmt"
 	"io"
 	"sync"
@@ -68,10 +67,8 @@ func (s *Snapshot) newestInFile(ctx context.Context, f FileEntry) (time.Time, er
 			return time.Time{}, fmt.Errorf("read %s line %d: %w", s.Store.URL(f.Sidecar), n+1, err)
 		}
 		n++
-		var l struct {
-			LastModified time.Time `json:"lastModified"`
-		}
-		if err := json.Unmarshal(raw, &l); err != nil {
+		var l SidecarLine
+		if err := parseSidecarLine(raw, &l); err != nil {
 			return time.Time{}, fmt.Errorf("read %s line %d: %w", s.Store.URL(f.Sidecar), n, err)
 		}
 		if l.LastModified.After(newest) {
