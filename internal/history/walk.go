@@ -82,6 +82,15 @@ func keys(ctx context.Context, src Source, dir string, plan Plan, times []time.T
 	l := &lister{src: src, dir: dir, depth: Digits(plan.ranges()), pageSize: plan.PageSize, stats: stats, hungry: hungry, wake: wake,
 		room: min(startListings, limit), limit: limit}
 	f := &folder{times: times, emit: fn}
+	if m, isMerger := src.(Merger); isMerger {
+		ok, err := m.Merge(ctx, dir, lo, hi, times, stats, f.add)
+		if err != nil {
+			return err
+		}
+		if ok {
+			return f.flush()
+		}
+	}
 	if err := l.walk(ctx, cover(lo, hi), f.add); err != nil {
 		return err
 	}

@@ -28,6 +28,7 @@ type Source struct {
 	client *s3.Client
 	bucket string
 	reader *fastget.Reader
+	js     journalState
 }
 
 var _ history.Source = (*Source)(nil)
