@@ -110,7 +110,7 @@ func (r *Reader) MergeState(ctx context.Context, st *State, lo, hi string, times
 	} else if err := r.waitLag(ctx, st, tmax); err != nil {
 		return err
 	}
-	return r.mergePlan(ctx, st, st.Plan(tmin, tmax, 0, useBase), lo, hi, tmax, useBase, rs, fn)
+	return r.mergePlan(ctx, st, st.Plan(tmin, tmax, useBase), lo, hi, tmax, useBase, rs, fn)
 }
 
 // waitLag waits until a read at t may start: every segment that can hold

@@ -128,11 +128,10 @@ type span struct {
 }
 
 // Plan is what a read at times between tmin and tmax takes: the newest
-// base at or before tmin, then the fewest outputs that cover the times
-// after it up to tmax, largest first, and the segments for the rest
-// (docs/DESIGN.md §10.5). maxLevel bounds the outputs used (0: any), so
-// that a compaction of a level reads only the levels below it.
-func (s *State) Plan(tmin, tmax time.Time, maxLevel int, useBase bool) []span {
+// base at or before tmin (with useBase), then the fewest outputs that cover
+// the times after it up to tmax, largest first, and the segments for the
+// rest (docs/DESIGN.md §10.5).
+func (s *State) Plan(tmin, tmax time.Time, useBase bool) []span {
 	var plan []span
 	p := epoch
 	if useBase {
@@ -145,11 +144,18 @@ func (s *State) Plan(tmin, tmax time.Time, maxLevel int, useBase bool) []span {
 			}
 		}
 	}
+	return append(plan, s.planRange(p, tmax, -1)...)
+}
+
+// planRange covers the effective times (p, tmax] with outputs of levels up
+// to maxLevel (negative: any; 0: segments only), then segments.
+func (s *State) planRange(p, tmax time.Time, maxLevel int) []span {
+	var plan []span
 	for p.Before(tmax) {
 		var best *output
 		var over *output // one that covers p and ends after tmax
 		for _, l := range s.Levels() {
-			if maxLevel > 0 && l > maxLevel {
+			if maxLevel >= 0 && l > maxLevel {
 				continue
 			}
 			for i := range s.Outputs[l] {
