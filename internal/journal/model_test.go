@@ -26,8 +26,11 @@ type change struct {
 
 type fakeClock struct{ now *time.Time }
 
-func (c fakeClock) Now() time.Time                                 { return *c.now }
-func (c fakeClock) Sleep(ctx context.Context, d time.Duration) error { *c.now = c.now.Add(d); return nil }
+func (c fakeClock) Now() time.Time { return *c.now }
+func (c fakeClock) Sleep(ctx context.Context, d time.Duration) error {
+	*c.now = c.now.Add(d)
+	return nil
+}
 
 var streams = []string{
 	"arn:aws:dynamodb:us-east-1:123456789012:table/T/stream/2026-01-01T00:00:00.000",
