@@ -64,6 +64,7 @@ func commands() map[string]command {
 	return map[string]command{
 		"athena-ddl": {"print the CREATE EXTERNAL TABLE statement that lets Athena query a snapshot (Parquet or JSON lines)", cmdAthenaDDL},
 		"backfill":   {"copy an existing table into the backup layout (parallel Scan), to seed a late-started stream", cmdBackfill},
+		"compact":    {"merge a change journal's segments into levels and bases, so backups cost per batch and snapshots read bytes", cmdCompact},
 		"diff":       {"the items changed between two times, as incremental-export JSON lines", cmdDiff},
 		"drill":      {"the automated DR test: restore the newest snapshot into a scratch table, verify it, delete it; measure RPO and RTO", cmdDrill},
 		"forget":     {"remove old snapshots from a folder of snapshots by a keep policy (restic's --keep-daily, --keep-weekly, ...)", cmdForget},

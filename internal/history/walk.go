@@ -83,7 +83,10 @@ func keys(ctx context.Context, src Source, dir string, plan Plan, times []time.T
 		room: min(startListings, limit), limit: limit}
 	f := &folder{times: times, emit: fn}
 	if m, isMerger := src.(Merger); isMerger {
-		ok, err := m.Merge(ctx, dir, lo, hi, times, stats, f.add)
+		ok, err := m.Merge(ctx, dir, lo, hi, times, stats, func(e Entry) error {
+			stats.Versions.Add(1)
+			return f.add(e)
+		})
 		if err != nil {
 			return err
 		}

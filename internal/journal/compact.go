@@ -245,9 +245,10 @@ func (c *Compactor) deleteCovered(ctx context.Context, st *State, rep *Report) e
 			}
 		}
 	}
-	// Segments: every change in one is at most its store time (less the
-	// writers' clock skew), so outputs covering that hold all of it.
-	covered := aged.Covered().Add(-segmentSkew)
+	// Segments: every change in one was made before it was stored, give
+	// or take the skew between DynamoDB's and S3's clocks, so outputs
+	// covering its store time and the skew hold all of it.
+	covered := aged.Covered().Add(-max(c.Skew, time.Second))
 	if covered.After(epoch) {
 		var del []string
 		err := c.Bucket.List(ctx, c.Dir+segmentFolder, "", func(o Object) bool {

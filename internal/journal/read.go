@@ -79,6 +79,7 @@ func (r *Reader) Merge(ctx context.Context, dir, lo, hi string, times []time.Tim
 		return false, err
 	}
 	var rs ReadStats
+	rs.Objects.Add(2) // the descriptor and the outputs' listing
 	err = r.MergeState(ctx, st, lo, hi, times, &rs, func(g []Record, base time.Time) error {
 		return emitGroup(dir, g, base, st.Desc.Lag(), fn)
 	})

@@ -246,9 +246,10 @@ func Run(ctx context.Context, src history.Source, out store.Store, opts Options)
 		ps.abort()
 		return nil, gateFirst(gate, cancel, err)
 	}
-	if stats.Versions.Load() == 0 && opts.Shards == 0 {
+	if stats.Versions.Load() == 0 && stats.JournalReads.Load() == 0 && opts.Shards == 0 {
 		// Most likely a wrong table name or prefix: an empty snapshot would
-		// pass for a backup of an empty table.
+		// pass for a backup of an empty table. (A journal read before its
+		// first change is empty and right.)
 		return nil, fmt.Errorf("no object versions under %s: check --source (s3://BUCKET/PREFIX/TABLE) and that the stream writer or backfill has written there", opts.Source)
 	}
 	def, err := copyDefinition(ctx, out, <-defc)

@@ -1,0 +1,252 @@
+package main
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"math/rand/v2"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/aws/aws-sdk-go-v2/service/dynamodb/types"
+
+	"github.com/dynasnap/dynasnap/internal/item"
+	"github.com/dynasnap/dynasnap/internal/journal"
+	"github.com/dynasnap/dynasnap/internal/layout"
+	"github.com/dynasnap/dynasnap/internal/snapshot"
+	"github.com/dynasnap/dynasnap/internal/store"
+	"github.com/dynasnap/dynasnap/internal/testsupport/testenv"
+)
+
+// journalChange is one change the test writes, as its model keeps it.
+type journalChange struct {
+	key  int
+	at   time.Time
+	seq  int64
+	del  bool
+	body string // the item's canonical JSON
+}
+
+const testStream = "arn:aws:dynamodb:us-east-1:123456789012:table/jt/stream/2026-01-01T00:00:00.000"
+
+func journalRecord(t *testing.T, c journalChange) journal.Record {
+	keys := fmt.Sprintf(`{"pk":{"S":"k%04d"}}`, c.key)
+	k, err := item.Unmarshal([]byte(keys))
+	if err != nil {
+		t.Fatal(err)
+	}
+	id, err := item.KeyID(k, "pk")
+	if err != nil {
+		t.Fatal(err)
+	}
+	r := journal.Record{ID: id, TimeMs: c.at.UnixMilli(), Seq: fmt.Sprint(c.seq), Stream: testStream, Keys: []byte(keys), Event: journal.EventModify}
+	if c.del {
+		r.Event = journal.EventRemove
+	} else {
+		r.NewImage = []byte(c.body)
+	}
+	return r
+}
+
+// journalModel is the state at t: each key's last change at or before t.
+// The test's lag is one second and every segment is stored within the
+// second its changes are made, so no change is late.
+func journalModel(changes []journalChange, t time.Time) map[string]string {
+	last := map[int]journalChange{}
+	for _, c := range changes {
+		if !c.at.After(t) && c.seq > last[c.key].seq {
+			last[c.key] = c
+		}
+	}
+	out := map[string]string{}
+	for k, c := range last {
+		if !c.del {
+			out[fmt.Sprintf("k%04d", k)] = c.body
+		}
+	}
+	return out
+}
+
+func snapshotItems(t *testing.T, dir string) map[string]string {
+	t.Helper()
+	ctx := context.Background()
+	s, err := snapshot.Open(ctx, store.NewLocal(dir))
+	if err != nil {
+		t.Fatal(err)
+	}
+	out := map[string]string{}
+	err = s.EachItem(ctx, func(l snapshot.Line) error {
+		it, err := item.Unmarshal(l.Item)
+		if err != nil {
+			return err
+		}
+		b, _ := item.Marshal(it)
+		pk, ok := it["pk"].(*types.AttributeValueMemberS)
+		if !ok {
+			return fmt.Errorf("item without a string pk: %s", b)
+		}
+		out[pk.Value] = string(b)
+		return nil
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return out
+}
+
+func compareStates(want, got map[string]string) string {
+	var d []string
+	for k, v := range want {
+		if got[k] != v {
+			d = append(d, fmt.Sprintf("%s: want %s, got %q", k, v, got[k]))
+		}
+	}
+	for k, v := range got {
+		if _, ok := want[k]; !ok {
+			d = append(d, fmt.Sprintf("%s: want absent, got %s", k, v))
+		}
+	}
+	if len(d) > 5 {
+		d = append(d[:5], fmt.Sprintf("... %d more", len(d)-5))
+	}
+	return strings.Join(d, "; ")
+}
+
+// writeJournal writes changes over a few seconds as a stream writer with
+// the journal layout would, one segment a batch (one redelivered whole and
+// one from its middle), and returns the changes and a time after each
+// second of writes.
+func writeJournal(t *testing.T, b journal.Bucket, dir string, keys, seconds int) ([]journalChange, []time.Time) {
+	t.Helper()
+	ctx := context.Background()
+	if err := journal.EnsureDescriptor(ctx, b, dir, time.Second, "test"); err != nil {
+		t.Fatal(err)
+	}
+	rng := rand.New(rand.NewPCG(7, 8))
+	var all []journalChange
+	var times []time.Time
+	seq := int64(100)
+	for s := range seconds {
+		// Start each second's writes just after a second begins, so all of
+		// them carry that second.
+		now := time.Now()
+		time.Sleep(now.Truncate(time.Second).Add(time.Second + 20*time.Millisecond).Sub(now))
+		sec := time.Now().Truncate(time.Second)
+		var batch []journalChange
+		n := keys
+		if s > 0 {
+			n = keys / 5
+		}
+		for i := range n {
+			k := i
+			if s > 0 {
+				k = rng.IntN(keys + keys/10)
+			}
+			seq += 1 + rng.Int64N(3)
+			c := journalChange{key: k, at: sec, seq: seq, del: s > 0 && rng.IntN(4) == 0}
+			if !c.del {
+				c.body = fmt.Sprintf(`{"n":{"N":"%d"},"pk":{"S":"k%04d"},"tags":{"SS":["a","b"]},"v":{"S":"s%d-%d"}}`, rng.IntN(1e6), k, s, i)
+			}
+			batch = append(batch, c)
+			if s > 0 && rng.IntN(25) == 0 { // a put and its delete in one second
+				seq++
+				batch = append(batch, journalChange{key: k, at: sec, seq: seq, del: true})
+			}
+		}
+		for lo := 0; lo < len(batch); lo += 500 {
+			part := batch[lo:min(lo+500, len(batch))]
+			recs := make([]journal.Record, len(part))
+			for i, c := range part {
+				recs[i] = journalRecord(t, c)
+			}
+			if _, err := journal.WriteSegment(ctx, b, dir, recs, time.Now()); err != nil {
+				t.Fatal(err)
+			}
+			switch s {
+			case 1: // redelivered whole
+				if _, err := journal.WriteSegment(ctx, b, dir, recs, time.Now()); err != nil {
+					t.Fatal(err)
+				}
+			case 2: // redelivered from its middle
+				if _, err := journal.WriteSegment(ctx, b, dir, recs[len(recs)/2:], time.Now()); err != nil {
+					t.Fatal(err)
+				}
+			}
+		}
+		all = append(all, batch...)
+		times = append(times, sec)
+	}
+	return all, times
+}
+
+// TestJournalCLI: a journal written as the stream writer writes it is read
+// by snapshot (plain, incremental) at every second of its writes, exactly as
+// the model says, before compaction and after it; compact run twice at once
+// loses and duplicates nothing.
+func TestJournalCLI(t *testing.T) {
+	c := testenv.Clients(t)
+	ctx := context.Background()
+	bucket := testenv.Bucket(t, c, true)
+	src := layout.TableLocation(bucket, "backups", "jt")
+	b := &journal.S3Bucket{Client: c.S3(), Bucket: bucket}
+	changes, times := writeJournal(t, b, src.Dir(), 1200, 4)
+	// The lag (1s) and the clock skew (1s) pass.
+	time.Sleep(2500 * time.Millisecond)
+
+	check := func(label string) map[string]string {
+		var last string
+		for i, at := range append([]time.Time{times[0].Add(-time.Second)}, times...) {
+			out := filepath.Join(t.TempDir(), fmt.Sprintf("snap-%d", i))
+			args := []string{"snapshot", "--source", src.String(), "--at", at.UTC().Format(time.RFC3339), "--out", out, "--quiet"}
+			if last != "" {
+				args = append(args, "--base", last)
+			}
+			if _, stderr, code := cli(args...); code != 0 {
+				t.Fatalf("%s: snapshot at %s: exit %d: %s", label, at, code, stderr)
+			}
+			if d := compareStates(journalModel(changes, at), snapshotItems(t, out)); d != "" {
+				t.Fatalf("%s: snapshot at %s differs from the model: %s", label, at, d)
+			}
+			last = out
+		}
+		return nil
+	}
+	check("segments only")
+
+	// Two compactions at once: one output per window, nothing lost.
+	errs := make(chan string, 2)
+	for range 2 {
+		go func() {
+			_, stderr, code := cli("compact", "--source", src.String(), "--intervals", "1s,2s", "--base-every", "2s", "--delete-delay", "0s", "--quiet")
+			if code != 0 {
+				errs <- fmt.Sprintf("compact: exit %d: %s", code, stderr)
+				return
+			}
+			errs <- ""
+		}()
+	}
+	for range 2 {
+		if e := <-errs; e != "" {
+			t.Fatal(e)
+		}
+	}
+	check("after two concurrent compactions")
+	// Once more: the covered segments and level-1 files go.
+	stdout, stderr, code := cli("compact", "--source", src.String(), "--intervals", "1s,2s", "--base-every", "2s", "--delete-delay", "0s", "--json")
+	if code != 0 {
+		t.Fatalf("compact: exit %d: %s", code, stderr)
+	}
+	var rep compactReport
+	if err := json.Unmarshal([]byte(stdout), &rep); err != nil {
+		t.Fatalf("compact --json: %v: %s", err, stdout)
+	}
+	t.Logf("compact: %s", stderr)
+	check("after deletion")
+	var segs int
+	b.List(ctx, src.Dir()+"journal/0/", "", func(journal.Object) bool { segs++; return true })
+	if segs != 0 {
+		t.Errorf("%d segments left after compaction with --delete-delay 0s", segs)
+	}
+}
