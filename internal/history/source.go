@@ -56,6 +56,10 @@ type Source interface {
 	Bucket() string
 }
 
+// UpToNow, among the times given to Merge, asks for every change stored
+// (without waiting for a lag), after the state at the other times.
+var UpToNow = time.Unix(1<<40, 0).UTC()
+
 // Merger is a Source that may hold a table folder as a change journal
 // (docs/DESIGN.md §10) instead of versions. Merge calls fn with the entries
 // of the object ids in [lo, hi) ("" is open) under dir, in listing order

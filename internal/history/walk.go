@@ -5,6 +5,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"slices"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -21,6 +22,10 @@ type Plan struct {
 	Shard, Shards   int   // one contiguous block of the ranges (Shards <= 1: all)
 	ListConcurrency int   // prefixes listed at once; 0 means DefaultListConcurrency
 	PageSize        int32 // entries per listing request; 0 means the server's (MaxPageSize)
+	// Newer asks a journal read for the changes after the latest of the
+	// walk's times too (a rewind decides by them); a versioned listing
+	// always has them.
+	Newer bool
 }
 
 // MaxPageSize is the most entries a ListObjectVersions page holds, and
@@ -83,7 +88,11 @@ func keys(ctx context.Context, src Source, dir string, plan Plan, times []time.T
 		room: min(startListings, limit), limit: limit}
 	f := &folder{times: times, emit: fn}
 	if m, isMerger := src.(Merger); isMerger {
-		ok, err := m.Merge(ctx, dir, lo, hi, times, stats, func(e Entry) error {
+		mt := times
+		if plan.Newer && len(times) > 0 {
+			mt = append(slices.Clone(times), UpToNow)
+		}
+		ok, err := m.Merge(ctx, dir, lo, hi, mt, stats, func(e Entry) error {
 			stats.Versions.Add(1)
 			return f.add(e)
 		})

@@ -6,8 +6,7 @@ import (
 	"context"
 	"fmt"
 	"io"
-	"math"
-	"slices"
+		"slices"
 	"strconv"
 	"sync/atomic"
 	"time"
@@ -96,22 +95,31 @@ func (r *Reader) Merge(ctx context.Context, dir, lo, hi string, times []time.Tim
 // were made, duplicates dropped, and the time of the base its first record
 // came from (zero when none).
 func (r *Reader) MergeState(ctx context.Context, st *State, lo, hi string, times []time.Time, rs *ReadStats, fn func(g []Record, base time.Time) error) error {
-	tmin, tmax := time.Unix(math.MaxInt32*8, 0), time.Time{}
+	tmin, tmax, wait := history.UpToNow, time.Time{}, time.Time{}
 	for _, t := range times {
-		if t.Before(tmin) {
-			tmin = t
-		}
-		if t.After(tmax) {
-			tmax = t
+		tmin = minTime(tmin, t)
+		tmax = maxTime(tmax, t)
+		if t.Before(history.UpToNow) {
+			wait = maxTime(wait, t)
 		}
 	}
 	useBase := len(times) > 0
 	if !useBase {
-		tmax = tmin // far in the future: everything stored
-	} else if err := r.waitLag(ctx, st, tmax); err != nil {
-		return err
+		tmax = history.UpToNow
+	}
+	if !wait.IsZero() {
+		if err := r.waitLag(ctx, st, wait); err != nil {
+			return err
+		}
 	}
 	return r.mergePlan(ctx, st, st.Plan(tmin, tmax, useBase), lo, hi, tmax, useBase, rs, fn)
+}
+
+func minTime(a, b time.Time) time.Time {
+	if a.Before(b) {
+		return a
+	}
+	return b
 }
 
 // waitLag waits until a read at t may start: every segment that can hold
