@@ -6,7 +6,7 @@ import (
 	"context"
 	"fmt"
 	"io"
-		"slices"
+	"slices"
 	"strconv"
 	"sync/atomic"
 	"time"
