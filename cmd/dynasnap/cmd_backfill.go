@@ -2,11 +2,13 @@ package main
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"time"
 
 	"github.com/dynasnap/dynasnap/internal/awsconf"
 	"github.com/dynasnap/dynasnap/internal/backfill"
+	"github.com/dynasnap/dynasnap/internal/journal"
 	"github.com/dynasnap/dynasnap/internal/layout"
 )
 
@@ -28,6 +30,8 @@ func cmdBackfill(ctx context.Context, a *app, args []string) error {
 	fs.Int32Var(&opts.PageSize, "page-size", 0, "items per Scan page (0: DynamoDB's 1 MB pages)")
 	fs.StringVar(&opts.Checkpoint, "checkpoint", "", "file recording each segment's progress; rerun with the same file to resume")
 	fs.BoolVar(&opts.Overwrite, "overwrite", false, "write items whose object already exists (default: keep the version the stream wrote)")
+	layoutFlag := fs.String("layout", "auto", "items: one object per item; journal: a journal base (docs/DESIGN.md §10); auto: journal when the table folder holds a journal (journal/journal.json), else items")
+	fs.DurationVar(&opts.JournalLag, "journal-lag", 0, "with --layout journal on a folder that holds no journal yet: the lag to record for it (default "+journal.DefaultLag.String()+"; the stream writer's DYNASNAP_JOURNAL_LAG should match)")
 	fs.BoolVar(&quiet, "quiet", false, "no progress on stderr")
 	var awsOpts awsconf.Options
 	awsOpts.AddFlags(fs)
@@ -42,6 +46,9 @@ func cmdBackfill(ctx context.Context, a *app, args []string) error {
 	}
 	if opts.Segments < 1 || opts.Segments > 1000000 || opts.Concurrency < 1 || opts.ReadRate < 0 || opts.PageSize < 0 {
 		return usageError{"--segments and --concurrency must be positive, --read-rate and --page-size not negative"}
+	}
+	if *layoutFlag != "auto" && *layoutFlag != "items" && *layoutFlag != "journal" {
+		return usageError{fmt.Sprintf("--layout %q: want items, journal or auto", *layoutFlag)}
 	}
 	loc, err := layout.ParseS3URL(dest)
 	if err != nil {
@@ -60,6 +67,20 @@ func cmdBackfill(ctx context.Context, a *app, args []string) error {
 	if err != nil {
 		return err
 	}
+	jb := &journal.S3Bucket{Client: s3c, Bucket: opts.Dest.Bucket}
+	switch *layoutFlag {
+	case "journal":
+		opts.Journal = jb
+	case "items":
+	case "auto":
+		tableDir := layout.TableLocation(loc.Bucket, loc.Prefix, opts.Table).Dir()
+		switch _, err := journal.ReadDescriptor(ctx, jb, tableDir); {
+		case err == nil:
+			opts.Journal = jb
+		case !errors.Is(err, journal.ErrNoJournal):
+			return err
+		}
+	}
 	st, err := backfill.Run(ctx, clients.DynamoDB(), s3c, opts)
 	if err != nil {
 		if opts.Checkpoint != "" {
@@ -68,6 +89,9 @@ func cmdBackfill(ctx context.Context, a *app, args []string) error {
 		return fmt.Errorf("backfill %s: %s: %w", opts.Table, progressLine(st), err)
 	}
 	fmt.Fprintf(a.stdout, "backfilled %s into %s: %s\n", opts.Table, layout.TableLocation(loc.Bucket, loc.Prefix, opts.Table), progressLine(st))
+	if !st.Base.IsZero() {
+		fmt.Fprintf(a.stdout, "journal base at %s: %d items (exact from when the Scan ended)\n", st.Base.Format(time.RFC3339Nano), st.BaseItems)
+	}
 	fmt.Fprintf(a.stdout, "table definition: %s\n", st.Definition)
 	return nil
 }
