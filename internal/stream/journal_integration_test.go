@@ -16,6 +16,8 @@ import (
 	"time"
 
 	"github.com/dynasnap/dynasnap/internal/awsconf"
+	hist "github.com/dynasnap/dynasnap/internal/history"
+	"github.com/dynasnap/dynasnap/internal/history/s3source"
 	"github.com/dynasnap/dynasnap/internal/item"
 	"github.com/dynasnap/dynasnap/internal/journal"
 	"github.com/dynasnap/dynasnap/internal/testsupport/backuptest"
@@ -350,5 +352,16 @@ func TestJournalAgainstSeaweedFS(t *testing.T) {
 			}
 		}
 		t.Logf("at t0 + %v: %d keys, %d records read from %d objects", at.Sub(t0), len(got), rs.Records.Load(), rs.Objects.Load())
+	}
+
+	// The history package reads the writer's folder as a journal: the
+	// same-second put and delete, newest first, each once.
+	src := s3source.New(c.S3(), bucket)
+	ch, err := hist.ItemChanges(ctx, src, "backups/Orders/"+keyIDOf(t, `{"pk":{"S":"same-second"}}`))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(ch) != 2 || ch[0].Event != hist.Remove || ch[1].Event != hist.Insert || !ch[0].Time.Equal(time.Unix(sec(2), 0)) {
+		t.Errorf("history of the same-second key: %+v", ch)
 	}
 }
