@@ -19,7 +19,6 @@ func cmdBackfill(ctx context.Context, a *app, args []string) error {
   dynasnap backfill --table Orders --dest s3://my-backups/dynamodb --read-rate 200 --checkpoint orders.backfill.json`)
 	opts := backfill.Options{}
 	var dest string
-	var quiet bool
 	fs.StringVar(&opts.Table, "table", "", "the DynamoDB table to copy (required)")
 	fs.StringVar(&dest, "dest", "", "backup location s3://BUCKET/PREFIX, as the stream writer's DYNASNAP_BUCKET/DYNASNAP_PREFIX; items go to PREFIX/TABLE/ (required)")
 	fs.IntVar(&opts.Segments, "segments", 8, "parallel Scan segments")
@@ -28,7 +27,7 @@ func cmdBackfill(ctx context.Context, a *app, args []string) error {
 	fs.Int32Var(&opts.PageSize, "page-size", 0, "items per Scan page (0: DynamoDB's 1 MB pages)")
 	fs.StringVar(&opts.Checkpoint, "checkpoint", "", "file recording each segment's progress; rerun with the same file to resume")
 	fs.BoolVar(&opts.Overwrite, "overwrite", false, "write items whose object already exists (default: keep the version the stream wrote)")
-	fs.BoolVar(&quiet, "quiet", false, "no progress on stderr")
+	a.opts.Add(fs)
 	var awsOpts awsconf.Options
 	awsOpts.AddFlags(fs)
 	if err := parse(fs, args); err != nil {
@@ -52,8 +51,8 @@ func cmdBackfill(ctx context.Context, a *app, args []string) error {
 	if err != nil {
 		return err
 	}
-	if !quiet {
-		opts.Progress = func(s backfill.Stats) { fmt.Fprintf(a.stderr, "backfill %s: %s\n", opts.Table, progressLine(s)) }
+	if !a.opts.Quiet {
+		opts.Progress = func(s backfill.Stats) { a.term.SetStatus(fmt.Sprintf("backfill %s: %s", opts.Table, progressLine(s))) }
 	}
 	opts.Tool = "dynasnap " + version()
 	s3c, err := clients.Source().S3For(ctx, opts.Dest.Bucket)
@@ -61,6 +60,7 @@ func cmdBackfill(ctx context.Context, a *app, args []string) error {
 		return err
 	}
 	st, err := backfill.Run(ctx, clients.DynamoDB(), s3c, opts)
+	a.term.ClearStatus()
 	if err != nil {
 		if opts.Checkpoint != "" {
 			return fmt.Errorf("backfill %s (rerun with --checkpoint %s to resume): %s: %w", opts.Table, opts.Checkpoint, progressLine(st), err)

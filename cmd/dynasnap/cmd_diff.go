@@ -48,7 +48,7 @@ func cmdDiff(ctx context.Context, a *app, args []string) error {
 	planOpts.AddFlags(fs, "fetchers", 128)
 	var sel filter.Options
 	sel.AddFlags(fs, "list only changes whose old or new image is an item")
-	quiet := fs.Bool("quiet", false, "no progress and no summary on stderr")
+	a.opts.Add(fs)
 	var awsOpts awsconf.Options
 	awsOpts.AddFlags(fs)
 	if err := parse(fs, args); err != nil {
@@ -99,7 +99,7 @@ func cmdDiff(ctx context.Context, a *app, args []string) error {
 	if err != nil {
 		return err
 	}
-	hs, _, err := openSource(ctx, clients, a.stderr, *quiet, &timeOpts, src, history.At{Flag: "--from", T: t1}, history.At{Flag: "--to", T: t2})
+	hs, _, err := openSource(ctx, clients, a.out, &timeOpts, src, history.At{Flag: "--from", T: t1}, history.At{Flag: "--to", T: t2})
 	if err != nil {
 		return err
 	}
@@ -119,7 +119,7 @@ func cmdDiff(ctx context.Context, a *app, args []string) error {
 	}
 	listed := &progress.Counter{Name: "versions listed"}
 	opts.Listed = listed
-	rep := progress.New(a.stderr, *quiet, listed)
+	rep := progress.New(a.term, a.opts.Quiet, listed)
 	rep.Start(ctx)
 	var st *diff.Stats
 	where := ""
@@ -144,7 +144,7 @@ func cmdDiff(ctx context.Context, a *app, args []string) error {
 	if err != nil {
 		return err
 	}
-	if !*quiet {
+	if !a.opts.Quiet {
 		filtered := ""
 		if opts.Filter != nil {
 			filtered = fmt.Sprintf("; %d changes filtered out", st.Filtered)
