@@ -9,13 +9,13 @@ import (
 	"github.com/dynasnap/dynasnap/internal/testsupport/testenv"
 )
 
-func TestLocalAcceptance(t *testing.T) {
+func TestAcceptanceLocal(t *testing.T) {
 	storetest.Run(t, func(t *testing.T) store.Store { return store.NewLocal(t.TempDir() + "/snap") })
 }
 
 // On SeaweedFS: the snapshot's folder is a prefix in a bucket that holds
 // other folders, as an export bucket does.
-func TestS3Acceptance(t *testing.T) {
+func TestAcceptanceS3(t *testing.T) {
 	c := testenv.Clients(t)
 	storetest.Run(t, func(t *testing.T) store.Store {
 		bucket := testenv.Bucket(t, c, false)
