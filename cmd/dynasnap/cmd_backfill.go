@@ -21,7 +21,6 @@ func cmdBackfill(ctx context.Context, a *app, args []string) error {
   dynasnap backfill --table Orders --dest s3://my-backups/dynamodb --read-rate 200 --checkpoint orders.backfill.json`)
 	opts := backfill.Options{}
 	var dest string
-	var quiet bool
 	fs.StringVar(&opts.Table, "table", "", "the DynamoDB table to copy (required)")
 	fs.StringVar(&dest, "dest", "", "backup location s3://BUCKET/PREFIX, as the stream writer's DYNASNAP_BUCKET/DYNASNAP_PREFIX; items go to PREFIX/TABLE/ (required)")
 	fs.IntVar(&opts.Segments, "segments", 8, "parallel Scan segments")
@@ -32,7 +31,7 @@ func cmdBackfill(ctx context.Context, a *app, args []string) error {
 	fs.BoolVar(&opts.Overwrite, "overwrite", false, "write items whose object already exists (default: keep the version the stream wrote)")
 	layoutFlag := fs.String("layout", "auto", "items: one object per item; journal: a journal base (docs/DESIGN.md §10); auto: journal when the table folder holds a journal (journal/journal.json), else items")
 	fs.DurationVar(&opts.JournalLag, "journal-lag", 0, "with --layout journal on a folder that holds no journal yet: the lag to record for it (default "+journal.DefaultLag.String()+"; the stream writer's DYNASNAP_JOURNAL_LAG should match)")
-	fs.BoolVar(&quiet, "quiet", false, "no progress on stderr")
+	a.opts.Add(fs)
 	var awsOpts awsconf.Options
 	awsOpts.AddFlags(fs)
 	if err := parse(fs, args); err != nil {
@@ -59,8 +58,8 @@ func cmdBackfill(ctx context.Context, a *app, args []string) error {
 	if err != nil {
 		return err
 	}
-	if !quiet {
-		opts.Progress = func(s backfill.Stats) { fmt.Fprintf(a.stderr, "backfill %s: %s\n", opts.Table, progressLine(s)) }
+	if !a.opts.Quiet {
+		opts.Progress = func(s backfill.Stats) { a.term.SetStatus(fmt.Sprintf("backfill %s: %s", opts.Table, progressLine(s))) }
 	}
 	opts.Tool = "dynasnap " + version()
 	s3c, err := clients.Source().S3For(ctx, opts.Dest.Bucket)
@@ -82,6 +81,7 @@ func cmdBackfill(ctx context.Context, a *app, args []string) error {
 		}
 	}
 	st, err := backfill.Run(ctx, clients.DynamoDB(), s3c, opts)
+	a.term.ClearStatus()
 	if err != nil {
 		if opts.Checkpoint != "" {
 			return fmt.Errorf("backfill %s (rerun with --checkpoint %s to resume): %s: %w", opts.Table, opts.Checkpoint, progressLine(st), err)
