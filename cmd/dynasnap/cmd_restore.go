@@ -421,11 +421,7 @@ func (r *restoreRun) fromVersions(ctx context.Context, src history.Source, w *re
 	if r.def == nil {
 		// The definition at --at by the items' time rule, once the listing
 		// may start (docs/DESIGN.md §3).
-		skew := opts.ClockSkew
-		if skew == 0 {
-			skew = history.DefaultClockSkew
-		}
-		if err := history.Wait(ctx, opts.At, max(skew, 0)); err != nil {
+		if err := history.Wait(ctx, opts.At, opts.ClockSkew); err != nil {
 			return err
 		}
 		rec, err := tabledef.At(ctx, src, opts.Source, opts.At)
