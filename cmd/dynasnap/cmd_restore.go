@@ -5,7 +5,6 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"os"
 	"strings"
 	"time"
 
@@ -13,11 +12,9 @@ import (
 	"github.com/dynasnap/dynasnap/internal/filter"
 	"github.com/dynasnap/dynasnap/internal/history"
 	"github.com/dynasnap/dynasnap/internal/item"
-	"github.com/dynasnap/dynasnap/internal/layout"
 	"github.com/dynasnap/dynasnap/internal/progress"
 	"github.com/dynasnap/dynasnap/internal/restore"
 	"github.com/dynasnap/dynasnap/internal/snapshot"
-	"github.com/dynasnap/dynasnap/internal/store"
 )
 
 const restoreExamples = `  # a snapshot into a new table made as the backup recorded it (key, indexes, billing,
@@ -131,35 +128,35 @@ func cmdRestore(ctx context.Context, a *app, args []string) error {
 	deleted := &progress.Counter{Name: "deleted"}
 	opts := restore.Options{Table: *table, Create: *createTable, Overwrite: *overwrite, KeySchema: ks, Definition: def, DefinitionFrom: tdf.file,
 		Overrides: tdf.overrides(regionOf(ddb)), KeepExpired: tdf.keepExpired, Select: sel, Workers: *workers, MaxWCU: *maxWCU, Written: written, Deleted: deleted}
-	v := &restoreView{a: a, quiet: *quiet, json: *jsonOut, table: *table, workers: *workers, maxWCU: *maxWCU, filtered: sel.Set()}
+	v := &restoreView{a: a, quiet: *quiet, json: *jsonOut}
 	var src restore.Source
 	var counters []*progress.Counter
 	switch {
-	case *snap != "":
-		st, err := openSnapshotStore(clients.Source(), *snap)
+	case *snap != "" || *changes != "":
+		flag, url, read := "--snapshot", *snap, &progress.Counter{Name: "items read"}
+		if *changes != "" {
+			flag, url, read.Name = "--changes", *changes, "changes read"
+		}
+		st, err := openSnapshotStore(clients.Source(), url)
 		if err != nil {
-			return usageError{fmt.Sprintf("--snapshot: %v", err)}
+			return usageError{fmt.Sprintf("%s: %v", flag, err)}
+		}
+		if *changes != "" {
+			c, err := snapshot.OpenChanges(ctx, st)
+			if err != nil {
+				return err
+			}
+			src, counters = &restore.Changes{Changes: c, Read: read}, []*progress.Counter{read, written, deleted}
+			break
 		}
 		s, err := snapshot.Open(ctx, st)
 		if err != nil {
 			return err
 		}
-		read := &progress.Counter{Name: "items read"}
 		src, counters = &restore.Snapshot{Snapshot: s, Readers: *readers, Checkpoint: *checkpoint, Read: read}, []*progress.Counter{written}
 		if sel.Set() {
 			counters = []*progress.Counter{read, written}
 		}
-	case *changes != "":
-		st, err := openSnapshotStore(clients.Source(), *changes)
-		if err != nil {
-			return usageError{fmt.Sprintf("--changes: %v", err)}
-		}
-		c, err := snapshot.OpenChanges(ctx, st)
-		if err != nil {
-			return err
-		}
-		read := &progress.Counter{Name: "changes read"}
-		src, counters = &restore.Changes{Changes: c, Read: read}, []*progress.Counter{read, written, deleted}
 	default:
 		loc, err := history.ParseSource(*source)
 		if err != nil {
@@ -207,10 +204,6 @@ func cmdRestore(ctx context.Context, a *app, args []string) error {
 type restoreView struct {
 	a           *app
 	quiet, json bool
-	table       string
-	workers     int
-	maxWCU      float64
-	filtered    bool
 }
 
 // prepared says what preparing the table did, before the items load.
@@ -237,15 +230,15 @@ func (v *restoreView) finish(rep *restore.Report) error {
 		switch {
 		case rep.Snapshot != nil:
 			fmt.Fprintf(w, "restored %s (at %s) into table %s: %d items in %.1fs (%.0f items/s)%s\n",
-				rep.Snapshot.Snapshot, rep.Snapshot.ExportTime.UTC().Format(time.RFC3339), v.table, res.Puts, res.Elapsed.Seconds(),
+				rep.Snapshot.Snapshot, rep.Snapshot.ExportTime.UTC().Format(time.RFC3339), rep.Name, res.Puts, res.Elapsed.Seconds(),
 				float64(res.Puts)/res.Elapsed.Seconds(), skipped(res))
-			if v.filtered {
+			if rep.Filter != "" {
 				fmt.Fprintf(w, "%d items filtered out (only items with %s were restored)\n", res.Filtered, rep.Filter)
 			}
 		case rep.Changes != nil:
 			fmt.Fprintf(w, "applied %s (changes from %s to %s) to table %s: %d keys, %d put, %d deleted in %.1fs\n",
-				rep.Changes.Changes, rep.Changes.ExportFromTime, rep.Changes.ExportToTime, v.table, res.Keys, res.Puts, res.Deletes, res.Elapsed.Seconds())
-			if v.filtered {
+				rep.Changes.Changes, rep.Changes.ExportFromTime, rep.Changes.ExportToTime, rep.Name, res.Keys, res.Puts, res.Deletes, res.Elapsed.Seconds())
+			if rep.Filter != "" {
 				fmt.Fprintf(w, "%d changes filtered out (only changes to items with %s were applied)\n", res.Filtered, rep.Filter)
 			}
 		default:
@@ -264,10 +257,12 @@ func (v *restoreView) finish(rep *restore.Report) error {
 	}
 	var settingsErr error
 	if rep.AfterLoadErr != nil {
-		settingsErr = fmt.Errorf("the items are restored into %s, but: %w", v.table, rep.AfterLoadErr)
+		settingsErr = fmt.Errorf("the items are restored into %s, but: %w", rep.Name, rep.AfterLoadErr)
 	}
-	if err := v.printJSON(rep); err != nil {
-		return err
+	if v.json {
+		if err := json.NewEncoder(v.a.stdout).Encode(rep.Summary()); err != nil {
+			return err
+		}
 	}
 	if res.Conflicts > 0 {
 		return exitError{code: exitConflicts, err: errors.Join(settingsErr, conflictError(res, rep.Versions.At))}
@@ -282,16 +277,16 @@ func (v *restoreView) versionsSummary(rep *restore.Report) {
 		what = "rewound"
 	}
 	fmt.Fprintf(w, "%s table %s to %s from %s: %d items put, %d deleted, of %d keys in the backup in %.1fs (%.0f writes/s)\n",
-		what, v.table, at, rep.Versions.Source, res.Puts, res.Deletes, res.Keys, res.Elapsed.Seconds(),
+		what, rep.Name, at, rep.Versions.Source, res.Puts, res.Deletes, res.Keys, res.Elapsed.Seconds(),
 		float64(res.Puts+res.Deletes)/res.Elapsed.Seconds())
 	switch {
-	case rep.Versions.Rewind && v.filtered:
+	case rep.Versions.Rewind && rep.Filter != "":
 		fmt.Fprintf(w, "rewind wrote %d of the %d keys changed after %s: %d not selected by %s, %d conflicts; %d keys unchanged were not written\n",
 			res.Puts+res.Deletes, res.Keys-res.Unchanged, at, res.Filtered, rep.Filter, res.Conflicts, res.Unchanged)
 	case rep.Versions.Rewind:
 		fmt.Fprintf(w, "rewind touched only the %d keys changed after %s; %d keys unchanged were not written\n",
 			res.Puts+res.Deletes, at, res.Unchanged)
-	case v.filtered:
+	case rep.Filter != "":
 		fmt.Fprintf(w, "%d keys filtered out (not selected by %s), never written\n", res.Filtered, rep.Filter)
 	}
 }
@@ -304,7 +299,7 @@ func (v *restoreView) afterLoad(rep *restore.Report) {
 		fmt.Fprintf(w, "%d expired items skipped (TTL attribute %s before %s; DynamoDB would delete them again; --keep-expired loads them)\n",
 			rep.Expired, e.Attr, e.Now.UTC().Format(time.RFC3339))
 	}
-	fmt.Fprintf(w, "write rate limited by %s\n", v.limit(rep))
+	fmt.Fprintf(w, "write rate limited by %s\n", limitText(rep))
 	def := rep.Definition
 	if !rep.Created || def == nil {
 		return
@@ -320,8 +315,8 @@ func (v *restoreView) afterLoad(rep *restore.Report) {
 	}
 }
 
-// limit says in words what bounded the write rate.
-func (v *restoreView) limit(rep *restore.Report) string {
+// limitText says in words what bounded the write rate.
+func limitText(rep *restore.Report) string {
 	l := rep.Limit
 	switch l.Kind {
 	case restore.LimitTable:
@@ -331,9 +326,9 @@ func (v *restoreView) limit(rep *restore.Report) string {
 		}
 		return fmt.Sprintf("the table's throughput: %d throttled calls and %d unprocessed requests retried (%s)", rep.Throttled, rep.Unprocessed, warm)
 	case restore.LimitMaxWCU:
-		return fmt.Sprintf("--max-wcu %.0f (%.0f writes/s)", v.maxWCU, l.Rate)
+		return fmt.Sprintf("--max-wcu %.0f (%.0f writes/s)", l.MaxWCU, l.Rate)
 	}
-	return fmt.Sprintf("this client, not the table (%.0f writes/s with --workers %d, no throttling): more --workers or --readers may go faster", l.Rate, v.workers)
+	return fmt.Sprintf("this client, not the table (%.0f writes/s with --workers %d, no throttling): more --workers or --readers may go faster", l.Rate, l.Workers)
 }
 
 // exitConflicts is the exit status of a filtered restore that left keys
@@ -355,13 +350,6 @@ func conflictError(res *restore.Result, at time.Time) error {
 		res.Conflicts, at.UTC().Format(time.RFC3339), strings.Join(keys, "\n  "), more)
 }
 
-func (v *restoreView) printJSON(rep *restore.Report) error {
-	if !v.json {
-		return nil
-	}
-	return json.NewEncoder(v.a.stdout).Encode(rep.Summary())
-}
-
 func skipped(res *restore.Result) string {
 	if res.SkippedFiles == 0 {
 		return ""
@@ -372,15 +360,4 @@ func skipped(res *restore.Result) string {
 func retries(res *restore.Result) string {
 	return fmt.Sprintf("%d BatchWriteItem calls; %d unprocessed requests and %d throttled calls retried, %d backoffs (%.1fs summed over workers)",
 		res.Requests, res.Unprocessed, res.Throttled, res.Backoffs, res.BackoffTime.Seconds())
-}
-
-// openSnapshotStore opens a snapshot folder for reading.
-func openSnapshotStore(clients *awsconf.Clients, snap string) (store.Store, error) {
-	if layout.IsS3URL(snap) {
-		return store.Open(clients, snap, store.Options{})
-	}
-	if _, err := os.Stat(snap); err != nil {
-		return nil, err
-	}
-	return store.NewLocal(snap), nil
 }

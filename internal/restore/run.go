@@ -140,6 +140,9 @@ type Limit struct {
 	// WarmWriteUnits is the warm throughput the table was created with
 	// (0: none, or not created here): with Kind table, what to raise.
 	WarmWriteUnits int64
+	// MaxWCU and Workers are the caller's cap and requests in flight.
+	MaxWCU  float64
+	Workers int
 }
 
 // Report is a restore's outcome: the table, what was written, what
@@ -396,7 +399,7 @@ func (r *run) filter(ks keyschema.Schema) (func(item.Item) (bool, error), error)
 // limit names what bounded the write rate: the table (throttling), the
 // MaxWCU cap (within a fifth of it), or this client.
 func (r *run) limit(res *Result) Limit {
-	l := Limit{Kind: LimitClient, Rate: float64(res.Puts+res.Deletes) / max(res.Elapsed.Seconds(), 1e-9)}
+	l := Limit{Kind: LimitClient, Rate: float64(res.Puts+res.Deletes) / max(res.Elapsed.Seconds(), 1e-9), MaxWCU: r.opts.MaxWCU, Workers: r.w.Workers}
 	switch {
 	case res.Throttled > 0 || res.Unprocessed > 0:
 		l.Kind = LimitTable

@@ -270,7 +270,8 @@ func TestRestoreLimit(t *testing.T) {
 		{Result{Puts: 90, Elapsed: time.Second}, 100, nil, Limit{Kind: LimitMaxWCU, Rate: 90}},
 		{Result{Puts: 50, Elapsed: time.Second}, 100, nil, Limit{Kind: LimitClient, Rate: 50}},
 	} {
-		r := &run{opts: Options{MaxWCU: c.maxWCU}, rep: &Report{Table: Table{CreateInput: c.in}}}
+		r := &run{opts: Options{MaxWCU: c.maxWCU}, w: &Writer{Workers: 8}, rep: &Report{Table: Table{CreateInput: c.in}}}
+		c.want.MaxWCU, c.want.Workers = c.maxWCU, 8
 		if got := r.limit(&c.res); got != c.want {
 			t.Errorf("%+v, --max-wcu %v: %+v, want %+v", c.res, c.maxWCU, got, c.want)
 		}
