@@ -466,10 +466,10 @@ func createdAs(r *restore.Report) string {
 	what := fmt.Sprintf("as recorded (key %s, %s, %d global and %d local secondary indexes", r.KeySchema, in.BillingMode,
 		len(in.GlobalSecondaryIndexes), len(in.LocalSecondaryIndexes))
 	if r.Definition == nil {
-		what = fmt.Sprintf("key %s, on-demand; the snapshot records no table definition", r.KeySchema)
+		what = fmt.Sprintf("(key %s, on-demand; the snapshot records no table definition", r.KeySchema)
 	}
 	if w := in.WarmThroughput; w != nil && w.WriteUnitsPerSecond != nil {
 		what += fmt.Sprintf("; warm for %d writes/s", *w.WriteUnitsPerSecond)
 	}
-	return what
+	return what + ")"
 }

@@ -179,7 +179,9 @@ func (e *RequestError) Error() string { return e.msg }
 // definition or with the key only; its key matches; it is empty unless
 // Overwrite, a rewind or one key), writes src into it and, on a table it
 // created, sets what CreateTable could not. The report is returned on
-// every path once the table is known, with as much as was done.
+// every path, with as much as was done: its Result is nil if the restore
+// stopped before its writers started (a failed preparation), set if the
+// load was cut short.
 func Restore(ctx context.Context, api TableAPI, src Source, opts Options) (*Report, error) {
 	if opts.Now == nil {
 		opts.Now = time.Now
@@ -235,9 +237,12 @@ func (r *run) snapshot(ctx context.Context, src *Snapshot) error {
 		r.rep.Checkpoint = path
 		r.rep.ResumedFiles, r.rep.ResumedItems = cp.Finished()
 	}
-	def, err := s.Definition(ctx)
-	if err != nil {
-		return err
+	var def *tabledef.Definition
+	if r.opts.Definition == nil {
+		var err error
+		if def, err = s.Definition(ctx); err != nil {
+			return err
+		}
 	}
 	r.definition(def, s.Store.URL(snapshot.DefinitionName),
 		fmt.Sprintf("snapshot %s holds no %s (taken from a backup that records no table definition: written before dynasnap recorded one, or by mapbox/dynamodb-replicator; or an AWS export)", url, snapshot.DefinitionName))
