@@ -58,11 +58,10 @@ func drillHorizon(ctx context.Context, clients *awsconf.Clients, source string) 
 	if err != nil || src.Prefix == "" {
 		return nil
 	}
-	s3c, err := clients.S3For(ctx, src.Bucket)
+	hs, err := s3source.NewIn(ctx, clients, src.Bucket)
 	if err != nil {
 		return nil
 	}
-	hs := s3source.New(s3c, src.Bucket)
 	defer hs.Close()
 	h, err := history.ReadHorizon(ctx, hs, src.Prefix, time.Now())
 	if err != nil {

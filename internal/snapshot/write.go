@@ -114,9 +114,6 @@ func (o *Options) defaults() {
 	if o.SingleFile {
 		o.FileSize = 0 // never cut
 	}
-	if o.ClockSkew == 0 {
-		o.ClockSkew = history.DefaultClockSkew
-	}
 	for _, c := range []**progress.Counter{&o.Listed, &o.Fetched, &o.Written} {
 		if *c == nil {
 			*c = &progress.Counter{}
@@ -157,7 +154,7 @@ func Run(ctx context.Context, src history.Source, out store.Store, opts Options)
 		<-gate.done // no request of the run outlives it
 		side.Wait()
 	}()
-	if err := history.Wait(ctx, opts.At, max(opts.ClockSkew, 0)); err != nil {
+	if err := history.Wait(ctx, opts.At, opts.ClockSkew); err != nil {
 		return nil, gateFirst(gate, cancel, err)
 	}
 	// The definition is one more short history (a list and a read): read
