@@ -97,7 +97,7 @@ func (c *Compactor) Run(ctx context.Context) (*Report, error) {
 	for i, iv := range c.Intervals {
 		level := i + 1
 		end := ready.Truncate(iv).UTC()
-		from := st.End(level)
+		from := st.from(level)
 		if !end.After(from) {
 			continue
 		}
@@ -295,7 +295,7 @@ func (c *Compactor) deleteCovered(ctx context.Context, st *State, rep *Report) e
 // changes: the next level's chain reaches past it, or one output of its
 // own level contains it. The top level is never redundant by the next.
 func (c *Compactor) redundant(aged *State, level int, o output) bool {
-	if next, ok := aged.Outputs[level+1]; ok && len(next) > 0 && !aged.End(level+1).Before(o.To) {
+	if next, ok := aged.Outputs[level+1]; ok && len(next) > 0 && !next[0].From.After(o.From) && !aged.End(level+1).Before(o.To) {
 		return true
 	}
 	for _, p := range aged.Outputs[level] {

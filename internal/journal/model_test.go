@@ -80,7 +80,7 @@ func readAt(t *testing.T, b journal.Bucket, dir string, at time.Time, now *time.
 	t.Helper()
 	r := &journal.Reader{Bucket: b, Clock: fakeClock{now}, FanIn: fanIn}
 	byKey := map[string][]history.Entry{}
-	ok, err := r.Merge(context.Background(), dir, "", "", []time.Time{at}, nil, func(e history.Entry) error {
+	ok, err := r.Merge(context.Background(), dir, "", "", []time.Time{at, history.UpToNow}, nil, func(e history.Entry) error {
 		byKey[e.Key] = append(byKey[e.Key], e)
 		return nil
 	})
