@@ -26,7 +26,11 @@ type Compactor struct {
 	// of the one before; outputs end on their boundaries (UTC).
 	Intervals []time.Duration
 	// BaseEvery is how often a base (the state) is written; 0: never.
-	BaseEvery   time.Duration
+	BaseEvery time.Duration
+	// KeepBases is how many of the newest bases are kept (0: all): an
+	// older one only speeds up reads of old times, which the level outputs
+	// (never deleted at the top level) answer too.
+	KeepBases   int
 	DeleteDelay time.Duration
 	// Shard, Shards: this run's block of the id space (Shards <= 1: all).
 	// An output is finished by the shard that writes the last shard
@@ -60,6 +64,7 @@ type Report struct {
 	ObjectsRead     int64          `json:"objectsRead"`
 	SegmentsDeleted int            `json:"segmentsDeleted"`
 	OutputsDeleted  int            `json:"outputsDeleted"`
+	BasesDeleted    int            `json:"basesDeleted"`
 	Covered         time.Time      `json:"coveredUntil"`
 }
 
@@ -269,6 +274,18 @@ func (c *Compactor) deleteCovered(ctx context.Context, st *State, rep *Report) e
 		}
 		if len(del) > 0 {
 			c.say("deleted %d segments that outputs cover", len(del))
+		}
+	}
+	// Bases beyond the newest KeepBases, once the newer ones have aged.
+	if k := c.KeepBases; k > 0 && len(st.Bases) > k {
+		newer := st.Bases[len(st.Bases)-k]
+		if !newer.Listed.After(cutoff) {
+			for _, o := range st.Bases[:len(st.Bases)-k] {
+				if err := c.deleteOutput(ctx, o); err != nil {
+					return err
+				}
+				rep.BasesDeleted++
+			}
 		}
 	}
 	// A level's outputs that the next level's aged outputs cover, or that

@@ -195,7 +195,7 @@ func TestJournalModel(t *testing.T) {
 	compact:
 		if compactAt[sec] {
 			c := &journal.Compactor{Bucket: b, Dir: dir, Intervals: []time.Duration{10 * time.Second, 60 * time.Second},
-				BaseEvery: 120 * time.Second, DeleteDelay: 0, Skew: time.Second, Clock: fakeClock{&now}, Tool: "test", PartBytes: 2000}
+				BaseEvery: 120 * time.Second, KeepBases: 1, DeleteDelay: 0, Skew: time.Second, Clock: fakeClock{&now}, Tool: "test", PartBytes: 2000}
 			rep, err := c.Run(ctx)
 			if err != nil {
 				t.Fatalf("compact at %ds: %v", sec, err)
