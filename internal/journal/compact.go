@@ -27,9 +27,10 @@ type Compactor struct {
 	Intervals []time.Duration
 	// BaseEvery is how often a base (the state) is written; 0: never.
 	BaseEvery time.Duration
-	// KeepBases is how many of the newest bases are kept (0: all): an
-	// older one only speeds up reads of old times, which the level outputs
-	// (never deleted at the top level) answer too.
+	// KeepBases is how many of the newest bases are kept besides the
+	// first (0: all): another only speeds up reads of old times, which the
+	// first base and the level outputs (the top level is never deleted)
+	// answer too.
 	KeepBases   int
 	DeleteDelay time.Duration
 	// Shard, Shards: this run's block of the id space (Shards <= 1: all).
@@ -276,11 +277,13 @@ func (c *Compactor) deleteCovered(ctx context.Context, st *State, rep *Report) e
 			c.say("deleted %d segments that outputs cover", len(del))
 		}
 	}
-	// Bases beyond the newest KeepBases, once the newer ones have aged.
-	if k := c.KeepBases; k > 0 && len(st.Bases) > k {
+	// Bases beyond the newest KeepBases, once the newer ones have aged;
+	// never the first, which may be a backfill's: the only record of the
+	// items the stream never saw, which every later time replays from.
+	if k := c.KeepBases; k > 0 && len(st.Bases) > k+1 {
 		newer := st.Bases[len(st.Bases)-k]
 		if !newer.Listed.After(cutoff) {
-			for _, o := range st.Bases[:len(st.Bases)-k] {
+			for _, o := range st.Bases[1 : len(st.Bases)-k] {
 				if err := c.deleteOutput(ctx, o); err != nil {
 					return err
 				}
