@@ -170,7 +170,7 @@ func (c *Compactor) writeLevel(ctx context.Context, st *State, run string, level
 		}
 		return nil
 	})
-	c.count(rep, plan, &rs)
+	c.count(rep, &rs)
 	if err != nil {
 		return OutputReport{}, err
 	}
@@ -194,7 +194,7 @@ func (c *Compactor) writeBase(ctx context.Context, st *State, run string, at tim
 		}
 		return nil
 	})
-	c.count(rep, plan, &rs)
+	c.count(rep, &rs)
 	if err != nil {
 		return OutputReport{}, err
 	}
@@ -228,14 +228,10 @@ func (c *Compactor) shardIndex() int {
 	return c.Shard
 }
 
-func (c *Compactor) count(rep *Report, plan []span, rs *ReadStats) {
+func (c *Compactor) count(rep *Report, rs *ReadStats) {
 	rep.ObjectsRead += rs.Objects.Load()
 	rep.RecordsRead += rs.Records.Load()
-	for _, sp := range plan {
-		if sp.out == nil {
-			rep.SegmentsRead = rs.Objects.Load() // approximate: segments dominate
-		}
-	}
+	rep.SegmentsRead += rs.Segments.Load()
 }
 
 // deleteCovered deletes segments and level outputs that outputs older

@@ -72,7 +72,8 @@ type batch []Record
 
 // ReadStats counts what a read did.
 type ReadStats struct {
-	Objects atomic.Int64 // journal objects read (manifests, parts, segments)
+	Objects  atomic.Int64 // journal objects read (manifests, parts, segments)
+	Segments atomic.Int64 // of those, segments
 	Records atomic.Int64 // records read
 	Late    atomic.Int64 // changes made by the latest time but stored too late to count then
 }
@@ -299,6 +300,7 @@ func (r *Reader) segmentCursor(ctx context.Context, g *errgroup.Group, o Object,
 	g.Go(func() error {
 		defer close(c.ch)
 		rs.Objects.Add(1)
+		rs.Segments.Add(1)
 		lo64, hi64, t64 := sp.Lo.UnixMilli(), sp.Hi.UnixMilli(), tmax.UnixMilli()
 		keep := func(rec *Record) bool {
 			e := rec.Effective(lag)
