@@ -74,8 +74,8 @@ type batch []Record
 type ReadStats struct {
 	Objects  atomic.Int64 // journal objects read (manifests, parts, segments)
 	Segments atomic.Int64 // of those, segments
-	Records atomic.Int64 // records read
-	Late    atomic.Int64 // changes made by the latest time but stored too late to count then
+	Records  atomic.Int64 // records read
+	Late     atomic.Int64 // changes made by the latest time but stored too late to count then
 }
 
 // Merge reads the journal in dir for the ids in [lo, hi) at times and
