@@ -217,6 +217,21 @@ func TestJournalCLI(t *testing.T) {
 	}
 	check("segments only")
 
+	// A sharded snapshot of the journal, committed, equals the model too.
+	sharded := filepath.Join(t.TempDir(), "sharded")
+	at := times[2].UTC().Format(time.RFC3339)
+	for i := range 3 {
+		if _, stderr, code := cli("snapshot", "--source", src.String(), "--at", at, "--out", sharded, "--shard", fmt.Sprintf("%d/3", i), "--quiet"); code != 0 {
+			t.Fatalf("shard %d/3: exit %d: %s", i, code, stderr)
+		}
+	}
+	if _, stderr, code := cli("snapshot", "commit", "--out", sharded, "--quiet"); code != 0 {
+		t.Fatalf("snapshot commit: exit %d: %s", code, stderr)
+	}
+	if d := compareStates(journalModel(changes, times[2]), snapshotItems(t, sharded)); d != "" {
+		t.Fatalf("sharded snapshot at %s differs from the model: %s", at, d)
+	}
+
 	// Two compactions at once: one output per window, nothing lost.
 	errs := make(chan string, 2)
 	for range 2 {
