@@ -9,6 +9,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"slices"
 	"time"
 
 	"github.com/klauspost/compress/gzip"
@@ -33,9 +34,8 @@ type partWriter struct {
 	name func(n int) string
 
 	raw     int64
-	z       bytes.Buffer
-	zw      *gzip.Writer
-	line    []byte
+	zip     *compressor // nil between parts
+	chunk   []byte
 	first   string
 	last    string
 	records int64
@@ -56,22 +56,25 @@ func newPartWriter(b Bucket, folder, run string, shard int, cut int64) *partWrit
 	return &partWriter{b: b, folder: folder, run: run, shard: shard, cut: cut}
 }
 
+// chunkSize is how much JSON the merge hands the compressor at a time.
+const chunkSize = 1 << 20
+
 func (w *partWriter) add(ctx context.Context, r *Record) error {
-	if w.zw != nil && r.ID != w.last && w.raw >= w.cut {
+	if w.zip != nil && r.ID != w.last && w.raw >= w.cut {
 		if err := w.flush(ctx); err != nil {
 			return err
 		}
 	}
-	if w.zw == nil {
-		w.z.Reset()
-		w.zw, _ = gzip.NewWriterLevel(&w.z, gzip.DefaultCompression)
+	if w.zip == nil {
+		w.zip = startCompressor()
 		w.first, w.raw, w.records = r.ID, 0, 0
 	}
-	w.line = r.AppendLine(w.line[:0])
-	if _, err := w.zw.Write(w.line); err != nil {
-		return err
+	n := len(w.chunk)
+	w.chunk = r.AppendLine(w.chunk)
+	w.raw += int64(len(w.chunk) - n)
+	if len(w.chunk) >= chunkSize {
+		w.chunk = w.zip.write(w.chunk)
 	}
-	w.raw += int64(len(w.line))
 	w.last = r.ID
 	w.records++
 	w.total++
@@ -79,24 +82,82 @@ func (w *partWriter) add(ctx context.Context, r *Record) error {
 }
 
 func (w *partWriter) flush(ctx context.Context) error {
-	if w.zw == nil {
+	if w.zip == nil {
 		return nil
 	}
-	if err := w.zw.Close(); err != nil {
+	body, err := w.zip.close(w.chunk)
+	w.zip, w.chunk = nil, w.chunk[:0]
+	if err != nil {
 		return err
 	}
-	w.zw = nil
 	name := fmt.Sprintf("part-%s-%05d-%05d%s", w.run, w.shard, len(w.parts), partExt)
 	if w.name != nil {
 		name = w.name(len(w.parts))
 	}
-	body := w.z.Bytes()
 	sum := sha256.Sum256(body)
 	if err := w.b.Put(ctx, w.folder+name, body, false); err != nil {
 		return err
 	}
 	w.parts = append(w.parts, Part{Name: name, Records: w.records, Bytes: int64(len(body)), SHA256: hex.EncodeToString(sum[:]), FirstID: w.first, LastID: w.last})
 	return nil
+}
+
+// compressor gzips a part in a goroutine of its own, so the merge that
+// feeds it and the compression use two cores. Chunks go back to the writer
+// once compressed.
+type compressor struct {
+	in   chan []byte
+	free chan []byte
+	done chan error
+	z    bytes.Buffer
+}
+
+func startCompressor() *compressor {
+	c := &compressor{in: make(chan []byte, 2), free: make(chan []byte, 3), done: make(chan error, 1)}
+	go func() {
+		// Level 1: journal files are read far more than once per write,
+		// and BestSpeed gunzips as fast as any level while writing several
+		// times faster, for files about a fifth larger.
+		zw, _ := gzip.NewWriterLevel(&c.z, gzip.BestSpeed)
+		var err error
+		for b := range c.in {
+			if err == nil {
+				_, err = zw.Write(b)
+			}
+			select {
+			case c.free <- b[:0]:
+			default:
+			}
+		}
+		if err == nil {
+			err = zw.Close()
+		}
+		c.done <- err
+	}()
+	return c
+}
+
+// write hands b over and returns a buffer to go on with.
+func (c *compressor) write(b []byte) []byte {
+	c.in <- b
+	select {
+	case f := <-c.free:
+		return f
+	default:
+		return make([]byte, 0, chunkSize+64<<10)
+	}
+}
+
+// close compresses the rest and returns the part's bytes.
+func (c *compressor) close(rest []byte) ([]byte, error) {
+	if len(rest) > 0 {
+		c.in <- slices.Clone(rest)
+	}
+	close(c.in)
+	if err := <-c.done; err != nil {
+		return nil, err
+	}
+	return c.z.Bytes(), nil
 }
 
 // shardManifest is one shard's share of an output, written when the

@@ -27,7 +27,7 @@ type Clock interface {
 
 type realClock struct{}
 
-func (realClock) Now() time.Time { return time.Now() }
+func (realClock) Now() time.Time                                   { return time.Now() }
 func (realClock) Sleep(ctx context.Context, d time.Duration) error { return retry.Sleep(ctx, d) }
 
 // Reader reads a journal as history entries (docs/DESIGN.md §10.5).
@@ -201,7 +201,7 @@ type cursor struct {
 	base bool
 }
 
-func newCursor() *cursor { return &cursor{ch: make(chan batch, 4), done: make(chan struct{})} }
+func newCursor() *cursor { return &cursor{ch: make(chan batch, 2), done: make(chan struct{})} }
 
 func (c *cursor) stop() {
 	select {
@@ -244,7 +244,7 @@ func (c *cursor) send(ctx context.Context, b batch) error {
 
 var errStopped = fmt.Errorf("merge stopped")
 
-const batchSize = 512
+const batchSize = 256
 
 // outputCursor reads the parts of an output (or base) that hold ids in
 // [lo, hi), keeping the records of the span's times.
@@ -318,7 +318,7 @@ func (r *Reader) readRun(ctx context.Context, c *cursor, key string, stored int6
 		return fmt.Errorf("journal: %w", err)
 	}
 	defer rc.Close()
-	zr, err := gzip.NewReader(bufio.NewReaderSize(rc, 64<<10))
+	zr, err := gzip.NewReader(bufio.NewReaderSize(rc, 32<<10))
 	if err != nil {
 		return fmt.Errorf("journal object s3://%s/%s is not gzip: %w", r.Bucket.Name(), key, err)
 	}
@@ -327,7 +327,7 @@ func (r *Reader) readRun(ctx context.Context, c *cursor, key string, stored int6
 
 // readLines reads JSON lines of records into c, in batches.
 func readLines(ctx context.Context, c *cursor, rd io.Reader, where string, stored int64, lo, hi string, keep func(*Record) bool, rs *ReadStats) error {
-	br := bufio.NewReaderSize(rd, 64<<10)
+	br := bufio.NewReaderSize(rd, 32<<10)
 	b := make(batch, 0, batchSize)
 	var arena []byte
 	line, prev := 0, ""
@@ -348,7 +348,7 @@ func readLines(ctx context.Context, c *cursor, rd io.Reader, where string, store
 		if len(l) > 0 {
 			line++
 			if len(arena)+len(l) > cap(arena) {
-				arena = make([]byte, 0, max(256<<10, len(l)))
+				arena = make([]byte, 0, max(64<<10, len(l)))
 			}
 			start := len(arena)
 			arena = append(arena, l...)

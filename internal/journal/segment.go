@@ -32,7 +32,7 @@ func encodeRun(recs []Record) ([]byte, []byte) {
 		raw = recs[i].AppendLine(raw)
 	}
 	var z bytes.Buffer
-	w, _ := gzip.NewWriterLevel(&z, gzip.DefaultCompression)
+	w, _ := gzip.NewWriterLevel(&z, gzip.BestSpeed)
 	w.Write(raw)
 	w.Close()
 	return z.Bytes(), raw
