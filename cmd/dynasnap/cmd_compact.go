@@ -2,7 +2,6 @@ package main
 
 import (
 	"context"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"time"
@@ -33,8 +32,8 @@ func cmdCompact(ctx context.Context, a *app, args []string) error {
 	opts.AddFlags(fs)
 	shard := fs.String("shard", "", "compact one block of the key space: I/N (or auto/N in a Kubernetes Indexed Job or AWS Batch array job)")
 	skew := fs.Duration("clock-skew", history.DefaultClockSkew, "how far the S3 server's clock may be ahead of this machine's: a window is compacted once it ended more than the journal's lag and this ago")
-	quiet := fs.Bool("quiet", false, "no progress and no summary on stderr")
-	jsonOut := fs.Bool("json", false, "print a machine-readable summary as JSON on stdout")
+	a.opts.Add(fs)
+	a.opts.AddJSON(fs)
 	var awsOpts awsconf.Options
 	awsOpts.AddFlags(fs)
 	if err := parse(fs, args); err != nil {
@@ -59,9 +58,7 @@ func cmdCompact(ctx context.Context, a *app, args []string) error {
 			return usageError{fmt.Sprintf("--shard: %v", err)}
 		}
 	}
-	if !*quiet {
-		c.Progress = func(format string, args ...any) { fmt.Fprintf(a.stderr, "compact: "+format+"\n", args...) }
-	}
+	c.Progress = func(format string, args ...any) { a.out.Printf("compact: "+format, args...) }
 	clients, err := loadAWS(ctx, &awsOpts, 64)
 	if err != nil {
 		return err
@@ -81,21 +78,19 @@ func cmdCompact(ctx context.Context, a *app, args []string) error {
 		return err
 	}
 	secs := time.Since(start).Seconds()
-	if *jsonOut {
-		enc := json.NewEncoder(a.stdout)
-		enc.SetIndent("", "  ")
-		if err := enc.Encode(compactReport{Source: src.String(), Report: rep, Seconds: secs}); err != nil {
+	if a.opts.JSON {
+		if err := a.out.JSON(compactReport{Source: src.String(), Report: rep, Seconds: secs}); err != nil {
 			return err
 		}
 	}
-	if !*quiet {
+	{
 		written := 0
 		for _, o := range rep.Outputs {
 			if o.Finished {
 				written++
 			}
 		}
-		fmt.Fprintf(a.stderr, "compacted %s: %d outputs written (%d records from %d objects read), %d segments and %d outputs deleted; changes up to %s need no segment; %.1fs\n",
+		a.out.Printf("compacted %s: %d outputs written (%d records from %d objects read), %d segments and %d outputs deleted; changes up to %s need no segment; %.1fs",
 			src, written, rep.RecordsRead, rep.ObjectsRead, rep.SegmentsDeleted, rep.OutputsDeleted, rep.Covered.UTC().Format(time.RFC3339), secs)
 	}
 	return nil

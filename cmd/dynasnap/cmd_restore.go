@@ -2,7 +2,6 @@ package main
 
 import (
 	"context"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"os"
@@ -83,8 +82,8 @@ func cmdRestore(ctx context.Context, a *app, args []string) error {
 	planOpts.AddFlags(fs, "fetchers", 128)
 	var sel filter.Options
 	sel.AddFlags(fs, "restore only items")
-	quiet := fs.Bool("quiet", false, "no progress and no summary on stderr")
-	jsonOut := fs.Bool("json", false, "print a machine-readable summary as JSON on stdout")
+	a.opts.Add(fs)
+	a.opts.AddJSON(fs)
 	var awsOpts awsconf.Options
 	awsOpts.AddFlags(fs)
 	if err := parse(fs, args); err != nil {
@@ -132,7 +131,7 @@ func cmdRestore(ctx context.Context, a *app, args []string) error {
 	written := &progress.Counter{Name: "items written"}
 	deleted := &progress.Counter{Name: "deleted"}
 	w := &restore.Writer{Client: ddb, Table: *table, Workers: *workers, MaxWCU: *maxWCU, Written: written, Deleted: deleted}
-	r := &restoreRun{a: a, ddb: ddb, table: *table, quiet: *quiet, json: *jsonOut, overwrite: *overwrite, create: *createTable, keySchema: ks, sel: sel,
+	r := &restoreRun{a: a, ddb: ddb, table: *table, quiet: a.opts.Quiet, json: a.opts.JSON, overwrite: *overwrite, create: *createTable, keySchema: ks, sel: sel,
 		tdf: tdf, workers: *workers, maxWCU: *maxWCU}
 	if r.def, err = tdf.load(); err != nil {
 		return err
@@ -163,7 +162,7 @@ func cmdRestore(ctx context.Context, a *app, args []string) error {
 		}
 		opts.Key = k
 	}
-	hs, warns, err := openSource(ctx, clients, a.stderr, *quiet, &timeOpts, src, history.At{Flag: "--at", T: atTime})
+	hs, warns, err := openSource(ctx, clients, a.out, &timeOpts, src, history.At{Flag: "--at", T: atTime})
 	if err != nil {
 		return err
 	}
@@ -336,7 +335,7 @@ func (r *restoreRun) fromSnapshot(ctx context.Context, clients *awsconf.Clients,
 	} else {
 		w.Written.SetTotal(total - done)
 	}
-	rep := progress.New(r.a.stderr, r.quiet, counters...)
+	rep := progress.New(r.a.term, r.quiet, counters...)
 	rep.Start(ctx)
 	expiry := r.tdf.expiry(r.def)
 	res, err := restore.FromSnapshot(ctx, s, w, restore.SnapshotOptions{Readers: readers, Checkpoint: cp, Filter: match, Read: read, Expired: expiry})
@@ -395,7 +394,7 @@ func (r *restoreRun) fromChanges(ctx context.Context, clients *awsconf.Clients, 
 		return err
 	}
 	read := &progress.Counter{Name: "changes read"}
-	rep := progress.New(r.a.stderr, r.quiet, read, w.Written, w.Deleted)
+	rep := progress.New(r.a.term, r.quiet, read, w.Written, w.Deleted)
 	rep.Start(ctx)
 	res, err := restore.FromChanges(ctx, c, w, restore.ChangesOptions{Filter: match, Read: read, KeySchema: &ks})
 	rep.Stop()
@@ -464,7 +463,7 @@ func (r *restoreRun) fromVersions(ctx context.Context, src history.Source, w *re
 	}
 	listed := &progress.Counter{Name: "versions listed"}
 	opts.Listed = listed
-	rep := progress.New(r.a.stderr, r.quiet, listed, w.Written, w.Deleted)
+	rep := progress.New(r.a.term, r.quiet, listed, w.Written, w.Deleted)
 	rep.Start(ctx)
 	res, err := restore.FromVersions(ctx, src, w, opts)
 	rep.Stop()
@@ -669,7 +668,7 @@ func (r *restoreRun) printJSON(rep restoreReport) error {
 	if !r.json {
 		return nil
 	}
-	return json.NewEncoder(r.a.stdout).Encode(rep)
+	return r.a.out.JSON(rep)
 }
 
 func limitKind(r *restoreRun, res *restore.Result) string {

@@ -3,9 +3,6 @@ package main
 import (
 	"cmp"
 	"context"
-	"fmt"
-	"io"
-	"strings"
 	"sync"
 	"time"
 
@@ -18,18 +15,15 @@ import (
 
 // checkHorizon is the lifecycle horizon check (docs/DESIGN.md §3) of a
 // command that reads src's history at the given times: an error for a time
-// beyond it (unless --allow-partial-history), and the warnings, written to
-// w (stderr) unless quiet and returned for --json.
-func checkHorizon(ctx context.Context, w io.Writer, quiet bool, o *history.TimeOptions, hs history.Source, src layout.Location, times ...history.At) ([]string, error) {
+// beyond it (unless --allow-partial-history), and the warnings, printed
+// (a warning prints even with --quiet) and returned for --json.
+func checkHorizon(ctx context.Context, p *printer, o *history.TimeOptions, hs history.Source, src layout.Location, times ...history.At) ([]string, error) {
 	_, warns, err := o.CheckHorizon(ctx, hs, src.Prefix, times...)
 	if err != nil {
 		return nil, err
 	}
 	for _, m := range warns {
-		// A read beyond the horizon is loud even with --quiet.
-		if !quiet || strings.HasPrefix(m, history.PartialPrefix) {
-			fmt.Fprintf(w, "warning: %s\n", m)
-		}
+		p.Warnf("%s", m)
 	}
 	return warns, nil
 }
@@ -43,14 +37,14 @@ func noteHorizon(ctx context.Context, a *app, hs history.Source, src layout.Loca
 		return err
 	}
 	for _, w := range warns {
-		fmt.Fprintf(a.stderr, "warning: %s\n", w)
+		a.out.Warnf("%s", w)
 	}
 	if t, rule := h.Oldest(); !t.IsZero() {
-		fmt.Fprintf(a.stderr, "note: %s may have expired versions replaced before %s: the list is complete only from then on\n", rule, history.FormatTime(t))
+		a.out.Printf("note: %s may have expired versions replaced before %s: the list is complete only from then on", rule, history.FormatTime(t))
 	}
 	for _, l := range h.Limits {
 		if l.Never || !l.Until.IsZero() {
-			fmt.Fprintf(a.stderr, "warning: %s %s\n", l.Rule, l.Why)
+			a.out.Warnf("%s %s", l.Rule, l.Why)
 		}
 	}
 	return nil
@@ -92,12 +86,12 @@ func drillHorizon(ctx context.Context, clients *awsconf.Clients, source string) 
 // §2.4) and checkHorizon. Both run to their end and versioning's error comes
 // first, as when they ran one after the other: the message must not depend
 // on which answered first.
-func checkSource(ctx context.Context, w io.Writer, quiet bool, o *history.TimeOptions, hs *s3source.Source, src layout.Location, times ...history.At) ([]string, error) {
+func checkSource(ctx context.Context, p *printer, o *history.TimeOptions, hs *s3source.Source, src layout.Location, times ...history.At) ([]string, error) {
 	var versioning, horizon error
 	var warns []string
 	var wg sync.WaitGroup
 	wg.Go(func() { versioning = hs.Check(ctx) })
-	wg.Go(func() { warns, horizon = checkHorizon(ctx, w, quiet, o, hs, src, times...) })
+	wg.Go(func() { warns, horizon = checkHorizon(ctx, p, o, hs, src, times...) })
 	wg.Wait()
 	if err := cmp.Or(versioning, horizon); err != nil {
 		return nil, err
@@ -107,12 +101,12 @@ func checkSource(ctx context.Context, w io.Writer, quiet bool, o *history.TimeOp
 
 // openSource opens src's bucket in its own region for a command that reads
 // its history at times, once checkSource has passed.
-func openSource(ctx context.Context, clients *awsconf.Clients, w io.Writer, quiet bool, o *history.TimeOptions, src layout.Location, times ...history.At) (*s3source.Source, []string, error) {
+func openSource(ctx context.Context, clients *awsconf.Clients, p *printer, o *history.TimeOptions, src layout.Location, times ...history.At) (*s3source.Source, []string, error) {
 	hs, err := s3source.NewIn(ctx, clients.Source(), src.Bucket)
 	if err != nil {
 		return nil, nil, err
 	}
-	warns, err := checkSource(ctx, w, quiet, o, hs, src, times...)
+	warns, err := checkSource(ctx, p, o, hs, src, times...)
 	if err != nil {
 		hs.Close()
 		return nil, nil, err

@@ -5,12 +5,14 @@ import (
 	"encoding/json"
 	"fmt"
 	"math/rand/v2"
+	"os/exec"
 	"path/filepath"
 	"strings"
 	"testing"
 	"time"
 
-	"github.com/aws/aws-sdk-go-v2/service/dynamodb/types"
+	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
+	ddbtypes "github.com/aws/aws-sdk-go-v2/service/dynamodb/types"
 
 	"github.com/dynasnap/dynasnap/internal/item"
 	"github.com/dynasnap/dynasnap/internal/journal"
@@ -83,7 +85,7 @@ func snapshotItems(t *testing.T, dir string) map[string]string {
 			return err
 		}
 		b, _ := item.Marshal(it)
-		pk, ok := it["pk"].(*types.AttributeValueMemberS)
+		pk, ok := it["pk"].(*ddbtypes.AttributeValueMemberS)
 		if !ok {
 			return fmt.Errorf("item without a string pk: %s", b)
 		}
@@ -283,4 +285,159 @@ func TestJournalCLI(t *testing.T) {
 	if got := strings.Count(stdout, "\n"); got != want {
 		t.Fatalf("history lists %d changes of k0003, want %d:\n%s", got, want, stdout)
 	}
+}
+
+// TestJournalBackfillThenStream: backfill writes a journal base, stream
+// changes after it land in segments; snapshots see the backfilled items
+// with the changes on top, before and after compaction.
+func TestJournalBackfillThenStream(t *testing.T) {
+	c := testenv.Clients(t)
+	ctx := context.Background()
+	ddb := c.DynamoDB()
+	table := idTable(t, ddb, "journal-backfill")
+	const n = 600
+	model := map[string]string{}
+	var reqs []ddbtypes.WriteRequest
+	for i := range n {
+		id := fmt.Sprintf("item-%04d", i)
+		reqs = append(reqs, ddbtypes.WriteRequest{PutRequest: &ddbtypes.PutRequest{Item: map[string]ddbtypes.AttributeValue{
+			"id": &ddbtypes.AttributeValueMemberS{Value: id}, "n": &ddbtypes.AttributeValueMemberN{Value: fmt.Sprint(i)}}}})
+		model[id] = fmt.Sprintf(`{"id":{"S":"%s"},"n":{"N":"%d"}}`, id, i)
+		if len(reqs) == 25 {
+			if _, err := ddb.BatchWriteItem(ctx, &dynamodb.BatchWriteItemInput{RequestItems: map[string][]ddbtypes.WriteRequest{table: reqs}}); err != nil {
+				t.Fatal(err)
+			}
+			reqs = nil
+		}
+	}
+	bucket := testenv.Bucket(t, c, true)
+	if stdout, stderr, code := backfillCLI("--table", table, "--dest", "s3://"+bucket+"/backups", "--layout", "journal", "--journal-lag", "1s",
+		"--segments", "3", "--page-size", "50", "--checkpoint", t.TempDir()+"/cp.json", "--quiet"); code != 0 || !strings.Contains(stdout, "journal base") {
+		t.Fatalf("backfill: exit %d: %s%s", code, stdout, stderr)
+	}
+	src := layout.TableLocation(bucket, "backups", table)
+	b := &journal.S3Bucket{Client: c.S3(), Bucket: bucket}
+	snap := func(label string) {
+		t.Helper()
+		out := filepath.Join(t.TempDir(), "snap")
+		if _, stderr, code := cli("snapshot", "--source", src.String(), "--out", out, "--quiet"); code != 0 {
+			t.Fatalf("%s: snapshot: exit %d: %s", label, code, stderr)
+		}
+		got := map[string]string{}
+		s, err := snapshot.Open(ctx, store.NewLocal(out))
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := s.EachItem(ctx, func(l snapshot.Line) error {
+			it, err := item.Unmarshal(l.Item)
+			if err != nil {
+				return err
+			}
+			bb, _ := item.Marshal(it)
+			got[it["id"].(*ddbtypes.AttributeValueMemberS).Value] = string(bb)
+			return nil
+		}); err != nil {
+			t.Fatal(err)
+		}
+		if d := compareStates(model, got); d != "" {
+			t.Fatalf("%s: %s", label, d)
+		}
+	}
+	snap("after the backfill")
+
+	// Stream changes after the backfill: modify, delete, insert.
+	var recs []journal.Record
+	now := time.Now()
+	for i := 0; i < 120; i++ {
+		id := fmt.Sprintf("item-%04d", i*5)
+		if i >= 100 {
+			id = fmt.Sprintf("item-%04d", n+i)
+		}
+		keys := fmt.Sprintf(`{"id":{"S":"%s"}}`, id)
+		k, _ := item.Unmarshal([]byte(keys))
+		oid, _ := item.KeyID(k, "id")
+		r := journal.Record{ID: oid, TimeMs: now.UnixMilli(), Seq: fmt.Sprint(1000 + i), Stream: testStream, Keys: []byte(keys), Event: journal.EventModify}
+		if i%4 == 3 && i < 100 {
+			r.Event = journal.EventRemove
+			delete(model, id)
+		} else {
+			r.NewImage = []byte(fmt.Sprintf(`{"id":{"S":"%s"},"n":{"N":"-%d"}}`, id, i))
+			model[id] = string(r.NewImage)
+		}
+		recs = append(recs, r)
+	}
+	if _, err := journal.WriteSegment(ctx, b, src.Dir(), recs, time.Now()); err != nil {
+		t.Fatal(err)
+	}
+	snap("after the stream's changes")
+	time.Sleep(2500 * time.Millisecond)
+	if _, stderr, code := cli("compact", "--source", src.String(), "--intervals", "1s", "--base-every", "1s", "--delete-delay", "0s", "--quiet"); code != 0 {
+		t.Fatalf("compact: exit %d: %s", code, stderr)
+	}
+	snap("after compaction")
+}
+
+// TestJournalCompactKilled: kill -9 in the middle of compact leaves a
+// journal that reads exactly as before, and the next compact finishes.
+func TestJournalCompactKilled(t *testing.T) {
+	c := testenv.Clients(t)
+	ctx := context.Background()
+	bucket := testenv.Bucket(t, c, true)
+	src := layout.TableLocation(bucket, "backups", "jk")
+	b := &journal.S3Bucket{Client: c.S3(), Bucket: bucket}
+	changes, times := writeJournal(t, b, src.Dir(), 12000, 2)
+	time.Sleep(time.Until(times[len(times)-1].Add(3 * time.Second)))
+	at := times[len(times)-1]
+	want := journalModel(changes, at)
+	read := func(label string) {
+		t.Helper()
+		out := filepath.Join(t.TempDir(), "snap")
+		if _, stderr, code := cli("snapshot", "--source", src.String(), "--at", at.UTC().Format(time.RFC3339), "--out", out, "--quiet"); code != 0 {
+			t.Fatalf("%s: snapshot: exit %d: %s", label, code, stderr)
+		}
+		if d := compareStates(want, snapshotItems(t, out)); d != "" {
+			t.Fatalf("%s: %s", label, d)
+		}
+	}
+	args := []string{"compact", "--source", src.String(), "--intervals", "1s", "--base-every", "1s", "--delete-delay", "0s", "--part-size", "1MiB", "--quiet"}
+	cmd := exec.Command(binary(t), args...)
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	// Kill it once it has stored a part, before its manifest.
+	killed := false
+	for deadline := time.Now().Add(30 * time.Second); time.Now().Before(deadline); {
+		var parts int
+		b.List(ctx, src.Dir()+"journal/1/", "", func(o journal.Object) bool {
+			if strings.Contains(o.Key, "/part-") {
+				parts++
+			}
+			return true
+		})
+		if parts > 0 {
+			cmd.Process.Kill()
+			killed = true
+			break
+		}
+		time.Sleep(5 * time.Millisecond)
+	}
+	cmd.Wait()
+	if !killed {
+		t.Fatal("compact stored no part within 30s")
+	}
+	read("after kill -9")
+	if _, stderr, code := cli(args...); code != 0 {
+		t.Fatalf("compact again: exit %d: %s", code, stderr)
+	}
+	var manifests int
+	b.List(ctx, src.Dir()+"journal/", "", func(o journal.Object) bool {
+		if strings.HasSuffix(o.Key, "/manifest.json") {
+			manifests++
+		}
+		return true
+	})
+	if manifests == 0 {
+		t.Fatal("the second compact wrote no output")
+	}
+	read("after the next compact")
 }

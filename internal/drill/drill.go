@@ -11,7 +11,6 @@ import (
 	"encoding/hex"
 	"errors"
 	"fmt"
-	"io"
 	"strings"
 	"time"
 
@@ -56,8 +55,9 @@ type Options struct {
 	// DeleteTimeout bounds deleting the scratch table, which runs on a
 	// context of its own so an interrupt cannot skip it; default 10m.
 	DeleteTimeout time.Duration
-	// Log receives a line as each step starts and ends; nil: silent.
-	Log io.Writer
+	// Log is told as each step starts and ends, and of warnings; nil:
+	// silent.
+	Log Logger
 	// Progress counters, optional.
 	Written, Read, Scanned *progress.Counter
 	// Now is the clock the recovery point is measured with; default time.Now.
@@ -188,7 +188,7 @@ func (o *Options) defaults() {
 		o.DeleteTimeout = 10 * time.Minute
 	}
 	if o.Log == nil {
-		o.Log = io.Discard
+		o.Log = discard{}
 	}
 	if o.Now == nil {
 		o.Now = time.Now
@@ -294,11 +294,11 @@ func Run(ctx context.Context, s *snapshot.Snapshot, opts Options) (rep *Report, 
 		if ctx.Err() != nil {
 			return rep, err
 		}
-		fmt.Fprintf(opts.Log, "warning: could not look for scratch tables left by earlier drills: %v\n", err)
+		opts.Log.Warnf("could not look for scratch tables left by earlier drills: %v", err)
 	}
 	rep.OtherScratchTables = others
 	for _, o := range others {
-		fmt.Fprintf(opts.Log, "warning: scratch table %s exists: left by an earlier drill that was killed, or one running now\n", o)
+		opts.Log.Warnf("scratch table %s exists: left by an earlier drill that was killed, or one running now", o)
 	}
 	table := TableName(opts.TablePrefix, start)
 	rep.Table = ScratchTable{Name: table, KeySchema: ks.String()}
@@ -321,11 +321,11 @@ func Run(ctx context.Context, s *snapshot.Snapshot, opts Options) (rep *Report, 
 	t0 := time.Now()
 	if createIn != nil {
 		createIn.TableName = &table
-		fmt.Fprintf(opts.Log, "creating scratch table %s as recorded (key %s, %s, %d global and %d local secondary indexes)\n",
+		opts.Log.Printf("creating scratch table %s as recorded (key %s, %s, %d global and %d local secondary indexes)",
 			table, ks, createIn.BillingMode, len(createIn.GlobalSecondaryIndexes), len(createIn.LocalSecondaryIndexes))
 		err = restore.CreateTableFrom(ctx, opts.DynamoDB, createIn)
 	} else {
-		fmt.Fprintf(opts.Log, "creating scratch table %s (key %s, on-demand; the snapshot records no table definition)\n", table, ks)
+		opts.Log.Printf("creating scratch table %s (key %s, on-demand; the snapshot records no table definition)", table, ks)
 		err = restore.CreateTable(ctx, opts.DynamoDB, table, ks)
 	}
 	if err != nil {
@@ -339,7 +339,7 @@ func Run(ctx context.Context, s *snapshot.Snapshot, opts Options) (rep *Report, 
 		}
 	}
 
-	fmt.Fprintf(opts.Log, "restoring %s (%d items, at %s) into %s\n", rep.Snapshot, rep.SnapshotItems, rep.SnapshotTime.Format(time.RFC3339), table)
+	opts.Log.Printf("restoring %s (%d items, at %s) into %s", rep.Snapshot, rep.SnapshotItems, rep.SnapshotTime.Format(time.RFC3339), table)
 	opts.Written.SetTotal(s.Summary.ItemCount)
 	w := &restore.Writer{Client: opts.DynamoDB, Table: table, Workers: opts.Workers, MaxWCU: opts.MaxWCU, Written: opts.Written}
 	var expiry *restore.Expiry
@@ -372,7 +372,7 @@ func Run(ctx context.Context, s *snapshot.Snapshot, opts Options) (rep *Report, 
 		}
 	}
 
-	fmt.Fprintf(opts.Log, "verifying %s against the snapshot\n", table)
+	opts.Log.Printf("verifying %s against the snapshot", table)
 	opts.Read.SetTotal(s.Summary.ItemCount)
 	t0 = time.Now()
 	vr, err := verify.Run(ctx, s, opts.DynamoDB, verify.Options{Table: table, Schema: ks, Segments: opts.Segments,

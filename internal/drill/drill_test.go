@@ -336,7 +336,7 @@ func TestDrillKeepTable(t *testing.T) {
 	opts := e.options()
 	opts.KeepTable = true
 	var log strings.Builder
-	opts.Log = &log
+	opts.Log = LineLogger(&log)
 	rep, err := Run(context.Background(), s, opts)
 	if err != nil || !rep.Passed || !rep.Table.Kept || rep.Table.Deleted {
 		t.Fatalf("%v %+v", err, rep)

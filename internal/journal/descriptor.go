@@ -65,7 +65,29 @@ func EnsureDescriptor(ctx context.Context, b Bucket, dir string, lag time.Durati
 	if err != nil && !errors.Is(err, ErrNoJournal) {
 		return err
 	}
+	if err != nil {
+		// A new journal: one listing makes sure the folder is not a
+		// versioned backup already, whose history the journal would hide.
+		if err := checkNoItems(ctx, b, dir); err != nil {
+			return err
+		}
+	}
 	nd := Descriptor{FormatVersion: FormatVersion, Layout: "journal", LagSeconds: int64(lag / time.Second), UpdatedAt: time.Now().UTC(), Tool: tool}
 	body, _ := json.MarshalIndent(nd, "", "  ")
 	return b.Put(ctx, dir+DescriptorName, append(body, '\n'), false)
+}
+
+// ErrHoldsItems means a table folder already holds a versioned backup.
+var ErrHoldsItems = errors.New("the table folder holds a per-item backup")
+
+func checkNoItems(ctx context.Context, b Bucket, dir string) error {
+	var first string
+	if err := b.List(ctx, dir, "", func(o Object) bool { first = o.Key; return false }); err != nil {
+		return err
+	}
+	if first != "" && first < dir+Folder {
+		return fmt.Errorf("%w: s3://%s/%s holds %s, an item of the per-item layout; a journal there would hide that history from every reader. "+
+			"Keep DYNASNAP_LAYOUT=items (template Layout=items) for this table, or write the journal under another prefix", ErrHoldsItems, b.Name(), dir, first)
+	}
+	return nil
 }

@@ -6,6 +6,8 @@ import (
 	"time"
 
 	"github.com/spf13/pflag"
+
+	"github.com/dynasnap/dynasnap/internal/units"
 )
 
 // CompactOptions are compact's flags.
@@ -13,7 +15,7 @@ type CompactOptions struct {
 	Intervals   string
 	BaseEvery   time.Duration
 	DeleteDelay time.Duration
-	PartSize    int64
+	PartSize    units.Size
 }
 
 // AddFlags adds --intervals, --base-every, --delete-delay and --part-size.
@@ -21,7 +23,8 @@ func (o *CompactOptions) AddFlags(fs *pflag.FlagSet) {
 	fs.StringVar(&o.Intervals, "intervals", "1m,1h", "the levels' time windows, level 1 first, each a multiple of the one before: segments become level-1 files of 1m windows, those level-2 files of 1h")
 	fs.DurationVar(&o.BaseEvery, "base-every", DefaultBaseEvery, "write a base (the whole table's state) at each multiple of this (UTC), so a snapshot reads one base and the changes after it; 0: no bases")
 	fs.DurationVar(&o.DeleteDelay, "delete-delay", DefaultDeleteDelay, "delete segments and lower-level files only once outputs covering them are this old, so that a reader that started before them can finish")
-	fs.Int64Var(&o.PartSize, "part-size", DefaultPartBytes, "cut an output's data files at this many bytes of JSON lines (before compression)")
+	o.PartSize = DefaultPartBytes
+	fs.Var(&o.PartSize, "part-size", "cut an output's data files at this many bytes of JSON lines before compression (KiB, MiB, GiB)")
 }
 
 // Apply puts the options into c.
@@ -44,8 +47,8 @@ func (o *CompactOptions) Apply(c *Compactor) error {
 		return fmt.Errorf("--delete-delay %s: must not be negative", o.DeleteDelay)
 	}
 	if o.PartSize < 1<<20 {
-		return fmt.Errorf("--part-size %d: want at least 1 MiB (1048576)", o.PartSize)
+		return fmt.Errorf("--part-size %d: want at least 1MiB", o.PartSize)
 	}
-	c.BaseEvery, c.DeleteDelay, c.PartBytes = o.BaseEvery, o.DeleteDelay, o.PartSize
+	c.BaseEvery, c.DeleteDelay, c.PartBytes = o.BaseEvery, o.DeleteDelay, int64(o.PartSize)
 	return nil
 }

@@ -29,6 +29,8 @@ type partWriter struct {
 	run    string
 	shard  int
 	cut    int64
+	// name names part n (default: part-<run>-<shard>-<n>).
+	name func(n int) string
 
 	raw     int64
 	z       bytes.Buffer
@@ -85,6 +87,9 @@ func (w *partWriter) flush(ctx context.Context) error {
 	}
 	w.zw = nil
 	name := fmt.Sprintf("part-%s-%05d-%05d%s", w.run, w.shard, len(w.parts), partExt)
+	if w.name != nil {
+		name = w.name(len(w.parts))
+	}
 	body := w.z.Bytes()
 	sum := sha256.Sum256(body)
 	if err := w.b.Put(ctx, w.folder+name, body, false); err != nil {

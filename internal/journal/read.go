@@ -6,6 +6,7 @@ import (
 	"context"
 	"fmt"
 	"io"
+	"os"
 	"slices"
 	"strconv"
 	"sync/atomic"
@@ -47,6 +48,16 @@ type Reader struct {
 	// Wait is told how long a read waits for the journal's lag, before it
 	// waits (nil: it waits silently).
 	Wait func(until time.Time)
+	// FanIn is the most segments read at once (0: FanIn); more are merged
+	// into local files first.
+	FanIn int
+}
+
+func (r *Reader) fanIn() int {
+	if r.FanIn > 1 {
+		return r.FanIn
+	}
+	return FanIn
 }
 
 func (r *Reader) clock() Clock {
@@ -155,8 +166,26 @@ func (r *Reader) mergePlan(ctx context.Context, st *State, plan []span, lo, hi s
 		if err != nil {
 			return err
 		}
-		for _, o := range segs {
-			cursors = append(cursors, r.segmentCursor(gctx, g, o, sp, lo, hi, lag, late, tmax, rs))
+		if len(segs) <= r.fanIn() {
+			for _, o := range segs {
+				cursors = append(cursors, r.segmentCursor(gctx, g, o, sp, lo, hi, lag, late, tmax, rs))
+			}
+			continue
+		}
+		// More segments than a merge reads at once: each FanIn of them are
+		// merged into a local file first, so memory stays bounded by the
+		// fan-in, whatever the number of segments.
+		spilled, err := r.spill(ctx, segs, sp, lo, hi, lag, late, tmax, rs)
+		defer func() {
+			for _, f := range spilled {
+				os.Remove(f)
+			}
+		}()
+		if err != nil {
+			return err
+		}
+		for _, f := range spilled {
+			cursors = append(cursors, fileCursor(gctx, g, f, rs))
 		}
 	}
 	g.Go(func() error {
@@ -295,11 +324,16 @@ func (r *Reader) readRun(ctx context.Context, c *cursor, key string, stored int6
 		return fmt.Errorf("journal: %w", err)
 	}
 	defer rc.Close()
-	zr, err := gzip.NewReader(bufio.NewReaderSize(rc, 256<<10))
+	zr, err := gzip.NewReader(bufio.NewReaderSize(rc, 64<<10))
 	if err != nil {
 		return fmt.Errorf("journal object s3://%s/%s is not gzip: %w", r.Bucket.Name(), key, err)
 	}
-	br := bufio.NewReaderSize(zr, 256<<10)
+	return readLines(ctx, c, zr, "s3://"+r.Bucket.Name()+"/"+key, stored, lo, hi, keep, rs)
+}
+
+// readLines reads JSON lines of records into c, in batches.
+func readLines(ctx context.Context, c *cursor, rd io.Reader, where string, stored int64, lo, hi string, keep func(*Record) bool, rs *ReadStats) error {
+	br := bufio.NewReaderSize(rd, 64<<10)
 	b := make(batch, 0, batchSize)
 	var arena []byte
 	line, prev := 0, ""
@@ -315,21 +349,21 @@ func (r *Reader) readRun(ctx context.Context, c *cursor, key string, stored int6
 			l = big
 		}
 		if err != nil && err != io.EOF {
-			return fmt.Errorf("read journal object s3://%s/%s: %w", r.Bucket.Name(), key, err)
+			return fmt.Errorf("read journal object %s: %w", where, err)
 		}
 		if len(l) > 0 {
 			line++
 			if len(arena)+len(l) > cap(arena) {
-				arena = make([]byte, 0, max(1<<20, len(l)))
+				arena = make([]byte, 0, max(256<<10, len(l)))
 			}
 			start := len(arena)
 			arena = append(arena, l...)
 			rec, perr := parseLine(arena[start:])
 			if perr != nil {
-				return fmt.Errorf("journal object s3://%s/%s line %d: %w", r.Bucket.Name(), key, line, perr)
+				return fmt.Errorf("journal object %s line %d: %w", where, line, perr)
 			}
 			if rec.ID < prev {
-				return fmt.Errorf("journal object s3://%s/%s line %d: id %s is out of order (after %s)", r.Bucket.Name(), key, line, rec.ID, prev)
+				return fmt.Errorf("journal object %s line %d: id %s is out of order (after %s)", where, line, rec.ID, prev)
 			}
 			prev = rec.ID
 			if stored != 0 {
@@ -472,4 +506,107 @@ func versionID(r *Record) string {
 		return "seq:" + r.Seq
 	}
 	return "backfill:" + strconv.FormatInt(r.TimeMs, 10)
+}
+
+// spill merges segments, FanIn at a time, into local sorted files (the
+// records kept by the span, duplicates dropped, store times set), and
+// returns their names; the caller removes them. With more than FanIn
+// files, it merges the files again.
+func (r *Reader) spill(ctx context.Context, segs []Object, sp span, lo, hi string, lag time.Duration, late bool, tmax time.Time, rs *ReadStats) ([]string, error) {
+	var files []string
+	fan := r.fanIn()
+	for i := 0; i < len(segs); i += fan {
+		group := segs[i:min(i+fan, len(segs))]
+		name, err := spillGroup(ctx, func(gctx context.Context, g *errgroup.Group) []*cursor {
+			var cs []*cursor
+			for _, o := range group {
+				cs = append(cs, r.segmentCursor(gctx, g, o, sp, lo, hi, lag, late, tmax, rs))
+			}
+			return cs
+		})
+		if name != "" {
+			files = append(files, name)
+		}
+		if err != nil {
+			return files, err
+		}
+	}
+	for len(files) > fan {
+		var next []string
+		for i := 0; i < len(files); i += fan {
+			group := files[i:min(i+fan, len(files))]
+			name, err := spillGroup(ctx, func(gctx context.Context, g *errgroup.Group) []*cursor {
+				var cs []*cursor
+				for _, f := range group {
+					cs = append(cs, fileCursor(gctx, g, f, rs))
+				}
+				return cs
+			})
+			for _, f := range group {
+				os.Remove(f)
+			}
+			if name != "" {
+				next = append(next, name)
+			}
+			if err != nil {
+				return append(next, files[i+len(group):]...), err
+			}
+		}
+		files = next
+	}
+	return files, nil
+}
+
+// spillGroup merges the cursors open makes into one local file.
+func spillGroup(ctx context.Context, open func(context.Context, *errgroup.Group) []*cursor) (string, error) {
+	f, err := os.CreateTemp("", "dynasnap-journal-*.jsonl")
+	if err != nil {
+		return "", fmt.Errorf("journal: a local file for merging segments: %w", err)
+	}
+	defer f.Close()
+	w := bufio.NewWriterSize(f, 256<<10)
+	g, gctx := errgroup.WithContext(ctx)
+	cursors := open(gctx, g)
+	var line []byte
+	g.Go(func() error {
+		err := mergeCursors(gctx, cursors, time.Time{}, func(recs []Record, _ time.Time) error {
+			for i := range recs {
+				line = recs[i].AppendLine(line[:0])
+				if _, err := w.Write(line); err != nil {
+					return err
+				}
+			}
+			return nil
+		})
+		for _, c := range cursors {
+			c.stop()
+		}
+		return err
+	})
+	if err := g.Wait(); err != nil {
+		return f.Name(), err
+	}
+	if err := w.Flush(); err != nil {
+		return f.Name(), fmt.Errorf("journal: write %s: %w", f.Name(), err)
+	}
+	return f.Name(), nil
+}
+
+// fileCursor reads a local file spill wrote.
+func fileCursor(ctx context.Context, g *errgroup.Group, name string, rs *ReadStats) *cursor {
+	c := newCursor()
+	g.Go(func() error {
+		defer close(c.ch)
+		f, err := os.Open(name)
+		if err != nil {
+			return fmt.Errorf("journal: %w", err)
+		}
+		defer f.Close()
+		err = readLines(ctx, c, f, name, 0, "", "", func(*Record) bool { return true }, rs)
+		if err == errStopped {
+			return nil
+		}
+		return err
+	})
+	return c
 }

@@ -41,14 +41,18 @@ func (r *Record) Time() time.Time { return time.UnixMilli(r.TimeMs).UTC() }
 // IsDelete reports whether the record removes its item.
 func (r *Record) IsDelete() bool { return r.Event == EventRemove }
 
-// Effective is the record's time for the time rule (§10.4): its change
-// time, or its segment's store time less the lag when the segment was
-// stored later than the lag allows, whichever is later.
+// Effective is the record's time for the time rule (§10.4), in Unix ms:
+// its change time, or its segment's store time less the lag when the
+// segment was stored later than the lag allows, whichever is later; in
+// whole seconds, as S3's LastModified and DynamoDB Streams' times are, so
+// a state at T holds everything made in second T.
 func (r *Record) Effective(lag time.Duration) int64 {
+	t := r.TimeMs - r.TimeMs%1000
 	if r.StoredMs == 0 {
-		return r.TimeMs
+		return t
 	}
-	return max(r.TimeMs, r.StoredMs-lag.Milliseconds())
+	s := r.StoredMs - r.StoredMs%1000
+	return max(t, s-lag.Milliseconds())
 }
 
 // AppendLine appends r as one JSON line (with its newline), fields in the
