@@ -16,7 +16,6 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/s3"
 
 	"github.com/dynasnap/dynasnap/internal/awsconf"
-	"github.com/dynasnap/dynasnap/internal/backup"
 	"github.com/dynasnap/dynasnap/internal/item"
 	"github.com/dynasnap/dynasnap/internal/journal"
 	"github.com/dynasnap/dynasnap/internal/stream"
@@ -27,11 +26,9 @@ import (
 // folder every time.
 const writerBucket = "dynasnap-bench-writer"
 
-// writerBatch is one stream batch: the event the Lambda gets, and its
-// changes as the journal layout records them.
+// writerBatch is one stream batch: the event the Lambda gets.
 type writerBatch struct {
-	event   stream.Event
-	records []journal.Record
+	event stream.Event
 }
 
 // writerBatches makes n changes of a table of keys items in batches of
@@ -84,7 +81,6 @@ func writerBatches(n, keys int, table string) ([]writerBatch, error) {
 			}
 		}
 		b.event.Records = append(b.event.Records, r)
-		b.records = append(b.records, rec)
 	}
 	return out, nil
 }
@@ -119,56 +115,36 @@ func measureJournalWriter(ctx context.Context, cl *s3.Client, endpoint string, l
 	}
 	fmt.Fprintf(log, "writer: %d changes in %d batches of %d, each layout from a cold start, requests counted at %s\n", writerChanges, len(batches), journalBatch, p.URL)
 
-	// The journal layout: what stream.Handler with Config.Layout
-	// "journal" does per process and per batch (branch journal-writer,
-	// internal/stream/journal.go): the versioning check of every cold
-	// start, EnsureDescriptor once, then one WriteSegment per batch.
-	// TODO(journal-writer): once stream.Config.Layout is on main, drive
-	// the handler itself, as the per-item layout below (stream.New with
-	// Config{Layout: stream.LayoutJournal, JournalLag: journalLag}).
-	before := p.Kinds()
-	jb := &journal.S3Bucket{Client: pc.S3(), Bucket: writerBucket}
-	jdir := (Dataset{Bucket: writerBucket}).Location(table + "-journal").Dir()
-	start := time.Now()
-	err = func() error {
-		if err := backup.CheckVersioning(ctx, pc.S3(), writerBucket); err != nil {
-			return err
+	// Each layout through the real handler from a cold start (a new
+	// Handler: its per-process checks count), with the Lambda's defaults
+	// (32 keys at once; the per-item layout's SkipApplied on).
+	handle := func(cfg stream.Config) (map[string]int64, float64, error) {
+		before := p.Kinds()
+		h, err := stream.New(pc.S3(), cfg, slog.New(slog.DiscardHandler))
+		if err != nil {
+			return nil, 0, err
 		}
-		if err := journal.EnsureDescriptor(ctx, jb, jdir, journal.DefaultLag, "dynasnap-bench"); err != nil {
-			return err
-		}
-		for _, b := range batches {
-			if _, err := journal.WriteSegment(ctx, jb, jdir, b.records, time.Now()); err != nil {
-				return err
+		start := time.Now()
+		for i, b := range batches {
+			resp, err := h.Handle(ctx, b.event)
+			if err == nil && len(resp.BatchItemFailures) > 0 {
+				err = fmt.Errorf("batch %d: %d records failed", i, len(resp.BatchItemFailures))
+			}
+			if err != nil {
+				return nil, 0, err
 			}
 		}
-		return nil
-	}()
+		return diffKinds(before, p.Kinds()), time.Since(start).Seconds(), nil
+	}
+	jkinds, jsecs, err := handle(stream.Config{Bucket: writerBucket, Prefix: tablePrefix, Table: table + "-journal", Concurrency: 32,
+		Layout: stream.LayoutJournal, JournalLag: journal.DefaultLag, Tool: "dynasnap-bench"})
 	if err != nil {
-		return []Row{Failed(name, err)}
+		return []Row{Failed(name+": journal layout", err)}
 	}
-	jsecs := time.Since(start).Seconds()
-	jkinds := diffKinds(before, p.Kinds())
-
-	// The per-item layout, through the real handler with the Lambda's
-	// defaults (SkipApplied on, 32 keys at once).
-	before = p.Kinds()
-	h, err := stream.New(pc.S3(), stream.Config{Bucket: writerBucket, Prefix: tablePrefix, Table: table + "-items", Concurrency: 32, SkipApplied: true}, slog.New(slog.DiscardHandler))
+	ikinds, isecs, err := handle(stream.Config{Bucket: writerBucket, Prefix: tablePrefix, Table: table + "-items", Concurrency: 32, SkipApplied: true})
 	if err != nil {
-		return []Row{Failed(name, err)}
+		return []Row{Failed(name+": per-item layout", err)}
 	}
-	start = time.Now()
-	for i, b := range batches {
-		resp, err := h.Handle(ctx, b.event)
-		if err == nil && len(resp.BatchItemFailures) > 0 {
-			err = fmt.Errorf("batch %d: %d records failed", i, len(resp.BatchItemFailures))
-		}
-		if err != nil {
-			return []Row{Failed(name+": per-item layout", err)}
-		}
-	}
-	isecs := time.Since(start).Seconds()
-	ikinds := diffKinds(before, p.Kinds())
 
 	jn, in := total(jkinds), total(ikinds)
 	per := func(n int64) float64 { return float64(n) * 1000 / writerChanges }
