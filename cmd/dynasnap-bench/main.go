@@ -50,6 +50,7 @@ func main() {
 	flag.BoolVar(&cfg.Incremental, "incremental", true, "measure an incremental snapshot (--base) with 1% of -items items changed, on a dataset of its own")
 	flag.IntVar(&cfg.IncrementalVersions, "incremental-versions", 1, "versions per item in the incremental's dataset (each run adds one to 1% of its items)")
 	flag.StringVar(&cfg.JournalIntervals, "journal-intervals", "1s,1m", "compact's --intervals in the journal part (a base every second covers the writes)")
+	flag.DurationVar(&quietMax, "quiet-wait", quietMax, "wait at most this long before each timed run for the rest of the machine to be quiet")
 	only := flag.String("only", "", "measure only these parts, comma-separated: base, scale, ranges, proxy, incremental, journal, parquet (default: all)")
 	parquetOnly := flag.Bool("parquet-only", false, "measure only the Parquet encoding (offline, on the 1x dataset)")
 	flag.Parse()
