@@ -205,7 +205,7 @@ func measureJournal(ctx context.Context, cl *s3.Client, one Seeded, j1, j4 *Seed
 		Info(name+": compact", "%.2fs wall, %.2fs CPU, %.1f MB peak RSS (%d segments, %d records read; %d outputs; %d segments deleted; --intervals %s --base-every 1s --delete-delay 0s)",
 			best.compact.Run.Wall.Seconds(), best.compact.Run.CPU.Seconds(), float64(best.compact.Run.MaxRSS)/(1<<20), best.compact.Copied-1, best.compact.Summary.RecordsRead,
 			len(best.compact.Summary.Outputs), best.compact.Summary.SegmentsDeleted, cfg.JournalIntervals),
-		Info(name+": snapshot of the compacted journal", "%.2fs wall, %.0f items/s, %.1f MB peak RSS", best.snap.WallSeconds, best.snap.WallItemsPerSecond(), float64(best.snap.MaxRSSBytes)/(1<<20)),
+		Info(name+": snapshot of the compacted journal (counted run)", "%.2fs wall, %.0f items/s, %.1f MB peak RSS", best.snap.WallSeconds, best.snap.WallItemsPerSecond(), float64(best.snap.MaxRSSBytes)/(1<<20)),
 		Info(name+": compact + snapshot items/s", "%.0f items/s (%.2fs, faster of 2)", jrate, jsecs),
 		Info(name+": per-item snapshot items/s (same changes)", "%.0f items/s (%.2fs wall, best of %d; %d GETs, %d LISTs self-reported)", items.WallItemsPerSecond(), items.WallSeconds, items.Runs,
 			items.Summary.GetObjectRequests, items.Summary.ListRequests),
@@ -253,21 +253,39 @@ func measureJournal(ctx context.Context, cl *s3.Client, one Seeded, j1, j4 *Seed
 			}
 		}
 	}
-	// The uncompacted journal: the seeded segments as they are.
-	segs := (j1.Writes() + journalBatch - 1) / journalBatch
-	uat := snapshotAt(*j1)
-	fmt.Fprintf(log, "%s: snapshot of the uncompacted journal %s (%d segments) at %s\n", name, j1.Source(), segs, uat.Format(time.RFC3339))
-	un, err := runSnapshot(ctx, SnapshotOptions{Bin: cfg.Bin, Source: j1.Source(), Concurrency: cfg.Concurrency, Timeout: cfg.Timeout,
-		At: uat, OutDir: filepath.Join(cfg.WorkDir, fmt.Sprintf("journal0-%d", time.Now().UnixNano()))})
-	if err != nil {
-		return append(rows, Failed(name+": snapshot of the uncompacted journal", err))
+	// The uncompacted journals: the seeded segments as they are, which
+	// the reader merges journal.FanIn at a time, so the peak should not
+	// follow the number of segments.
+	var unRSS int64
+	for _, s := range []*Seeded{j1, j4} {
+		if s == nil {
+			continue
+		}
+		n := fmt.Sprintf("journal %s", short(s.Items))
+		segs := (s.Writes() + journalBatch - 1) / journalBatch
+		uat := snapshotAt(*s)
+		fmt.Fprintf(log, "%s: snapshot of the uncompacted journal %s (%d segments) at %s\n", n, s.Source(), segs, uat.Format(time.RFC3339))
+		un, err := runSnapshot(ctx, SnapshotOptions{Bin: cfg.Bin, Source: s.Source(), Concurrency: cfg.Concurrency, Timeout: cfg.Timeout,
+			At: uat, OutDir: filepath.Join(cfg.WorkDir, fmt.Sprintf("journal0-%d", time.Now().UnixNano()))})
+		if err != nil {
+			rows = append(rows, Failed(n+": snapshot of the uncompacted journal", err))
+			continue
+		}
+		fmt.Fprintf(log, "  %.2fs, %.1f MB peak RSS, %d items\n", un.WallSeconds, float64(un.MaxRSSBytes)/(1<<20), un.Summary.Items)
+		rows = append(rows,
+			itemsRow(n+" (uncompacted)", un.Summary.Items, s.Items),
+			Info(n+": snapshot of the uncompacted journal", "%.2fs wall, %.0f items/s (%d segments of %d changes)", un.WallSeconds, un.WallItemsPerSecond(), segs, journalBatch),
+			Check(fmt.Sprintf("%s: snapshot peak RSS, uncompacted (%d segments)", n, segs), MB(un.MaxRSSBytes), "< "+MB(targetRSS), un.MaxRSSBytes < targetRSS),
+		)
+		if s == j1 {
+			unRSS = un.MaxRSSBytes
+		} else if unRSS > 0 {
+			g := float64(un.MaxRSSBytes) / float64(unRSS)
+			rows = append(rows, Check(fmt.Sprintf("journal peak RSS %s / %s (uncompacted)", short(s.Items), short(j1.Items)), fmt.Sprintf("%.2f (%s / %s)", g, MB(un.MaxRSSBytes), MB(unRSS)),
+				fmt.Sprintf("<= %.1f", targetRSSGrowth), g <= targetRSSGrowth))
+		}
 	}
-	fmt.Fprintf(log, "  %.2fs, %.1f MB peak RSS, %d items\n", un.WallSeconds, float64(un.MaxRSSBytes)/(1<<20), un.Summary.Items)
-	return append(rows,
-		itemsRow(name+" (uncompacted)", un.Summary.Items, one.Items),
-		Info(name+": snapshot of the uncompacted journal", "%.2fs wall, %.0f items/s (%d segments of %d changes)", un.WallSeconds, un.WallItemsPerSecond(), segs, journalBatch),
-		Check(fmt.Sprintf("%s: snapshot peak RSS, uncompacted (%d segments)", name, segs), MB(un.MaxRSSBytes), "< "+MB(targetRSS), un.MaxRSSBytes < targetRSS),
-	)
+	return rows
 }
 
 // bestRun runs a snapshot tries(first run) times and keeps the fastest, as
