@@ -11,8 +11,8 @@ import (
 func TestLayoutParameters(t *testing.T) {
 	tpl := deploy(t, nil)
 	layout := tpl.Parameters["Layout"]
-	if layout == nil || layout["Type"] != "String" || layout["Default"] != "items" || js(layout["AllowedValues"]) != `["items","journal"]` {
-		t.Errorf("Layout %v: want a String, items or journal, default items", layout)
+	if layout == nil || layout["Type"] != "String" || layout["Default"] != "journal" || js(layout["AllowedValues"]) != `["items","journal"]` {
+		t.Errorf("Layout %v: want a String, items or journal, default journal", layout)
 	}
 	lag := tpl.Parameters["JournalLag"]
 	if lag == nil || lag["Type"] != "Number" || lag["Default"] != float64(300) {

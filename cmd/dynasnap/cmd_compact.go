@@ -90,8 +90,8 @@ func cmdCompact(ctx context.Context, a *app, args []string) error {
 				written++
 			}
 		}
-		a.out.Printf("compacted %s: %d outputs written (%d records from %d objects read), %d segments and %d outputs deleted; changes up to %s need no segment; %.1fs",
-			src, written, rep.RecordsRead, rep.ObjectsRead, rep.SegmentsDeleted, rep.OutputsDeleted, rep.Covered.UTC().Format(time.RFC3339), secs)
+		a.out.Printf("compacted %s: %d outputs written (%d records from %d objects read), %d segments, %d outputs and %d bases deleted; changes up to %s need no segment; %.1fs",
+			src, written, rep.RecordsRead, rep.ObjectsRead, rep.SegmentsDeleted, rep.OutputsDeleted, rep.BasesDeleted, rep.Covered.UTC().Format(time.RFC3339), secs)
 	}
 	return nil
 }

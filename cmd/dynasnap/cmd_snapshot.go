@@ -58,6 +58,10 @@ type snapshotReport struct {
 	Shard                   *int                `json:"shard,omitempty"`
 	Shards                  int                 `json:"shards,omitempty"`
 	HistoryWarnings         []string            `json:"historyWarnings,omitempty"`
+	// A journal's (docs/DESIGN.md §10): objects read, and changes stored
+	// too late to count at exportTime.
+	JournalObjects int64 `json:"journalObjects"`
+	LateChanges    int64 `json:"lateChanges"`
 }
 
 func cmdSnapshot(ctx context.Context, a *app, args []string) error {
@@ -140,6 +144,7 @@ func cmdSnapshot(ctx context.Context, a *app, args []string) error {
 		return err
 	}
 	defer hs.Close()
+	journalWait(a.out, hs, &timeOpts)
 	// The source's checks go beside the first listing pages (snapshot
 	// writes nothing before they pass): their warnings come while the
 	// progress line is up, and the terminal keeps the two apart.
@@ -188,6 +193,10 @@ func cmdSnapshot(ctx context.Context, a *app, args []string) error {
 		p.Warnf("%s has no version at or before %s (oldest: %s); the snapshot is empty",
 			src, atTime.UTC().Format(time.RFC3339), history.FormatTime(res.OldestVersion))
 	}
+	if res.Late > 0 {
+		p.Warnf("%d changes made by %s were stored later than the journal's lag allows and are left out of it: they count from their store time less the lag (docs/JOURNAL.md)",
+			res.Late, atTime.UTC().Format(time.RFC3339))
+	}
 	for _, b := range res.BadObjects {
 		p.Warnf("skipped bad object s3://%s/%s version %s: %s", src.Bucket, b.Key, b.VersionID, b.Reason)
 	}
@@ -221,7 +230,8 @@ func cmdSnapshot(ctx context.Context, a *app, args []string) error {
 		BytesWritten: res.BytesWritten, DataFiles: res.DataFiles, Seconds: secs,
 		ItemsPerSecond: float64(res.Items) / secs, VersionsListedPerSecond: float64(res.VersionsListed) / secs,
 		OldestVersion: history.FormatTime(res.OldestVersion), GetObjectRequests: res.Fetched, ReusedFromBase: res.Reused,
-		SkippedObjects: res.BadObjects, FilteredOut: res.Filtered, HistoryWarnings: historyWarnings}
+		SkippedObjects: res.BadObjects, FilteredOut: res.Filtered, HistoryWarnings: historyWarnings,
+		JournalObjects: res.JournalObjects, LateChanges: res.Late}
 	if r.SkippedObjects == nil {
 		r.SkippedObjects = []history.BadObject{}
 	}

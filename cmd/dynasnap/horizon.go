@@ -58,11 +58,10 @@ func drillHorizon(ctx context.Context, clients *awsconf.Clients, source string) 
 	if err != nil || src.Prefix == "" {
 		return nil
 	}
-	s3c, err := clients.S3For(ctx, src.Bucket)
+	hs, err := s3source.NewIn(ctx, clients, src.Bucket)
 	if err != nil {
 		return nil
 	}
-	hs := s3source.New(s3c, src.Bucket)
 	defer hs.Close()
 	h, err := history.ReadHorizon(ctx, hs, src.Prefix, time.Now())
 	if err != nil {
@@ -111,5 +110,15 @@ func openSource(ctx context.Context, clients *awsconf.Clients, p *printer, o *hi
 		hs.Close()
 		return nil, nil, err
 	}
+	journalWait(p, hs, o)
 	return hs, warns, nil
+}
+
+// journalWait sets what a read of a journal allows for the clock skew, and
+// has it say why it waits before it waits out the journal's lag
+// (docs/DESIGN.md §10.4).
+func journalWait(p *printer, hs *s3source.Source, o *history.TimeOptions) {
+	hs.SetJournalWait(history.Skew(o.Skew()), func(until time.Time) {
+		p.Printf("waiting until %s: a journal counts the changes of a time once its writer's lag has passed (docs/JOURNAL.md)", until.UTC().Format(time.RFC3339))
+	})
 }

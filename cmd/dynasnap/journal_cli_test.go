@@ -217,6 +217,21 @@ func TestJournalCLI(t *testing.T) {
 	}
 	check("segments only")
 
+	// A sharded snapshot of the journal, committed, equals the model too.
+	sharded := filepath.Join(t.TempDir(), "sharded")
+	at := times[2].UTC().Format(time.RFC3339)
+	for i := range 3 {
+		if _, stderr, code := cli("snapshot", "--source", src.String(), "--at", at, "--out", sharded, "--shard", fmt.Sprintf("%d/3", i), "--quiet"); code != 0 {
+			t.Fatalf("shard %d/3: exit %d: %s", i, code, stderr)
+		}
+	}
+	if _, stderr, code := cli("snapshot", "commit", "--out", sharded, "--quiet"); code != 0 {
+		t.Fatalf("snapshot commit: exit %d: %s", code, stderr)
+	}
+	if d := compareStates(journalModel(changes, times[2]), snapshotItems(t, sharded)); d != "" {
+		t.Fatalf("sharded snapshot at %s differs from the model: %s", at, d)
+	}
+
 	// Two compactions at once: one output per window, nothing lost.
 	errs := make(chan string, 2)
 	for range 2 {
@@ -270,6 +285,28 @@ func TestJournalCLI(t *testing.T) {
 	}
 	if d := compareStates(journalModel(changes, times[1]), relTableModel(t, ddb, table)); d != "" {
 		t.Fatalf("restore --rewind to %s differs from the model: %s", times[1], d)
+	}
+	// diff [times[1], times[3]): the keys with a change in the window whose
+	// states at its two ends differ, or that changed more than once.
+	before, after := journalModel(changes, times[1].Add(-time.Second)), journalModel(changes, times[3].Add(-time.Second))
+	inWindow := map[string]int{}
+	for _, ch := range changes {
+		if !ch.at.Before(times[1]) && ch.at.Before(times[3]) {
+			inWindow[fmt.Sprintf("k%04d", ch.key)]++
+		}
+	}
+	wantDiff := 0
+	for k, n := range inWindow {
+		if n > 1 || before[k] != after[k] {
+			wantDiff++
+		}
+	}
+	stdout, stderr, code = cli("diff", "--source", src.String(), "--from", rfc(times[1]), "--to", rfc(times[3]), "--quiet")
+	if code != 0 {
+		t.Fatalf("diff: exit %d: %s", code, stderr)
+	}
+	if got := strings.Count(stdout, "\n"); got != wantDiff {
+		t.Fatalf("diff lists %d keys, the model %d", got, wantDiff)
 	}
 	// history --key: every change of one key once, redeliveries dropped.
 	want := 0

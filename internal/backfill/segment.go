@@ -145,16 +145,25 @@ func (r *run) writePage(ctx context.Context, p page) error {
 	return g.Wait()
 }
 
-func (r *run) put(ctx context.Context, it item.Item, meta backup.Meta) error {
+// keyOf is a scanned item's key attributes.
+func (r *run) keyOf(it item.Item) (item.Item, error) {
 	key := make(item.Item, len(r.keys))
 	for _, name := range r.keys {
 		v, ok := it[name]
 		if !ok {
-			return fmt.Errorf("scanned item lacks key attribute %q", name)
+			return nil, fmt.Errorf("scanned item lacks key attribute %q", name)
 		}
 		key[name] = v
 	}
-	err := r.retry(ctx, func() error {
+	return key, nil
+}
+
+func (r *run) put(ctx context.Context, it item.Item, meta backup.Meta) error {
+	key, err := r.keyOf(it)
+	if err != nil {
+		return err
+	}
+	err = r.retry(ctx, func() error {
 		_, err := r.w.Put(ctx, key, it, meta, backup.PutOptions{IfAbsent: !r.opts.Overwrite})
 		return err
 	})
@@ -174,13 +183,9 @@ func (r *run) put(ctx context.Context, it item.Item, meta backup.Meta) error {
 func (r *run) writeRun(ctx context.Context, p page) error {
 	recs := make([]journal.Record, 0, len(p.items))
 	for _, it := range p.items {
-		key := make(item.Item, len(r.keys))
-		for _, name := range r.keys {
-			v, ok := it[name]
-			if !ok {
-				return fmt.Errorf("scanned item lacks key attribute %q", name)
-			}
-			key[name] = v
+		key, err := r.keyOf(it)
+		if err != nil {
+			return err
 		}
 		id, err := item.KeyID(key, r.keys...)
 		if err != nil {

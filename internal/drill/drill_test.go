@@ -310,7 +310,7 @@ func TestDrillReportsOtherScratchTables(t *testing.T) {
 	e := newEnv(t, 5)
 	s := e.snapshotAt(t.TempDir(), time.Now())
 	stale := e.prefix + "-20200101T000000-abcdef"
-	ks, err := keySchema(context.Background(), s, nil)
+	ks, err := restore.InferKeySchema(context.Background(), s, "")
 	if err != nil {
 		t.Fatal(err)
 	}

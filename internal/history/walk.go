@@ -323,7 +323,9 @@ func (w *Walk[T]) fetch(ctx context.Context, t *walkTask[T], buf *bytes.Buffer) 
 			}
 		}
 		t.got[i] = v
-		w.Fetched.Add(1)
+		if e.Body == nil { // a journal's entries carry theirs: no GET
+			w.Fetched.Add(1)
+		}
 	}
 	return nil
 }

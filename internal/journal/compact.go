@@ -26,7 +26,12 @@ type Compactor struct {
 	// of the one before; outputs end on their boundaries (UTC).
 	Intervals []time.Duration
 	// BaseEvery is how often a base (the state) is written; 0: never.
-	BaseEvery   time.Duration
+	BaseEvery time.Duration
+	// KeepBases is how many of the newest bases are kept besides the
+	// first (0: all): another only speeds up reads of old times, which the
+	// first base and the level outputs (the top level is never deleted)
+	// answer too.
+	KeepBases   int
 	DeleteDelay time.Duration
 	// Shard, Shards: this run's block of the id space (Shards <= 1: all).
 	// An output is finished by the shard that writes the last shard
@@ -60,6 +65,7 @@ type Report struct {
 	ObjectsRead     int64          `json:"objectsRead"`
 	SegmentsDeleted int            `json:"segmentsDeleted"`
 	OutputsDeleted  int            `json:"outputsDeleted"`
+	BasesDeleted    int            `json:"basesDeleted"`
 	Covered         time.Time      `json:"coveredUntil"`
 }
 
@@ -97,7 +103,7 @@ func (c *Compactor) Run(ctx context.Context) (*Report, error) {
 	for i, iv := range c.Intervals {
 		level := i + 1
 		end := ready.Truncate(iv).UTC()
-		from := st.End(level)
+		from := st.from(level)
 		if !end.After(from) {
 			continue
 		}
@@ -164,7 +170,7 @@ func (c *Compactor) writeLevel(ctx context.Context, st *State, run string, level
 		}
 		return nil
 	})
-	c.count(rep, plan, &rs)
+	c.count(rep, &rs)
 	if err != nil {
 		return OutputReport{}, err
 	}
@@ -188,7 +194,7 @@ func (c *Compactor) writeBase(ctx context.Context, st *State, run string, at tim
 		}
 		return nil
 	})
-	c.count(rep, plan, &rs)
+	c.count(rep, &rs)
 	if err != nil {
 		return OutputReport{}, err
 	}
@@ -222,14 +228,10 @@ func (c *Compactor) shardIndex() int {
 	return c.Shard
 }
 
-func (c *Compactor) count(rep *Report, plan []span, rs *ReadStats) {
+func (c *Compactor) count(rep *Report, rs *ReadStats) {
 	rep.ObjectsRead += rs.Objects.Load()
 	rep.RecordsRead += rs.Records.Load()
-	for _, sp := range plan {
-		if sp.out == nil {
-			rep.SegmentsRead = rs.Objects.Load() // approximate: segments dominate
-		}
-	}
+	rep.SegmentsRead += rs.Segments.Load()
 }
 
 // deleteCovered deletes segments and level outputs that outputs older
@@ -271,6 +273,20 @@ func (c *Compactor) deleteCovered(ctx context.Context, st *State, rep *Report) e
 			c.say("deleted %d segments that outputs cover", len(del))
 		}
 	}
+	// Bases beyond the newest KeepBases, once the newer ones have aged;
+	// never the first, which may be a backfill's: the only record of the
+	// items the stream never saw, which every later time replays from.
+	if k := c.KeepBases; k > 0 && len(st.Bases) > k+1 {
+		newer := st.Bases[len(st.Bases)-k]
+		if !newer.Listed.After(cutoff) {
+			for _, o := range st.Bases[1 : len(st.Bases)-k] {
+				if err := c.deleteOutput(ctx, o); err != nil {
+					return err
+				}
+				rep.BasesDeleted++
+			}
+		}
+	}
 	// A level's outputs that the next level's aged outputs cover, or that
 	// another output of their level (a concurrent run's) contains.
 	levels := st.Levels()
@@ -295,7 +311,7 @@ func (c *Compactor) deleteCovered(ctx context.Context, st *State, rep *Report) e
 // changes: the next level's chain reaches past it, or one output of its
 // own level contains it. The top level is never redundant by the next.
 func (c *Compactor) redundant(aged *State, level int, o output) bool {
-	if next, ok := aged.Outputs[level+1]; ok && len(next) > 0 && !aged.End(level+1).Before(o.To) {
+	if next, ok := aged.Outputs[level+1]; ok && len(next) > 0 && !next[0].From.After(o.From) && !aged.End(level+1).Before(o.To) {
 		return true
 	}
 	for _, p := range aged.Outputs[level] {

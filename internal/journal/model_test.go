@@ -80,7 +80,7 @@ func readAt(t *testing.T, b journal.Bucket, dir string, at time.Time, now *time.
 	t.Helper()
 	r := &journal.Reader{Bucket: b, Clock: fakeClock{now}, FanIn: fanIn}
 	byKey := map[string][]history.Entry{}
-	ok, err := r.Merge(context.Background(), dir, "", "", []time.Time{at}, nil, func(e history.Entry) error {
+	ok, err := r.Merge(context.Background(), dir, "", "", []time.Time{at, history.UpToNow}, nil, func(e history.Entry) error {
 		byKey[e.Key] = append(byKey[e.Key], e)
 		return nil
 	})
@@ -195,7 +195,7 @@ func TestJournalModel(t *testing.T) {
 	compact:
 		if compactAt[sec] {
 			c := &journal.Compactor{Bucket: b, Dir: dir, Intervals: []time.Duration{10 * time.Second, 60 * time.Second},
-				BaseEvery: 120 * time.Second, DeleteDelay: 0, Skew: time.Second, Clock: fakeClock{&now}, Tool: "test", PartBytes: 2000}
+				BaseEvery: 120 * time.Second, KeepBases: 1, DeleteDelay: 0, Skew: time.Second, Clock: fakeClock{&now}, Tool: "test", PartBytes: 2000}
 			rep, err := c.Run(ctx)
 			if err != nil {
 				t.Fatalf("compact at %ds: %v", sec, err)

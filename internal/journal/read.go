@@ -16,6 +16,7 @@ import (
 	"golang.org/x/sync/errgroup"
 
 	"github.com/dynasnap/dynasnap/internal/history"
+	"github.com/dynasnap/dynasnap/internal/retry"
 )
 
 // Clock says what time it is and waits; tests replace it.
@@ -27,16 +28,7 @@ type Clock interface {
 type realClock struct{}
 
 func (realClock) Now() time.Time { return time.Now() }
-func (realClock) Sleep(ctx context.Context, d time.Duration) error {
-	t := time.NewTimer(d)
-	defer t.Stop()
-	select {
-	case <-t.C:
-		return nil
-	case <-ctx.Done():
-		return ctx.Err()
-	}
-}
+func (realClock) Sleep(ctx context.Context, d time.Duration) error { return retry.Sleep(ctx, d) }
 
 // Reader reads a journal as history entries (docs/DESIGN.md §10.5).
 type Reader struct {
@@ -72,9 +64,10 @@ type batch []Record
 
 // ReadStats counts what a read did.
 type ReadStats struct {
-	Objects atomic.Int64 // journal objects read (manifests, parts, segments)
-	Records atomic.Int64 // records read
-	Late    atomic.Int64 // changes made by the latest time but stored too late to count then
+	Objects  atomic.Int64 // journal objects read (manifests, parts, segments)
+	Segments atomic.Int64 // of those, segments
+	Records  atomic.Int64 // records read
+	Late     atomic.Int64 // changes made by the latest time but stored too late to count then
 }
 
 // Merge reads the journal in dir for the ids in [lo, hi) at times and
@@ -299,6 +292,7 @@ func (r *Reader) segmentCursor(ctx context.Context, g *errgroup.Group, o Object,
 	g.Go(func() error {
 		defer close(c.ch)
 		rs.Objects.Add(1)
+		rs.Segments.Add(1)
 		lo64, hi64, t64 := sp.Lo.UnixMilli(), sp.Hi.UnixMilli(), tmax.UnixMilli()
 		keep := func(rec *Record) bool {
 			e := rec.Effective(lag)

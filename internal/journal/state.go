@@ -91,15 +91,35 @@ func (s *State) Levels() []int {
 	return lv
 }
 
-// End is where level's outputs reach without a gap from the epoch.
+// End is where level's outputs reach without a gap from the first of
+// them (the epoch for an empty level). A level's first outputs are deleted
+// once the next level covers them (§10.7), so its chain may start later
+// than the epoch; what lies before is the higher levels'.
 func (s *State) End(level int) time.Time {
-	end := epoch
-	for _, o := range s.Outputs[level] {
+	os := s.Outputs[level]
+	if len(os) == 0 {
+		return epoch
+	}
+	end := os[0].From
+	for _, o := range os {
 		if !o.From.After(end) && o.To.After(end) {
 			end = o.To
 		}
 	}
 	return end
+}
+
+// from is where a new output of level starts: where that level, or any
+// above it, reaches. The levels below it and the segments hold every
+// change after that point; before it, inputs may have been deleted.
+func (s *State) from(level int) time.Time {
+	p := epoch
+	for _, l := range s.Levels() {
+		if l >= level {
+			p = maxTime(p, s.End(l))
+		}
+	}
+	return p
 }
 
 // Covered is how far any level's outputs reach from the epoch or a base:

@@ -116,11 +116,7 @@ func FromVersions(ctx context.Context, src history.Source, w *Writer, opts Versi
 	if opts.Filter != nil && live && opts.Live == nil {
 		return nil, fmt.Errorf("a filtered restore into a live table needs the table to read the current items from")
 	}
-	skew := opts.ClockSkew
-	if skew == 0 {
-		skew = history.DefaultClockSkew
-	}
-	if err := history.Wait(ctx, opts.At, max(skew, 0)); err != nil {
+	if err := history.Wait(ctx, opts.At, opts.ClockSkew); err != nil {
 		return nil, err
 	}
 	res := &Result{}

@@ -145,7 +145,7 @@ func (h *Handler) Handle(ctx context.Context, ev Event) (events.DynamoDBEventRes
 	if err != nil {
 		return resp, err
 	}
-	if h.cfg.Layout == LayoutJournal {
+	if h.cfg.Layout == LayoutJournal && !h.heldByItems(ctx, changes) {
 		return h.handleJournal(ctx, ev, changes, stop, start)
 	}
 	st := h.apply(ctx, changes)

@@ -2,6 +2,7 @@ package stream
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"sync"
 	"time"
@@ -21,8 +22,9 @@ type journalWriter struct {
 }
 
 type descriptorState struct {
-	mu sync.Mutex
-	ok bool
+	mu    sync.Mutex
+	ok    bool
+	items bool // the folder holds a per-item backup: written as items
 }
 
 // ensureDescriptor makes dir a journal recording the configured lag, once
@@ -43,11 +45,39 @@ func (h *Handler) ensureDescriptor(ctx context.Context, dir string) error {
 	if d.ok {
 		return nil
 	}
+	if d.items {
+		return journal.ErrHoldsItems
+	}
 	if err := journal.EnsureDescriptor(ctx, h.cfg.Journal, dir, h.cfg.JournalLag, h.cfg.Tool); err != nil {
+		if errors.Is(err, journal.ErrHoldsItems) {
+			d.items = true
+			// Once per process: the backup goes on in the layout it has.
+			h.log.Warn("DYNASNAP_LAYOUT=journal, but the table folder holds a per-item backup: writing items there, as before; "+
+				"a journal would hide that history (docs/JOURNAL.md, moving over)", "folder", dir, "error", err.Error())
+		}
 		return fmt.Errorf("journal descriptor of s3://%s/%s: %w", h.cfg.Journal.Name(), dir, err)
 	}
 	d.ok = true
 	return nil
+}
+
+// heldByItems reports whether a table folder of the batch holds a per-item
+// backup, which keeps that layout whatever DYNASNAP_LAYOUT says: an
+// upgrade to the journal layout never hides a history (or stops a backup).
+// Other errors are left to the journal path, which retries the batch.
+func (h *Handler) heldByItems(ctx context.Context, changes []*change) bool {
+	seen := map[string]bool{}
+	for _, c := range changes {
+		dir := layout.TableLocation(h.cfg.Bucket, h.cfg.Prefix, c.table).Dir()
+		if seen[dir] {
+			continue
+		}
+		seen[dir] = true
+		if errors.Is(h.ensureDescriptor(ctx, dir), journal.ErrHoldsItems) {
+			return true
+		}
+	}
+	return false
 }
 
 // segmentBatch is the part of a batch that goes to one table folder.

@@ -397,3 +397,27 @@ func TestLayoutConfig(t *testing.T) {
 		t.Errorf("default layout: %v", err)
 	}
 }
+
+// DYNASNAP_LAYOUT=journal on a folder that holds a per-item backup (an
+// upgraded deployment) goes on writing items there, with one warning: a
+// journal would hide the history, and refusing would stop the backup.
+func TestJournalLayoutOverItemsWritesItems(t *testing.T) {
+	b := backuptest.New("bkt")
+	j := newMemJournal()
+	j.Put(context.Background(), "backups/Orders/"+strings.Repeat("0", 64), []byte(`{}`), false)
+	var logs bytes.Buffer
+	h := newJournalHandler(t, b, j, &logs)
+	ev := loadEvent(t, "batch.json")
+	for range 2 {
+		resp, err := h.Handle(context.Background(), ev)
+		if err != nil || len(resp.BatchItemFailures) != 0 {
+			t.Fatalf("%v %+v", err, resp.BatchItemFailures)
+		}
+	}
+	if len(b.Keys()) == 0 || len(j.segments()) != 0 {
+		t.Fatalf("items %v, segments %v: want items only", b.Keys(), j.segments())
+	}
+	if n := strings.Count(logs.String(), "DYNASNAP_LAYOUT=journal, but"); n != 1 {
+		t.Fatalf("%d warnings, want one per process:\n%s", n, logs.String())
+	}
+}
