@@ -1,5 +1,7 @@
 // Command dynasnap-bench measures `dynasnap snapshot` on the local stack
-// against the targets of issues 3, 7 and 14; `make bench` runs it. It seeds
+// against the targets of issues 3, 7 and 14, and the change journal (the
+// stream writer's requests, `dynasnap compact`, a journal's snapshot)
+// against those of issue 24; `make bench` runs it. It seeds
 // its datasets once and keeps them, so later runs only measure. Exit 0 even
 // when a target is missed (it is a measurement; misses print as MISSED), 1
 // when something could not be measured.
@@ -47,7 +49,9 @@ func main() {
 	flag.DurationVar(&cfg.Timeout, "timeout", 30*time.Minute, "kill a snapshot run that takes longer")
 	flag.BoolVar(&cfg.Incremental, "incremental", true, "measure an incremental snapshot (--base) with 1% of -items items changed, on a dataset of its own")
 	flag.IntVar(&cfg.IncrementalVersions, "incremental-versions", 1, "versions per item in the incremental's dataset (each run adds one to 1% of its items)")
-	only := flag.String("only", "", "measure only these parts, comma-separated: base, scale, ranges, proxy, incremental, parquet (default: all)")
+	flag.StringVar(&cfg.JournalIntervals, "journal-intervals", "1s,1m", "compact's --intervals in the journal part (a base every second covers the writes)")
+	flag.DurationVar(&quietMax, "quiet-wait", quietMax, "wait at most this long before each timed run for the rest of the machine to be quiet")
+	only := flag.String("only", "", "measure only these parts, comma-separated: base, scale, ranges, proxy, incremental, journal, parquet (default: all)")
 	parquetOnly := flag.Bool("parquet-only", false, "measure only the Parquet encoding (offline, on the 1x dataset)")
 	flag.Parse()
 	cfg.RangeCounts = strings.FieldsFunc(*rangeCounts, func(r rune) bool { return r == ',' })

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"fmt"
 	"io"
+	"maps"
 	"net"
 	"net/url"
 	"sync"
@@ -28,6 +29,9 @@ type LatencyProxy struct {
 	// Requests counts reads from clients that start with an HTTP method:
 	// enough to show that a run went through the proxy.
 	Requests atomic.Int64
+
+	kindsMu sync.Mutex
+	kinds   map[string]int64 // requests by kind (requestKind)
 
 	target string
 	delay  time.Duration
@@ -121,9 +125,12 @@ func (p *LatencyProxy) handle(client net.Conn) {
 	for {
 		n, err := client.Read(buf)
 		if n > 0 {
-			if isRequestStart(buf[:n]) {
+			if kind := requestKind(buf[:n]); kind != "" {
 				p.Requests.Add(1)
-				time.Sleep(p.delay)
+				p.countKind(kind)
+				if p.delay > 0 {
+					time.Sleep(p.delay)
+				}
 			}
 			if _, werr := server.Write(buf[:n]); werr != nil {
 				break
@@ -141,11 +148,49 @@ func (p *LatencyProxy) handle(client net.Conn) {
 
 var methods = [][]byte{[]byte("GET "), []byte("PUT "), []byte("POST "), []byte("HEAD "), []byte("DELETE ")}
 
-func isRequestStart(b []byte) bool {
+// requestKind names the S3 request a read starts ("" when it starts none):
+// its method, but LIST for a GET that lists (ListObjectsV2, or
+// ListObjectVersions), since a listing is priced as a PUT, not as a GET.
+func requestKind(b []byte) string {
 	for _, m := range methods {
-		if bytes.HasPrefix(b, m) {
+		if !bytes.HasPrefix(b, m) {
+			continue
+		}
+		kind := string(m[:len(m)-1])
+		if kind == "GET" {
+			target, _, _ := bytes.Cut(b[len(m):], []byte(" "))
+			if _, q, ok := bytes.Cut(target, []byte("?")); ok && (bytes.Contains(q, []byte("list-type=")) || hasParam(q, "versions")) {
+				return "LIST"
+			}
+		}
+		return kind
+	}
+	return ""
+}
+
+// hasParam reports whether the query q has the parameter name.
+func hasParam(q []byte, name string) bool {
+	for _, p := range bytes.Split(q, []byte("&")) {
+		k, _, _ := bytes.Cut(p, []byte("="))
+		if string(k) == name {
 			return true
 		}
 	}
 	return false
+}
+
+func (p *LatencyProxy) countKind(kind string) {
+	p.kindsMu.Lock()
+	if p.kinds == nil {
+		p.kinds = map[string]int64{}
+	}
+	p.kinds[kind]++
+	p.kindsMu.Unlock()
+}
+
+// Kinds returns the requests counted so far, by kind (requestKind).
+func (p *LatencyProxy) Kinds() map[string]int64 {
+	p.kindsMu.Lock()
+	defer p.kindsMu.Unlock()
+	return maps.Clone(p.kinds)
 }

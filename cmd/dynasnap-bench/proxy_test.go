@@ -124,3 +124,21 @@ func TestProxySigV4AgainstSeaweedFS(t *testing.T) {
 		t.Errorf("proxy forwarded %d requests; want at least 4", p.Requests.Load())
 	}
 }
+
+func TestRequestKind(t *testing.T) {
+	for in, want := range map[string]string{
+		"GET /b/bench/t/journal/0/x.jsonl.gz HTTP/1.1\r\n": "GET",
+		"GET /b?list-type=2&prefix=bench%2F HTTP/1.1\r\n":  "LIST",
+		"GET /b?versions&prefix=bench%2F HTTP/1.1\r\n":     "LIST",
+		"GET /b?versioning HTTP/1.1\r\n":                   "GET",
+		"GET /b/k?versionId=abc HTTP/1.1\r\n":              "GET",
+		"PUT /b/k?x-id=PutObject HTTP/1.1\r\n":             "PUT",
+		"HEAD /b/k HTTP/1.1\r\n":                           "HEAD",
+		"DELETE /b/k?x-id=DeleteObject HTTP/1.1\r\n":       "DELETE",
+		"{\"a\":1}": "",
+	} {
+		if got := requestKind([]byte(in)); got != want {
+			t.Errorf("requestKind(%q) = %q, want %q", in, got, want)
+		}
+	}
+}

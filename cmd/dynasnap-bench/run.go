@@ -48,8 +48,11 @@ type Config struct {
 	// IncrementalVersions is the versions per item of the incremental's
 	// own dataset (Items items; 1% of them get a version more per run).
 	IncrementalVersions int
+	// JournalIntervals is compact's --intervals in the journal part.
+	JournalIntervals string
 	// Only, if not empty, names the parts to measure: base, scale, ranges,
-	// proxy, incremental. Datasets the chosen parts need are still seeded.
+	// proxy, incremental, journal. Datasets the chosen parts need are
+	// still seeded.
 	Only map[string]bool
 }
 
@@ -117,6 +120,25 @@ func Run(ctx context.Context, cfg Config, w, log io.Writer) error {
 		incremental = &s
 		rows = append(rows, seedRow("incremental", s))
 	}
+	// The journal part's datasets: the 1x and the scale datasets' changes
+	// as journal segments (the per-item 1x is the figure it is held to).
+	var journal1, journal4 *Seeded
+	if cfg.runs("journal") {
+		s, err := EnsureJournal(ctx, cl, base, cfg.SeedConcurrency, log)
+		if err != nil {
+			return err
+		}
+		journal1 = &s
+		rows = append(rows, seedRow("journal 1x", s))
+		if cfg.Scale > 0 {
+			s, err := EnsureJournal(ctx, cl, NewDataset(cfg.Scale*cfg.Items, cfg.ScaleVersions, 0), cfg.SeedConcurrency, log)
+			if err != nil {
+				return err
+			}
+			journal4 = &s
+			rows = append(rows, seedRow(fmt.Sprintf("journal %dx", cfg.Scale), s))
+		}
+	}
 	var proxied []Seeded
 	if cfg.runs("proxy") {
 		if ranged != nil {
@@ -156,6 +178,9 @@ func Run(ctx context.Context, cfg Config, w, log io.Writer) error {
 	}
 	if incremental != nil {
 		rows = append(rows, measureIncremental(ctx, cl, *incremental, cfg, log)...)
+	}
+	if cfg.runs("journal") {
+		rows = append(rows, measureJournal(ctx, cl, one, journal1, journal4, endpoint, cfg, log)...)
 	}
 
 	fmt.Fprintf(w, "\ndynasnap snapshot benchmark (%d GetObject in flight, %d through the latency proxy; local SeaweedFS at %s)\n\n", cfg.Concurrency, cfg.ProxyConcurrency, endpoint)
