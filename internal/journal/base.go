@@ -21,7 +21,7 @@ import (
 
 // FanIn is the most runs one merge reads at once: it bounds the memory of
 // FinishBase and of a read, whatever the number of runs or segments.
-const FanIn = 256
+const FanIn = 128
 
 func buildFolder(dir string, at time.Time) string {
 	return dir + Folder + "building/" + formatNameTime(at) + "/"

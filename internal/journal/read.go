@@ -244,7 +244,7 @@ func (c *cursor) send(ctx context.Context, b batch) error {
 
 var errStopped = fmt.Errorf("merge stopped")
 
-const batchSize = 256
+const batchSize = 128
 
 // outputCursor reads the parts of an output (or base) that hold ids in
 // [lo, hi), keeping the records of the span's times.
@@ -266,22 +266,76 @@ func (r *Reader) outputCursor(ctx context.Context, g *errgroup.Group, o output, 
 			e := rec.Effective(lag)
 			return e > lo64 && e <= hi64
 		}
+		var parts []Part
 		for _, p := range m.Files {
-			if (hi != "" && p.FirstID >= hi) || p.LastID < lo {
-				continue
+			if (hi == "" || p.FirstID < hi) && p.LastID >= lo {
+				parts = append(parts, p)
 			}
-			rs.Objects.Add(1)
-			err := r.readRun(ctx, c, o.Folder+p.Name, 0, lo, hi, keep, rs)
-			if err == errStopped {
+		}
+		return r.readParts(ctx, c, o.Folder, parts, lo, hi, keep, rs)
+	})
+	return c
+}
+
+// partsAhead is how many parts of one output are read at once: the next
+// part is fetched and decoded while the merge takes the current one.
+const partsAhead = 2
+
+// readParts reads an output's parts into c in order, partsAhead at once,
+// each into a cursor of its own that c forwards.
+func (r *Reader) readParts(ctx context.Context, c *cursor, folder string, parts []Part, lo, hi string, keep func(*Record) bool, rs *ReadStats) error {
+	g, gctx := errgroup.WithContext(ctx)
+	subs := make([]*cursor, len(parts))
+	for i := range subs {
+		subs[i] = &cursor{ch: make(chan batch, 2), done: c.done}
+	}
+	sem := make(chan struct{}, partsAhead)
+	g.Go(func() error {
+		for i, p := range parts {
+			select {
+			case sem <- struct{}{}:
+			case <-gctx.Done():
+				return nil
+			case <-c.done:
 				return nil
 			}
-			if err != nil {
+			rs.Objects.Add(1)
+			g.Go(func() error {
+				defer func() { <-sem }()
+				defer close(subs[i].ch)
+				err := r.readRun(gctx, subs[i], folder+p.Name, 0, lo, hi, keep, rs)
+				if err == errStopped {
+					return nil
+				}
 				return err
+			})
+		}
+		return nil
+	})
+	g.Go(func() error {
+		for _, sub := range subs {
+			for {
+				var b batch
+				var ok bool
+				select {
+				case b, ok = <-sub.ch:
+				case <-gctx.Done():
+					return nil
+				}
+				if !ok {
+					break
+				}
+				if err := c.send(gctx, b); err != nil {
+					if err == errStopped {
+						return nil
+					}
+					return err
+				}
 			}
 		}
 		return nil
 	})
-	return c
+	return g.Wait()
 }
 
 // segmentCursor reads one segment, keeping the changes whose effective

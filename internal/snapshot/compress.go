@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"io"
 	"strings"
+	"sync/atomic"
 
 	"github.com/klauspost/compress/gzip"
 	"github.com/klauspost/compress/zstd"
@@ -24,17 +25,92 @@ type nopWriteCloser struct{ io.Writer }
 func (nopWriteCloser) Close() error { return nil }
 
 // compressor wraps w; gzip members and zstd frames concatenate, which is how
-// --single-file joins parts.
+// --single-file joins parts. It compresses in a goroutine of its own, so
+// the walk that feeds it and the compression use two cores: w is written
+// only from there, and only until Close returns.
 func compressor(w io.Writer, c string) (io.WriteCloser, error) {
 	switch c {
 	case "gzip":
-		return gzip.NewWriterLevel(w, gzip.DefaultCompression)
+		z, err := gzip.NewWriterLevel(w, gzip.DefaultCompression)
+		if err != nil {
+			return nil, err
+		}
+		return newAsyncWriter(z), nil
 	case "zstd":
-		return zstd.NewWriter(w, zstd.WithEncoderLevel(zstd.SpeedDefault), zstd.WithEncoderConcurrency(1))
+		z, err := zstd.NewWriter(w, zstd.WithEncoderLevel(zstd.SpeedDefault), zstd.WithEncoderConcurrency(1))
+		if err != nil {
+			return nil, err
+		}
+		return newAsyncWriter(z), nil
 	case "none":
 		return nopWriteCloser{w}, nil
 	}
 	return nil, fmt.Errorf("compression %q: want gzip, zstd or none", c)
+}
+
+// asyncChunk is how much is handed to the compressing goroutine at a time.
+const asyncChunk = 256 << 10
+
+// asyncWriter hands what is written, in chunks, to a goroutine that writes
+// it to w; an error there is returned by a later Write or by Close.
+type asyncWriter struct {
+	w    io.WriteCloser
+	buf  []byte
+	in   chan []byte
+	free chan []byte
+	done chan error
+	err  atomic.Pointer[error]
+}
+
+func newAsyncWriter(w io.WriteCloser) *asyncWriter {
+	a := &asyncWriter{w: w, buf: make([]byte, 0, asyncChunk+4096), in: make(chan []byte, 2), free: make(chan []byte, 3), done: make(chan error, 1)}
+	go func() {
+		var err error
+		for b := range a.in {
+			if err == nil {
+				if _, err = a.w.Write(b); err != nil {
+					a.err.Store(&err)
+				}
+			}
+			select {
+			case a.free <- b[:0]:
+			default:
+			}
+		}
+		if cerr := a.w.Close(); err == nil {
+			err = cerr
+		}
+		a.done <- err
+	}()
+	return a
+}
+
+func (a *asyncWriter) Write(p []byte) (int, error) {
+	if e := a.err.Load(); e != nil {
+		return 0, *e
+	}
+	a.buf = append(a.buf, p...)
+	if len(a.buf) >= asyncChunk {
+		a.in <- a.buf
+		select {
+		case a.buf = <-a.free:
+		default:
+			a.buf = make([]byte, 0, asyncChunk+4096)
+		}
+	}
+	return len(p), nil
+}
+
+func (a *asyncWriter) Close() error {
+	if a.in == nil {
+		return nil
+	}
+	if len(a.buf) > 0 {
+		a.in <- a.buf
+	}
+	close(a.in)
+	a.in = nil
+	return <-a.done
 }
 
 // decompressor reads a data file; the compression is named by the summary.

@@ -8,22 +8,24 @@ import (
 	"fmt"
 	"hash"
 	"io"
+	"sync/atomic"
 
 	"github.com/dynasnap/dynasnap/internal/history"
 	"github.com/dynasnap/dynasnap/internal/store"
 )
 
-// countingWriter hashes and counts what goes into a file.
+// countingWriter hashes and counts what goes into a file. A compressor
+// writes to it from its own goroutine; n is read for progress meanwhile.
 type countingWriter struct {
 	w   io.Writer
 	md5 hash.Hash
-	n   int64
+	n   atomic.Int64
 }
 
 func (c *countingWriter) Write(p []byte) (int, error) {
 	n, err := c.w.Write(p)
 	c.md5.Write(p[:n])
-	c.n += int64(n)
+	c.n.Add(int64(n))
 	return n, err
 }
 
@@ -46,6 +48,17 @@ type part struct {
 	// raw counts the item JSON written, before compression: what a data
 	// file is cut by, since a compressor emits its output in blocks.
 	raw int64
+	// reported is how much of dataC.n progress has been told.
+	reported int64
+}
+
+// report tells progress what the compressor has written since last time.
+func (p *part) report() {
+	if p.written != nil {
+		n := p.dataC.n.Load()
+		p.written(n - p.reported)
+		p.reported = n
+	}
 }
 
 func (p *part) open(ctx context.Context) error {
@@ -74,7 +87,6 @@ func (p *part) add(ctx context.Context, e history.Entry, body []byte) error {
 		}
 		p.entry.FirstKey = e.Key
 	}
-	before := p.dataC.n
 	if err := p.items.Write(e, body); err != nil {
 		return fmt.Errorf("write %s: %w", p.st.URL(p.data), err)
 	}
@@ -82,9 +94,7 @@ func (p *part) add(ctx context.Context, e history.Entry, body []byte) error {
 	if _, err := p.sideZ.Write(p.sideLine); err != nil {
 		return fmt.Errorf("write %s: %w", p.st.URL(p.side), err)
 	}
-	if p.written != nil {
-		p.written(p.dataC.n - before)
-	}
+	p.report()
 	p.entry.ItemCount++
 	p.raw += int64(len(body))
 	p.entry.LastKey = e.Key
@@ -102,6 +112,7 @@ func (p *part) commit(ctx context.Context) (bool, error) {
 	if err := p.sideZ.Close(); err != nil {
 		return false, fmt.Errorf("finish %s: %w", p.st.URL(p.side), err)
 	}
+	p.report()
 	if err := p.dataF.Commit(ctx); err != nil {
 		return false, err
 	}
@@ -113,7 +124,7 @@ func (p *part) commit(ctx context.Context) (bool, error) {
 	if p.entry.ETag = store.ETag(p.dataF); p.entry.ETag == "" {
 		p.entry.ETag = hex.EncodeToString(sum) // what a single-part upload gets
 	}
-	p.entry.SizeBytes = p.dataC.n
+	p.entry.SizeBytes = p.dataC.n.Load()
 	p.entry.Data, p.entry.Sidecar = p.data, p.side
 	p.entry.DataFileS3Key, p.entry.SidecarS3Key = p.st.Key(p.data), p.st.Key(p.side)
 	return true, nil
