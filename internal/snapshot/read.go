@@ -134,13 +134,30 @@ type Line struct {
 	Source SidecarLine     // zero if the snapshot has no sidecar
 }
 
-// Each calls fn for every item of one data file, in file order.
+// Each calls fn for every item of one data file, in file order. The
+// file's item count and MD5 are checked only at its end: fn has seen every
+// item by then. EachChecked checks first.
 func (s *Snapshot) Each(ctx context.Context, f FileEntry, fn func(Line) error) error {
 	file, err := s.Store.Open(ctx, f.Data)
 	if err != nil {
 		return err
 	}
 	defer file.Close()
+	var side io.Reader
+	if f.Sidecar != "" {
+		sraw, err := s.Store.Open(ctx, f.Sidecar)
+		if err != nil {
+			return err
+		}
+		defer sraw.Close()
+		side = sraw
+	}
+	return s.eachFrom(ctx, f, file, side, fn)
+}
+
+// eachFrom is Each over the data file's bytes as stored and its sidecar's
+// (nil: none).
+func (s *Snapshot) eachFrom(ctx context.Context, f FileEntry, file, sideRaw io.Reader, fn func(Line) error) error {
 	// The manifest's MD5 catches a truncated or altered data file.
 	raw := &md5Reader{r: file, md5: md5.New()}
 	items, closer, err := newItemReader(s.Summary.OutputFormat, s.compression(f), raw)
@@ -149,12 +166,13 @@ func (s *Snapshot) Each(ctx context.Context, f FileEntry, fn func(Line) error) e
 	}
 	defer closer.Close()
 	var side *bufio.Reader
-	if f.Sidecar != "" {
-		var closeSide func()
-		if side, closeSide, err = s.openSidecar(ctx, f); err != nil {
-			return err
+	if sideRaw != nil {
+		sdec, err := decompressor(sideRaw, s.compression(f))
+		if err != nil {
+			return fmt.Errorf("open %s: %w", s.Store.URL(f.Sidecar), err)
 		}
-		defer closeSide()
+		defer sdec.Close()
+		side = bufio.NewReaderSize(sdec, 256<<10)
 	}
 	var n int64
 	for {
