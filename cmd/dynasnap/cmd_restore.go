@@ -93,6 +93,8 @@ func cmdRestore(ctx context.Context, a *app, args []string) error {
 	switch {
 	case *table == "":
 		return usageError{"--table is required"}
+	case checkTableName("--table", *table) != nil:
+		return checkTableName("--table", *table)
 	case (*snap != "" && *source != "") || (*changes != "" && (*snap != "" || *source != "")):
 		return usageError{"give exactly one of --snapshot, --source and --changes"}
 	case *snap == "" && *source == "" && *changes == "":

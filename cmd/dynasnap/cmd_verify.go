@@ -45,6 +45,9 @@ func cmdVerify(ctx context.Context, a *app, args []string) error {
 	if *snap == "" || *table == "" {
 		return usageError{"--snapshot and --table are required"}
 	}
+	if err := checkTableName("--table", *table); err != nil {
+		return err
+	}
 	if *segments < 1 || *segments > 1000000 {
 		return usageError{"--segments must be between 1 and 1,000,000"}
 	}

@@ -1,6 +1,7 @@
 package main
 
 import (
+	"bytes"
 	"cmp"
 	"context"
 	"fmt"
@@ -96,12 +97,17 @@ func checkSource(ctx context.Context, w io.Writer, quiet bool, o *history.TimeOp
 	var versioning, horizon error
 	var warns []string
 	var wg sync.WaitGroup
+	// The horizon's warnings wait for versioning's answer: a bucket that
+	// does not exist is one clear error, not a warning about its lifecycle
+	// rules first.
+	var held bytes.Buffer
 	wg.Go(func() { versioning = hs.Check(ctx) })
-	wg.Go(func() { warns, horizon = checkHorizon(ctx, w, quiet, o, hs, src, times...) })
+	wg.Go(func() { warns, horizon = checkHorizon(ctx, &held, quiet, o, hs, src, times...) })
 	wg.Wait()
 	if err := cmp.Or(versioning, horizon); err != nil {
 		return nil, err
 	}
+	w.Write(held.Bytes())
 	return warns, nil
 }
 

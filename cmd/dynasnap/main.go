@@ -92,7 +92,8 @@ func (a *app) main(ctx context.Context, args []string) int {
 		a.usage(a.stderr)
 		return 2
 	}
-	err := cmd.run(ctx, a, args[1:])
+	rest, debug := takeDebug(args[1:])
+	err := cmd.run(ctx, a, rest)
 	var ue usageError
 	var ee exitError
 	switch {
@@ -104,13 +105,13 @@ func (a *app) main(ctx context.Context, args []string) int {
 		fmt.Fprintf(a.stderr, "dynasnap %s: %s\nrun 'dynasnap %s --help' for usage\n", args[0], ue.msg, args[0])
 		return 2
 	case errors.As(err, &ee):
-		fmt.Fprintf(a.stderr, "dynasnap %s: %v\n", args[0], ee.err)
+		printErr(a.stderr, debug, args[0], "", ee.err)
 		return ee.code
 	case ctx.Err() != nil:
-		fmt.Fprintf(a.stderr, "dynasnap %s: interrupted: %v\n", args[0], err)
+		printErr(a.stderr, debug, args[0], "interrupted: ", err)
 		return 130
 	default:
-		fmt.Fprintf(a.stderr, "dynasnap %s: %v\n", args[0], err)
+		printErr(a.stderr, debug, args[0], "", err)
 		return 1
 	}
 }
@@ -127,6 +128,7 @@ func (a *app) usage(w io.Writer) {
 		fmt.Fprintf(w, "  %-12s %s\n", n, a.commands[n].summary)
 	}
 	fmt.Fprintln(w, "\nRun 'dynasnap <command> --help' for the flags of a command, with examples.")
+	fmt.Fprintln(w, "Every command takes --debug: errors then also print in full, AWS request IDs included.")
 	fmt.Fprintln(w, "AWS credentials and region come from the default chain (environment, profile, SSO, IMDS);")
 	fmt.Fprintln(w, "endpoints from AWS_ENDPOINT_URL, AWS_ENDPOINT_URL_S3, AWS_ENDPOINT_URL_DYNAMODB or --endpoint-url.")
 }
