@@ -344,6 +344,11 @@ func (r *restoreRun) fromSnapshot(ctx context.Context, clients *awsconf.Clients,
 	res, err := restore.FromSnapshot(ctx, s, w, restore.SnapshotOptions{Readers: readers, Checkpoint: cp, Filter: match, Read: read, Expired: expiry})
 	rep.Stop()
 	if err != nil {
+		if errors.Is(err, snapshot.ErrDamaged) {
+			// A rerun would stop at the same file: say so rather than
+			// advise one.
+			return fmt.Errorf("%w\n%d items written (from other data files) before the stop; the snapshot is damaged: restore from another snapshot, or take a new one", err, res.Puts)
+		}
 		if ctx.Err() != nil || res.Puts > 0 {
 			return fmt.Errorf("%w\n%d items written before the stop; rerun the same command to resume from checkpoint %s", err, res.Puts, cpPath)
 		}

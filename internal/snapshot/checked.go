@@ -3,6 +3,7 @@ package snapshot
 import (
 	"bytes"
 	"context"
+	"errors"
 	"fmt"
 	"io"
 	"os"
@@ -43,10 +44,29 @@ func (s *Snapshot) EachChecked(ctx context.Context, f FileEntry, check func(Line
 		return nil
 	}
 	if err := s.eachFrom(ctx, f, data.reader(), side.reader(), first); err != nil {
-		return fmt.Errorf("%w; nothing of it was written", err)
+		if ctx.Err() != nil {
+			return err
+		}
+		return &DamagedError{File: s.Store.URL(f.Data), Err: err}
 	}
 	return s.eachFrom(ctx, f, data.reader(), side.reader(), fn)
 }
+
+// ErrDamaged is wrapped by the error of a data file that does not match
+// its manifest line: a rerun stops at it again.
+var ErrDamaged = errors.New("damaged data file")
+
+// DamagedError is a data file EachChecked refused before using any of it.
+type DamagedError struct {
+	File string
+	Err  error
+}
+
+func (e *DamagedError) Error() string {
+	return fmt.Sprintf("%v; nothing of %s was used", e.Err, e.File)
+}
+
+func (e *DamagedError) Unwrap() []error { return []error{ErrDamaged, e.Err} }
 
 // spoolFile reads a whole file of the snapshot into a spool.
 func (s *Snapshot) spoolFile(ctx context.Context, name string) (*spool, error) {

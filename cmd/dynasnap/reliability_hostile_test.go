@@ -1,0 +1,290 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"fmt"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/service/s3"
+
+	"github.com/dynasnap/dynasnap/internal/layout"
+	"github.com/dynasnap/dynasnap/internal/testsupport/reliability"
+	"github.com/dynasnap/dynasnap/internal/testsupport/testenv"
+)
+
+// The hostile inputs of issue 30, by class: each case is recorded with its
+// class and whether it was handled, for docs/RELIABILITY.md's table of
+// classes.
+
+// hostile records one case; handled is what the test checked.
+func hostile(t *testing.T, class, area, tried, outcome string, exit int, msg string, handled bool) {
+	t.Helper()
+	reliability.Record(t, reliability.Result{Class: class, Area: area, Tried: tried, Outcome: outcome, Exit: exit, Message: msg, Handled: handled})
+	if !handled {
+		t.Errorf("%s: %s: not handled: exit %d: %s", class, tried, exit, msg)
+	}
+}
+
+// rawSDK says whether a message shows what only --debug may: the SDK's
+// operation chain or a request ID.
+func rawSDK(s string) bool {
+	for _, w := range []string{"operation error", "RequestID", "api error", "https response error", "StatusCode"} {
+		if strings.Contains(s, w) {
+			return true
+		}
+	}
+	return false
+}
+
+// hostileCase runs a CLI case and records it: handled when the exit code
+// is code (-1: any non-zero), stderr names every want and shows no raw SDK
+// text.
+func hostileCase(t *testing.T, class, area, tried, outcome string, code int, want []string, args ...string) string {
+	t.Helper()
+	_, e, got := relRun(t, nil, args...)
+	ok := (code == -1 && got != 0) || got == code
+	for _, w := range want {
+		ok = ok && strings.Contains(e, w)
+	}
+	ok = ok && !rawSDK(e)
+	hostile(t, class, area, tried, outcome, got, e, ok)
+	return e
+}
+
+// startCLI starts the CLI without waiting for it.
+func startCLI(t *testing.T, args ...string) (*exec.Cmd, *bytes.Buffer) {
+	t.Helper()
+	cmd := exec.Command(binary(t), args...)
+	var e bytes.Buffer
+	cmd.Stderr = &e
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	return cmd, &e
+}
+
+func exitCode(err error) int {
+	if ee, ok := err.(*exec.ExitError); ok {
+		return ee.ExitCode()
+	} else if err != nil {
+		return -1
+	}
+	return 0
+}
+
+// TestReliabilityHostileOutputFolders: two snapshots into one folder at
+// once (local and S3): one fails before writing, the other's snapshot is
+// whole; a folder holding a user's files is refused and the files stay.
+func TestReliabilityHostileOutputFolders(t *testing.T) {
+	c := testenv.Clients(t)
+	src, model, at := relSeed(t, c, 300)
+	const class = "output folders"
+	outBucket := testenv.Bucket(t, c, true)
+
+	for _, where := range []string{"local", "S3"} {
+		out := filepath.Join(t.TempDir(), "snap")
+		if where == "S3" {
+			out = "s3://" + outBucket + "/snaps/concurrent"
+		}
+		args := []string{"snapshot", "--source", src.String(), "--at", at, "--out", out, "--quiet", "--file-size", "4KiB"}
+		a, ae := startCLI(t, args...)
+		b, be := startCLI(t, args...)
+		ca, cb := exitCode(a.Wait()), exitCode(b.Wait())
+		loser := ae.String() + be.String()
+		ok := (ca == 0) != (cb == 0) && (ca == 1 || cb == 1) && (strings.Contains(loser, "is being written by") || strings.Contains(loser, "already holds a snapshot")) && !rawSDK(loser)
+		if ok {
+			lost, detail := relCompare(model, relSnapshotModel(t, c, out))
+			if lost > 0 {
+				t.Errorf("%s: the winner's snapshot differs: %s", where, detail)
+				ok = false
+			}
+		}
+		hostile(t, class, "snapshot", "two snapshots started at once into one "+where+" --out",
+			"one claims the folder; the other stops at once, exit 1, naming the folder and its holder (or the finished snapshot, when the first was done); the finished snapshot equals the model", max(ca, cb), loser, ok)
+	}
+
+	// A local folder with a user's files where a snapshot puts its own.
+	dir := filepath.Join(t.TempDir(), "mine")
+	user := map[string]string{"data/my-important.txt": "keep me", "sidecar/notes.md": "# notes", "data/part-00000.json.gz": "not a part"}
+	for n, body := range user {
+		os.MkdirAll(filepath.Dir(filepath.Join(dir, n)), 0o755)
+		os.WriteFile(filepath.Join(dir, n), []byte(body), 0o644)
+	}
+	e := hostileCase(t, class, "snapshot", "--out a local folder holding a user's data/my-important.txt, sidecar/notes.md and data/part-00000.json.gz",
+		"refused, exit 1, naming the folder and its files; every file intact", 1, []string{dir, "did not write", "choose a new folder"},
+		"snapshot", "--source", src.String(), "--at", at, "--out", dir, "--quiet")
+	for n, body := range user {
+		if b, err := os.ReadFile(filepath.Join(dir, n)); err != nil || string(b) != body {
+			t.Errorf("%s changed or gone (%v): %s", n, err, e)
+		}
+	}
+	if _, err := os.Stat(filepath.Join(dir, "_started")); !os.IsNotExist(err) {
+		t.Errorf("a refused run left _started (%v)", err)
+	}
+
+	// The same on S3, in a versioned bucket: no delete marker, no new version.
+	ctx := context.Background()
+	key := "snaps/mine/data/my-important.txt"
+	if _, err := c.S3().PutObject(ctx, &s3.PutObjectInput{Bucket: aws.String(outBucket), Key: aws.String(key), Body: strings.NewReader("keep me")}); err != nil {
+		t.Fatal(err)
+	}
+	hostileCase(t, class, "snapshot", "--out an S3 prefix holding a user's object under data/",
+		"refused, exit 1; the object keeps its one version, no delete marker", 1, []string{"did not write", "data/my-important.txt"},
+		"snapshot", "--source", src.String(), "--at", at, "--out", "s3://"+outBucket+"/snaps/mine", "--quiet")
+	vs, err := c.S3().ListObjectVersions(ctx, &s3.ListObjectVersionsInput{Bucket: aws.String(outBucket), Prefix: aws.String("snaps/mine/")})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(vs.Versions) != 1 || len(vs.DeleteMarkers) != 0 {
+		t.Errorf("snaps/mine/ has %d versions and %d delete markers; want the user's one version", len(vs.Versions), len(vs.DeleteMarkers))
+	}
+
+	// diff --out and a shard into a folder holding a user's file.
+	ddir := filepath.Join(t.TempDir(), "changes")
+	os.MkdirAll(ddir, 0o755)
+	os.WriteFile(filepath.Join(ddir, "README.txt"), []byte("mine"), 0o644)
+	// diff --out writes under DEST/AWSDynamoDB/<exportId>/: a user's file
+	// in DEST is never in the way, and the same export again is refused.
+	from := time.Now().Add(-time.Hour).UTC().Format(time.RFC3339)
+	_, e, code := relRun(t, nil, "diff", "--source", src.String(), "--from", from, "--to", at, "--out", ddir)
+	b, _ := os.ReadFile(filepath.Join(ddir, "README.txt"))
+	hostile(t, class, "diff --out", "--out a local folder holding a user's README.txt",
+		"the export goes to its own AWSDynamoDB/<exportId>/ folder; the file intact", code, e, code == 0 && string(b) == "mine")
+	hostileCase(t, class, "diff --out", "the same export again into the same --out", "refused, exit 1, the export untouched", 1,
+		[]string{"already holds an export"}, "diff", "--source", src.String(), "--from", from, "--to", at, "--out", ddir)
+	sdir := filepath.Join(t.TempDir(), "sharded")
+	os.MkdirAll(filepath.Join(sdir, "data"), 0o755)
+	os.WriteFile(filepath.Join(sdir, "data", "report.csv"), []byte("mine"), 0o644)
+	hostileCase(t, class, "snapshot --shard", "a shard's --out holding a user's data/report.csv",
+		"refused, exit 1; the file intact", 1, []string{"did not write", "report.csv"},
+		"snapshot", "--source", src.String(), "--at", at, "--out", sdir, "--shard", "0/2", "--quiet")
+	if b, _ := os.ReadFile(filepath.Join(sdir, "data", "report.csv")); string(b) != "mine" {
+		t.Error("data/report.csv changed")
+	}
+
+	// A second run into a finished snapshot, and a run after one that was
+	// stopped by an error: the first refused, the second clean.
+	fin := filepath.Join(t.TempDir(), "fin")
+	if _, e, code := relRun(t, nil, "snapshot", "--source", src.String(), "--at", at, "--out", fin, "--quiet"); code != 0 {
+		t.Fatal(e)
+	}
+	hostileCase(t, class, "snapshot", "--out a finished snapshot", "refused, exit 1, untouched", 1, []string{"already holds a snapshot"},
+		"snapshot", "--source", src.String(), "--at", at, "--out", fin, "--quiet")
+	bad := layout.TableLocation(outBucket, "backups", "broken")
+	for i := 0; i < 3; i++ {
+		body := fmt.Sprintf(`{"pk":{"S":"ok%d"}}`, i)
+		if i == 2 {
+			body = "not a DynamoDB item"
+		}
+		if _, err := c.S3().PutObject(ctx, &s3.PutObjectInput{Bucket: aws.String(outBucket), Key: aws.String(bad.ObjectKey(strings.Repeat(fmt.Sprintf("%02x", i), 32))),
+			Body: strings.NewReader(body)}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	stopped := filepath.Join(t.TempDir(), "stopped")
+	_, e, code = relRun(t, nil, "snapshot", "--source", bad.String(), "--out", stopped, "--quiet")
+	left, _ := filepath.Glob(filepath.Join(stopped, "*"))
+	leftData, _ := filepath.Glob(filepath.Join(stopped, "data", "*"))
+	hostile(t, class, "snapshot", "a run stopped by a bad object after claiming its folder",
+		"exit 1; the run removed what it wrote and its claim, so a rerun starts clean", code, e,
+		code == 1 && len(leftData) == 0 && !fileExists(filepath.Join(stopped, "_started")) && len(left) <= 2)
+	if _, e, code := relRun(t, nil, "snapshot", "--source", bad.String(), "--out", stopped, "--quiet", "--skip-bad-objects"); code != 0 {
+		t.Errorf("rerun after a stopped run: exit %d: %s", code, e)
+	}
+}
+
+func fileExists(p string) bool {
+	_, err := os.Stat(p)
+	return err == nil
+}
+
+// TestReliabilityHostileDamagedRestore: a data file with one item edited
+// (line count unchanged) and one cut short: restore writes nothing from
+// it, names the file and why, and the count it reports is what the table
+// holds.
+func TestReliabilityHostileDamagedRestore(t *testing.T) {
+	c := testenv.Clients(t)
+	src, _, at := relSeed(t, c, 300)
+	const class = "restore from damaged data"
+	for _, tc := range []struct{ name, tried string }{
+		{"edited", "one item edited in an uncompressed data file, line count unchanged (MD5 no longer matches)"},
+		{"truncated", "a data file cut short in the middle"},
+	} {
+		snap := filepath.Join(t.TempDir(), "snap")
+		if _, e, code := relRun(t, nil, "snapshot", "--source", src.String(), "--at", at, "--out", snap, "--compression", "none", "--file-size", "8KiB", "--quiet"); code != 0 {
+			t.Fatal(e)
+		}
+		files, _ := filepath.Glob(filepath.Join(snap, "data", "*.json"))
+		if len(files) < 3 {
+			t.Fatalf("want 3+ data files, got %d", len(files))
+		}
+		bad := files[len(files)/2]
+		b, _ := os.ReadFile(bad)
+		if tc.name == "edited" {
+			b = bytes.Replace(b, []byte(`"total":{"N":"`), []byte(`"total":{"N":"9`), 1)
+		} else {
+			b = b[:len(b)/2]
+		}
+		os.WriteFile(bad, b, 0o644)
+		table := relTable(t, c.DynamoDB())
+		_, e, code := relRun(t, nil, "restore", "--snapshot", snap, "--table", table, "--quiet", "--workers", "2",
+			"--checkpoint", filepath.Join(t.TempDir(), "cp.json"))
+		got := relTableModel(t, c.DynamoDB(), table)
+		// Nothing of the damaged file is in the table.
+		fromBad := 0
+		for _, l := range bytes.Split(b, []byte("\n")) {
+			for pk := range got {
+				if bytes.Contains(l, []byte(`"pk":{"S":"`+pk+`"}`)) {
+					fromBad++
+				}
+			}
+		}
+		written := fmt.Sprintf("%d items written", len(got))
+		ok := code == 1 && strings.Contains(e, filepath.Base(bad)) && strings.Contains(e, "nothing of") &&
+			fromBad == 0 && strings.Contains(e, written) && !strings.Contains(e, "rerun the same command")
+		hostile(t, class, "restore --snapshot", tc.tried,
+			"exit 1 before any item of that file is written, naming the file and why; the count reported equals the items in the table; no rerun advised",
+			code, e, ok)
+		if !ok {
+			t.Logf("%d items from the damaged file in the table; table holds %d", fromBad, len(got))
+		}
+	}
+}
+
+// TestReliabilityHostileMessages: the raw SDK messages of issue 30
+// replaced by ones that name the resource and what to do.
+func TestReliabilityHostileMessages(t *testing.T) {
+	c := testenv.Clients(t)
+	src, _, _ := relSeed(t, c, 5)
+	const class = "messages"
+	missing := testenv.Name("no-such-bucket")
+	noTable := testenv.Name("no-such-table")
+	table := relTable(t, c.DynamoDB())
+	e := hostileCase(t, class, "snapshot", "--source in a bucket that does not exist",
+		"one error naming the bucket; no lifecycle warning first", 1, []string{missing, "does not exist"},
+		"snapshot", "--source", "s3://"+missing+"/backups/orders", "--out", t.TempDir()+"/s")
+	if strings.Contains(e, "lifecycle") {
+		t.Errorf("a lifecycle warning before the error: %s", e)
+	}
+	hostileCase(t, class, "backfill", "--table that does not exist", "exit 1, names the table, says to check --table and --region", 1,
+		[]string{noTable, "does not exist", "--region"}, "backfill", "--table", noTable, "--dest", "s3://"+src.Bucket+"/other", "--quiet")
+	hostileCase(t, class, "backfill", "--table of 300 characters", "usage error, exit 2, DynamoDB's naming rule, before any request", 2,
+		[]string{"not a DynamoDB table name", "255"}, "backfill", "--table", strings.Repeat("t", 300), "--dest", "s3://"+src.Bucket+"/other", "--quiet")
+	hostileCase(t, class, "backfill", "--dest in a bucket that does not exist", "exit 1, names the bucket, says it does not exist", 1,
+		[]string{missing, "does not exist"}, "backfill", "--table", table, "--dest", "s3://"+missing+"/backups", "--quiet")
+	hostileCase(t, class, "verify", "--table of 2 characters", "usage error, exit 2", 2, []string{"not a DynamoDB table name"},
+		"verify", "--snapshot", t.TempDir(), "--table", "ab")
+	hostileCase(t, class, "restore", "--table with a space", "usage error, exit 2", 2, []string{"not a DynamoDB table name"},
+		"restore", "--snapshot", t.TempDir(), "--table", "my table")
+	// --debug keeps what the plain message leaves out.
+	_, e, code := relRun(t, nil, "backfill", "--table", noTable, "--dest", "s3://"+src.Bucket+"/other", "--quiet", "--debug")
+	hostile(t, class, "backfill", "--debug with a missing table", "the plain message, then the whole error chain with the request ID", code, e,
+		code == 1 && strings.Contains(e, "debug: ") && strings.Contains(e, "ResourceNotFoundException"))
+}
