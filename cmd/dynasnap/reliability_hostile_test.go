@@ -14,6 +14,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/s3"
 
+	"github.com/dynasnap/dynasnap/internal/item"
 	"github.com/dynasnap/dynasnap/internal/layout"
 	"github.com/dynasnap/dynasnap/internal/testsupport/reliability"
 	"github.com/dynasnap/dynasnap/internal/testsupport/testenv"
@@ -288,3 +289,55 @@ func TestReliabilityHostileMessages(t *testing.T) {
 	hostile(t, class, "backfill", "--debug with a missing table", "the plain message, then the whole error chain with the request ID", code, e,
 		code == 1 && strings.Contains(e, "debug: ") && strings.Contains(e, "ResourceNotFoundException"))
 }
+
+// TestReliabilityHostileNotDynamoDB: backup versions that are not valid
+// DynamoDB data, each with one good item beside it: the snapshot stops
+// naming the object (or, with --skip-bad-objects, leaves it out and lists
+// it); none is written into the snapshot as if it were an item.
+func TestReliabilityHostileNotDynamoDB(t *testing.T) {
+	c := testenv.Clients(t)
+	const class = "not DynamoDB data"
+	ctx := context.Background()
+	bucket := testenv.Bucket(t, c, true)
+	good := `{"pk":{"S":"good"}}`
+	for i, tc := range []struct{ tried, body, key string }{
+		{"a number that is not a number", `{"pk":{"S":"k"},"n":{"N":"abc"}}`, ""},
+		{"a number beyond DynamoDB's range (1E+200)", `{"pk":{"S":"k"},"n":{"N":"1E+200"}}`, ""},
+		{"an empty string set", `{"pk":{"S":"k"},"s":{"SS":[]}}`, ""},
+		{"a string set with a duplicate", `{"pk":{"S":"k"},"s":{"SS":["a","a"]}}`, ""},
+		{"an empty string as the key", `{"pk":{"S":""}}`, ""},
+		{"binary that is not base64", `{"pk":{"S":"k"},"b":{"B":"!!!"}}`, ""},
+		{"two types in one value", `{"pk":{"S":"k","N":"1"}}`, ""},
+		{"NULL false", `{"pk":{"S":"k"},"x":{"NULL":false}}`, ""},
+		{"an item stored under another item's key (object id of pk=other)", `{"pk":{"S":"k"}}`, `{"pk":{"S":"other"}}`},
+		{"an item without its key attribute", `{"other":{"S":"k"}}`, `{"pk":{"S":"k"}}`},
+	} {
+		src := layout.TableLocation(bucket, "backups", fmt.Sprintf("t%d", i))
+		put := func(key, body string) {
+			it, _ := itemOf(key)
+			id, err := itemKeyID(it)
+			if err != nil {
+				t.Fatalf("%s: %v", key, err)
+			}
+			if _, err := c.S3().PutObject(ctx, &s3.PutObjectInput{Bucket: aws.String(bucket), Key: aws.String(src.ObjectKey(id)), Body: strings.NewReader(body)}); err != nil {
+				t.Fatal(err)
+			}
+		}
+		put(good, good)
+		k := tc.key
+		if k == "" {
+			k = `{"pk":{"S":"k"}}`
+		}
+		put(k, tc.body)
+		time.Sleep(1100 * time.Millisecond)
+		out := filepath.Join(t.TempDir(), "s")
+		_, e, code := relRun(t, nil, "snapshot", "--source", src.String(), "--out", out, "--quiet")
+		ok := code == 1 && strings.Contains(e, src.Prefix) && !fileExists(filepath.Join(out, "manifest-summary.json"))
+		hostile(t, class, "snapshot", tc.tried, "stops, exit 1, naming the object, its version and why; no snapshot written", code, e, ok)
+	}
+}
+
+func itemOf(s string) (item.Item, error) { return item.Unmarshal([]byte(s)) }
+
+// itemKeyID is the object id of a test item keyed by pk.
+func itemKeyID(it item.Item) (string, error) { return item.KeyID(it, "pk") }

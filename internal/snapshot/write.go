@@ -183,7 +183,7 @@ func Run(ctx context.Context, src history.Source, out store.Store, opts Options)
 	defer base.close()
 	ps.ready = func() error { return gate.wait(ctx) }
 	w := &history.Walk[[]byte]{Source: src, Dir: opts.Source.Dir(), Plan: opts.plan(), Times: []time.Time{opts.At},
-		Fetchers: opts.Concurrency, Canonical: true, WithItem: opts.Filter != nil, SkipBad: opts.SkipBadObjects, Stats: stats, Listed: opts.Listed, Fetched: opts.Fetched,
+		Fetchers: opts.Concurrency, Canonical: true, WithItem: opts.Filter != nil, Validate: true, SkipBad: opts.SkipBadObjects, Stats: stats, Listed: opts.Listed, Fetched: opts.Fetched,
 		Pick: func(k *history.Key) ([]history.Entry, []byte, bool, error) {
 			newer.Add(int64(k.Newer))
 			if !k.Exists[0] {
