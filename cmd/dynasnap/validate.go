@@ -9,6 +9,9 @@ import (
 // 0-9, '_', '-' and '.'.
 var tableName = regexp.MustCompile(`^[a-zA-Z0-9_.-]{3,255}$`)
 
+// athenaName is what Athena takes as a table name.
+var athenaName = regexp.MustCompile(`^[A-Za-z0-9_]{1,255}$`)
+
 // checkTableName refuses a name DynamoDB would refuse, before any request,
 // with DynamoDB's rule in the message rather than its ValidationException.
 func checkTableName(flag, name string) error {

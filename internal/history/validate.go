@@ -30,27 +30,26 @@ func (c *itemCheck) check(src Source, e Entry, it item.Item) error {
 		// cannot be checked against it.
 		return nil
 	}
-	keys := c.keys.Load()
+	// One hash with the key names learned; Infer (a hash per candidate)
+	// only when they do not fit, as for the first item, or a source whose
+	// items are not all keyed alike.
+	var keys []string
+	if p := c.keys.Load(); p != nil {
+		if got, err := item.KeyID(it, *p...); err == nil && got == id {
+			keys = *p
+		}
+	}
 	if keys == nil {
 		attrs, _, err := keyschema.Infer(it, e.Key)
 		if err != nil {
 			return fmt.Errorf("%w: %s does not hold the item its key names: no attribute of it hashes to its object id (an item stored under another item's key, or without its key attributes)", ErrBadObject, where(src, e))
 		}
-		names := make([]string, len(attrs))
-		for i, a := range attrs {
-			names[i] = a.Name
+		for _, a := range attrs {
+			keys = append(keys, a.Name)
 		}
-		c.keys.CompareAndSwap(nil, &names)
-		keys = c.keys.Load()
+		c.keys.Store(&keys)
 	}
-	got, err := item.KeyID(it, *keys...)
-	if err != nil {
-		return fmt.Errorf("%w: %s is not an item of this table: %v", ErrBadObject, where(src, e), err)
-	}
-	if got != id {
-		return fmt.Errorf("%w: %s holds an item whose key %v is another item's (its object id is not the key's): an item stored under another item's key", ErrBadObject, where(src, e), *keys)
-	}
-	for _, k := range *keys {
+	for _, k := range keys {
 		switch v := it[k].(type) {
 		case *types.AttributeValueMemberS:
 			if v.Value == "" {
