@@ -341,3 +341,128 @@ func itemOf(s string) (item.Item, error) { return item.Unmarshal([]byte(s)) }
 
 // itemKeyID is the object id of a test item keyed by pk.
 func itemKeyID(it item.Item) (string, error) { return item.KeyID(it, "pk") }
+
+// TestReliabilityHostileSweep: the other classes of issue 30 over the
+// commands they apply to: time arguments, names put into another
+// language's text, folders taken for snapshots by forget, flags and
+// manifests.
+func TestReliabilityHostileSweep(t *testing.T) {
+	c := testenv.Clients(t)
+	src, _, at := relSeed(t, c, 40)
+	ctx := context.Background()
+	noTable := testenv.Name("no-such-table")
+	tmp := t.TempDir()
+
+	const times = "time arguments"
+	for _, tc := range []struct {
+		area, tried string
+		want        []string
+		args        []string
+	}{
+		{"snapshot", "--at +2h (a sign that reads 'from now')", []string{"from now", "-2h"}, []string{"snapshot", "--source", src.String(), "--out", tmp + "/t1", "--at", "+2h"}},
+		{"diff", "--to +1h", []string{"from now"}, []string{"diff", "--source", src.String(), "--from", "-2h", "--to", "+1h"}},
+		{"restore --source", "--at 1970-01-01T00:00:00Z (the Unix epoch: an unset value)", []string{"before S3 existed"}, []string{"restore", "--source", src.String(), "--at", "1970-01-01T00:00:00Z", "--table", noTable}},
+		{"diff", "--from 0001-01-01T00:00:00Z (Go's zero time)", []string{"before S3 existed"}, []string{"diff", "--source", src.String(), "--from", "0001-01-01T00:00:00Z"}},
+		{"snapshot", "--at -200000h (23 years ago)", []string{"before S3 existed"}, []string{"snapshot", "--source", src.String(), "--out", tmp + "/t2", "--at", "-200000h"}},
+		{"snapshot", "--at 2026-12-04T10:00:00 (no zone: local or UTC?)", []string{"RFC 3339"}, []string{"snapshot", "--source", src.String(), "--out", tmp + "/t3", "--at", "2026-12-04T10:00:00"}},
+		{"snapshot", "--at 2026-12-04 10:00:00Z (a space for the T)", []string{"RFC 3339"}, []string{"snapshot", "--source", src.String(), "--out", tmp + "/t4", "--at", "2026-12-04 10:00:00Z"}},
+		{"restore --source", "--at +30m", []string{"from now"}, []string{"restore", "--source", src.String(), "--at", "+30m", "--table", noTable}},
+		{"forget", "--keep-within -7d", []string{"-7d"}, []string{"forget", "--snapshots", tmp, "--keep-within", "-7d"}},
+		{"drill", "--max-rpo -30m", []string{"must not be negative"}, []string{"drill", "--snapshots", tmp, "--max-rpo", "-30m"}},
+	} {
+		hostileCase(t, times, tc.area, tc.tried, "usage error, exit 2, before any request; says which form to use", 2, tc.want, tc.args...)
+	}
+
+	const names = "names in other languages"
+	snapBucket := testenv.Bucket(t, c, false)
+	odd := "s3://" + snapBucket + "/we$(touch pwned),a=b 'q'/snap"
+	if _, e, code := relRun(t, nil, "snapshot", "--source", src.String(), "--at", at, "--out", odd, "--quiet"); code != 0 {
+		t.Fatal(e)
+	}
+	hostileCase(t, names, "athena-ddl", "--table-name with a backquote and a statement after it", "usage error, exit 2; suggests a valid name", 2,
+		[]string{"Athena table names"}, "athena-ddl", odd, "--table-name", "x`; DROP TABLE y; --")
+	table := relTable(t, c.DynamoDB())
+	_, e, code := relRun(t, nil, "restore", "--snapshot", odd, "--table", table)
+	arg := ""
+	for _, l := range strings.Split(e, "\n") {
+		if i := strings.Index(l, "--s3-bucket-source "); i >= 0 {
+			arg = strings.TrimSuffix(strings.TrimSpace(l[i+len("--s3-bucket-source "):]), `\`)
+		}
+	}
+	// What a shell makes of the printed argument: the JSON, whole, and
+	// nothing run.
+	shellOut, _ := exec.Command("sh", "-c", "cd "+t.TempDir()+" && printf %s "+arg+" && ls").Output()
+	wantArg := `{"S3Bucket":"` + snapBucket + `","S3KeyPrefix":"we$(touch pwned),a=b 'q'/snap/data/"}`
+	hostile(t, names, "restore --snapshot", "the printed import-table command, for a snapshot under a prefix holding $(…), a comma, '=' and quotes",
+		"bucket and prefix in JSON, quoted for the shell: pasted, the shell passes them whole and runs nothing", code, string(shellOut),
+		code == 0 && string(shellOut) == wantArg)
+
+	const folders = "folders taken for snapshots"
+	snaps := filepath.Join(tmp, "snaps")
+	for _, d := range []string{"s1", "s2"} {
+		if _, e, code := relRun(t, nil, "snapshot", "--source", src.String(), "--at", at, "--out", filepath.Join(snaps, d), "--quiet"); code != 0 {
+			t.Fatal(e)
+		}
+	}
+	os.WriteFile(filepath.Join(snaps, "s1", "notes.md"), []byte("mine"), 0o644)
+	os.MkdirAll(filepath.Join(snaps, "reports", "data"), 0o755)
+	os.WriteFile(filepath.Join(snaps, "reports", "data", "q3.csv"), []byte("mine"), 0o644)
+	old := time.Now().Add(-72 * time.Hour)
+	os.Chtimes(filepath.Join(snaps, "reports", "data", "q3.csv"), old, old)
+	o, e, code := relRun(t, nil, "forget", "--snapshots", snaps, "--keep-last", "1", "--keep-unfinished", "1h")
+	_, errNotes := os.Stat(filepath.Join(snaps, "s1", "notes.md"))
+	_, errCSV := os.Stat(filepath.Join(snaps, "reports", "data", "q3.csv"))
+	removed := !fileExists(filepath.Join(snaps, "s1", "manifest-summary.json")) || !fileExists(filepath.Join(snaps, "s2", "manifest-summary.json"))
+	hostile(t, folders, "forget", "a user's notes.md inside a snapshot folder that the policy removes",
+		"the snapshot's own files removed (its manifests, the files they list, dynasnap's names); notes.md left and named", code, o+e,
+		code == 0 && removed && errNotes == nil && strings.Contains(o+e, "notes.md"))
+	hostile(t, folders, "forget", "a user's reports/data/q3.csv, three days old, beside the snapshots (a data/ folder without a snapshot)",
+		"not taken for an unfinished snapshot: untouched, not listed", code, o+e, code == 0 && errCSV == nil && !strings.Contains(o+e, "reports"))
+
+	const flags = "flags and manifests"
+	snap := filepath.Join(tmp, "m")
+	if _, e, code := relRun(t, nil, "snapshot", "--source", src.String(), "--at", at, "--out", snap, "--quiet"); code != 0 {
+		t.Fatal(e)
+	}
+	edit := func(name, from, to string) func() {
+		p := filepath.Join(snap, name)
+		orig, _ := os.ReadFile(p)
+		md5, _ := os.ReadFile(strings.TrimSuffix(p, ".json") + ".md5")
+		os.WriteFile(p, bytes.Replace(orig, []byte(from), []byte(to), 1), 0o644)
+		// Without the .md5 (as a careless edit leaves it, or an export
+		// without one), only the new checks can tell.
+		os.Remove(strings.TrimSuffix(p, ".json") + ".md5")
+		return func() {
+			os.WriteFile(p, orig, 0o644)
+			os.WriteFile(strings.TrimSuffix(p, ".json")+".md5", md5, 0o644)
+		}
+	}
+	undo := edit("manifest-summary.json", `"itemCount": `, `"itemCount": 1`)
+	hostileCase(t, flags, "restore --snapshot", "manifest-summary.json's itemCount edited (its .md5 removed)", "refused before any write, exit 1: the manifests disagree",
+		1, []string{"manifests disagree"}, "restore", "--snapshot", snap, "--table", relTable(t, c.DynamoDB()), "--quiet")
+	undo()
+	sum, _ := os.ReadFile(filepath.Join(snap, "manifest-summary.json"))
+	i := bytes.Index(sum, []byte(`"exportTime": "`))
+	exportTime := string(sum[i+len(`"exportTime": "`) : i+len(`"exportTime": "`)+24])
+	undo = edit("manifest-summary.json", exportTime, "2020-01-01T00:00:00.000Z")
+	hostileCase(t, flags, "verify", "manifest-summary.json's exportTime moved before its items' versions", "stops, exit 1: a version after the snapshot's time",
+		1, []string{"after the snapshot's time"}, "verify", "--snapshot", snap, "--table", relTable(t, c.DynamoDB()), "--quiet")
+	undo()
+	for _, tc := range []struct {
+		area, tried string
+		want        []string
+		args        []string
+	}{
+		{"snapshot", "--page-size 5000 (S3 pages hold 1000)", []string{"--page-size"}, []string{"snapshot", "--source", src.String(), "--out", tmp + "/f1", "--page-size", "5000"}},
+		{"snapshot", "--ranges 70000", []string{"--ranges"}, []string{"snapshot", "--source", src.String(), "--out", tmp + "/f2", "--ranges", "70000"}},
+		{"snapshot", "--file-size 0", []string{"--file-size"}, []string{"snapshot", "--source", src.String(), "--out", tmp + "/f3", "--file-size", "0"}},
+		{"snapshot", "--shard 3/2", []string{"--shard"}, []string{"snapshot", "--source", src.String(), "--out", tmp + "/f4", "--shard", "3/2"}},
+		{"restore", "--workers 0", []string{"--workers"}, []string{"restore", "--snapshot", snap, "--table", noTable, "--workers", "0"}},
+		{"verify", "--segments 0", []string{"--segments"}, []string{"verify", "--snapshot", snap, "--table", noTable, "--segments", "0"}},
+		{"forget", "--keep-last -3", []string{"--keep-"}, []string{"forget", "--snapshots", tmp, "--keep-last", "-3"}},
+		{"backfill", "--table with a slash", []string{"not a DynamoDB table name"}, []string{"backfill", "--table", "a/b", "--dest", "s3://" + src.Bucket + "/x"}},
+	} {
+		hostileCase(t, flags, tc.area, tc.tried, "usage error, exit 2, before any request", 2, tc.want, tc.args...)
+	}
+	_ = ctx
+}

@@ -345,3 +345,18 @@ func ExportSpec(rec ClaimRecord) OutputSpec {
 		return partName.MatchString(n) || exportFiles[n]
 	}}
 }
+
+// OwnFile says whether name (relative to an export's folder) is one of the
+// files dynasnap writes into an export: the manifests and their checksums,
+// _started and the shards' claims, data and sidecar parts by dynasnap's
+// names, shard manifests, the definition and the Parquet schema. What
+// removes snapshots (forget) removes only these and the files a manifest
+// lists, never a file someone else put in the folder.
+func OwnFile(name string) bool {
+	switch name {
+	case SummaryName, FilesName, FilesMD5Name, SummaryMD5Name, StartedName, DefinitionName, SchemaName:
+		return true
+	}
+	return partName.MatchString(name) || singleName.MatchString(name) || shardPart.MatchString(name) ||
+		shardFile.MatchString(name) || shardClaim.MatchString(name)
+}
