@@ -147,6 +147,17 @@ func TestReliabilityHostileOutputFolders(t *testing.T) {
 		t.Errorf("snaps/mine/ has %d versions and %d delete markers; want the user's one version", len(vs.Versions), len(vs.DeleteMarkers))
 	}
 
+	// A claim on S3 left by a run killed mid-way (its record, no lock to
+	// probe): refused, naming the holder and how to clear the folder.
+	claimLeft := `{"tool":"dynasnap test","exportId":"01700000000000-deadbeef","source":"s3://b/p/t","host":"h1","pid":4242,"started":"2026-12-04T10:00:00Z"}`
+	if _, err := c.S3().PutObject(ctx, &s3.PutObjectInput{Bucket: aws.String(outBucket), Key: aws.String("snaps/killed/_started"), Body: strings.NewReader(claimLeft)}); err != nil {
+		t.Fatal(err)
+	}
+	hostileCase(t, class, "snapshot", "--out an S3 folder whose claim a killed run left",
+		"refused, exit 1, naming the holder (process, host, start) and the command that clears the folder", 1,
+		[]string{"is being written by", "process 4242 on h1", "aws s3 rm --recursive"},
+		"snapshot", "--source", src.String(), "--at", at, "--out", "s3://"+outBucket+"/snaps/killed", "--quiet")
+
 	// diff --out and a shard into a folder holding a user's file.
 	ddir := filepath.Join(t.TempDir(), "changes")
 	os.MkdirAll(ddir, 0o755)

@@ -135,7 +135,7 @@ func FromVersions(ctx context.Context, src history.Source, w *Writer, opts Versi
 			}
 			return b.Flush(ctx)
 		}
-		walk := &history.Walk[*action]{Source: src, Dir: opts.Source.Dir(), Plan: opts.Plan, Times: []time.Time{opts.At},
+		walk := &history.Walk[*action]{Source: src, Dir: opts.Source.Dir(), Plan: opts.Plan, Validate: true, Times: []time.Time{opts.At},
 			Fetchers: opts.Fetchers, Listed: opts.Listed, Fetched: opts.Fetched,
 			Pick: func(k *history.Key) ([]history.Entry, *action, bool, error) {
 				keys.Add(1)

@@ -128,8 +128,8 @@ func render(rs []reliability.Result) []byte {
 	p("  (`internal/backfill`) are tested by those packages' own tests, which `make test` runs.\n")
 	p("- Fuzzing: `FuzzRoundTrip` (DynamoDB JSON codec), `FuzzFastParser` (ListObjectVersions XML), `FuzzDecodeEvent`\n")
 	p("  (stream event decoder), `FuzzLineReader` (snapshot data-file lines) run 5 s each in `make test`, 60 s each in `make fuzz`.\n")
-	p("- The dynasnap CLI has no debug-log switch; the secret-in-logs check with debug logging runs on the stream writer\n")
-	p("  (slog at debug plus the SDK's request, response, retry and signing logs).\n")
+	p("- The dynasnap CLI's `--debug` prints only the error chain (with AWS request IDs), no request logs; the secret-in-logs\n")
+	p("  check with debug logging runs on the stream writer (slog at debug plus the SDK's request, response, retry and signing logs).\n")
 	return b.Bytes()
 }
 
