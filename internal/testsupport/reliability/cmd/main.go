@@ -226,7 +226,7 @@ var classHow = map[string]string{
 	"messages":                    "one translation of AWS errors (internal/awserr) where every message is printed: the resource and what to do, no SDK text or request IDs (--debug shows them)",
 	"time arguments":              "one parser for every time flag: RFC 3339 with a zone, or a duration ago; a sign that says 'from now', a missing zone, or a time before S3 existed is refused",
 	"not DynamoDB data":           "a fetched version is checked as a DynamoDB item (types, numbers, sets, the key present and matching its object) before it is written into a snapshot",
-	"names in other languages":    "user-given names are quoted and escaped for the language they go into (HiveQL identifiers and strings in athena-ddl)",
+	"names in other languages":    "a user-given name is checked or quoted for the language it goes into: athena-ddl's --table-name must be an Athena name and identifiers are backquoted with backquotes doubled; the import-table command restore prints quotes bucket and prefix for the shell, as JSON",
 	"folders taken for snapshots": "forget removes only files a snapshot is made of (its manifests, the files they list, dynasnap's part names), and a folder with no snapshot file is never taken for an unfinished snapshot",
 	"flags and manifests":         "flags are checked against their ranges and DynamoDB's rules before any request; a manifest's counts and checksums are checked against the files they describe",
 }
