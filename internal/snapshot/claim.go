@@ -149,8 +149,7 @@ func ClaimOutput(ctx context.Context, out store.Store, spec OutputSpec, listed [
 			return nil, busyError(ctx, out, spec)
 		}
 		var prev ClaimRecord
-		if json.Unmarshal(held.Prev, &prev) != nil || prev.ExportID != spec.Record.ExportID ||
-			prev.Shards != spec.Record.Shards || prev.Shard != spec.Record.Shard {
+		if json.Unmarshal(held.Prev, &prev) != nil || !successor(prev, spec.Record) {
 			held.Release()
 			what := "run"
 			if prev.ExportID != "" {
@@ -159,7 +158,8 @@ func ClaimOutput(ctx context.Context, out store.Store, spec OutputSpec, listed [
 			return nil, &outputError{fmt.Sprintf("%s holds the unfinished output of another %s, which stopped without finishing: choose another folder, or remove that one (%s) and rerun",
 				out.URL(""), what, removeHint(out))}
 		}
-		// This very export, left by a run that died: ours to finish.
+		// Left by a run of the same export (or, unsharded, of the same
+		// source) that died: its files are dynasnap's own, ours to clear.
 		c := &Claimed{out: out, spec: spec, held: held}
 		if err := held.Rewrite(ctx, rec); err != nil {
 			held.Release()
@@ -180,6 +180,17 @@ func ClaimOutput(ctx context.Context, out store.Store, spec OutputSpec, listed [
 		}
 		return c, nil
 	}
+}
+
+// successor says whether a run claiming next may take over the folder of
+// a dead run that claimed prev: a rerun of the same export, or (unsharded)
+// any snapshot of the same source, such as the same command rerun without
+// --at. A shard only takes over its own shard of the same run.
+func successor(prev, next ClaimRecord) bool {
+	if prev.Shards != next.Shards || prev.Shard != next.Shard || prev.Source != next.Source {
+		return false
+	}
+	return prev.ExportID == next.ExportID || next.Shards == 0
 }
 
 // someNames is how many names a first look at a folder lists.
