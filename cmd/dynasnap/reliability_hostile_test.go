@@ -472,6 +472,10 @@ func TestReliabilityHostileSweep(t *testing.T) {
 		{"verify", "--segments 0", []string{"--segments"}, []string{"verify", "--snapshot", snap, "--table", noTable, "--segments", "0"}},
 		{"forget", "--keep-last -3", []string{"--keep-"}, []string{"forget", "--snapshots", tmp, "--keep-last", "-3"}},
 		{"backfill", "--table with a slash", []string{"not a DynamoDB table name"}, []string{"backfill", "--table", "a/b", "--dest", "s3://" + src.Bucket + "/x"}},
+		{"backfill", "--read-rate NaN (passes a 'not negative' check)", []string{"finite"}, []string{"backfill", "--table", noTable, "--dest", "s3://" + src.Bucket + "/x", "--read-rate", "NaN"}},
+		{"restore", "--max-wcu Inf", []string{"finite"}, []string{"restore", "--snapshot", snap, "--table", noTable, "--max-wcu", "Inf"}},
+		{"snapshot", "--concurrency 100000000 (a typo: a goroutine and buffer each)", []string{"at most"}, []string{"snapshot", "--source", src.String(), "--out", tmp + "/f5", "--concurrency", "100000000"}},
+		{"verify", "--readers 50000", []string{"at most"}, []string{"verify", "--snapshot", snap, "--table", noTable, "--readers", "50000"}},
 	} {
 		hostileCase(t, flags, tc.area, tc.tried, "usage error, exit 2, before any request", 2, tc.want, tc.args...)
 	}
