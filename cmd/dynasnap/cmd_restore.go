@@ -93,8 +93,6 @@ func cmdRestore(ctx context.Context, a *app, args []string) error {
 	switch {
 	case *table == "":
 		return usageError{"--table is required"}
-	case checkTableName("--table", *table) != nil:
-		return checkTableName("--table", *table)
 	case (*snap != "" && *source != "") || (*changes != "" && (*snap != "" || *source != "")):
 		return usageError{"give exactly one of --snapshot, --source and --changes"}
 	case *snap == "" && *source == "" && *changes == "":
@@ -124,6 +122,10 @@ func cmdRestore(ctx context.Context, a *app, args []string) error {
 	}
 	ks, err := keySchemaFlag(*keySchema)
 	if err != nil {
+		return err
+	}
+	// Last of the flag checks, so a test of another flag may name any table.
+	if err := checkTableName("--table", *table); err != nil {
 		return err
 	}
 	clients, err := loadAWS(ctx, &awsOpts, *workers+planOpts.Fetchers+plan.ListConcurrency+16)
