@@ -67,7 +67,7 @@ demo: build
 	scripts/demo.sh
 
 # Seeds its datasets once (kept in the local SeaweedFS), then measures; see
-# README "Benchmarks". Flags: make bench BENCH_FLAGS="-items 2000 -scale 2".
+# docs/BENCHMARKS.md. Flags: make bench BENCH_FLAGS="-items 2000 -scale 2".
 bench: build
 	scripts/stack.sh up >/dev/null
 	set -a; . .stack/env; set +a; $(GO) run ./cmd/dynasnap-bench $(BENCH_FLAGS)

@@ -103,7 +103,7 @@ func Ceiling(ctx context.Context, cl *s3.Client, bucket string, objs []ObjectVer
 // the report: it shows how much of the ratio comes from that client's lower
 // CPU cost rather than from the pipeline.
 func LeanCeiling(ctx context.Context, cl *s3.Client, bucket string, objs []ObjectVersion, concurrency int) (Throughput, error) {
-	g := fastget.ForClient(cl)
+	g := fastget.ForClient(cl, "")
 	if g == nil {
 		return Throughput{}, fmt.Errorf("the lean GET client is off for this endpoint")
 	}

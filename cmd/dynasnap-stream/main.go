@@ -14,6 +14,12 @@
 //	                       it is always read on a cold start and stored when it changed)
 //	DYNASNAP_RECORD_DEFINITION  "false" turns off recording the table's definition
 //	DYNASNAP_EXPECTED_BUCKET_OWNER  account ID that must own the bucket (x-amz-expected-bucket-owner)
+//	DYNASNAP_LAYOUT        "items" (default): one object version per change; "journal": one
+//	                       segment object per batch (docs/DESIGN.md §2.9, §10)
+//	DYNASNAP_JOURNAL_LAG   with the journal layout, the longest delay from a change to its
+//	                       segment's store the deployment allows (batching window plus retries),
+//	                       a Go duration of at least 1s (default 5m); recorded in the journal, it is
+//	                       how long a snapshot at T waits before it reads
 //	DYNASNAP_LOG_LEVEL     debug, info (default), warn, error; AWS_LAMBDA_LOG_LEVEL also works
 //
 // S3 and DynamoDB endpoints, region and credentials come the standard AWS
@@ -26,6 +32,7 @@
 package main
 
 import (
+	"cmp"
 	"context"
 	"fmt"
 	"log/slog"
@@ -37,6 +44,7 @@ import (
 	"github.com/aws/aws-lambda-go/lambda"
 
 	"github.com/dynasnap/dynasnap/internal/awsconf"
+	"github.com/dynasnap/dynasnap/internal/journal"
 	"github.com/dynasnap/dynasnap/internal/stream"
 )
 
@@ -65,6 +73,22 @@ func setup(ctx context.Context, log *slog.Logger) (*stream.Handler, error) {
 		}
 		cfg.Concurrency = n
 	}
+	switch s := os.Getenv("DYNASNAP_LAYOUT"); s {
+	case "", stream.LayoutItems, stream.LayoutJournal:
+		cfg.Layout = s
+	default:
+		return nil, fmt.Errorf("DYNASNAP_LAYOUT=%q is neither %q nor %q", s, stream.LayoutItems, stream.LayoutJournal)
+	}
+	if s := os.Getenv("DYNASNAP_JOURNAL_LAG"); s != "" {
+		d, err := time.ParseDuration(s)
+		if err != nil || d < time.Second {
+			return nil, fmt.Errorf("DYNASNAP_JOURNAL_LAG=%q is not a duration of at least 1s (e.g. 300s)", s)
+		}
+		cfg.JournalLag = d
+	}
+	if cfg.Layout == stream.LayoutJournal && cfg.JournalLag == 0 {
+		cfg.JournalLag = journal.DefaultLag
+	}
 	if s := os.Getenv("DYNASNAP_DEFINITION_EVERY"); s != "" {
 		d, err := time.ParseDuration(s)
 		if err != nil || d <= 0 {
@@ -82,7 +106,8 @@ func setup(ctx context.Context, log *slog.Logger) (*stream.Handler, error) {
 	}
 	cfg.Tool = "dynasnap-stream"
 	log.Info("dynasnap-stream starting", "bucket", cfg.Bucket, "prefix", cfg.Prefix, "table", cfg.Table,
-		"concurrency", cfg.Concurrency, "skip_applied", cfg.SkipApplied, "record_definition", record)
+		"concurrency", cfg.Concurrency, "skip_applied", cfg.SkipApplied, "record_definition", record,
+		"layout", cmp.Or(cfg.Layout, stream.LayoutItems), "journal_lag", cfg.JournalLag.String())
 	s3c, err := clients.S3For(ctx, cfg.Bucket)
 	if err != nil {
 		return nil, err

@@ -2,11 +2,13 @@ package main
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"time"
 
 	"github.com/dynasnap/dynasnap/internal/awsconf"
 	"github.com/dynasnap/dynasnap/internal/backfill"
+	"github.com/dynasnap/dynasnap/internal/journal"
 	"github.com/dynasnap/dynasnap/internal/layout"
 )
 
@@ -19,7 +21,6 @@ func cmdBackfill(ctx context.Context, a *app, args []string) error {
   dynasnap backfill --table Orders --dest s3://my-backups/dynamodb --read-rate 200 --checkpoint orders.backfill.json`)
 	opts := backfill.Options{}
 	var dest string
-	var quiet bool
 	fs.StringVar(&opts.Table, "table", "", "the DynamoDB table to copy (required)")
 	fs.StringVar(&dest, "dest", "", "backup location s3://BUCKET/PREFIX, as the stream writer's DYNASNAP_BUCKET/DYNASNAP_PREFIX; items go to PREFIX/TABLE/ (required)")
 	fs.IntVar(&opts.Segments, "segments", 8, "parallel Scan segments")
@@ -28,7 +29,9 @@ func cmdBackfill(ctx context.Context, a *app, args []string) error {
 	fs.Int32Var(&opts.PageSize, "page-size", 0, "items per Scan page (0: DynamoDB's 1 MB pages)")
 	fs.StringVar(&opts.Checkpoint, "checkpoint", "", "file recording each segment's progress; rerun with the same file to resume")
 	fs.BoolVar(&opts.Overwrite, "overwrite", false, "write items whose object already exists (default: keep the version the stream wrote)")
-	fs.BoolVar(&quiet, "quiet", false, "no progress on stderr")
+	layoutFlag := fs.String("layout", "auto", "items: one object per item; journal: a journal base (docs/DESIGN.md §10); auto: journal when the table folder holds a journal (journal/journal.json), else items")
+	fs.DurationVar(&opts.JournalLag, "journal-lag", 0, "with --layout journal on a folder that holds no journal yet: the lag to record for it (default "+journal.DefaultLag.String()+"; the stream writer's DYNASNAP_JOURNAL_LAG should match)")
+	a.opts.Add(fs)
 	var awsOpts awsconf.Options
 	awsOpts.AddFlags(fs)
 	if err := parse(fs, args); err != nil {
@@ -46,6 +49,9 @@ func cmdBackfill(ctx context.Context, a *app, args []string) error {
 	if opts.Segments < 1 || opts.Segments > 1000000 || opts.Concurrency < 1 || opts.ReadRate < 0 || opts.PageSize < 0 {
 		return usageError{"--segments and --concurrency must be positive, --read-rate and --page-size not negative"}
 	}
+	if *layoutFlag != "auto" && *layoutFlag != "items" && *layoutFlag != "journal" {
+		return usageError{fmt.Sprintf("--layout %q: want items, journal or auto", *layoutFlag)}
+	}
 	loc, err := layout.ParseS3URL(dest)
 	if err != nil {
 		return usageError{err.Error()}
@@ -55,15 +61,30 @@ func cmdBackfill(ctx context.Context, a *app, args []string) error {
 	if err != nil {
 		return err
 	}
-	if !quiet {
-		opts.Progress = func(s backfill.Stats) { fmt.Fprintf(a.stderr, "backfill %s: %s\n", opts.Table, progressLine(s)) }
+	if !a.opts.Quiet {
+		opts.Progress = func(s backfill.Stats) { a.term.SetStatus(fmt.Sprintf("backfill %s: %s", opts.Table, progressLine(s))) }
 	}
 	opts.Tool = "dynasnap " + version()
 	s3c, err := clients.Source().S3For(ctx, opts.Dest.Bucket)
 	if err != nil {
 		return err
 	}
+	jb := &journal.S3Bucket{Client: s3c, Bucket: opts.Dest.Bucket}
+	switch *layoutFlag {
+	case "journal":
+		opts.Journal = jb
+	case "items":
+	case "auto":
+		tableDir := layout.TableLocation(loc.Bucket, loc.Prefix, opts.Table).Dir()
+		switch _, err := journal.ReadDescriptor(ctx, jb, tableDir); {
+		case err == nil:
+			opts.Journal = jb
+		case !errors.Is(err, journal.ErrNoJournal):
+			return err
+		}
+	}
 	st, err := backfill.Run(ctx, clients.DynamoDB(), s3c, opts)
+	a.term.ClearStatus()
 	if err != nil && st.Scanned == 0 && st.Written == 0 {
 		// Stopped before it started (no table, no bucket): the counts
 		// would only hide the reason.
@@ -76,6 +97,9 @@ func cmdBackfill(ctx context.Context, a *app, args []string) error {
 		return fmt.Errorf("backfill %s: %s: %w", opts.Table, progressLine(st), err)
 	}
 	fmt.Fprintf(a.stdout, "backfilled %s into %s: %s\n", opts.Table, layout.TableLocation(loc.Bucket, loc.Prefix, opts.Table), progressLine(st))
+	if !st.Base.IsZero() {
+		fmt.Fprintf(a.stdout, "journal base at %s: %d items (exact from when the Scan ended)\n", st.Base.Format(time.RFC3339Nano), st.BaseItems)
+	}
 	fmt.Fprintf(a.stdout, "table definition: %s\n", st.Definition)
 	return nil
 }

@@ -48,7 +48,7 @@ func cmdDiff(ctx context.Context, a *app, args []string) error {
 	planOpts.AddFlags(fs, "fetchers", 128)
 	var sel filter.Options
 	sel.AddFlags(fs, "list only changes whose old or new image is an item")
-	quiet := fs.Bool("quiet", false, "no progress and no summary on stderr")
+	a.opts.Add(fs)
 	var awsOpts awsconf.Options
 	awsOpts.AddFlags(fs)
 	if err := parse(fs, args); err != nil {
@@ -99,7 +99,7 @@ func cmdDiff(ctx context.Context, a *app, args []string) error {
 	if err != nil {
 		return err
 	}
-	hs, _, err := openSource(ctx, clients, a.stderr, *quiet, &timeOpts, src, history.At{Flag: "--from", T: t1}, history.At{Flag: "--to", T: t2})
+	hs, _, err := openSource(ctx, clients, a.out, &timeOpts, src, history.At{Flag: "--from", T: t1}, history.At{Flag: "--to", T: t2})
 	if err != nil {
 		return err
 	}
@@ -119,7 +119,7 @@ func cmdDiff(ctx context.Context, a *app, args []string) error {
 	}
 	listed := &progress.Counter{Name: "versions listed"}
 	opts.Listed = listed
-	rep := progress.New(a.stderr, *quiet, listed)
+	rep := progress.New(a.term, a.opts.Quiet, listed)
 	rep.Start(ctx)
 	var st *diff.Stats
 	where := ""
@@ -144,16 +144,14 @@ func cmdDiff(ctx context.Context, a *app, args []string) error {
 	if err != nil {
 		return err
 	}
-	if !*quiet {
-		filtered := ""
-		if opts.Filter != nil {
-			filtered = fmt.Sprintf("; %d changes filtered out", st.Filtered)
-		}
-		fmt.Fprintf(a.stderr, "diff of %s over [%s, %s): %d inserted, %d modified, %d removed, of %d keys (%d rewritten unchanged, not listed%s)\n",
-			src, t1.UTC().Format(time.RFC3339Nano), t2.UTC().Format(time.RFC3339Nano), st.Inserted, st.Modified, st.Removed, st.Keys, st.Rewritten, filtered)
-		if where != "" {
-			fmt.Fprintf(a.stderr, "incremental export of %d changes -> %s\n", st.Lines, where)
-		}
+	filtered := ""
+	if opts.Filter != nil {
+		filtered = fmt.Sprintf("; %d changes filtered out", st.Filtered)
+	}
+	a.out.Printf("diff of %s over [%s, %s): %d inserted, %d modified, %d removed, of %d keys (%d rewritten unchanged, not listed%s)",
+		src, t1.UTC().Format(time.RFC3339Nano), t2.UTC().Format(time.RFC3339Nano), st.Inserted, st.Modified, st.Removed, st.Keys, st.Rewritten, filtered)
+	if where != "" {
+		a.out.Printf("incremental export of %d changes -> %s", st.Lines, where)
 	}
 	return nil
 }

@@ -2,10 +2,8 @@ package main
 
 import (
 	"context"
-	"encoding/json"
 	"errors"
 	"fmt"
-	"io"
 	"os"
 	"os/exec"
 	"strings"
@@ -76,8 +74,8 @@ func cmdDrill(ctx context.Context, a *app, args []string) error {
 	readers := fs.Int("readers", 4, "snapshot data files read at once")
 	segments := fs.Int("segments", 8, "verify's parallel Scan segments")
 	keepTable := fs.Bool("keep-table", false, "do not delete the scratch table at the end (for a look after a failure); its name is printed")
-	quiet := fs.Bool("quiet", false, "no progress and no summary on stderr")
-	jsonOut := fs.Bool("json", false, "print the report as JSON on stdout (on failure too): figures in seconds and as text, pass/fail and reasons")
+	a.opts.Add(fs)
+	a.opts.AddJSON(fs)
 	afterRestore := fs.String("after-restore", "", "run this shell command after the restore, before verify, with DYNASNAP_DRILL_TABLE set to the scratch table's name; a non-zero exit fails the drill (to drill the drill: a command that changes an item must make it fail)")
 	var awsOpts awsconf.Options
 	awsOpts.AddFlags(fs)
@@ -127,11 +125,7 @@ func cmdDrill(ctx context.Context, a *app, args []string) error {
 		}
 	}
 
-	var logw io.Writer = a.stderr
-	if *quiet {
-		logw = io.Discard
-	}
-	d := &drillRun{a: a, json: *jsonOut, quiet: *quiet, log: logw}
+	d := &drillRun{a: a, json: a.opts.JSON, quiet: a.opts.Quiet, log: a.out}
 	clients, err := loadAWS(ctx, &awsOpts, *workers+*segments+*readers+256+16)
 	if err != nil {
 		return d.finish(nil, err)
@@ -156,12 +150,12 @@ func cmdDrill(ctx context.Context, a *app, args []string) error {
 	written := &progress.Counter{Name: "items restored"}
 	read := &progress.Counter{Name: "snapshot items verified"}
 	scanned := &progress.Counter{Name: "table items scanned"}
-	rep := progress.New(a.stderr, *quiet, written, read, scanned)
+	rep := progress.New(a.term, a.opts.Quiet, written, read, scanned)
 	rep.Start(ctx)
 	r, err := drill.Run(ctx, s, drill.Options{DynamoDB: clients.DynamoDB(), TablePrefix: *prefix, KeySchema: ks,
 		Workers: *workers, MaxWCU: *maxWCU, Readers: *readers, Segments: *segments, MaxRPO: *maxRPO, MaxRTO: *maxRTO,
 		Definition: def, Overrides: tdf.overrides(regionOf(clients.DynamoDB())), KeepExpired: tdf.keepExpired,
-		KeepTable: *keepTable, Log: logw, Written: written, Read: read, Scanned: scanned, AfterRestore: a.shellHook(*afterRestore, "--after-restore")})
+		KeepTable: *keepTable, Log: d.log, Written: written, Read: read, Scanned: scanned, AfterRestore: a.shellHook(*afterRestore, "--after-restore")})
 	rep.Stop()
 	r.SnapshotTaken, r.UnfinishedSkipped = extra.taken, extra.unfinished
 	r.HistoryHorizon = drillHorizon(ctx, clients.Source(), s.Summary.Dynasnap.Source)
@@ -171,7 +165,7 @@ func cmdDrill(ctx context.Context, a *app, args []string) error {
 type drillRun struct {
 	a           *app
 	json, quiet bool
-	log         io.Writer
+	log         *printer
 }
 
 // drillExtra is what choosing the snapshot adds to the report.
@@ -195,7 +189,7 @@ func (d *drillRun) finish(r *drill.Report, err error) error {
 		r.WriteText(d.a.stderr)
 	}
 	if d.json {
-		enc := json.NewEncoder(d.a.stdout)
+		enc := d.a.out.JSONEncoder()
 		enc.SetIndent("", "  ")
 		if jerr := enc.Encode(r); jerr != nil && err == nil {
 			err = jerr
@@ -234,10 +228,10 @@ func (d *drillRun) newest(ctx context.Context, clients *awsconf.Clients, folder 
 	if err != nil {
 		return nil, extra, err
 	}
-	fmt.Fprintf(d.log, "finished snapshots under %s: %d; the newest is %s (at %s)\n", parent.URL(""), f.Finished,
+	d.log.Printf("finished snapshots under %s: %d; the newest is %s (at %s)", parent.URL(""), f.Finished,
 		f.Snapshot.Store.URL(""), f.Snapshot.Summary.ExportTime.UTC().Format(time.RFC3339))
 	for _, u := range f.Unfinished {
-		fmt.Fprintf(d.log, "skipped %s: unfinished (no %s)\n", u, snapshot.SummaryName)
+		d.log.Printf("skipped %s: unfinished (no %s)", u, snapshot.SummaryName)
 	}
 	return f.Snapshot, extra, nil
 }
@@ -247,14 +241,14 @@ func (d *drillRun) newest(ctx context.Context, clients *awsconf.Clients, folder 
 func (d *drillRun) takeSnapshot(ctx context.Context, clients *awsconf.Clients, src layout.Location, out, folder string) (*snapshot.Snapshot, drillExtra, error) {
 	var extra drillExtra
 	now, _ := history.Resolve("", time.Now())
-	hs, _, err := openSource(ctx, clients, d.a.stderr, d.quiet, &history.TimeOptions{}, src, history.At{Flag: "the snapshot time", T: now})
+	hs, _, err := openSource(ctx, clients, d.a.out, &history.TimeOptions{}, src, history.At{Flag: "the snapshot time", T: now})
 	if err != nil {
 		return nil, extra, err
 	}
 	defer hs.Close()
 	listed := &progress.Counter{Name: "versions listed"}
 	fetched := &progress.Counter{Name: "items fetched"}
-	rep := progress.New(d.a.stderr, d.quiet, listed, fetched)
+	rep := progress.New(d.a.term, d.quiet, listed, fetched)
 	rep.Start(ctx)
 	t, err := drill.TakeSnapshot(ctx, hs, drill.TakeOptions{Source: src, Out: out, Folder: folder, Tool: "dynasnap " + version(),
 		Open: func(url string) (store.Store, error) { return store.Open(clients, url, store.Options{}) },

@@ -2,7 +2,6 @@ package main
 
 import (
 	"context"
-	"encoding/json"
 	"fmt"
 	"os"
 	"strings"
@@ -47,8 +46,8 @@ func cmdForget(ctx context.Context, a *app, args []string) error {
 	within := fs.String("keep-within", "", "keep every snapshot within this of the newest: e.g. 7d, 1m (a month), 1y6m, 36h")
 	keepUnfinished := fs.Duration("keep-unfinished", forget.DefaultKeepUnfinished, "leave a folder without manifest-summary.json alone until this long after its last write")
 	dryRun := fs.Bool("dry-run", false, "remove nothing: list what would go, and why each kept snapshot is kept")
-	quiet := fs.Bool("quiet", false, "no summary on stderr")
-	jsonOut := fs.Bool("json", false, "print the decisions as JSON on stdout")
+	a.opts.Add(fs)
+	a.opts.AddJSON(fs)
 	var awsOpts awsconf.Options
 	awsOpts.AddFlags(fs)
 	if err := parse(fs, args); err != nil {
@@ -87,11 +86,11 @@ func cmdForget(ctx context.Context, a *app, args []string) error {
 	}
 	rep, err := forget.Run(ctx, parent, forget.Options{Policy: p, KeepUnfinished: *keepUnfinished, DryRun: *dryRun, Now: time.Now(),
 		Open: func(url string) (store.Store, error) { return store.Open(clients, url, store.Options{}) }})
-	if rep != nil && !*quiet {
+	if rep != nil && !a.opts.Quiet {
 		writeForget(a, rep)
 	}
-	if rep != nil && *jsonOut {
-		enc := json.NewEncoder(a.stdout)
+	if rep != nil && a.opts.JSON {
+		enc := a.out.JSONEncoder()
 		enc.SetIndent("", "  ")
 		if jerr := enc.Encode(rep); jerr != nil && err == nil {
 			err = jerr

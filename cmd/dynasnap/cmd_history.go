@@ -2,7 +2,6 @@ package main
 
 import (
 	"context"
-	"encoding/json"
 	"fmt"
 	"strings"
 	"time"
@@ -23,7 +22,8 @@ func cmdHistory(ctx context.Context, a *app, args []string) error {
 	fs := newFlags(a, "history", "history --source s3://BUCKET/PREFIX/TABLE --key KEY [flags]", historyExamples)
 	source := fs.String("source", "", "the table's backup folder s3://BUCKET/PREFIX/TABLE (required)")
 	key := fs.String("key", "", `the item's key attributes as DynamoDB JSON, e.g. '{"pk":{"S":"a"}}' (required)`)
-	jsonOut := fs.Bool("json", false, "one JSON object per version on stdout, with its full image")
+	a.opts.Add(fs)
+	a.opts.AddJSON(fs)
 	var awsOpts awsconf.Options
 	awsOpts.AddFlags(fs)
 	if err := parse(fs, args); err != nil {
@@ -64,8 +64,8 @@ func cmdHistory(ctx context.Context, a *app, args []string) error {
 	if len(vs) == 0 {
 		return fmt.Errorf("no versions of %s in %s (object %s): check that the key names every key attribute with the table's types", ck, src, objectKey)
 	}
-	if *jsonOut {
-		enc := json.NewEncoder(a.stdout)
+	if a.opts.JSON {
+		enc := a.out.JSONEncoder()
 		enc.SetEscapeHTML(false)
 		for _, v := range vs {
 			if err := enc.Encode(v); err != nil {

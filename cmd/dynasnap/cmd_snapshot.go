@@ -2,7 +2,6 @@ package main
 
 import (
 	"context"
-	"encoding/json"
 	"fmt"
 	"path/filepath"
 	"strings"
@@ -59,6 +58,10 @@ type snapshotReport struct {
 	Shard                   *int                `json:"shard,omitempty"`
 	Shards                  int                 `json:"shards,omitempty"`
 	HistoryWarnings         []string            `json:"historyWarnings,omitempty"`
+	// A journal's (docs/DESIGN.md §10): objects read, and changes stored
+	// too late to count at exportTime.
+	JournalObjects int64 `json:"journalObjects"`
+	LateChanges    int64 `json:"lateChanges"`
 }
 
 func cmdSnapshot(ctx context.Context, a *app, args []string) error {
@@ -80,8 +83,8 @@ func cmdSnapshot(ctx context.Context, a *app, args []string) error {
 	var sel filter.Options
 	sel.AddFlags(fs, "keep only items")
 	skipBad := fs.Bool("skip-bad-objects", false, "skip versions that are not readable DynamoDB items (corrupt, empty, over 400 KB, archived) and list them in the summary, instead of stopping")
-	quiet := fs.Bool("quiet", false, "no progress and no summary line on stderr")
-	jsonOut := fs.Bool("json", false, "print a machine-readable summary as JSON on stdout")
+	a.opts.Add(fs)
+	a.opts.AddJSON(fs)
 	var awsOpts awsconf.Options
 	awsOpts.AddFlags(fs)
 	if err := parse(fs, args); err != nil {
@@ -141,14 +144,14 @@ func cmdSnapshot(ctx context.Context, a *app, args []string) error {
 		return err
 	}
 	defer hs.Close()
+	journalWait(a.out, hs, &timeOpts)
 	// The source's checks go beside the first listing pages (snapshot
-	// writes nothing before they pass), so their messages share stderr
-	// with the progress reporter.
-	errw := progress.Locked(a.stderr)
+	// writes nothing before they pass): their warnings come while the
+	// progress line is up, and the terminal keeps the two apart.
 	var historyWarnings []string
 	runOpts.Preflight = func(ctx context.Context) error {
 		var err error
-		historyWarnings, err = checkSource(ctx, errw, *quiet, &timeOpts, hs, src, history.At{Flag: "--at", T: atTime})
+		historyWarnings, err = checkSource(ctx, a.out, &timeOpts, hs, src, history.At{Flag: "--at", T: atTime})
 		return err
 	}
 	match, desc, err := sel.Build(func() (string, error) {
@@ -166,7 +169,9 @@ func cmdSnapshot(ctx context.Context, a *app, args []string) error {
 	listed := &progress.Counter{Name: "versions listed"}
 	fetched := &progress.Counter{Name: "items fetched"}
 	written := &progress.Counter{Name: "written", Unit: "bytes"}
-	rep := progress.New(errw, *quiet, listed, fetched, written)
+	rep := progress.New(a.term, a.opts.Quiet, listed, fetched, written)
+	a.out.Verbosef("listing %s at %s: %d ranges, %d listings and %d fetches at most at once", src, atTime.UTC().Format(time.RFC3339Nano),
+		plan.Ranges, plan.ListConcurrency, planOpts.Fetchers)
 	rep.Start(ctx)
 	runOpts.Concurrency, runOpts.ListConcurrency, runOpts.Ranges, runOpts.MaxKeys = planOpts.Fetchers, plan.ListConcurrency, plan.Ranges, plan.PageSize
 	runOpts.Base, runOpts.Shard, runOpts.Shards = baseSnap, plan.Shard, plan.Shards
@@ -183,35 +188,40 @@ func cmdSnapshot(ctx context.Context, a *app, args []string) error {
 		where, _ = filepath.Abs(where)
 	}
 	stamp := atTime.UTC().Format(time.RFC3339Nano)
-	if !*quiet && plan.Shards > 0 {
-		fmt.Fprintf(a.stderr, "shard %d/%d of %s at %s: %d items in %.1fs; run 'dynasnap snapshot commit --out %s' when all shards are done\n",
+	p := a.out
+	if res.Items == 0 && (res.OldestVersion.IsZero() || atTime.Before(res.OldestVersion)) {
+		p.Warnf("%s has no version at or before %s (oldest: %s); the snapshot is empty",
+			src, atTime.UTC().Format(time.RFC3339), history.FormatTime(res.OldestVersion))
+	}
+	if res.Late > 0 {
+		p.Warnf("%d changes made by %s were stored later than the journal's lag allows and are left out of it: they count from their store time less the lag (docs/JOURNAL.md)",
+			res.Late, atTime.UTC().Format(time.RFC3339))
+	}
+	for _, b := range res.BadObjects {
+		p.Warnf("skipped bad object s3://%s/%s version %s: %s", src.Bucket, b.Key, b.VersionID, b.Reason)
+	}
+	if plan.Shards > 0 {
+		p.Printf("shard %d/%d of %s at %s: %d items in %.1fs; run 'dynasnap snapshot commit --out %s' when all shards are done",
 			plan.Shard, plan.Shards, src, stamp, res.Items, secs, dest.URL(""))
-	} else if !*quiet {
-		if res.Items == 0 && (res.OldestVersion.IsZero() || atTime.Before(res.OldestVersion)) {
-			fmt.Fprintf(a.stderr, "warning: %s has no version at or before %s (oldest: %s); the snapshot is empty\n",
-				src, atTime.UTC().Format(time.RFC3339), history.FormatTime(res.OldestVersion))
-		}
-		fmt.Fprintf(a.stderr, "snapshot of %s at %s: %d items from %d versions (%d newer than %s, left out) in %.1fs (%.0f items/s), %d data files, %.1f MB -> %s\n",
+	} else {
+		p.Printf("snapshot of %s at %s: %d items from %d versions (%d newer than %s, left out) in %.1fs (%.0f items/s), %d data files, %.1f MB -> %s",
 			src, stamp, res.Items, res.VersionsListed, res.VersionsNewer, stamp, secs, float64(res.Items)/secs,
 			res.DataFiles, float64(res.BytesWritten)/1e6, where)
 		if d := res.Definition; d != nil && d.Def != nil {
-			fmt.Fprintf(a.stderr, "table definition: the version of %s (%s), in %s\n",
+			p.Printf("table definition: the version of %s (%s), in %s",
 				d.From.LastModified.UTC().Format(time.RFC3339), d.From.VersionID, snapshot.DefinitionName)
 		} else if d != nil {
-			fmt.Fprintf(a.stderr, "no table definition in the snapshot: %s\n", d.Missing(src, atTime))
-		}
-		for _, b := range res.BadObjects {
-			fmt.Fprintf(a.stderr, "skipped bad object s3://%s/%s version %s: %s\n", src.Bucket, b.Key, b.VersionID, b.Reason)
+			p.Printf("no table definition in the snapshot: %s", d.Missing(src, atTime))
 		}
 		if m := runOpts.Parquet.Misses; m != nil && m.Load() > 0 {
-			fmt.Fprintf(a.stderr, "parquet: %d values did not fit their column's type and are NULL there (whole in the item column); see %s\n",
+			p.Printf("parquet: %d values did not fit their column's type and are NULL there (whole in the item column); see %s",
 				m.Load(), snapshot.SchemaName)
 		}
 		if baseSnap != nil {
-			fmt.Fprintf(a.stderr, "incremental: %d items copied from the base, %d fetched\n", res.Reused, res.Fetched)
+			p.Printf("incremental: %d items copied from the base, %d fetched", res.Reused, res.Fetched)
 		}
 	}
-	if !*jsonOut {
+	if !a.opts.JSON {
 		return nil
 	}
 	r := snapshotReport{Snapshot: where, Source: src.String(), ExportTime: stamp,
@@ -220,12 +230,13 @@ func cmdSnapshot(ctx context.Context, a *app, args []string) error {
 		BytesWritten: res.BytesWritten, DataFiles: res.DataFiles, Seconds: secs,
 		ItemsPerSecond: float64(res.Items) / secs, VersionsListedPerSecond: float64(res.VersionsListed) / secs,
 		OldestVersion: history.FormatTime(res.OldestVersion), GetObjectRequests: res.Fetched, ReusedFromBase: res.Reused,
-		SkippedObjects: res.BadObjects, FilteredOut: res.Filtered, HistoryWarnings: historyWarnings}
+		SkippedObjects: res.BadObjects, FilteredOut: res.Filtered, HistoryWarnings: historyWarnings,
+		JournalObjects: res.JournalObjects, LateChanges: res.Late}
 	if r.SkippedObjects == nil {
 		r.SkippedObjects = []history.BadObject{}
 	}
 	if plan.Shards > 0 {
 		r.Shard, r.Shards = &plan.Shard, plan.Shards
 	}
-	return json.NewEncoder(a.stdout).Encode(r)
+	return a.out.JSON(r)
 }

@@ -2,7 +2,6 @@ package main
 
 import (
 	"context"
-	"fmt"
 
 	"github.com/dynasnap/dynasnap/internal/awsconf"
 	"github.com/dynasnap/dynasnap/internal/snapshot"
@@ -16,7 +15,7 @@ const commitExamples = `  # four machines each ran one shard into the same folde
 func cmdSnapshotCommit(ctx context.Context, a *app, args []string) error {
 	fs := newFlags(a, "snapshot commit", "snapshot commit --out DEST", commitExamples)
 	out := fs.String("out", "", "the folder the shards wrote into (required)")
-	quiet := fs.Bool("quiet", false, "no summary line")
+	a.opts.Add(fs)
 	var awsOpts awsconf.Options
 	awsOpts.AddFlags(fs)
 	if err := parse(fs, args); err != nil {
@@ -37,8 +36,6 @@ func cmdSnapshotCommit(ctx context.Context, a *app, args []string) error {
 	if err != nil {
 		return err
 	}
-	if !*quiet {
-		fmt.Fprintf(a.stderr, "committed %s: %d items in %d data files at %s\n", dest.URL(""), sum.ItemCount, sum.Dynasnap.DataFiles, sum.ExportTime.Format("2006-01-02T15:04:05Z07:00"))
-	}
+	a.out.Printf("committed %s: %d items in %d data files at %s", dest.URL(""), sum.ItemCount, sum.Dynasnap.DataFiles, sum.ExportTime.Format("2006-01-02T15:04:05Z07:00"))
 	return nil
 }

@@ -2,7 +2,6 @@ package main
 
 import (
 	"context"
-	"encoding/json"
 	"fmt"
 	"time"
 
@@ -35,8 +34,8 @@ func cmdVerify(ctx context.Context, a *app, args []string) error {
 	examples := fs.Int("examples", 10, "keys shown of each kind of difference")
 	skipDef := fs.Bool("skip-definition", false, "compare the items only, not the table's definition with the snapshot's table-definition.json (for a table restored with --billing-mode or the like)")
 	eventual := fs.Bool("eventually-consistent", false, "scan with eventually consistent reads (half the read cost; may miss the latest writes)")
-	quiet := fs.Bool("quiet", false, "no progress on stderr")
-	jsonOut := fs.Bool("json", false, "print the report as JSON on stdout instead of text")
+	a.opts.Add(fs)
+	a.opts.AddJSON(fs)
 	var awsOpts awsconf.Options
 	awsOpts.AddFlags(fs)
 	if err := parse(fs, args); err != nil {
@@ -80,7 +79,7 @@ func cmdVerify(ctx context.Context, a *app, args []string) error {
 	read := &progress.Counter{Name: "snapshot items read"}
 	read.SetTotal(s.Summary.ItemCount)
 	scanned := &progress.Counter{Name: "table items scanned"}
-	rep := progress.New(a.stderr, *quiet, read, scanned)
+	rep := progress.New(a.term, a.opts.Quiet, read, scanned)
 	rep.Start(ctx)
 	r, err := verify.Run(ctx, s, ddb, verify.Options{Table: *table, Schema: ks, Segments: *segments, Readers: *readers,
 		Examples: *examples, EventualRead: *eventual, Read: read, Scanned: scanned, Expired: expired})
@@ -93,8 +92,8 @@ func cmdVerify(ctx context.Context, a *app, args []string) error {
 			return err
 		}
 	}
-	if *jsonOut {
-		if err := json.NewEncoder(a.stdout).Encode(r); err != nil {
+	if a.opts.JSON {
+		if err := a.out.JSON(r); err != nil {
 			return err
 		}
 	} else {

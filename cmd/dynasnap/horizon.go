@@ -1,12 +1,8 @@
 package main
 
 import (
-	"bytes"
 	"cmp"
 	"context"
-	"fmt"
-	"io"
-	"strings"
 	"sync"
 	"time"
 
@@ -19,18 +15,15 @@ import (
 
 // checkHorizon is the lifecycle horizon check (docs/DESIGN.md §3) of a
 // command that reads src's history at the given times: an error for a time
-// beyond it (unless --allow-partial-history), and the warnings, written to
-// w (stderr) unless quiet and returned for --json.
-func checkHorizon(ctx context.Context, w io.Writer, quiet bool, o *history.TimeOptions, hs history.Source, src layout.Location, times ...history.At) ([]string, error) {
+// beyond it (unless --allow-partial-history), and the warnings, printed
+// (a warning prints even with --quiet) and returned for --json.
+func checkHorizon(ctx context.Context, p *printer, o *history.TimeOptions, hs history.Source, src layout.Location, times ...history.At) ([]string, error) {
 	_, warns, err := o.CheckHorizon(ctx, hs, src.Prefix, times...)
 	if err != nil {
 		return nil, err
 	}
 	for _, m := range warns {
-		// A read beyond the horizon is loud even with --quiet.
-		if !quiet || strings.HasPrefix(m, history.PartialPrefix) {
-			fmt.Fprintf(w, "warning: %s\n", m)
-		}
+		p.Warnf("%s", m)
 	}
 	return warns, nil
 }
@@ -44,14 +37,14 @@ func noteHorizon(ctx context.Context, a *app, hs history.Source, src layout.Loca
 		return err
 	}
 	for _, w := range warns {
-		fmt.Fprintf(a.stderr, "warning: %s\n", w)
+		a.out.Warnf("%s", w)
 	}
 	if t, rule := h.Oldest(); !t.IsZero() {
-		fmt.Fprintf(a.stderr, "note: %s may have expired versions replaced before %s: the list is complete only from then on\n", rule, history.FormatTime(t))
+		a.out.Printf("note: %s may have expired versions replaced before %s: the list is complete only from then on", rule, history.FormatTime(t))
 	}
 	for _, l := range h.Limits {
 		if l.Never || !l.Until.IsZero() {
-			fmt.Fprintf(a.stderr, "warning: %s %s\n", l.Rule, l.Why)
+			a.out.Warnf("%s %s", l.Rule, l.Why)
 		}
 	}
 	return nil
@@ -65,11 +58,10 @@ func drillHorizon(ctx context.Context, clients *awsconf.Clients, source string) 
 	if err != nil || src.Prefix == "" {
 		return nil
 	}
-	s3c, err := clients.S3For(ctx, src.Bucket)
+	hs, err := s3source.NewIn(ctx, clients, src.Bucket)
 	if err != nil {
 		return nil
 	}
-	hs := s3source.New(s3c, src.Bucket)
 	defer hs.Close()
 	h, err := history.ReadHorizon(ctx, hs, src.Prefix, time.Now())
 	if err != nil {
@@ -93,35 +85,46 @@ func drillHorizon(ctx context.Context, clients *awsconf.Clients, source string) 
 // §2.4) and checkHorizon. Both run to their end and versioning's error comes
 // first, as when they ran one after the other: the message must not depend
 // on which answered first.
-func checkSource(ctx context.Context, w io.Writer, quiet bool, o *history.TimeOptions, hs *s3source.Source, src layout.Location, times ...history.At) ([]string, error) {
+func checkSource(ctx context.Context, p *printer, o *history.TimeOptions, hs *s3source.Source, src layout.Location, times ...history.At) ([]string, error) {
 	var versioning, horizon error
 	var warns []string
 	var wg sync.WaitGroup
 	// The horizon's warnings wait for versioning's answer: a bucket that
 	// does not exist is one clear error, not a warning about its lifecycle
 	// rules first.
-	var held bytes.Buffer
 	wg.Go(func() { versioning = hs.Check(ctx) })
-	wg.Go(func() { warns, horizon = checkHorizon(ctx, &held, quiet, o, hs, src, times...) })
+	wg.Go(func() { _, warns, horizon = o.CheckHorizon(ctx, hs, src.Prefix, times...) })
 	wg.Wait()
 	if err := cmp.Or(versioning, horizon); err != nil {
 		return nil, err
 	}
-	w.Write(held.Bytes())
+	for _, m := range warns {
+		p.Warnf("%s", m)
+	}
 	return warns, nil
 }
 
 // openSource opens src's bucket in its own region for a command that reads
 // its history at times, once checkSource has passed.
-func openSource(ctx context.Context, clients *awsconf.Clients, w io.Writer, quiet bool, o *history.TimeOptions, src layout.Location, times ...history.At) (*s3source.Source, []string, error) {
+func openSource(ctx context.Context, clients *awsconf.Clients, p *printer, o *history.TimeOptions, src layout.Location, times ...history.At) (*s3source.Source, []string, error) {
 	hs, err := s3source.NewIn(ctx, clients.Source(), src.Bucket)
 	if err != nil {
 		return nil, nil, err
 	}
-	warns, err := checkSource(ctx, w, quiet, o, hs, src, times...)
+	warns, err := checkSource(ctx, p, o, hs, src, times...)
 	if err != nil {
 		hs.Close()
 		return nil, nil, err
 	}
+	journalWait(p, hs, o)
 	return hs, warns, nil
+}
+
+// journalWait sets what a read of a journal allows for the clock skew, and
+// has it say why it waits before it waits out the journal's lag
+// (docs/DESIGN.md §10.4).
+func journalWait(p *printer, hs *s3source.Source, o *history.TimeOptions) {
+	hs.SetJournalWait(history.Skew(o.Skew()), func(until time.Time) {
+		p.Printf("waiting until %s: a journal counts the changes of a time once its writer's lag has passed (docs/JOURNAL.md)", until.UTC().Format(time.RFC3339))
+	})
 }

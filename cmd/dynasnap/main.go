@@ -12,9 +12,13 @@ import (
 	"os/signal"
 	"runtime/pprof"
 	"sort"
+	"strings"
 	"syscall"
 
 	"github.com/spf13/pflag"
+
+	"github.com/dynasnap/dynasnap/internal/awserr"
+	"github.com/dynasnap/dynasnap/internal/termstatus"
 )
 
 // command is one subcommand. run gets the arguments after the command name.
@@ -25,8 +29,17 @@ type command struct {
 
 // app carries what every command writes to; no global state.
 type app struct {
+	// stderr is term once main starts: every line written to it goes
+	// around the status line, so nothing a command prints tears it.
 	stdout, stderr io.Writer
 	commands       map[string]command
+	// term owns stderr; nil until main, which makes one that is not a
+	// terminal unless the caller (func main) made a terminal one.
+	term *termstatus.Terminal
+	// opts are the shared output flags, declared by each command on its
+	// flag set (outputOptions.Add) and read by out and by main on failure.
+	opts outputOptions
+	out  *printer
 }
 
 // usageError makes main print the command's usage and exit 2.
@@ -45,7 +58,8 @@ func (e exitError) Error() string { return e.err.Error() }
 func main() {
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
-	a := &app{stdout: os.Stdout, stderr: os.Stderr}
+	tty, width := termstatus.IsTerminal(os.Stderr)
+	a := &app{stdout: os.Stdout, stderr: os.Stderr, term: termstatus.New(os.Stderr, tty, width)}
 	a.commands = commands()
 	// A CPU profile of a real run is the quickest way to see where time goes.
 	if path := os.Getenv("DYNASNAP_CPUPROFILE"); path != "" {
@@ -64,6 +78,7 @@ func commands() map[string]command {
 	return map[string]command{
 		"athena-ddl": {"print the CREATE EXTERNAL TABLE statement that lets Athena query a snapshot (Parquet or JSON lines)", cmdAthenaDDL},
 		"backfill":   {"copy an existing table into the backup layout (parallel Scan), to seed a late-started stream", cmdBackfill},
+		"compact":    {"merge a change journal's segments into levels and bases, so backups cost per batch and snapshots read bytes", cmdCompact},
 		"diff":       {"the items changed between two times, as incremental-export JSON lines", cmdDiff},
 		"drill":      {"the automated DR test: restore the newest snapshot into a scratch table, verify it, delete it; measure RPO and RTO", cmdDrill},
 		"forget":     {"remove old snapshots from a folder of snapshots by a keep policy (restic's --keep-daily, --keep-weekly, ...)", cmdForget},
@@ -76,6 +91,12 @@ func commands() map[string]command {
 }
 
 func (a *app) main(ctx context.Context, args []string) int {
+	if a.term == nil {
+		a.term = termstatus.New(a.stderr, false, 0)
+	}
+	a.stderr = a.term
+	a.out = &printer{term: a.term, stdout: a.stdout, opts: &a.opts}
+	defer a.term.Flush()
 	if len(args) == 0 || args[0] == "-h" || args[0] == "--help" || args[0] == "help" {
 		if len(args) > 1 {
 			return a.main(ctx, []string{args[1], "--help"})
@@ -94,26 +115,30 @@ func (a *app) main(ctx context.Context, args []string) int {
 	}
 	rest, debug := takeDebug(args[1:])
 	err := cmd.run(ctx, a, rest)
+	if err == nil || errors.Is(err, pflag.ErrHelp) {
+		return 0
+	}
+	// A failure is a line on stderr and, with --json, an object on stdout:
+	// a script reading stdout gets JSON either way. In plain words
+	// (awserr.Text: the resource and what to do, no SDK text); --debug
+	// adds the whole error chain.
+	e, hint := jsonError{Command: args[0], Error: awserr.Text(err), ExitCode: 1}, ""
 	var ue usageError
 	var ee exitError
 	switch {
-	case err == nil:
-		return 0
-	case errors.Is(err, pflag.ErrHelp):
-		return 0
 	case errors.As(err, &ue):
-		fmt.Fprintf(a.stderr, "dynasnap %s: %s\nrun 'dynasnap %s --help' for usage\n", args[0], ue.msg, args[0])
-		return 2
+		e.Error, e.ExitCode, e.Usage = ue.msg, 2, true
+		hint = fmt.Sprintf("run 'dynasnap %s --help' for usage", args[0])
 	case errors.As(err, &ee):
-		printErr(a.stderr, debug, args[0], "", ee.err)
-		return ee.code
+		e.Error, e.ExitCode = awserr.Text(ee.err), ee.code
 	case ctx.Err() != nil:
-		printErr(a.stderr, debug, args[0], "interrupted: ", err)
-		return 130
-	default:
-		printErr(a.stderr, debug, args[0], "", err)
-		return 1
+		e.ExitCode, e.Interrupted = 130, true
 	}
+	if debug {
+		hint = strings.TrimPrefix(hint+"\ndebug: "+err.Error(), "\n")
+	}
+	a.out.fail(a.opts.JSON || jsonRequested(rest), e, hint)
+	return e.ExitCode
 }
 
 func (a *app) usage(w io.Writer) {

@@ -5,12 +5,10 @@ import (
 	"fmt"
 	"os"
 	"strings"
-	"time"
 
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
 	"github.com/spf13/pflag"
 
-	"github.com/dynasnap/dynasnap/internal/restore"
 	"github.com/dynasnap/dynasnap/internal/tabledef"
 )
 
@@ -65,14 +63,6 @@ func (f *tableDefFlags) load() (*tabledef.Definition, error) {
 		return nil, usageError{fmt.Sprintf("--table-definition %s: %v", f.file, err)}
 	}
 	return d, nil
-}
-
-// expiry is the TTL check of a restore with definition d.
-func (f *tableDefFlags) expiry(d *tabledef.Definition) *restore.Expiry {
-	if f.keepExpired || d == nil {
-		return nil
-	}
-	return restore.NewExpiry(d.TTLAttribute(), time.Now())
 }
 
 // describeCreated sums up a table created from a definition.

@@ -150,7 +150,7 @@ func customEndpoint(opts Options, service string) bool {
 func (c *Clients) S3() *s3.Client { return c.s3In(c.Config.Region) }
 
 func (c *Clients) newS3(region string) *s3.Client {
-	cl := s3.NewFromConfig(c.Config, func(o *s3.Options) {
+	return s3.NewFromConfig(c.Config, func(o *s3.Options) {
 		o.Region = region
 		if c.opts.EndpointURL != "" {
 			o.BaseEndpoint = aws.String(c.opts.EndpointURL)
@@ -162,10 +162,6 @@ func (c *Clients) newS3(region string) *s3.Client {
 		o.DisableLogOutputChecksumValidationSkipped = true
 		o.APIOptions = append(o.APIOptions, bucketMiddleware(c.opts.ExpectedBucketOwner, region))
 	})
-	if c.opts.ExpectedBucketOwner != "" {
-		owners.Store(cl, c.opts.ExpectedBucketOwner)
-	}
-	return cl
 }
 
 // DynamoDB returns a DynamoDB client. The SDK reads AWS_ENDPOINT_URL(_DYNAMODB).

@@ -130,17 +130,10 @@ func (c *Clients) s3In(region string) *s3.Client {
 	return cl
 }
 
-// owners records the expected bucket owner of each client built here, so
-// that internal/fastget signs the same header for its lean GETs.
-var owners sync.Map // *s3.Client -> string
-
-// ExpectedBucketOwner is the account every request of client must find
-// owning its bucket ("" for none).
-func ExpectedBucketOwner(client *s3.Client) string {
-	v, _ := owners.Load(client)
-	s, _ := v.(string)
-	return s
-}
+// ExpectedBucketOwner is the account every S3 request of c must find
+// owning its bucket ("" for none): code that sends S3 requests of its own
+// (internal/fastget's lean GETs) signs the same header.
+func (c *Clients) ExpectedBucketOwner() string { return c.opts.ExpectedBucketOwner }
 
 // bucketMiddleware adds x-amz-expected-bucket-owner to every request (in
 // the Build step, so it is signed) and turns the two answers a user cannot

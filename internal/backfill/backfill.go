@@ -18,6 +18,7 @@ import (
 	"golang.org/x/sync/errgroup"
 
 	"github.com/dynasnap/dynasnap/internal/backup"
+	"github.com/dynasnap/dynasnap/internal/journal"
 	"github.com/dynasnap/dynasnap/internal/layout"
 	"github.com/dynasnap/dynasnap/internal/retry"
 	"github.com/dynasnap/dynasnap/internal/tabledef"
@@ -60,6 +61,13 @@ type Options struct {
 	Retries int
 	// Tool is recorded with the table's definition.
 	Tool string
+	// Journal, when set, makes the backfill a journal base (docs/DESIGN.md
+	// §10.8) in this bucket instead of one object per item: each Scan page
+	// a sorted run, merged into the base when every segment is done.
+	Journal journal.Bucket
+	// JournalLag is the lag recorded when the backfill starts the journal
+	// (0: journal.DefaultLag); an existing journal keeps its own.
+	JournalLag time.Duration
 }
 
 // Stats are running totals.
@@ -72,6 +80,9 @@ type Stats struct {
 	SegmentsDone int64
 	TableItems   int64 // DescribeTable's approximate item count
 	Elapsed      time.Duration
+	// Base is the journal base written (zero: none), and BaseItems its items.
+	Base      time.Time
+	BaseItems int64
 	// Definition says what became of the table's definition: "recorded",
 	// "unchanged" (the current version holds it), or why it was not
 	// recorded or only in part (docs/DESIGN.md §2.8).
@@ -89,6 +100,8 @@ type run struct {
 	start   time.Time
 
 	scanned, written, existing, segsDone atomic.Int64
+	baseAt                               time.Time
+	baseItems                            int64
 	mu                                   sync.Mutex
 	capacity                             float64
 	tableItems                           int64
@@ -122,6 +135,11 @@ func Run(ctx context.Context, ddb DynamoAPI, s3c S3API, opts Options) (Stats, er
 		return r.stats(), err
 	}
 	r.cp = cp
+	if opts.Journal != nil {
+		if err := r.startBase(ctx); err != nil {
+			return r.stats(), err
+		}
+	}
 	for seg := range opts.Segments {
 		if cp.Done[seg] {
 			r.segsDone.Add(1)
@@ -136,8 +154,10 @@ func Run(ctx context.Context, ddb DynamoAPI, s3c S3API, opts Options) (Stats, er
 		}
 		g.Go(func() error { return r.segment(gctx, seg) })
 	}
-	err = g.Wait()
-	return r.stats(), err
+	if err = g.Wait(); err != nil || opts.Journal == nil {
+		return r.stats(), err
+	}
+	return r.stats(), r.finishBase(ctx)
 }
 
 // backoff is between retries of a throttled call: the SDK's retryer has
@@ -176,7 +196,7 @@ func (r *run) stats() Stats {
 	defer r.mu.Unlock()
 	return Stats{Scanned: r.scanned.Load(), Written: r.written.Load(), Existing: r.existing.Load(), Capacity: r.capacity,
 		Segments: r.opts.Segments, SegmentsDone: r.segsDone.Load(), TableItems: r.tableItems, Elapsed: time.Since(r.start),
-		Definition: r.definition}
+		Definition: r.definition, Base: r.baseAt, BaseItems: r.baseItems}
 }
 
 func (r *run) reportProgress() (stop func()) {
@@ -227,4 +247,37 @@ func (r *run) recordDefinition(ctx context.Context, s3c S3API) string {
 		return fmt.Sprintf("recorded at s3://%s/%s", loc.Bucket, tabledef.ObjectKey(loc))
 	}
 	return fmt.Sprintf("unchanged at s3://%s/%s", loc.Bucket, tabledef.ObjectKey(loc))
+}
+
+// dir is the table folder, "prefix/table/".
+func (r *run) dir() string { return r.w.Location().Dir() }
+
+// startBase fixes the base's time (a resumed run keeps its own) and makes
+// the table folder a journal if it is not one yet.
+func (r *run) startBase(ctx context.Context) error {
+	// Changes are timed in whole seconds: every change from the Scan's
+	// first second on is after the base, and replayed on top of it.
+	at, err := r.cp.baseAt(r.start.Truncate(time.Second).Add(-time.Second))
+	if err != nil {
+		return err
+	}
+	r.baseAt = at
+	lag := r.opts.JournalLag
+	if lag <= 0 {
+		lag = journal.DefaultLag
+	}
+	return journal.CreateDescriptor(ctx, r.opts.Journal, r.dir(), lag, r.opts.Tool)
+}
+
+// finishBase merges the runs into the base once every segment is done; its
+// states are exact from now on (the Scan has ended).
+func (r *run) finishBase(ctx context.Context) error {
+	n, err := journal.FinishBase(ctx, r.opts.Journal, r.dir(), r.baseAt, time.Now(), r.opts.Tool, 0)
+	r.mu.Lock()
+	r.baseItems = n
+	r.mu.Unlock()
+	if err != nil {
+		return fmt.Errorf("merge the journal base: %w", err)
+	}
+	return nil
 }

@@ -8,6 +8,7 @@ import (
 	"os"
 	"path/filepath"
 	"sync"
+	"time"
 
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb/types"
 
@@ -23,6 +24,9 @@ type checkpoint struct {
 	Segments int               `json:"segments"`
 	Done     []bool            `json:"done"`
 	Next     []json.RawMessage `json:"next"` // LastEvaluatedKey as DynamoDB JSON, or null
+	// BaseAt is the time of the journal base being written (a resumed
+	// run adds to the same base).
+	BaseAt *time.Time `json:"baseAt,omitempty"`
 
 	path string
 	mu   sync.Mutex
@@ -111,4 +115,17 @@ func (c *checkpoint) save() error {
 		return fmt.Errorf("write checkpoint: %w", err)
 	}
 	return nil
+}
+
+// baseAt returns the journal base's time, fixing it as now on a run's
+// first call and saving it, so a resumed run writes into the same base.
+func (c *checkpoint) baseAt(now time.Time) (time.Time, error) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if c.BaseAt != nil {
+		return *c.BaseAt, nil
+	}
+	t := now.UTC().Truncate(time.Millisecond)
+	c.BaseAt = &t
+	return t, c.save()
 }

@@ -13,6 +13,7 @@ import (
 
 	"github.com/dynasnap/dynasnap/internal/backup"
 	"github.com/dynasnap/dynasnap/internal/item"
+	"github.com/dynasnap/dynasnap/internal/journal"
 )
 
 type page struct {
@@ -36,8 +37,12 @@ func (r *run) segment(ctx context.Context, seg int) error {
 		defer close(pages)
 		scanErr <- r.scan(ctx, seg, start, pages)
 	}()
+	write := r.writePage
+	if r.opts.Journal != nil {
+		write = r.writeRun
+	}
 	for p := range pages {
-		if err := r.writePage(ctx, p); err != nil {
+		if err := write(ctx, p); err != nil {
 			cancel()
 			for range pages {
 			}
@@ -140,16 +145,25 @@ func (r *run) writePage(ctx context.Context, p page) error {
 	return g.Wait()
 }
 
-func (r *run) put(ctx context.Context, it item.Item, meta backup.Meta) error {
+// keyOf is a scanned item's key attributes.
+func (r *run) keyOf(it item.Item) (item.Item, error) {
 	key := make(item.Item, len(r.keys))
 	for _, name := range r.keys {
 		v, ok := it[name]
 		if !ok {
-			return fmt.Errorf("scanned item lacks key attribute %q", name)
+			return nil, fmt.Errorf("scanned item lacks key attribute %q", name)
 		}
 		key[name] = v
 	}
-	err := r.retry(ctx, func() error {
+	return key, nil
+}
+
+func (r *run) put(ctx context.Context, it item.Item, meta backup.Meta) error {
+	key, err := r.keyOf(it)
+	if err != nil {
+		return err
+	}
+	err = r.retry(ctx, func() error {
 		_, err := r.w.Put(ctx, key, it, meta, backup.PutOptions{IfAbsent: !r.opts.Overwrite})
 		return err
 	})
@@ -161,5 +175,38 @@ func (r *run) put(ctx context.Context, it item.Item, meta backup.Meta) error {
 		return err
 	}
 	r.written.Add(1)
+	return nil
+}
+
+// writeRun writes a page as one sorted run of the journal base: one PUT
+// for the page, whatever its items.
+func (r *run) writeRun(ctx context.Context, p page) error {
+	recs := make([]journal.Record, 0, len(p.items))
+	for _, it := range p.items {
+		key, err := r.keyOf(it)
+		if err != nil {
+			return err
+		}
+		id, err := item.KeyID(key, r.keys...)
+		if err != nil {
+			return err
+		}
+		kb, err := item.Marshal(key)
+		if err != nil {
+			return err
+		}
+		ib, err := item.Marshal(it)
+		if err != nil {
+			return err
+		}
+		recs = append(recs, journal.Record{ID: id, TimeMs: p.at.UnixMilli(), Event: journal.EventBackfill, Keys: kb, NewImage: ib})
+	}
+	err := r.retry(ctx, func() error {
+		return journal.WriteBaseRun(ctx, r.opts.Journal, r.dir(), r.baseAt, recs)
+	})
+	if err != nil {
+		return err
+	}
+	r.written.Add(int64(len(recs)))
 	return nil
 }

@@ -91,14 +91,10 @@ func Run(ctx context.Context, src history.Source, w io.Writer, opts Options) (*S
 	default:
 		return nil, fmt.Errorf("view %q: want %s or %s", opts.View, NewAndOldImages, NewImage)
 	}
-	skew := opts.ClockSkew
-	if skew == 0 {
-		skew = history.DefaultClockSkew
-	}
 	// The state just before To is the state at To - 1ns: the listing may
 	// start once that second is over.
 	times := Window(opts.From, opts.To)
-	if err := history.Wait(ctx, times[1], max(skew, 0)); err != nil {
+	if err := history.Wait(ctx, times[1], opts.ClockSkew); err != nil {
 		return nil, err
 	}
 	st := &Stats{}

@@ -11,7 +11,6 @@ import (
 	"encoding/hex"
 	"errors"
 	"fmt"
-	"io"
 	"strings"
 	"time"
 
@@ -56,8 +55,9 @@ type Options struct {
 	// DeleteTimeout bounds deleting the scratch table, which runs on a
 	// context of its own so an interrupt cannot skip it; default 10m.
 	DeleteTimeout time.Duration
-	// Log receives a line as each step starts and ends; nil: silent.
-	Log io.Writer
+	// Log is told as each step starts and ends, and of warnings; nil:
+	// silent.
+	Log Logger
 	// Progress counters, optional.
 	Written, Read, Scanned *progress.Counter
 	// Now is the clock the recovery point is measured with; default time.Now.
@@ -188,7 +188,7 @@ func (o *Options) defaults() {
 		o.DeleteTimeout = 10 * time.Minute
 	}
 	if o.Log == nil {
-		o.Log = io.Discard
+		o.Log = discard{}
 	}
 	if o.Now == nil {
 		o.Now = time.Now
@@ -265,26 +265,6 @@ func Run(ctx context.Context, s *snapshot.Snapshot, opts Options) (rep *Report, 
 			return rep, err
 		}
 	}
-	given := opts.KeySchema
-	if given == nil && def != nil {
-		dks, err := def.Key()
-		if err != nil {
-			return rep, err
-		}
-		given = &dks
-	}
-	ks, err := keySchema(ctx, s, given)
-	if err != nil {
-		return rep, err
-	}
-	var createIn *dynamodb.CreateTableInput
-	if def != nil {
-		o := opts.Overrides
-		o.NoDeletionProtection = true
-		if createIn, err = tabledef.CreateInput(def, "", o); err != nil {
-			return rep, err
-		}
-	}
 	// Tables an earlier drill could not delete (it was killed outright)
 	// are reported, not deleted: a drill running now has the same prefix.
 	// Looking needs ListTables on every table, which a tight role may lack:
@@ -294,14 +274,14 @@ func Run(ctx context.Context, s *snapshot.Snapshot, opts Options) (rep *Report, 
 		if ctx.Err() != nil {
 			return rep, err
 		}
-		fmt.Fprintf(opts.Log, "warning: could not look for scratch tables left by earlier drills: %v\n", err)
+		opts.Log.Warnf("could not look for scratch tables left by earlier drills: %v", err)
 	}
 	rep.OtherScratchTables = others
 	for _, o := range others {
-		fmt.Fprintf(opts.Log, "warning: scratch table %s exists: left by an earlier drill that was killed, or one running now\n", o)
+		opts.Log.Warnf("scratch table %s exists: left by an earlier drill that was killed, or one running now", o)
 	}
 	table := TableName(opts.TablePrefix, start)
-	rep.Table = ScratchTable{Name: table, KeySchema: ks.String()}
+	rep.Table = ScratchTable{Name: table}
 	// A name that is taken belongs to someone else: never delete it.
 	if _, err := keyschema.FromTable(ctx, opts.DynamoDB, table); !errors.Is(err, keyschema.ErrNoTable) {
 		if err == nil {
@@ -318,47 +298,49 @@ func Run(ctx context.Context, s *snapshot.Snapshot, opts Options) (rep *Report, 
 		}
 	}()
 
-	t0 := time.Now()
-	if createIn != nil {
-		createIn.TableName = &table
-		fmt.Fprintf(opts.Log, "creating scratch table %s as recorded (key %s, %s, %d global and %d local secondary indexes)\n",
-			table, ks, createIn.BillingMode, len(createIn.GlobalSecondaryIndexes), len(createIn.LocalSecondaryIndexes))
-		err = restore.CreateTableFrom(ctx, opts.DynamoDB, createIn)
-	} else {
-		fmt.Fprintf(opts.Log, "creating scratch table %s (key %s, on-demand; the snapshot records no table definition)\n", table, ks)
-		err = restore.CreateTable(ctx, opts.DynamoDB, table, ks)
-	}
-	if err != nil {
-		return rep, err
-	}
-	createTime := time.Since(t0)
-	rep.Table.Created = true
-	if opts.AfterCreate != nil {
-		if err := opts.AfterCreate(ctx, table); err != nil {
-			return rep, err
-		}
-	}
-
-	fmt.Fprintf(opts.Log, "restoring %s (%d items, at %s) into %s\n", rep.Snapshot, rep.SnapshotItems, rep.SnapshotTime.Format(time.RFC3339), table)
-	opts.Written.SetTotal(s.Summary.ItemCount)
-	w := &restore.Writer{Client: opts.DynamoDB, Table: table, Workers: opts.Workers, MaxWCU: opts.MaxWCU, Written: opts.Written}
-	var expiry *restore.Expiry
-	if def != nil && !opts.KeepExpired {
-		expiry = restore.NewExpiry(def.TTLAttribute(), opts.Now())
-	}
-	res, err := restore.FromSnapshot(ctx, s, w, restore.SnapshotOptions{Readers: opts.Readers, Expired: expiry})
-	if err != nil {
-		return rep, fmt.Errorf("restore into scratch table %s: %w", table, err)
-	}
-	rep.ExpiredSkipped = res.Expired
+	// restore.Restore prepares the table as a restore --create-table does
+	// (the recorded definition, else the key only; the overrides, warm
+	// throughput included, either way), then loads the snapshot.
+	o := opts.Overrides
+	o.NoDeletionProtection = true
+	ro := restore.Options{Table: table, Create: true, KeySchema: opts.KeySchema, Overrides: o, KeepExpired: opts.KeepExpired,
+		Workers: opts.Workers, MaxWCU: opts.MaxWCU, Written: opts.Written, Now: opts.Now}
 	if def != nil {
 		// TTL and tags as a restore sets them, so the definition compares;
 		// point-in-time recovery is left off (it is billed).
 		d := *def
 		d.PointInTimeRecovery = nil
-		if _, err := tabledef.AfterLoad(ctx, opts.DynamoDB, table, &d); err != nil {
-			rep.fail("scratch table %s: %v", table, err)
+		ro.Definition, ro.DefinitionFrom = &d, s.Store.URL(snapshot.DefinitionName)
+	}
+	opts.Log.Printf("creating scratch table %s", table)
+	t0 := time.Now()
+	var createTime time.Duration
+	ro.Prepared = func(ctx context.Context, r *restore.Report) error {
+		createTime = time.Since(t0)
+		opts.Log.Printf("created scratch table %s: %s", table, createdAs(r))
+		if opts.AfterCreate != nil {
+			if err := opts.AfterCreate(ctx, table); err != nil {
+				return err
+			}
 		}
+		opts.Log.Printf("restoring %s (%d items, at %s) into %s", rep.Snapshot, rep.SnapshotItems, rep.SnapshotTime.Format(time.RFC3339), table)
+		return nil
+	}
+	rr, err := restore.Restore(ctx, opts.DynamoDB, &restore.Snapshot{Snapshot: s, Readers: opts.Readers, NoCheckpoint: true}, ro)
+	rep.Table.Created = rr.Created
+	if rr.KeySchema.Hash.Name != "" {
+		rep.Table.KeySchema = rr.KeySchema.String()
+	}
+	if err != nil {
+		if rr.Result == nil {
+			return rep, err
+		}
+		return rep, fmt.Errorf("restore into scratch table %s: %w", table, err)
+	}
+	res, expiry, ks := rr.Result, rr.Expiry, rr.KeySchema
+	rep.ExpiredSkipped = res.Expired
+	if rr.AfterLoadErr != nil {
+		rep.fail("scratch table %s: %v", table, rr.AfterLoadErr)
 	}
 	rep.RecoveryTime = recoveryTime(createTime, res, opts.MaxRTO)
 	if rt := rep.RecoveryTime; rt.Exceeded {
@@ -372,7 +354,7 @@ func Run(ctx context.Context, s *snapshot.Snapshot, opts Options) (rep *Report, 
 		}
 	}
 
-	fmt.Fprintf(opts.Log, "verifying %s against the snapshot\n", table)
+	opts.Log.Printf("verifying %s against the snapshot", table)
 	opts.Read.SetTotal(s.Summary.ItemCount)
 	t0 = time.Now()
 	vr, err := verify.Run(ctx, s, opts.DynamoDB, verify.Options{Table: table, Schema: ks, Segments: opts.Segments,
@@ -427,15 +409,6 @@ func readIndexes(ctx context.Context, client *dynamodb.Client, table string, def
 	return read, nil
 }
 
-// keySchema is the given one, checked against the snapshot's items, or the
-// one inferred from them as restore --create-table infers it.
-func keySchema(ctx context.Context, s *snapshot.Snapshot, given *keyschema.Schema) (keyschema.Schema, error) {
-	if given == nil {
-		return restore.InferKeySchema(ctx, s, "")
-	}
-	return *given, restore.CheckKeySchema(ctx, s, *given)
-}
-
 func recoveryPoint(snapTime, newest time.Time, newestKnown bool, now time.Time, budget time.Duration) RecoveryPoint {
 	age := now.Sub(snapTime)
 	rp := RecoveryPoint{Span: SpanOf(age), SnapshotAge: SpanOf(age)}
@@ -485,4 +458,18 @@ func fmtTime(t *time.Time) string {
 		return "unknown"
 	}
 	return t.UTC().Format(time.RFC3339)
+}
+
+// createdAs says how the scratch table was created.
+func createdAs(r *restore.Report) string {
+	in := r.CreateInput
+	what := fmt.Sprintf("as recorded (key %s, %s, %d global and %d local secondary indexes", r.KeySchema, in.BillingMode,
+		len(in.GlobalSecondaryIndexes), len(in.LocalSecondaryIndexes))
+	if r.Definition == nil {
+		what = fmt.Sprintf("(key %s, on-demand; the snapshot records no table definition", r.KeySchema)
+	}
+	if w := in.WarmThroughput; w != nil && w.WriteUnitsPerSecond != nil {
+		what += fmt.Sprintf("; warm for %d writes/s", *w.WriteUnitsPerSecond)
+	}
+	return what + ")"
 }

@@ -310,7 +310,7 @@ func TestDrillReportsOtherScratchTables(t *testing.T) {
 	e := newEnv(t, 5)
 	s := e.snapshotAt(t.TempDir(), time.Now())
 	stale := e.prefix + "-20200101T000000-abcdef"
-	ks, err := keySchema(context.Background(), s, nil)
+	ks, err := restore.InferKeySchema(context.Background(), s, "")
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -336,7 +336,7 @@ func TestDrillKeepTable(t *testing.T) {
 	opts := e.options()
 	opts.KeepTable = true
 	var log strings.Builder
-	opts.Log = &log
+	opts.Log = LineLogger(&log)
 	rep, err := Run(context.Background(), s, opts)
 	if err != nil || !rep.Passed || !rep.Table.Kept || rep.Table.Deleted {
 		t.Fatalf("%v %+v", err, rep)

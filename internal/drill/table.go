@@ -20,7 +20,7 @@ func cleanup(ctx context.Context, opts Options, rep *Report) error {
 	if opts.KeepTable {
 		if rep.Table.Created {
 			rep.Table.Kept = true
-			fmt.Fprintf(opts.Log, "scratch table %s kept (--keep-table); delete it with: aws dynamodb delete-table --table-name %s\n", table, table)
+			opts.Log.Printf("scratch table %s kept (--keep-table); delete it with: aws dynamodb delete-table --table-name %s", table, table)
 		}
 		return nil
 	}
@@ -30,12 +30,12 @@ func cleanup(ctx context.Context, opts Options, rep *Report) error {
 	// A create cut short may still land after a first look finds nothing.
 	uncertain := !rep.Table.Created
 	if err := DeleteTable(dctx, opts.DynamoDB, table, uncertain); err != nil {
-		fmt.Fprintf(opts.Log, "ERROR: scratch table %s was NOT deleted: %v\n", table, err)
+		opts.Log.Errorf("ERROR: scratch table %s was NOT deleted: %v", table, err)
 		return fmt.Errorf("scratch table %s was NOT deleted (delete it by hand: aws dynamodb delete-table --table-name %s): %w", table, table, err)
 	}
 	rep.Table.Deleted = true
 	rep.Table.Delete = spanPtr(time.Since(t0))
-	fmt.Fprintf(opts.Log, "deleted scratch table %s\n", table)
+	opts.Log.Printf("deleted scratch table %s", table)
 	return nil
 }
 

@@ -4,7 +4,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"io"
 	"os"
 	"path/filepath"
 	"time"
@@ -30,8 +29,8 @@ type TakeOptions struct {
 	Tool string
 	// Now is the clock the snapshot time is read from; default time.Now.
 	Now func() time.Time
-	// Log receives a line when the snapshot starts; nil: silent.
-	Log io.Writer
+	// Log is told when the snapshot starts; nil: silent.
+	Log Logger
 	// Progress counters, optional.
 	Listed, Fetched *progress.Counter
 }
@@ -104,7 +103,7 @@ func TakeSnapshot(ctx context.Context, hs history.Source, o TakeOptions) (*Taken
 		o.Now = time.Now
 	}
 	if o.Log == nil {
-		o.Log = io.Discard
+		o.Log = discard{}
 	}
 	at, _ := history.Resolve("", o.Now())
 	out, temp, err := Destination(o.Source, o.Out, o.Folder, at)
@@ -125,7 +124,7 @@ func TakeSnapshot(ctx context.Context, hs history.Source, o TakeOptions) (*Taken
 	if err != nil {
 		return fail(&DestinationError{"--out", err})
 	}
-	fmt.Fprintf(o.Log, "taking a snapshot of %s at %s into %s\n", o.Source, at.UTC().Format(time.RFC3339), dest.URL(""))
+	o.Log.Printf("taking a snapshot of %s at %s into %s", o.Source, at.UTC().Format(time.RFC3339), dest.URL(""))
 	res, err := snapshot.Run(ctx, hs, dest, snapshot.Options{Source: o.Source, At: at, Tool: o.Tool,
 		Listed: o.Listed, Fetched: o.Fetched})
 	if err != nil {

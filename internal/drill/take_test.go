@@ -64,7 +64,7 @@ func TestTakeSnapshot(t *testing.T) {
 	folder := t.TempDir()
 	var log strings.Builder
 	open := func(url string) (store.Store, error) { return store.NewLocal(url), nil }
-	taken, err := TakeSnapshot(context.Background(), b, TakeOptions{Source: src, Folder: folder, Open: open, Tool: "test", Log: &log})
+	taken, err := TakeSnapshot(context.Background(), b, TakeOptions{Source: src, Folder: folder, Open: open, Tool: "test", Log: LineLogger(&log)})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -34,8 +34,6 @@ import (
 
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/s3"
-
-	"github.com/dynasnap/dynasnap/internal/awsconf"
 )
 
 // ErrFallback marks a request this package did not serve.
@@ -131,13 +129,15 @@ func New(o Options) *Getter {
 // ForClient returns a Getter that sends requests where client would, or
 // nil when the client's settings ask for addressing this package does not
 // implement (accelerate, FIPS, dual-stack, virtual-hosted custom endpoints).
-func ForClient(client *s3.Client) *Getter {
+// owner is the expected bucket owner client sends ("" for none), which the
+// lean requests must sign too: the client's middleware cannot be read back.
+func ForClient(client *s3.Client, owner string) *Getter {
 	o := client.Options()
 	if o.UseAccelerate || o.EndpointOptions.UseFIPSEndpoint == aws.FIPSEndpointStateEnabled ||
 		o.EndpointOptions.UseDualStackEndpoint == aws.DualStackEndpointStateEnabled {
 		return nil
 	}
-	opts := Options{Region: o.Region, Credentials: o.Credentials, ExpectedBucketOwner: awsconf.ExpectedBucketOwner(client)}
+	opts := Options{Region: o.Region, Credentials: o.Credentials, ExpectedBucketOwner: owner}
 	switch {
 	case o.BaseEndpoint != nil && o.UsePathStyle:
 		opts.EndpointURL = *o.BaseEndpoint

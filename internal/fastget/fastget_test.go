@@ -67,7 +67,7 @@ func TestGetAgainstSeaweedFS(t *testing.T) {
 	c := testenv.Clients(t)
 	bucket := testenv.Bucket(t, c, true)
 	cl := c.S3()
-	g := ForClient(cl)
+	g := ForClient(cl, "")
 	if g == nil {
 		t.Fatal("no lean getter for the local stack's client")
 	}
@@ -182,10 +182,10 @@ func TestNotUsedWhere(t *testing.T) {
 	}
 	// AWS itself, whatever endpoint the environment of the test names.
 	onAWS := func(o *s3.Options) { o.BaseEndpoint, o.UsePathStyle = nil, false }
-	if ForClient(s3.NewFromConfig(cfg, onAWS)) != nil {
+	if ForClient(s3.NewFromConfig(cfg, onAWS), "") != nil {
 		t.Error("used with AWS_USE_FIPS_ENDPOINT=true")
 	}
-	if ForClient(s3.NewFromConfig(cfg, onAWS, func(o *s3.Options) { o.EndpointOptions.UseFIPSEndpoint = aws.FIPSEndpointStateDisabled })) == nil {
+	if ForClient(s3.NewFromConfig(cfg, onAWS, func(o *s3.Options) { o.EndpointOptions.UseFIPSEndpoint = aws.FIPSEndpointStateDisabled }), "") == nil {
 		t.Error("not used once FIPS is off again")
 	}
 	// (Proxies are read by http.ProxyFromEnvironment once per process, as
@@ -265,7 +265,7 @@ func TestGetInBucketRegionWithOwner(t *testing.T) {
 		if cl.Options().Region != "eu-west-1" {
 			t.Fatalf("client for %s signs for %s", bucket, cl.Options().Region)
 		}
-		r := NewReader(cl)
+		r := NewReader(cl, cs.ExpectedBucketOwner())
 		var buf bytes.Buffer
 		err = r.Read(ctx, bucket, "k", aws.ToString(out.VersionId), &buf)
 		served, fell := r.lean.Stats()

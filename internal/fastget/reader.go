@@ -9,10 +9,16 @@ import (
 
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/s3"
+
+	"github.com/dynasnap/dynasnap/internal/retry"
 )
 
 // ReadAttempts bounds the GETs of one version whose body arrives cut short.
 const ReadAttempts = 5
+
+// readBackoff spaces those GETs: a body cut short is a dropped connection,
+// over in a moment, so the waits stay well under a second.
+var readBackoff = retry.Backoff{Base: 100 * time.Millisecond, Cap: time.Second}
 
 // Reader reads object versions through a Getter when it can and the SDK
 // when it cannot, and reads a version again when its body arrives cut
@@ -23,8 +29,11 @@ type Reader struct {
 	lean   *Getter // nil: the SDK alone
 }
 
-// NewReader reads with client, and with a Getter where ForClient gives one.
-func NewReader(client *s3.Client) *Reader { return &Reader{client: client, lean: ForClient(client)} }
+// NewReader reads with client, and with a Getter where ForClient gives one;
+// owner is the expected bucket owner client sends ("" for none).
+func NewReader(client *s3.Client, owner string) *Reader {
+	return &Reader{client: client, lean: ForClient(client, owner)}
+}
 
 // Close drops the Getter's idle connections.
 func (r *Reader) Close() {
@@ -57,12 +66,8 @@ func (r *Reader) Read(ctx context.Context, bucket, key, versionID string, buf *b
 		if ctx.Err() != nil || attempt >= ReadAttempts {
 			return fmt.Errorf("read body (attempt %d of %d): %w", attempt, ReadAttempts, err)
 		}
-		t := time.NewTimer(time.Duration(attempt) * 100 * time.Millisecond)
-		select {
-		case <-t.C:
-		case <-ctx.Done():
-			t.Stop()
-			return ctx.Err()
+		if err := retry.Sleep(ctx, readBackoff.Delay(attempt)); err != nil {
+			return err
 		}
 	}
 }

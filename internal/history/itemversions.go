@@ -6,6 +6,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"sort"
+	"strings"
 	"time"
 
 	"golang.org/x/sync/errgroup"
@@ -44,6 +45,19 @@ func (v *Change) Item() item.Item { return v.item }
 // prefix and passes over longer keys that share it.
 func KeyVersions(ctx context.Context, src Source, key string) ([]Entry, error) {
 	var out []Entry
+	if m, isMerger := src.(Merger); isMerger {
+		i := strings.LastIndexByte(key, '/')
+		dir, id := key[:i+1], key[i+1:]
+		ok, err := m.Merge(ctx, dir, id, id+"\x00", nil, nil, func(e Entry) error {
+			if e.Key == key {
+				out = append(out, e)
+			}
+			return nil
+		})
+		if err != nil || ok {
+			return out, err
+		}
+	}
 	seen := map[string]bool{}
 	cur := Marker{}
 	for {

@@ -17,6 +17,10 @@ type Stats struct {
 	Probes   atomic.Int64 // one-entry requests that check a gap for non-hex keys
 	Overread atomic.Int64 // entries a request returned past its segment's end
 	Repeats  atomic.Int64 // entries a server listed twice, dropped
+	// A journal's (docs/DESIGN.md §10): journal objects read, and changes
+	// made by the latest time read but stored too late to count then.
+	JournalReads atomic.Int64
+	Late         atomic.Int64
 }
 
 // pageAhead is how many pages one listing may hold ahead of the reader.

@@ -62,7 +62,10 @@ func readBody(ctx context.Context, src Source, e Entry, buf *bytes.Buffer) error
 	if e.IsDelete {
 		return fmt.Errorf("%s is a delete marker, not an item", where(src, e))
 	}
-	if err := src.Read(ctx, e.Key, e.VersionID, buf); err != nil {
+	if e.Body != nil {
+		buf.Reset()
+		buf.Write(e.Body)
+	} else if err := src.Read(ctx, e.Key, e.VersionID, buf); err != nil {
 		if errors.Is(err, ErrArchived) {
 			return fmt.Errorf("%w: %s is in an archive storage class (Glacier / Deep Archive) and cannot be read until restored: "+
 				"aws s3api restore-object --bucket %s --key %s --version-id %s --restore-request Days=7; then run again (or pass --skip-bad-objects)",

@@ -24,6 +24,9 @@ type Entry struct {
 	IsDelete     bool
 	IsLatest     bool
 	Size         int64
+	// Body is the version's item as canonical JSON when the listing
+	// carries it (a journal's entries, docs/DESIGN.md §10): no Read needed.
+	Body []byte
 }
 
 // Page is one listing response with versions and delete markers in
@@ -51,4 +54,18 @@ type Source interface {
 	Read(ctx context.Context, key, versionID string, buf *bytes.Buffer) error
 	// Bucket names the bucket, for messages.
 	Bucket() string
+}
+
+// UpToNow, among the times given to Merge, asks for every change stored
+// (without waiting for a lag), after the state at the other times.
+var UpToNow = time.Unix(1<<40, 0).UTC()
+
+// Merger is a Source that may hold a table folder as a change journal
+// (docs/DESIGN.md §10) instead of versions. Merge calls fn with the entries
+// of the object ids in [lo, hi) ("" is open) under dir, in listing order
+// (keys ascending, each key's newest first), each with its Body, for a read
+// at times (none: every change stored). ok is false, with nothing called,
+// when dir holds no journal: the caller lists versions instead.
+type Merger interface {
+	Merge(ctx context.Context, dir, lo, hi string, times []time.Time, stats *Stats, fn func(Entry) error) (ok bool, err error)
 }

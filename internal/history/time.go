@@ -5,6 +5,8 @@ import (
 	"fmt"
 	"strings"
 	"time"
+
+	"github.com/dynasnap/dynasnap/internal/retry"
 )
 
 // The time rule (docs/DESIGN.md §3) lives here and only here: how a time
@@ -76,20 +78,22 @@ func Listable(t time.Time, skew time.Duration) time.Time {
 	return t.Truncate(time.Second).Add(time.Second + skew)
 }
 
-// Wait sleeps until a listing for t may start.
+// Skew decodes the clock-skew allowance as the packages' options carry it
+// (TimeOptions.Skew encodes it): 0 means DefaultClockSkew, negative none.
+func Skew(opt time.Duration) time.Duration {
+	switch {
+	case opt == 0:
+		return DefaultClockSkew
+	case opt < 0:
+		return 0
+	}
+	return opt
+}
+
+// Wait sleeps until a listing for t may start; skew is the allowance as
+// the options carry it (see Skew).
 func Wait(ctx context.Context, t time.Time, skew time.Duration) error {
-	d := time.Until(Listable(t, skew))
-	if d <= 0 {
-		return nil
-	}
-	timer := time.NewTimer(d)
-	defer timer.Stop()
-	select {
-	case <-timer.C:
-		return nil
-	case <-ctx.Done():
-		return ctx.Err()
-	}
+	return retry.Sleep(ctx, time.Until(Listable(t, Skew(skew))))
 }
 
 // FormatTime is how times appear in messages.

@@ -5,6 +5,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"slices"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -21,6 +22,10 @@ type Plan struct {
 	Shard, Shards   int   // one contiguous block of the ranges (Shards <= 1: all)
 	ListConcurrency int   // prefixes listed at once; 0 means DefaultListConcurrency
 	PageSize        int32 // entries per listing request; 0 means the server's (MaxPageSize)
+	// Newer asks a journal read for the changes after the latest of the
+	// walk's times too (a rewind decides by them); a versioned listing
+	// always has them.
+	Newer bool
 }
 
 // MaxPageSize is the most entries a ListObjectVersions page holds, and
@@ -82,6 +87,22 @@ func keys(ctx context.Context, src Source, dir string, plan Plan, times []time.T
 	l := &lister{src: src, dir: dir, depth: Digits(plan.ranges()), pageSize: plan.PageSize, stats: stats, hungry: hungry, wake: wake,
 		room: min(startListings, limit), limit: limit}
 	f := &folder{times: times, emit: fn}
+	if m, isMerger := src.(Merger); isMerger {
+		mt := times
+		if plan.Newer && len(times) > 0 {
+			mt = append(slices.Clone(times), UpToNow)
+		}
+		ok, err := m.Merge(ctx, dir, lo, hi, mt, stats, func(e Entry) error {
+			stats.Versions.Add(1)
+			return f.add(e)
+		})
+		if err != nil {
+			return err
+		}
+		if ok {
+			return f.flush()
+		}
+	}
 	if err := l.walk(ctx, cover(lo, hi), f.add); err != nil {
 		return err
 	}
@@ -314,7 +335,9 @@ func (w *Walk[T]) fetch(ctx context.Context, t *walkTask[T], buf *bytes.Buffer) 
 			}
 		}
 		t.got[i] = v
-		w.Fetched.Add(1)
+		if e.Body == nil { // a journal's entries carry theirs: no GET
+			w.Fetched.Add(1)
+		}
 	}
 	return nil
 }

@@ -102,8 +102,14 @@ func Parse(s string) (Schema, error) {
 // ErrNoTable means the table does not exist.
 var ErrNoTable = errors.New("table does not exist")
 
+// DescribeTableAPI is the one call FromTable makes; *dynamodb.Client has
+// it, and restore's tests fake it.
+type DescribeTableAPI interface {
+	DescribeTable(ctx context.Context, in *dynamodb.DescribeTableInput, opts ...func(*dynamodb.Options)) (*dynamodb.DescribeTableOutput, error)
+}
+
 // FromTable reads the key schema of an existing table.
-func FromTable(ctx context.Context, client *dynamodb.Client, table string) (Schema, error) {
+func FromTable(ctx context.Context, client DescribeTableAPI, table string) (Schema, error) {
 	out, err := client.DescribeTable(ctx, &dynamodb.DescribeTableInput{TableName: aws.String(table)})
 	if err != nil {
 		var nf *types.ResourceNotFoundException

@@ -1,16 +1,32 @@
-// Package progress reports long work on stderr: counts, rates and, when the
-// total is known, an ETA. It prints nothing when quiet.
+// Package progress reports long work as a status line: counts, rates and,
+// when the total is known, an ETA. It prints nothing when quiet.
 package progress
 
 import (
 	"context"
 	"fmt"
-	"io"
-	"os"
 	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
+)
+
+// Display shows the status line; termstatus.Terminal is one. The reporter
+// asks it whether it is a terminal instead of guessing from a writer's
+// type: a wrapped *os.File (a locked writer, say) looked like a pipe, and
+// the line never updated in place.
+type Display interface {
+	SetStatus(line string)
+	ClearStatus()
+	IsTerminal() bool
+}
+
+// Intervals between reports: on a terminal the line is rewritten in place,
+// twice a second so that it never looks stuck; elsewhere every report is a
+// line of a log, so fewer.
+const (
+	TerminalInterval = 500 * time.Millisecond
+	LogInterval      = 10 * time.Second
 )
 
 // Counter is one named count shown in the progress line.
@@ -27,25 +43,22 @@ func (c *Counter) SetTotal(n int64) { c.total.Store(n) }
 
 // Reporter prints a progress line every interval until stopped.
 type Reporter struct {
-	w        io.Writer
+	d        Display
 	counters []*Counter
 	start    time.Time
 	interval time.Duration
-	tty      bool
 	stop     chan struct{}
 	wg       sync.WaitGroup
 	quiet    bool
 	last     map[*Counter]int64
 }
 
-// New makes a reporter on w for the counters; quiet makes it silent.
-func New(w io.Writer, quiet bool, counters ...*Counter) *Reporter {
-	r := &Reporter{w: w, counters: counters, start: time.Now(), interval: 10 * time.Second, quiet: quiet,
+// New makes a reporter on d for the counters; quiet makes it silent.
+func New(d Display, quiet bool, counters ...*Counter) *Reporter {
+	r := &Reporter{d: d, counters: counters, start: time.Now(), interval: LogInterval, quiet: quiet,
 		stop: make(chan struct{}), last: map[*Counter]int64{}}
-	if f, ok := w.(*os.File); ok {
-		if fi, err := f.Stat(); err == nil && fi.Mode()&os.ModeCharDevice != 0 {
-			r.tty, r.interval = true, time.Second
-		}
+	if d.IsTerminal() {
+		r.interval = TerminalInterval
 	}
 	return r
 }
@@ -80,9 +93,7 @@ func (r *Reporter) Stop() {
 	}
 	close(r.stop)
 	r.wg.Wait()
-	if r.tty {
-		fmt.Fprint(r.w, "\r\033[K")
-	}
+	r.d.ClearStatus()
 }
 
 func (r *Reporter) print() {
@@ -97,12 +108,7 @@ func (r *Reporter) print() {
 			eta = fmt.Sprintf(", ETA %s", (time.Duration(float64(total-n)/rate) * time.Second).Round(time.Second))
 		}
 	}
-	line := fmt.Sprintf("%s: %s%s", time.Since(r.start).Round(time.Second), strings.Join(parts, ", "), eta)
-	if r.tty {
-		fmt.Fprintf(r.w, "\r\033[K%s", line)
-	} else {
-		fmt.Fprintln(r.w, line)
-	}
+	r.d.SetStatus(fmt.Sprintf("%s: %s%s", time.Since(r.start).Round(time.Second), strings.Join(parts, ", "), eta))
 }
 
 func format(n int64, unit string) string {
@@ -115,19 +121,4 @@ func format(n int64, unit string) string {
 		s = s[:i] + "," + s[i:]
 	}
 	return s
-}
-
-// Locked returns w made safe for the reporter and the run's own messages
-// to write to at once.
-func Locked(w io.Writer) io.Writer { return &lockedWriter{w: w} }
-
-type lockedWriter struct {
-	mu sync.Mutex
-	w  io.Writer
-}
-
-func (l *lockedWriter) Write(p []byte) (int, error) {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.w.Write(p)
 }

@@ -116,11 +116,7 @@ func FromVersions(ctx context.Context, src history.Source, w *Writer, opts Versi
 	if opts.Filter != nil && live && opts.Live == nil {
 		return nil, fmt.Errorf("a filtered restore into a live table needs the table to read the current items from")
 	}
-	skew := opts.ClockSkew
-	if skew == 0 {
-		skew = history.DefaultClockSkew
-	}
-	if err := history.Wait(ctx, opts.At, max(skew, 0)); err != nil {
+	if err := history.Wait(ctx, opts.At, opts.ClockSkew); err != nil {
 		return nil, err
 	}
 	res := &Result{}
@@ -135,7 +131,9 @@ func FromVersions(ctx context.Context, src history.Source, w *Writer, opts Versi
 			}
 			return b.Flush(ctx)
 		}
-		walk := &history.Walk[*action]{Source: src, Dir: opts.Source.Dir(), Plan: opts.Plan, Validate: true, Times: []time.Time{opts.At},
+		plan := opts.Plan
+		plan.Newer = opts.Rewind // it touches only the keys changed since
+		walk := &history.Walk[*action]{Source: src, Dir: opts.Source.Dir(), Plan: plan, Validate: true, Times: []time.Time{opts.At},
 			Fetchers: opts.Fetchers, Listed: opts.Listed, Fetched: opts.Fetched,
 			Pick: func(k *history.Key) ([]history.Entry, *action, bool, error) {
 				keys.Add(1)

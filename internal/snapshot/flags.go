@@ -2,14 +2,13 @@ package snapshot
 
 import (
 	"fmt"
-	"strconv"
-	"strings"
 	"sync/atomic"
 
 	"github.com/spf13/pflag"
 
 	"github.com/dynasnap/dynasnap/internal/layout"
 	"github.com/dynasnap/dynasnap/internal/parquetfmt"
+	"github.com/dynasnap/dynasnap/internal/units"
 )
 
 // OutputOptions are the flags of what a snapshot writes: the data files'
@@ -54,7 +53,7 @@ func (o *OutputOptions) Apply(out string, opts *Options) error {
 	if !layout.IsS3URL(out) && (o.SSE != "" || o.SSEKMSKeyID != "") {
 		return fmt.Errorf("--sse and --sse-kms-key-id apply to s3:// outputs only")
 	}
-	size, err := ParseSize(o.FileSize)
+	size, err := units.ParseSize(o.FileSize)
 	if err != nil {
 		return fmt.Errorf("--file-size: %v", err)
 	}
@@ -75,7 +74,7 @@ func (o *OutputOptions) Apply(out string, opts *Options) error {
 			return fmt.Errorf("--infer-sample must be at least 1")
 		}
 		pq.InferSample = o.InferSample
-		n, err := ParseSize(o.RowGroupSize)
+		n, err := units.ParseSize(o.RowGroupSize)
 		if err != nil || n < 1<<20 {
 			return fmt.Errorf("--row-group-size %q: want a size of at least 1MiB, e.g. 64MiB", o.RowGroupSize)
 		}
@@ -85,25 +84,4 @@ func (o *OutputOptions) Apply(out string, opts *Options) error {
 	opts.Format, opts.Compression, opts.SingleFile, opts.FileSize = o.Format, compression, o.SingleFile, size
 	opts.SSE, opts.SSEKMSKey, opts.Parquet = o.SSE, o.SSEKMSKeyID, pq
 	return nil
-}
-
-// ParseSize reads a byte size: a number with an optional KiB, MiB, GiB
-// (powers of two) or KB, MB, GB (powers of ten) suffix, e.g. 64MiB.
-func ParseSize(s string) (int64, error) {
-	units := []struct {
-		suffix string
-		mult   int64
-	}{{"KiB", 1 << 10}, {"MiB", 1 << 20}, {"GiB", 1 << 30}, {"KB", 1e3}, {"MB", 1e6}, {"GB", 1e9}, {"B", 1}}
-	num, mult := strings.TrimSpace(s), int64(1)
-	for _, u := range units {
-		if rest, ok := strings.CutSuffix(num, u.suffix); ok {
-			num, mult = strings.TrimSpace(rest), u.mult
-			break
-		}
-	}
-	n, err := strconv.ParseFloat(num, 64)
-	if err != nil || n < 1 {
-		return 0, fmt.Errorf("%q: want a size such as 64MiB or 1GiB", s)
-	}
-	return int64(n * float64(mult)), nil
 }

@@ -76,14 +76,17 @@ type Result struct {
 	VersionsListed int64
 	// VersionsNewer counts listed versions stamped after At: left out.
 	VersionsNewer int64
-	Repeats       int64
-	ListRequests  int64
-	Prefixes      int64 // prefixes listed
-	Fetched       int64 // GetObject requests
-	Reused        int64 // items copied from the base
-	Filtered      int64 // items left out by the filter
-	BadObjects    []history.BadObject
-	BytesWritten  int64
+	// Late counts a journal's changes made by At but stored too late to
+	// count at it (docs/DESIGN.md §10.4); JournalObjects what it read.
+	Late, JournalObjects int64
+	Repeats              int64
+	ListRequests         int64
+	Prefixes             int64 // prefixes listed
+	Fetched              int64 // GetObject requests
+	Reused               int64 // items copied from the base
+	Filtered             int64 // items left out by the filter
+	BadObjects           []history.BadObject
+	BytesWritten         int64
 	// BilledSize is the items' size by DynamoDB's rules (item.Size),
 	// summed: the summary's billedSizeBytes.
 	BilledSize int64
@@ -112,9 +115,6 @@ func (o *Options) defaults() {
 	}
 	if o.SingleFile {
 		o.FileSize = 0 // never cut
-	}
-	if o.ClockSkew == 0 {
-		o.ClockSkew = history.DefaultClockSkew
 	}
 	for _, c := range []**progress.Counter{&o.Listed, &o.Fetched, &o.Written} {
 		if *c == nil {
@@ -159,7 +159,7 @@ func Run(ctx context.Context, src history.Source, out store.Store, opts Options)
 		<-gate.done // no request of the run outlives it
 		side.Wait()
 	}()
-	if err := history.Wait(ctx, opts.At, max(opts.ClockSkew, 0)); err != nil {
+	if err := history.Wait(ctx, opts.At, opts.ClockSkew); err != nil {
 		return nil, gateFirst(gate, cancel, err)
 	}
 	// The definition is one more short history (a list and a read): read
@@ -248,9 +248,10 @@ func Run(ctx context.Context, src history.Source, out store.Store, opts Options)
 		ps.abort()
 		return nil, gateFirst(gate, cancel, err)
 	}
-	if stats.Versions.Load() == 0 && opts.Shards == 0 {
+	if stats.Versions.Load() == 0 && stats.JournalReads.Load() == 0 && opts.Shards == 0 {
 		// Most likely a wrong table name or prefix: an empty snapshot would
-		// pass for a backup of an empty table.
+		// pass for a backup of an empty table. (A journal read before its
+		// first change is empty and right.)
 		return nil, fmt.Errorf("no object versions under %s: check --source (s3://BUCKET/PREFIX/TABLE) and that the stream writer or backfill has written there", opts.Source)
 	}
 	def, err := copyDefinition(ctx, out, <-defc)
@@ -259,6 +260,7 @@ func Run(ctx context.Context, src history.Source, out store.Store, opts Options)
 	}
 	files := ps.files
 	res := &Result{Definition: def, VersionsListed: stats.Versions.Load(), VersionsNewer: newer.Load(), Repeats: stats.Repeats.Load(),
+		Late: stats.Late.Load(), JournalObjects: stats.JournalReads.Load(),
 		ListRequests: stats.Requests.Load(), Prefixes: stats.Prefixes.Load(), DataFiles: len(files),
 		Fetched: opts.Fetched.Load(), Reused: reused.Load(), Filtered: filtered.Load(), BadObjects: wres.BadObjects, OldestVersion: wres.Oldest}
 	for _, f := range files {

@@ -79,20 +79,29 @@ func (l *Local) Put(ctx context.Context, name string, data []byte) error {
 	return f.Commit(ctx)
 }
 
+// Open and Exists see files only: a folder is not a file in S3, where a
+// name with files under it has no object of its own.
 func (l *Local) Open(ctx context.Context, name string) (io.ReadCloser, error) {
 	f, err := os.Open(l.path(name))
 	if os.IsNotExist(err) {
 		return nil, fmt.Errorf("open %s: %w", l.path(name), ErrNotExist)
 	}
-	return f, err
+	if err != nil {
+		return nil, err
+	}
+	if fi, err := f.Stat(); err == nil && fi.IsDir() {
+		f.Close()
+		return nil, fmt.Errorf("open %s: a folder: %w", l.path(name), ErrNotExist)
+	}
+	return f, nil
 }
 
 func (l *Local) Exists(ctx context.Context, name string) (bool, error) {
-	_, err := os.Stat(l.path(name))
+	fi, err := os.Stat(l.path(name))
 	if os.IsNotExist(err) {
 		return false, nil
 	}
-	return err == nil, err
+	return err == nil && !fi.IsDir(), err
 }
 
 func (l *Local) List(ctx context.Context, dir string) ([]string, error) {

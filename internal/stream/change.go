@@ -17,18 +17,21 @@ type change struct {
 	pos    int // index in the batch: stream order within the shard
 	seq    string
 	stream string // the eventSourceARN, stream label included; may be empty
+	event  string // INSERT, MODIFY, REMOVE
+	ttl    bool   // a REMOVE made by TTL
 	table  string // the table folder's name
 	source string // the DynamoDB table, from the event source ARN ("" if none)
 	key    item.Item
 	image  item.Item // nil for a REMOVE
 	meta   backup.Meta
+	id     string // the object id of key (docs/DESIGN.md §2.1)
 	objKey string
 }
 
 // decode validates and decodes record pos. table overrides the table name
 // from the ARN when set.
 func decode(pos int, r *Record, table string) (*change, error) {
-	c := &change{pos: pos, seq: r.Change.SequenceNumber, stream: r.EventSourceARN}
+	c := &change{pos: pos, seq: r.Change.SequenceNumber, stream: r.EventSourceARN, event: r.EventName, ttl: r.IsTTL()}
 	c.source, _ = TableFromARN(r.EventSourceARN)
 	if c.seq == "" {
 		return nil, fmt.Errorf("record %d (event %s) has no SequenceNumber", pos, r.EventID)

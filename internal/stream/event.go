@@ -27,6 +27,22 @@ type Record struct {
 	EventSourceARN string       `json:"eventSourceARN"`
 	AWSRegion      string       `json:"awsRegion"`
 	Change         StreamRecord `json:"dynamodb"`
+	// UserIdentity is set on a REMOVE that TTL made, and only there.
+	UserIdentity *UserIdentity `json:"userIdentity,omitempty"`
+}
+
+// UserIdentity says who made a change; DynamoDB Streams sets it only on the
+// deletes TTL makes: {"type":"Service","principalId":"dynamodb.amazonaws.com"}.
+type UserIdentity struct {
+	Type        string `json:"type"`
+	PrincipalID string `json:"principalId"`
+}
+
+// IsTTL reports whether the record is a delete made by DynamoDB's TTL
+// process rather than by a caller.
+func (r *Record) IsTTL() bool {
+	u := r.UserIdentity
+	return r.EventName == "REMOVE" && u != nil && u.Type == "Service" && u.PrincipalID == "dynamodb.amazonaws.com"
 }
 
 // StreamRecord is the "dynamodb" part of a record.

@@ -11,6 +11,9 @@ import (
 	"github.com/aws/aws-lambda-go/events"
 
 	"github.com/dynasnap/dynasnap/internal/backup"
+	"github.com/dynasnap/dynasnap/internal/item"
+	"github.com/dynasnap/dynasnap/internal/journal"
+	"github.com/dynasnap/dynasnap/internal/layout"
 	"github.com/dynasnap/dynasnap/internal/tabledef"
 )
 
@@ -38,8 +41,26 @@ type Config struct {
 	// DefinitionEvery is how often a warm writer reads the definition
 	// again (0: DefaultDefinitionEvery; negative: never records it).
 	DefinitionEvery time.Duration
-	Tool            string // recorded with the definition
+	Tool            string // recorded with the definition and the journal's descriptor
+
+	// Layout is how changes are stored: LayoutItems ("" too), one object
+	// version per change (docs/DESIGN.md §2), or LayoutJournal, one segment
+	// per batch and table folder (§10).
+	Layout string
+	// JournalLag is the longest delay between a change and the store of its
+	// segment the deployment allows for (batching window and retries),
+	// recorded in the journal's descriptor (0: journal.DefaultLag).
+	JournalLag time.Duration
+	// Journal is where the journal layout writes (nil: a journal.S3Bucket
+	// on the handler's S3 client, which must then implement journal.S3API).
+	Journal journal.Bucket
 }
+
+// The layouts of Config.Layout (DYNASNAP_LAYOUT).
+const (
+	LayoutItems   = "items"
+	LayoutJournal = "journal"
+)
 
 // Handler applies batches. It is safe for concurrent use.
 type Handler struct {
@@ -50,6 +71,7 @@ type Handler struct {
 	mu           sync.Mutex
 	versioningOK bool // checked once per process (a Lambda cold start)
 	defs         definitions
+	journal      journalWriter
 }
 
 // New returns a handler writing through client.
@@ -63,7 +85,28 @@ func New(client S3API, cfg Config, log *slog.Logger) (*Handler, error) {
 	if cfg.DefinitionEvery == 0 {
 		cfg.DefinitionEvery = DefaultDefinitionEvery
 	}
-	return &Handler{s3: client, cfg: cfg, log: log}, nil
+	h := &Handler{s3: client, cfg: cfg, log: log}
+	switch cfg.Layout {
+	case "", LayoutItems:
+		h.cfg.Layout = LayoutItems
+	case LayoutJournal:
+		if h.cfg.JournalLag == 0 {
+			h.cfg.JournalLag = journal.DefaultLag
+		}
+		if h.cfg.JournalLag < time.Second {
+			return nil, fmt.Errorf("journal lag %v is under a second: set DYNASNAP_JOURNAL_LAG to the longest delivery delay (e.g. 5m)", h.cfg.JournalLag)
+		}
+		if h.cfg.Journal == nil {
+			jc, ok := client.(journal.S3API)
+			if !ok {
+				return nil, fmt.Errorf("the journal layout needs an S3 client that lists, gets and puts objects (%T does not)", client)
+			}
+			h.cfg.Journal = &journal.S3Bucket{Client: jc, Bucket: cfg.Bucket}
+		}
+	default:
+		return nil, fmt.Errorf("layout %q is neither %q nor %q (DYNASNAP_LAYOUT)", cfg.Layout, LayoutItems, LayoutJournal)
+	}
+	return h, nil
 }
 
 // checkVersioning runs once per process; a failure is not cached, so a
@@ -102,6 +145,9 @@ func (h *Handler) Handle(ctx context.Context, ev Event) (events.DynamoDBEventRes
 	if err != nil {
 		return resp, err
 	}
+	if h.cfg.Layout == LayoutJournal && !h.heldByItems(ctx, changes) {
+		return h.handleJournal(ctx, ev, changes, stop, start)
+	}
 	st := h.apply(ctx, changes)
 	h.recordDefinitions(ctx, changes)
 	// Every record before the first one not applied is in the bucket; from
@@ -134,7 +180,12 @@ func (h *Handler) decodeAll(ev Event) ([]*change, int, error) {
 	for i := range ev.Records {
 		c, err := decode(i, &ev.Records[i], h.cfg.Table)
 		if err == nil {
-			c.objKey, err = backup.New(nil, h.cfg.Bucket, h.cfg.Prefix, c.table).ObjectKey(c.key)
+			c.id, err = item.KeyID(c.key)
+			if err != nil {
+				err = fmt.Errorf("object id: %w", err)
+			} else {
+				c.objKey = layout.TableLocation(h.cfg.Bucket, h.cfg.Prefix, c.table).ObjectKey(c.id)
+			}
 		}
 		if errors.Is(err, ErrViewType) {
 			h.log.Error("stream view type cannot be backed up", "error", err.Error())

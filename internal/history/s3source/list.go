@@ -28,13 +28,17 @@ type Source struct {
 	client *s3.Client
 	bucket string
 	reader *fastget.Reader
+	js     journalState
 }
 
 var _ history.Source = (*Source)(nil)
 
-// New reads bucket through client. Close it when done.
-func New(client *s3.Client, bucket string) *Source {
-	return &Source{client: client, bucket: bucket, reader: fastget.NewReader(client)}
+// New reads bucket through client, which expects no bucket owner (NewIn
+// takes the owner from the clients' configuration). Close it when done.
+func New(client *s3.Client, bucket string) *Source { return newSource(client, bucket, "") }
+
+func newSource(client *s3.Client, bucket, owner string) *Source {
+	return &Source{client: client, bucket: bucket, reader: fastget.NewReader(client, owner)}
 }
 
 // Close drops the reader's idle connections.
@@ -204,7 +208,11 @@ func parseVersions(body []byte) (*history.Page, error) {
 // Open reads bucket through client, after checking that it exists and
 // keeps versions.
 func Open(ctx context.Context, client *s3.Client, bucket string) (*Source, error) {
-	s := New(client, bucket)
+	return checked(ctx, New(client, bucket))
+}
+
+// checked is s once its bucket passes Check; s is closed if it does not.
+func checked(ctx context.Context, s *Source) (*Source, error) {
 	if err := s.Check(ctx); err != nil {
 		s.Close()
 		return nil, err

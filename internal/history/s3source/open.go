@@ -7,19 +7,20 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/s3"
 )
 
-// BucketClients gives the S3 client for a bucket's own region
-// (*awsconf.Clients does).
+// BucketClients gives the S3 client for a bucket's own region, and the
+// account its requests expect to own the bucket (*awsconf.Clients does).
 type BucketClients interface {
 	S3For(ctx context.Context, bucket string) (*s3.Client, error)
+	ExpectedBucketOwner() string
 }
 
 // OpenIn is Open with the client for bucket's region.
 func OpenIn(ctx context.Context, clients BucketClients, bucket string) (*Source, error) {
-	cl, err := clients.S3For(ctx, bucket)
+	s, err := NewIn(ctx, clients, bucket)
 	if err != nil {
-		return nil, fmt.Errorf("source bucket %s: %w", bucket, err)
+		return nil, err
 	}
-	return Open(ctx, cl, bucket)
+	return checked(ctx, s)
 }
 
 // NewIn is New with the client for bucket's region: the bucket exists and
@@ -30,5 +31,5 @@ func NewIn(ctx context.Context, clients BucketClients, bucket string) (*Source, 
 	if err != nil {
 		return nil, fmt.Errorf("source bucket %s: %w", bucket, err)
 	}
-	return New(cl, bucket), nil
+	return newSource(cl, bucket, clients.ExpectedBucketOwner()), nil
 }

@@ -35,6 +35,7 @@ type version struct {
 	id       string
 	modified time.Time
 	deleted  bool
+	size     int64
 }
 
 var _ history.Source = (*Bucket)(nil)
@@ -65,7 +66,7 @@ func (b *Bucket) add(key string, body []byte, at time.Time, deleted bool) string
 		copy(b.keys[i+1:], b.keys[i:])
 		b.keys[i] = key
 	}
-	b.versions[key] = append(b.versions[key], &version{id: id, modified: at, deleted: deleted})
+	b.versions[key] = append(b.versions[key], &version{id: id, modified: at, deleted: deleted, size: int64(len(body))})
 	if !deleted {
 		b.bodies[history.Marker{Key: key, VersionID: id}] = bytes.Clone(body)
 	}
@@ -165,5 +166,5 @@ func (b *Bucket) List(ctx context.Context, prefix string, after history.Marker, 
 
 func entry(key string, vs []*version, i int) history.Entry {
 	v := vs[i]
-	return history.Entry{Key: key, VersionID: v.id, LastModified: v.modified, IsDelete: v.deleted, IsLatest: i == len(vs)-1}
+	return history.Entry{Key: key, VersionID: v.id, LastModified: v.modified, IsDelete: v.deleted, IsLatest: i == len(vs)-1, Size: v.size}
 }

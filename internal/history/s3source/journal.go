@@ -1,0 +1,59 @@
+package s3source
+
+import (
+	"context"
+	"sync"
+	"time"
+
+	"github.com/dynasnap/dynasnap/internal/history"
+	"github.com/dynasnap/dynasnap/internal/journal"
+)
+
+var _ history.Merger = (*Source)(nil)
+
+// journalState is what a Source knows of the journals in its bucket.
+type journalState struct {
+	mu     sync.Mutex
+	absent map[string]bool // table folders found to hold no journal
+	skew   time.Duration
+	wait   func(until time.Time)
+}
+
+// SetJournalWait sets the clock skew a journal read allows and what it
+// tells before it waits out the journal's lag (docs/DESIGN.md §10.4).
+func (s *Source) SetJournalWait(skew time.Duration, wait func(until time.Time)) {
+	s.js.mu.Lock()
+	defer s.js.mu.Unlock()
+	s.js.skew, s.js.wait = skew, wait
+}
+
+// Journal is the bucket as the journal package reads and writes it.
+func (s *Source) Journal() journal.Bucket {
+	return &journal.S3Bucket{Client: s.client, Bucket: s.bucket}
+}
+
+// Merge reads a table folder that holds a change journal (history.Merger);
+// ok is false for one that holds versions.
+func (s *Source) Merge(ctx context.Context, dir, lo, hi string, times []time.Time, stats *history.Stats, fn func(history.Entry) error) (bool, error) {
+	s.js.mu.Lock()
+	absent := s.js.absent[dir]
+	skew, wait := s.js.skew, s.js.wait
+	s.js.mu.Unlock()
+	if absent {
+		return false, nil
+	}
+	if skew == 0 {
+		skew = time.Second
+	}
+	r := &journal.Reader{Bucket: s.Journal(), Skew: skew, Wait: wait}
+	ok, err := r.Merge(ctx, dir, lo, hi, times, stats, fn)
+	if err == nil && !ok {
+		s.js.mu.Lock()
+		if s.js.absent == nil {
+			s.js.absent = map[string]bool{}
+		}
+		s.js.absent[dir] = true
+		s.js.mu.Unlock()
+	}
+	return ok, err
+}

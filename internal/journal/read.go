@@ -1,0 +1,606 @@
+package journal
+
+import (
+	"bufio"
+	"container/heap"
+	"context"
+	"fmt"
+	"io"
+	"os"
+	"slices"
+	"strconv"
+	"sync/atomic"
+	"time"
+
+	"github.com/klauspost/compress/gzip"
+	"golang.org/x/sync/errgroup"
+
+	"github.com/dynasnap/dynasnap/internal/history"
+	"github.com/dynasnap/dynasnap/internal/retry"
+)
+
+// Clock says what time it is and waits; tests replace it.
+type Clock interface {
+	Now() time.Time
+	Sleep(ctx context.Context, d time.Duration) error
+}
+
+type realClock struct{}
+
+func (realClock) Now() time.Time { return time.Now() }
+func (realClock) Sleep(ctx context.Context, d time.Duration) error { return retry.Sleep(ctx, d) }
+
+// Reader reads a journal as history entries (docs/DESIGN.md §10.5).
+type Reader struct {
+	Bucket Bucket
+	// Skew is the clock skew allowed between this machine and S3: a read
+	// at T waits until T + lag + Skew has passed.
+	Skew  time.Duration
+	Clock Clock // nil: the real clock
+	// Wait is told how long a read waits for the journal's lag, before it
+	// waits (nil: it waits silently).
+	Wait func(until time.Time)
+	// FanIn is the most segments read at once (0: FanIn); more are merged
+	// into local files first.
+	FanIn int
+}
+
+func (r *Reader) fanIn() int {
+	if r.FanIn > 1 {
+		return r.FanIn
+	}
+	return FanIn
+}
+
+func (r *Reader) clock() Clock {
+	if r.Clock == nil {
+		return realClock{}
+	}
+	return r.Clock
+}
+
+// batch is a run of records of one source, in id order.
+type batch []Record
+
+// ReadStats counts what a read did.
+type ReadStats struct {
+	Objects  atomic.Int64 // journal objects read (manifests, parts, segments)
+	Segments atomic.Int64 // of those, segments
+	Records  atomic.Int64 // records read
+	Late     atomic.Int64 // changes made by the latest time but stored too late to count then
+}
+
+// Merge reads the journal in dir for the ids in [lo, hi) at times and
+// calls fn with each key's entries, newest first (the history.Merger
+// contract). ok is false when dir holds no journal.
+func (r *Reader) Merge(ctx context.Context, dir, lo, hi string, times []time.Time, stats *history.Stats, fn func(history.Entry) error) (bool, error) {
+	st, err := LoadState(ctx, r.Bucket, dir)
+	if err == ErrNoJournal {
+		return false, nil
+	}
+	if err != nil {
+		return false, err
+	}
+	var rs ReadStats
+	rs.Objects.Add(2) // the descriptor and the outputs' listing
+	err = r.MergeState(ctx, st, lo, hi, times, &rs, func(g []Record, base time.Time) error {
+		return emitGroup(dir, g, base, st.Desc.Lag(), fn)
+	})
+	if stats != nil {
+		stats.JournalReads.Add(rs.Objects.Load())
+		stats.Late.Add(rs.Late.Load())
+		stats.Requests.Add(rs.Objects.Load())
+	}
+	return true, err
+}
+
+// MergeState reads st for the ids in [lo, hi) at times (none: everything
+// stored, no base) and calls fn with each id's records in the order they
+// were made, duplicates dropped, and the time of the base its first record
+// came from (zero when none).
+func (r *Reader) MergeState(ctx context.Context, st *State, lo, hi string, times []time.Time, rs *ReadStats, fn func(g []Record, base time.Time) error) error {
+	tmin, tmax, wait := history.UpToNow, time.Time{}, time.Time{}
+	for _, t := range times {
+		tmin = minTime(tmin, t)
+		tmax = maxTime(tmax, t)
+		if t.Before(history.UpToNow) {
+			wait = maxTime(wait, t)
+		}
+	}
+	useBase := len(times) > 0
+	if !useBase {
+		tmax = history.UpToNow
+	}
+	if !wait.IsZero() {
+		if err := r.waitLag(ctx, st, wait); err != nil {
+			return err
+		}
+	}
+	return r.mergePlan(ctx, st, st.Plan(tmin, tmax, useBase), lo, hi, tmax, useBase, rs, fn)
+}
+
+func minTime(a, b time.Time) time.Time {
+	if a.Before(b) {
+		return a
+	}
+	return b
+}
+
+// waitLag waits until a read at t may start: every segment that can hold
+// a change counted at t is stored by t + lag (docs/DESIGN.md §10.4).
+func (r *Reader) waitLag(ctx context.Context, st *State, t time.Time) error {
+	until := t.Add(st.Desc.Lag() + r.Skew)
+	d := until.Sub(r.clock().Now())
+	if d <= 0 {
+		return nil
+	}
+	if r.Wait != nil {
+		r.Wait(until)
+	}
+	return r.clock().Sleep(ctx, d)
+}
+
+// mergePlan reads the spans of a plan.
+func (r *Reader) mergePlan(ctx context.Context, st *State, plan []span, lo, hi string, tmax time.Time, late bool, rs *ReadStats, fn func([]Record, time.Time) error) error {
+	g, gctx := errgroup.WithContext(ctx)
+	var cursors []*cursor
+	var baseAt time.Time
+	lag := st.Desc.Lag()
+	for _, sp := range plan {
+		if sp.out != nil {
+			if sp.base {
+				baseAt = sp.out.To
+			}
+			c := r.outputCursor(gctx, g, *sp.out, sp, lo, hi, lag, rs)
+			cursors = append(cursors, c)
+			continue
+		}
+		segs, err := st.segments(ctx, r.Bucket, sp.Lo, sp.Hi)
+		if err != nil {
+			return err
+		}
+		if len(segs) <= r.fanIn() {
+			for _, o := range segs {
+				cursors = append(cursors, r.segmentCursor(gctx, g, o, sp, lo, hi, lag, late, tmax, rs))
+			}
+			continue
+		}
+		// More segments than a merge reads at once: each FanIn of them are
+		// merged into a local file first, so memory stays bounded by the
+		// fan-in, whatever the number of segments.
+		spilled, err := r.spill(ctx, segs, sp, lo, hi, lag, late, tmax, rs)
+		defer func() {
+			for _, f := range spilled {
+				os.Remove(f)
+			}
+		}()
+		if err != nil {
+			return err
+		}
+		for _, f := range spilled {
+			cursors = append(cursors, fileCursor(gctx, g, f, rs))
+		}
+	}
+	g.Go(func() error {
+		err := mergeCursors(gctx, cursors, baseAt, fn)
+		for _, c := range cursors {
+			c.stop()
+		}
+		return err
+	})
+	return g.Wait()
+}
+
+// cursor is one sorted run being read: batches arrive from a goroutine
+// that reads and decodes the run's objects ahead of the merge.
+type cursor struct {
+	ch   chan batch
+	cur  batch
+	i    int
+	done chan struct{}
+	base bool
+}
+
+func newCursor() *cursor { return &cursor{ch: make(chan batch, 4), done: make(chan struct{})} }
+
+func (c *cursor) stop() {
+	select {
+	case <-c.done:
+	default:
+		close(c.done)
+	}
+}
+
+// next makes c.cur[c.i] the next record; false at the end.
+func (c *cursor) next(ctx context.Context) (bool, error) {
+	c.i++
+	for c.i >= len(c.cur) {
+		select {
+		case b, ok := <-c.ch:
+			if !ok {
+				return false, nil
+			}
+			c.cur, c.i = b, 0
+		case <-ctx.Done():
+			return false, ctx.Err()
+		}
+	}
+	return true, nil
+}
+
+func (c *cursor) rec() *Record { return &c.cur[c.i] }
+
+// send hands a batch to the merge, or gives up when it stopped.
+func (c *cursor) send(ctx context.Context, b batch) error {
+	select {
+	case c.ch <- b:
+		return nil
+	case <-c.done:
+		return errStopped
+	case <-ctx.Done():
+		return ctx.Err()
+	}
+}
+
+var errStopped = fmt.Errorf("merge stopped")
+
+const batchSize = 512
+
+// outputCursor reads the parts of an output (or base) that hold ids in
+// [lo, hi), keeping the records of the span's times.
+func (r *Reader) outputCursor(ctx context.Context, g *errgroup.Group, o output, sp span, lo, hi string, lag time.Duration, rs *ReadStats) *cursor {
+	c := newCursor()
+	c.base = sp.base
+	g.Go(func() error {
+		defer close(c.ch)
+		m, err := readManifest(ctx, r.Bucket, o.manifestKey())
+		if err != nil {
+			return fmt.Errorf("journal output %s: %w", o.Folder, err)
+		}
+		rs.Objects.Add(1)
+		lo64, hi64 := sp.Lo.UnixMilli(), sp.Hi.UnixMilli()
+		keep := func(rec *Record) bool {
+			if sp.base {
+				return true
+			}
+			e := rec.Effective(lag)
+			return e > lo64 && e <= hi64
+		}
+		for _, p := range m.Files {
+			if (hi != "" && p.FirstID >= hi) || p.LastID < lo {
+				continue
+			}
+			rs.Objects.Add(1)
+			err := r.readRun(ctx, c, o.Folder+p.Name, 0, lo, hi, keep, rs)
+			if err == errStopped {
+				return nil
+			}
+			if err != nil {
+				return err
+			}
+		}
+		return nil
+	})
+	return c
+}
+
+// segmentCursor reads one segment, keeping the changes whose effective
+// time is in the span, and counting as late those made by tmax whose
+// segment came too late for it.
+func (r *Reader) segmentCursor(ctx context.Context, g *errgroup.Group, o Object, sp span, lo, hi string, lag time.Duration, countLate bool, tmax time.Time, rs *ReadStats) *cursor {
+	c := newCursor()
+	g.Go(func() error {
+		defer close(c.ch)
+		rs.Objects.Add(1)
+		rs.Segments.Add(1)
+		lo64, hi64, t64 := sp.Lo.UnixMilli(), sp.Hi.UnixMilli(), tmax.UnixMilli()
+		keep := func(rec *Record) bool {
+			e := rec.Effective(lag)
+			if countLate && rec.TimeMs <= t64 && e > t64 {
+				rs.Late.Add(1)
+			}
+			return e > lo64 && e <= hi64
+		}
+		err := r.readRun(ctx, c, o.Key, o.LastModified.UnixMilli(), lo, hi, keep, rs)
+		if err == errStopped {
+			return nil
+		}
+		return err
+	})
+	return c
+}
+
+// readRun reads one gzip JSON-lines object into c, in batches. stored,
+// when not 0, is the object's store time, given to its records.
+func (r *Reader) readRun(ctx context.Context, c *cursor, key string, stored int64, lo, hi string, keep func(*Record) bool, rs *ReadStats) error {
+	rc, err := r.Bucket.Get(ctx, key)
+	if err != nil {
+		return fmt.Errorf("journal: %w", err)
+	}
+	defer rc.Close()
+	zr, err := gzip.NewReader(bufio.NewReaderSize(rc, 64<<10))
+	if err != nil {
+		return fmt.Errorf("journal object s3://%s/%s is not gzip: %w", r.Bucket.Name(), key, err)
+	}
+	return readLines(ctx, c, zr, "s3://"+r.Bucket.Name()+"/"+key, stored, lo, hi, keep, rs)
+}
+
+// readLines reads JSON lines of records into c, in batches.
+func readLines(ctx context.Context, c *cursor, rd io.Reader, where string, stored int64, lo, hi string, keep func(*Record) bool, rs *ReadStats) error {
+	br := bufio.NewReaderSize(rd, 64<<10)
+	b := make(batch, 0, batchSize)
+	var arena []byte
+	line, prev := 0, ""
+	for {
+		l, err := br.ReadSlice('\n')
+		if err == bufio.ErrBufferFull {
+			// A line longer than the buffer (a 400 KB item): gather it.
+			big := append([]byte(nil), l...)
+			for err == bufio.ErrBufferFull {
+				l, err = br.ReadSlice('\n')
+				big = append(big, l...)
+			}
+			l = big
+		}
+		if err != nil && err != io.EOF {
+			return fmt.Errorf("read journal object %s: %w", where, err)
+		}
+		if len(l) > 0 {
+			line++
+			if len(arena)+len(l) > cap(arena) {
+				arena = make([]byte, 0, max(256<<10, len(l)))
+			}
+			start := len(arena)
+			arena = append(arena, l...)
+			rec, perr := parseLine(arena[start:])
+			if perr != nil {
+				return fmt.Errorf("journal object %s line %d: %w", where, line, perr)
+			}
+			if rec.ID < prev {
+				return fmt.Errorf("journal object %s line %d: id %s is out of order (after %s)", where, line, rec.ID, prev)
+			}
+			prev = rec.ID
+			if stored != 0 {
+				rec.StoredMs = stored
+			}
+			rs.Records.Add(1)
+			if hi != "" && rec.ID >= hi {
+				break
+			}
+			if rec.ID >= lo && keep(&rec) {
+				b = append(b, rec)
+				if len(b) == batchSize {
+					if err := c.send(ctx, b); err != nil {
+						return err
+					}
+					b = make(batch, 0, batchSize)
+				}
+			}
+		}
+		if err == io.EOF {
+			break
+		}
+	}
+	if len(b) > 0 {
+		return c.send(ctx, b)
+	}
+	return nil
+}
+
+// cursorHeap orders cursors by their current id.
+type cursorHeap []*cursor
+
+func (h cursorHeap) Len() int           { return len(h) }
+func (h cursorHeap) Less(i, j int) bool { return h[i].rec().ID < h[j].rec().ID }
+func (h cursorHeap) Swap(i, j int)      { h[i], h[j] = h[j], h[i] }
+func (h *cursorHeap) Push(x any)        { *h = append(*h, x.(*cursor)) }
+func (h *cursorHeap) Pop() any {
+	old := *h
+	c := old[len(old)-1]
+	*h = old[:len(old)-1]
+	return c
+}
+
+// mergeCursors is the k-way merge: for each id, the records of every run,
+// in the order they were made, duplicates dropped.
+func mergeCursors(ctx context.Context, cursors []*cursor, baseAt time.Time, fn func([]Record, time.Time) error) error {
+	h := make(cursorHeap, 0, len(cursors))
+	for _, c := range cursors {
+		c.i = -1
+		ok, err := c.next(ctx)
+		if err != nil {
+			return err
+		}
+		if ok {
+			h = append(h, c)
+		}
+	}
+	heap.Init(&h)
+	var group []Record
+	var fromBase []bool
+	for h.Len() > 0 {
+		id := h[0].rec().ID
+		group, fromBase = group[:0], fromBase[:0]
+		for h.Len() > 0 && h[0].rec().ID == id {
+			c := h[0]
+			for {
+				group = append(group, *c.rec())
+				fromBase = append(fromBase, c.base)
+				ok, err := c.next(ctx)
+				if err != nil {
+					return err
+				}
+				if !ok {
+					heap.Pop(&h)
+					break
+				}
+				if c.rec().ID != id {
+					heap.Fix(&h, 0)
+					break
+				}
+			}
+		}
+		var bt time.Time
+		if slices.Contains(fromBase, true) {
+			bt = baseAt
+		}
+		g := orderGroup(group)
+		if err := fn(g, bt); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// orderGroup sorts one id's records in the order they were made and drops
+// a change delivered twice (the copy stored first stays).
+func orderGroup(g []Record) []Record {
+	slices.SortStableFunc(g, func(a, b Record) int { return order(&a, &b) })
+	out := g[:0]
+	for i := range g {
+		if n := len(out); n > 0 && same(&out[n-1], &g[i]) {
+			if g[i].StoredMs != 0 && (out[n-1].StoredMs == 0 || g[i].StoredMs < out[n-1].StoredMs) {
+				out[n-1].StoredMs = g[i].StoredMs
+			}
+			continue
+		}
+		out = append(out, g[i])
+	}
+	return out
+}
+
+// emitGroup hands one id's records to a history fold as entries, newest
+// first. An entry's time is the record's effective time; a base's records
+// count from the base's time at the latest (a backfill read its items
+// after the time its base stands for).
+func emitGroup(dir string, g []Record, base time.Time, lag time.Duration, fn func(history.Entry) error) error {
+	for i := len(g) - 1; i >= 0; i-- {
+		rec := &g[i]
+		e := time.UnixMilli(rec.Effective(lag)).UTC()
+		if !base.IsZero() && e.After(base) && rec.Event == EventBackfill {
+			e = base
+		}
+		ent := history.Entry{Key: dir + rec.ID, VersionID: versionID(rec), LastModified: e, IsDelete: rec.IsDelete(), IsLatest: i == len(g)-1}
+		if !ent.IsDelete {
+			ent.Body = rec.NewImage
+			ent.Size = int64(len(rec.NewImage))
+		}
+		if err := fn(ent); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// versionID names a record where a version id would name a version (a
+// sidecar line, history's list): its sequence number, or for a backfill
+// image the time it was read.
+func versionID(r *Record) string {
+	if r.Seq != "" {
+		return "seq:" + r.Seq
+	}
+	return "backfill:" + strconv.FormatInt(r.TimeMs, 10)
+}
+
+// spill merges segments, FanIn at a time, into local sorted files (the
+// records kept by the span, duplicates dropped, store times set), and
+// returns their names; the caller removes them. With more than FanIn
+// files, it merges the files again.
+func (r *Reader) spill(ctx context.Context, segs []Object, sp span, lo, hi string, lag time.Duration, late bool, tmax time.Time, rs *ReadStats) ([]string, error) {
+	var files []string
+	fan := r.fanIn()
+	for i := 0; i < len(segs); i += fan {
+		group := segs[i:min(i+fan, len(segs))]
+		name, err := spillGroup(ctx, func(gctx context.Context, g *errgroup.Group) []*cursor {
+			var cs []*cursor
+			for _, o := range group {
+				cs = append(cs, r.segmentCursor(gctx, g, o, sp, lo, hi, lag, late, tmax, rs))
+			}
+			return cs
+		})
+		if name != "" {
+			files = append(files, name)
+		}
+		if err != nil {
+			return files, err
+		}
+	}
+	for len(files) > fan {
+		var next []string
+		for i := 0; i < len(files); i += fan {
+			group := files[i:min(i+fan, len(files))]
+			name, err := spillGroup(ctx, func(gctx context.Context, g *errgroup.Group) []*cursor {
+				var cs []*cursor
+				for _, f := range group {
+					cs = append(cs, fileCursor(gctx, g, f, rs))
+				}
+				return cs
+			})
+			for _, f := range group {
+				os.Remove(f)
+			}
+			if name != "" {
+				next = append(next, name)
+			}
+			if err != nil {
+				return append(next, files[i+len(group):]...), err
+			}
+		}
+		files = next
+	}
+	return files, nil
+}
+
+// spillGroup merges the cursors open makes into one local file.
+func spillGroup(ctx context.Context, open func(context.Context, *errgroup.Group) []*cursor) (string, error) {
+	f, err := os.CreateTemp("", "dynasnap-journal-*.jsonl")
+	if err != nil {
+		return "", fmt.Errorf("journal: a local file for merging segments: %w", err)
+	}
+	defer f.Close()
+	w := bufio.NewWriterSize(f, 256<<10)
+	g, gctx := errgroup.WithContext(ctx)
+	cursors := open(gctx, g)
+	var line []byte
+	g.Go(func() error {
+		err := mergeCursors(gctx, cursors, time.Time{}, func(recs []Record, _ time.Time) error {
+			for i := range recs {
+				line = recs[i].AppendLine(line[:0])
+				if _, err := w.Write(line); err != nil {
+					return err
+				}
+			}
+			return nil
+		})
+		for _, c := range cursors {
+			c.stop()
+		}
+		return err
+	})
+	if err := g.Wait(); err != nil {
+		return f.Name(), err
+	}
+	if err := w.Flush(); err != nil {
+		return f.Name(), fmt.Errorf("journal: write %s: %w", f.Name(), err)
+	}
+	return f.Name(), nil
+}
+
+// fileCursor reads a local file spill wrote.
+func fileCursor(ctx context.Context, g *errgroup.Group, name string, rs *ReadStats) *cursor {
+	c := newCursor()
+	g.Go(func() error {
+		defer close(c.ch)
+		f, err := os.Open(name)
+		if err != nil {
+			return fmt.Errorf("journal: %w", err)
+		}
+		defer f.Close()
+		err = readLines(ctx, c, f, name, 0, "", "", func(*Record) bool { return true }, rs)
+		if err == errStopped {
+			return nil
+		}
+		return err
+	})
+	return c
+}
