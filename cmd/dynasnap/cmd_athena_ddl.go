@@ -44,6 +44,11 @@ func cmdAthenaDDL(ctx context.Context, a *app, args []string) error {
 	if fs.NArg() != 1 {
 		return usageError{"name one snapshot or incremental export: a local folder or s3://BUCKET/PREFIX"}
 	}
+	if *tableName != "" && !athenaName.MatchString(*tableName) {
+		// It goes into HiveQL: refused rather than escaped, as Athena
+		// takes no other characters in a table name.
+		return usageError{fmt.Sprintf("--table-name %q: Athena table names hold only letters, digits and '_' (at most 255); for example %s", *tableName, parquetfmt.Identifier(*tableName))}
+	}
 	if *style != parquetfmt.StyleStruct && *style != parquetfmt.StyleMap {
 		return usageError{fmt.Sprintf("--style %q: want struct or map", *style)}
 	}

@@ -43,6 +43,9 @@ func cmdBackfill(ctx context.Context, a *app, args []string) error {
 	if opts.Table == "" || dest == "" {
 		return usageError{"--table and --dest are required"}
 	}
+	if err := checkTableName("--table", opts.Table); err != nil {
+		return err
+	}
 	if opts.Segments < 1 || opts.Segments > 1000000 || opts.Concurrency < 1 || opts.ReadRate < 0 || opts.PageSize < 0 {
 		return usageError{"--segments and --concurrency must be positive, --read-rate and --page-size not negative"}
 	}
@@ -82,6 +85,11 @@ func cmdBackfill(ctx context.Context, a *app, args []string) error {
 	}
 	st, err := backfill.Run(ctx, clients.DynamoDB(), s3c, opts)
 	a.term.ClearStatus()
+	if err != nil && st.Scanned == 0 && st.Written == 0 {
+		// Stopped before it started (no table, no bucket): the counts
+		// would only hide the reason.
+		return fmt.Errorf("backfill %s: %w", opts.Table, err)
+	}
 	if err != nil {
 		if opts.Checkpoint != "" {
 			return fmt.Errorf("backfill %s (rerun with --checkpoint %s to resume): %s: %w", opts.Table, opts.Checkpoint, progressLine(st), err)

@@ -118,6 +118,13 @@ func writeForget(a *app, r *forget.Report) {
 	for _, e := range r.UnfinishedRemoved {
 		fmt.Fprintf(w, "  remove  %-20s  %s  (%d files, unfinished, last written %s)\n", "unfinished", e.Snapshot, e.Files, e.LastWritten.Format(time.RFC3339))
 	}
+	for _, list := range [][]forget.Entry{r.Remove, r.UnfinishedRemoved} {
+		for _, e := range list {
+			for _, f := range e.KeptFiles {
+				fmt.Fprintf(w, "  leave   %s  (not a snapshot's file: someone else put it there)\n", f)
+			}
+		}
+	}
 	fmt.Fprintf(w, "%d snapshots kept, %d %s, %d unfinished folders %s, %d left alone\n",
 		len(r.Keep), len(r.Remove), verb, len(r.UnfinishedRemoved), verb, len(r.UnfinishedKept))
 }

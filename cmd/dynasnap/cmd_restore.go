@@ -114,6 +114,10 @@ func cmdRestore(ctx context.Context, a *app, args []string) error {
 	if err != nil {
 		return err
 	}
+	// Last of the flag checks, so a test of another flag may name any table.
+	if err := checkTableName("--table", *table); err != nil {
+		return err
+	}
 	clients, err := loadAWS(ctx, &awsOpts, *workers+planOpts.Fetchers+plan.ListConcurrency+16)
 	if err != nil {
 		return err

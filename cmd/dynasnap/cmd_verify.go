@@ -47,6 +47,10 @@ func cmdVerify(ctx context.Context, a *app, args []string) error {
 	if *segments < 1 || *segments > 1000000 {
 		return usageError{"--segments must be between 1 and 1,000,000"}
 	}
+	// Last of the flag checks, so a test of another flag may name any table.
+	if err := checkTableName("--table", *table); err != nil {
+		return err
+	}
 	clients, err := loadAWS(ctx, &awsOpts, *segments+*readers+8)
 	if err != nil {
 		return err

@@ -35,7 +35,7 @@ func parse(fs *pflag.FlagSet, args []string) error {
 		}
 		return usageError{err.Error()}
 	}
-	return nil
+	return checkFlagValues(fs)
 }
 
 type discard struct{}

@@ -89,11 +89,17 @@ func checkSource(ctx context.Context, p *printer, o *history.TimeOptions, hs *s3
 	var versioning, horizon error
 	var warns []string
 	var wg sync.WaitGroup
+	// The horizon's warnings wait for versioning's answer: a bucket that
+	// does not exist is one clear error, not a warning about its lifecycle
+	// rules first.
 	wg.Go(func() { versioning = hs.Check(ctx) })
-	wg.Go(func() { warns, horizon = checkHorizon(ctx, p, o, hs, src, times...) })
+	wg.Go(func() { _, warns, horizon = o.CheckHorizon(ctx, hs, src.Prefix, times...) })
 	wg.Wait()
 	if err := cmp.Or(versioning, horizon); err != nil {
 		return nil, err
+	}
+	for _, m := range warns {
+		p.Warnf("%s", m)
 	}
 	return warns, nil
 }

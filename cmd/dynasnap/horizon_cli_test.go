@@ -102,7 +102,7 @@ func TestHorizonCLI(t *testing.T) {
 		t.Fatal(err)
 	}
 	if len(r.HistoryWarnings) != 1 || !strings.Contains(r.HistoryWarnings[0], "could not read the lifecycle rules") ||
-		!strings.Contains(r.HistoryWarnings[0], "AccessDenied") || !strings.Contains(stderr, "warning: could not read") {
+		!strings.Contains(r.HistoryWarnings[0], "access denied") || !strings.Contains(stderr, "warning: could not read") {
 		t.Fatalf("denied lifecycle read: warnings %q: %s", r.HistoryWarnings, stderr)
 	}
 }

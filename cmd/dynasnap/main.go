@@ -12,10 +12,12 @@ import (
 	"os/signal"
 	"runtime/pprof"
 	"sort"
+	"strings"
 	"syscall"
 
 	"github.com/spf13/pflag"
 
+	"github.com/dynasnap/dynasnap/internal/awserr"
 	"github.com/dynasnap/dynasnap/internal/termstatus"
 )
 
@@ -111,13 +113,16 @@ func (a *app) main(ctx context.Context, args []string) int {
 		a.usage(a.stderr)
 		return 2
 	}
-	err := cmd.run(ctx, a, args[1:])
+	rest, debug := takeDebug(args[1:])
+	err := cmd.run(ctx, a, rest)
 	if err == nil || errors.Is(err, pflag.ErrHelp) {
 		return 0
 	}
 	// A failure is a line on stderr and, with --json, an object on stdout:
-	// a script reading stdout gets JSON either way.
-	e, hint := jsonError{Command: args[0], Error: err.Error(), ExitCode: 1}, ""
+	// a script reading stdout gets JSON either way. In plain words
+	// (awserr.Text: the resource and what to do, no SDK text); --debug
+	// adds the whole error chain.
+	e, hint := jsonError{Command: args[0], Error: awserr.Text(err), ExitCode: 1}, ""
 	var ue usageError
 	var ee exitError
 	switch {
@@ -125,11 +130,14 @@ func (a *app) main(ctx context.Context, args []string) int {
 		e.Error, e.ExitCode, e.Usage = ue.msg, 2, true
 		hint = fmt.Sprintf("run 'dynasnap %s --help' for usage", args[0])
 	case errors.As(err, &ee):
-		e.Error, e.ExitCode = ee.err.Error(), ee.code
+		e.Error, e.ExitCode = awserr.Text(ee.err), ee.code
 	case ctx.Err() != nil:
 		e.ExitCode, e.Interrupted = 130, true
 	}
-	a.out.fail(a.opts.JSON || jsonRequested(args[1:]), e, hint)
+	if debug {
+		hint = strings.TrimPrefix(hint+"\ndebug: "+err.Error(), "\n")
+	}
+	a.out.fail(a.opts.JSON || jsonRequested(rest), e, hint)
 	return e.ExitCode
 }
 
@@ -145,6 +153,7 @@ func (a *app) usage(w io.Writer) {
 		fmt.Fprintf(w, "  %-12s %s\n", n, a.commands[n].summary)
 	}
 	fmt.Fprintln(w, "\nRun 'dynasnap <command> --help' for the flags of a command, with examples.")
+	fmt.Fprintln(w, "Every command takes --debug: errors then also print in full, AWS request IDs included.")
 	fmt.Fprintln(w, "AWS credentials and region come from the default chain (environment, profile, SSO, IMDS);")
 	fmt.Fprintln(w, "endpoints from AWS_ENDPOINT_URL, AWS_ENDPOINT_URL_S3, AWS_ENDPOINT_URL_DYNAMODB or --endpoint-url.")
 }

@@ -167,7 +167,7 @@ func TestReliabilityBadInput(t *testing.T) {
 		{area: "backfill", tried: "unversioned bucket", args: []string{"backfill", "--table", noTable, "--dest", "s3://" + unversioned + "/backups", "--quiet"},
 			code: 1, want: []string{"versioning"}, outcome: "stops before writing, exit 1"},
 		{area: "snapshot", tried: "wrong credentials (bad secret key)", env: wrongCreds, args: []string{"snapshot", "--source", src.String(), "--out", t.TempDir() + "/s"},
-			code: 1, want: []string{"SignatureDoesNotMatch"}, outcome: "stops, exit 1, the server's refusal shown, the secret never"},
+			code: 1, want: []string{"credentials were not accepted"}, outcome: "stops, exit 1, says the credentials were refused, the secret never shown"},
 		{area: "restore", tried: "wrong credentials (bad secret key)", env: wrongCreds, args: []string{"restore", "--source", src.String(), "--at", at, "--table", noTable},
 			code: -1, want: []string{}, outcome: "stops, non-zero exit, the secret never shown"},
 		{area: "snapshot", tried: "unparseable --at", args: []string{"snapshot", "--source", src.String(), "--out", t.TempDir() + "/s", "--at", "last tuesday"},

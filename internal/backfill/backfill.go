@@ -7,6 +7,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"github.com/dynasnap/dynasnap/internal/awserr"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -232,16 +233,16 @@ func (r *run) recordDefinition(ctx context.Context, s3c S3API) string {
 	}
 	d, partial, err := tabledef.Describe(ctx, api, r.opts.Table)
 	if err != nil {
-		return fmt.Sprintf("not recorded: %v", err)
+		return fmt.Sprintf("not recorded: %s", awserr.Text(err))
 	}
 	d.Dynasnap.RecordedBy, d.Dynasnap.Tool = "backfill", r.opts.Tool
 	loc := r.w.Location()
 	wrote, err := tabledef.Record(ctx, put, loc, d)
 	switch {
 	case err != nil:
-		return fmt.Sprintf("not recorded: %v", err)
+		return fmt.Sprintf("not recorded: %s", awserr.Text(err))
 	case partial != nil && wrote:
-		return fmt.Sprintf("recorded in part at s3://%s/%s (%s not read: %v)", loc.Bucket, tabledef.ObjectKey(loc), strings.Join(d.Dynasnap.Unread, ", "), partial)
+		return fmt.Sprintf("recorded in part at s3://%s/%s (%s not read: %s)", loc.Bucket, tabledef.ObjectKey(loc), strings.Join(d.Dynasnap.Unread, ", "), awserr.Text(partial))
 	case wrote:
 		return fmt.Sprintf("recorded at s3://%s/%s", loc.Bucket, tabledef.ObjectKey(loc))
 	}

@@ -99,7 +99,7 @@ func Run(ctx context.Context, src history.Source, w io.Writer, opts Options) (*S
 	}
 	st := &Stats{}
 	var ins, mod, rem, rew, filtered, lines, size, versions atomic.Int64
-	walk := &history.Walk[pick]{Source: src, Dir: opts.Source.Dir(), Plan: opts.Plan, Times: times,
+	walk := &history.Walk[pick]{Source: src, Dir: opts.Source.Dir(), Plan: opts.Plan, Validate: true, Times: times,
 		Fetchers: opts.Fetchers, Listed: opts.Listed, Fetched: opts.Fetched,
 		Pick: func(k *history.Key) ([]history.Entry, pick, bool, error) {
 			versions.Add(int64(k.Versions))

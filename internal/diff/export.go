@@ -40,26 +40,22 @@ func ExportID(source string, from, to time.Time, filter string) string {
 // under data/, manifest-files.json and manifest-summary.json (exportType
 // INCREMENTAL_EXPORT, exportFromTime, exportToTime, outputView), each with
 // its .md5; the summary last (docs/DESIGN.md §5.10).
-func Export(ctx context.Context, src history.Source, out store.Store, opts Options, eo ExportOptions) (*Stats, *snapshot.Summary, error) {
+func Export(ctx context.Context, src history.Source, out store.Store, opts Options, eo ExportOptions) (_ *Stats, _ *snapshot.Summary, err error) {
 	start := time.Now()
-	if done, err := out.Exists(ctx, snapshot.SummaryName); err != nil {
-		return nil, nil, err
-	} else if done {
-		return nil, nil, fmt.Errorf("%s already holds an export (it has %s); choose a new folder", out.URL(""), snapshot.SummaryName)
-	}
-	// A crashed run's data files are replaced.
-	names, err := out.List(ctx, snapshot.DataDir)
+	// Claimed before anything is written; never a folder holding what
+	// this export does not write (docs/DESIGN.md §5.9).
+	id := ExportID(opts.Source.String(), opts.From, opts.To, eo.FilterText)
+	claim, err := snapshot.ClaimOutput(ctx, out, snapshot.ExportSpec(snapshot.NewClaimRecord(eo.Tool, id, opts.Source.String())), nil)
 	if err != nil {
 		return nil, nil, err
 	}
-	for _, n := range names {
-		if err := out.Remove(ctx, n); err != nil {
-			return nil, nil, err
+	defer func() {
+		if err != nil {
+			claim.Abandon(ctx)
+		} else {
+			claim.Release(ctx)
 		}
-	}
-	if err := out.Put(ctx, snapshot.StartedName, nil); err != nil {
-		return nil, nil, err
-	}
+	}()
 	fw := &fileWriter{ctx: ctx, st: out, size: eo.FileSize}
 	if fw.size <= 0 {
 		fw.size = snapshot.DefaultFileSize

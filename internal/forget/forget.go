@@ -8,7 +8,9 @@ import (
 	"path"
 	"path/filepath"
 	"regexp"
+	"slices"
 	"sort"
+	"strings"
 	"sync"
 	"time"
 
@@ -46,8 +48,11 @@ type Entry struct {
 	Reasons []string `json:"reasons,omitempty"`
 	// LastWritten is an unfinished folder's newest file time.
 	LastWritten *time.Time `json:"lastWritten,omitempty"`
-	dir         string
-	files       []string
+	// KeptFiles are files in the folder that are not the snapshot's
+	// (someone else put them there): never removed.
+	KeptFiles []string `json:"keptFiles,omitempty"`
+	dir       string
+	files     []string
 }
 
 // Report is what forget did, or with DryRun would do.
@@ -164,6 +169,11 @@ func Run(ctx context.Context, parent store.Store, opts Options) (*Report, error)
 	newestFirst(rep.Keep)
 	newestFirst(rep.Remove)
 
+	// A folder holding no file a snapshot run writes (a user's data/ or
+	// sidecar/ folder, say) is not an unfinished snapshot: never touched.
+	sf.Unfinished = slices.DeleteFunc(sf.Unfinished, func(dir string) bool {
+		return len(ownFiles(dir, sf.Files[dir], nil)) == 0
+	})
 	// Unfinished folders: by the newest write in them.
 	if len(sf.Unfinished) > 0 {
 		timed, ok := parent.(store.Timed)
@@ -191,6 +201,25 @@ func Run(ctx context.Context, parent store.Store, opts Options) (*Report, error)
 			}
 		}
 	}
+	// Only a snapshot's own files go: those dynasnap writes, and those its
+	// manifest lists (an AWS export's data files have AWS's names). Any
+	// other file in its folder stays, and is named in the report.
+	for _, list := range []*[]Entry{&rep.Remove, &rep.UnfinishedRemoved} {
+		for i := range *list {
+			e := &(*list)[i]
+			listed, err := listedFiles(ctx, opts, parent, e)
+			if err != nil {
+				return rep, fmt.Errorf("%w; nothing removed", err)
+			}
+			own := ownFiles(e.dir, e.files, listed)
+			for _, f := range e.files {
+				if !slices.Contains(own, f) {
+					e.KeptFiles = append(e.KeptFiles, parent.URL(f))
+				}
+			}
+			e.files, e.Files = own, len(own)
+		}
+	}
 	if opts.DryRun {
 		return rep, nil
 	}
@@ -207,6 +236,45 @@ func Run(ctx context.Context, parent store.Store, opts Options) (*Report, error)
 		}
 	}
 	return rep, nil
+}
+
+// ownFiles are the files among files (relative to the parent) that are
+// dir's snapshot's own: dynasnap's names (snapshot.OwnFile), or listed in
+// its manifest (listed, relative to dir).
+func ownFiles(dir string, files []string, listed map[string]bool) []string {
+	var own []string
+	for _, f := range files {
+		rel := strings.TrimPrefix(strings.TrimPrefix(f, dir), "/")
+		if snapshot.OwnFile(rel) || listed[rel] {
+			own = append(own, f)
+		}
+	}
+	return own
+}
+
+// listedFiles are the data and sidecar files a finished snapshot's
+// manifest-files.json lists, relative to its folder (none for an
+// unfinished one).
+func listedFiles(ctx context.Context, opts Options, parent store.Store, e *Entry) (map[string]bool, error) {
+	if e.ExportTime == nil {
+		return nil, nil
+	}
+	st, err := opts.Open(parent.URL(e.dir))
+	if err != nil {
+		return nil, err
+	}
+	files, err := snapshot.ReadFiles(ctx, st)
+	if err != nil {
+		return nil, err
+	}
+	listed := map[string]bool{}
+	for _, f := range files {
+		listed[f.Data] = true
+		if f.Sidecar != "" {
+			listed[f.Sidecar] = true
+		}
+	}
+	return listed, nil
 }
 
 func filesOf(sf *drill.Folder) [][]string {

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"github.com/dynasnap/dynasnap/internal/awserr"
 	"strings"
 	"time"
 )
@@ -113,7 +114,7 @@ func ReadHorizon(ctx context.Context, src Source, folder string, now time.Time) 
 	case err != nil && ctx.Err() != nil:
 		return nil, ctx.Err()
 	case err != nil:
-		h.Warning = fmt.Sprintf("could not read the lifecycle rules of bucket %s (%v): how far back the history is exact is unknown; if a rule expires noncurrent versions, a time older than it is silently wrong", h.Bucket, err)
+		h.Warning = fmt.Sprintf("could not read the lifecycle rules of bucket %s (%s): how far back the history is exact is unknown; if a rule expires noncurrent versions, a time older than it is silently wrong", h.Bucket, awserr.Text(err))
 		return h, nil
 	}
 	h.Read = true

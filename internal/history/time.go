@@ -3,6 +3,7 @@ package history
 import (
 	"context"
 	"fmt"
+	"strings"
 	"time"
 
 	"github.com/dynasnap/dynasnap/internal/retry"
@@ -17,7 +18,26 @@ const DefaultClockSkew = time.Second
 
 // ParseTime reads a point in time: RFC 3339, or a duration ago (-2h and 2h
 // both mean two hours ago).
+//
+// Forms that would mean something else than they say are refused: a
+// duration with a plus sign (it reads as "from now"), and a time before
+// S3 existed (2006), which no backup can hold and which is most likely a
+// typo or an unset value (year 1, the Unix epoch).
 func ParseTime(s string, now time.Time) (time.Time, error) {
+	if strings.HasPrefix(strings.TrimSpace(s), "+") {
+		return time.Time{}, fmt.Errorf("%q reads as a time from now, and the backup holds only the past: write -%s for that long ago", s, strings.TrimPrefix(strings.TrimSpace(s), "+"))
+	}
+	t, err := parseTime(s, now)
+	if err == nil && t.Before(Earliest) {
+		return t, fmt.Errorf("%q is %s, before S3 existed: no backup holds it (a typo?)", s, t.UTC().Format(time.RFC3339))
+	}
+	return t, err
+}
+
+// Earliest is the earliest time a time flag accepts: S3 opened in 2006.
+var Earliest = time.Date(2006, 1, 1, 0, 0, 0, 0, time.UTC)
+
+func parseTime(s string, now time.Time) (time.Time, error) {
 	if d, err := time.ParseDuration(s); err == nil {
 		if d > 0 {
 			d = -d

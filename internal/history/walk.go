@@ -124,6 +124,11 @@ type Walk[T any] struct {
 	// that already is that JSON is taken as it is, not decoded (Item nil),
 	// unless WithItem asks for the item too (a Keep that reads it).
 	Canonical, WithItem bool
+	// Validate checks every version read as an item DynamoDB would
+	// accept under its own object's key (itemCheck); one that is not is
+	// a bad object. It decodes every body.
+	Validate bool
+	check    itemCheck
 	// SkipBad drops a key whose version is not a readable item, listing
 	// it in the result, instead of stopping the walk.
 	SkipBad bool
@@ -303,7 +308,7 @@ func (w *Walk[T]) fetch(ctx context.Context, t *walkTask[T], buf *bytes.Buffer) 
 		v := Version{Entry: e}
 		body := buf.Bytes()
 		n, copied := int64(0), false
-		if w.Canonical && !w.WithItem {
+		if w.Canonical && !w.WithItem && !w.Validate {
 			n, copied = item.CanonicalSize(body)
 		}
 		if copied {
@@ -316,8 +321,15 @@ func (w *Walk[T]) fetch(ctx context.Context, t *walkTask[T], buf *bytes.Buffer) 
 			if v.Item, v.ItemSize, err = decodeBody(w.Source, e, body); err != nil {
 				return err
 			}
+			if w.Validate {
+				if err := w.check.check(w.Source, e, v.Item); err != nil {
+					return err
+				}
+			}
 			if w.Canonical {
-				if v.JSON, err = item.Marshal(v.Item); err != nil {
+				if _, canonical := item.CanonicalSize(body); canonical && w.Validate {
+					v.JSON = bytes.Clone(body) // as it is: already the canonical JSON
+				} else if v.JSON, err = item.Marshal(v.Item); err != nil {
 					return err
 				}
 			}

@@ -16,6 +16,10 @@ import (
 // names are made from attribute names.
 func Identifier(s string) string { return deriveName(s, nil) }
 
+// quoteIdent makes a quoted identifier of Hive DDL: a backquote inside is
+// doubled, so no name closes the quoting early.
+func quoteIdent(s string) string { return "`" + strings.ReplaceAll(s, "`", "``") + "`" }
+
 // quote makes a string literal of Hive DDL.
 func quote(s string) string {
 	return "'" + strings.NewReplacer(`\`, `\\`, `'`, `\'`).Replace(s) + "'"
@@ -30,7 +34,7 @@ func ParquetDDL(ts *TableSchema, table, location, comment string) (string, error
 		return "", err
 	}
 	var b strings.Builder
-	fmt.Fprintf(&b, "CREATE EXTERNAL TABLE IF NOT EXISTS `%s` (\n", table)
+	fmt.Fprintf(&b, "CREATE EXTERNAL TABLE IF NOT EXISTS %s (\n", quoteIdent(table))
 	for _, c := range l.cols {
 		fmt.Fprintf(&b, "  `%s` %s", c.name, c.typ.Athena())
 		if c.name != c.attr || c.typ.Kind == KindJSON {
@@ -149,7 +153,7 @@ func (s *serde) properties() string {
 
 func jsonTable(table, columns, comment, location string, s *serde) string {
 	var b strings.Builder
-	fmt.Fprintf(&b, "CREATE EXTERNAL TABLE IF NOT EXISTS `%s` (\n%s\n)\n", table, columns)
+	fmt.Fprintf(&b, "CREATE EXTERNAL TABLE IF NOT EXISTS %s (\n%s\n)\n", quoteIdent(table), columns)
 	if comment != "" {
 		fmt.Fprintf(&b, "COMMENT %s\n", quote(comment))
 	}

@@ -1,6 +1,7 @@
 package restore
 
 import (
+	"encoding/json"
 	"fmt"
 	"strings"
 
@@ -55,7 +56,11 @@ func ImportTableCommand(s *snapshot.Snapshot, in *dynamodb.CreateTableInput) (st
 	}
 	dataPrefix := strings.TrimPrefix(strings.Trim(prefix, "/")+"/"+snapshot.DataDir+"/", "/")
 	fmt.Fprintf(&b, "  aws dynamodb import-table --input-format DYNAMODB_JSON --input-compression-type %s \\\n", compression)
-	fmt.Fprintf(&b, "      --s3-bucket-source S3Bucket=%s,S3KeyPrefix=%s \\\n", bucket, dataPrefix)
+	// Bucket and prefix are the user's names: quoted for the shell, and
+	// in JSON rather than the CLI's shorthand, where a comma or '=' in a
+	// prefix would change what it says.
+	source, _ := json.Marshal(struct{ S3Bucket, S3KeyPrefix string }{bucket, dataPrefix})
+	fmt.Fprintf(&b, "      --s3-bucket-source %s \\\n", shellQuote(string(source)))
 	fmt.Fprintf(&b, "      --table-creation-parameters %s", shellQuote(string(p)))
 	return b.String(), notes
 }

@@ -2,6 +2,7 @@ package restore
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"time"
 
@@ -278,6 +279,11 @@ func (r *run) snapshot(ctx context.Context, src *Snapshot) error {
 	res, err := FromSnapshot(ctx, s, r.w, SnapshotOptions{Readers: src.Readers, Checkpoint: cp, Filter: match, Read: read, Expired: r.rep.Expiry})
 	r.rep.Result = res
 	if err != nil {
+		if res != nil && errors.Is(err, snapshot.ErrDamaged) {
+			// A rerun would stop at the same file: say so rather than
+			// advise one.
+			return fmt.Errorf("%w\n%d items written (from other data files) before the stop; the snapshot is damaged: restore from another snapshot, or take a new one", err, res.Puts)
+		}
 		if cp != nil && res != nil && (ctx.Err() != nil || res.Puts > 0) {
 			return fmt.Errorf("%w\n%d items written before the stop; rerun the same command to resume from checkpoint %s", err, res.Puts, r.rep.Checkpoint)
 		}

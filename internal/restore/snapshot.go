@@ -202,7 +202,9 @@ func FromSnapshot(ctx context.Context, s *snapshot.Snapshot, w *Writer, opts Sna
 		for _, f := range todo {
 			g.Go(func() error {
 				b := w.NewBatcher()
-				err := s.Each(ctx, f, func(l snapshot.Line) error {
+				// Checked whole before its first item is sent: nothing of
+				// a tampered or truncated file is written.
+				err := s.EachChecked(ctx, f, checkItem, func(l snapshot.Line) error {
 					opts.Read.Add(1)
 					if opts.Filter != nil {
 						ok, err := matchRaw(opts.Filter, l.Item)
@@ -242,6 +244,13 @@ func FromSnapshot(ctx context.Context, s *snapshot.Snapshot, w *Writer, opts Sna
 	res.fill(w, start)
 	res.Filtered, res.Expired = filtered.Load(), expired.Load()
 	return res, err
+}
+
+// checkItem refuses a line that is not a DynamoDB item, before any item of
+// its file is written.
+func checkItem(l snapshot.Line) error {
+	_, err := item.Unmarshal(l.Item)
+	return err
 }
 
 // matchRaw decodes a snapshot item just to apply the filter; the raw JSON

@@ -133,7 +133,7 @@ func FromVersions(ctx context.Context, src history.Source, w *Writer, opts Versi
 		}
 		plan := opts.Plan
 		plan.Newer = opts.Rewind // it touches only the keys changed since
-		walk := &history.Walk[*action]{Source: src, Dir: opts.Source.Dir(), Plan: plan, Times: []time.Time{opts.At},
+		walk := &history.Walk[*action]{Source: src, Dir: opts.Source.Dir(), Plan: plan, Validate: true, Times: []time.Time{opts.At},
 			Fetchers: opts.Fetchers, Listed: opts.Listed, Fetched: opts.Fetched,
 			Pick: func(k *history.Key) ([]history.Entry, *action, bool, error) {
 				keys.Add(1)

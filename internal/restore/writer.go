@@ -254,14 +254,20 @@ func (w *Writer) write(ctx context.Context, b *batch) error {
 		var out *dynamodb.BatchWriteItemOutput
 		var err error
 		sent := len(reqs)
+		// A call once sent runs to its answer even when the restore is
+		// stopping: cut off, its items may be written without being
+		// counted, and the count of items written must be exact at every
+		// stop. The timeout bounds how long a stop may wait.
+		callCtx, cancelCall := context.WithTimeout(context.WithoutCancel(ctx), callTimeout)
 		if raw != nil {
 			sent = len(raw)
-			out, err = w.Client.BatchWriteItem(ctx, placeholder(w.Table), noSDKRetries, withBody(rawBody(w.Table, raw)))
+			out, err = w.Client.BatchWriteItem(callCtx, placeholder(w.Table), noSDKRetries, withBody(rawBody(w.Table, raw)))
 		} else {
-			out, err = w.Client.BatchWriteItem(ctx, &dynamodb.BatchWriteItemInput{
+			out, err = w.Client.BatchWriteItem(callCtx, &dynamodb.BatchWriteItemInput{
 				RequestItems: map[string][]types.WriteRequest{w.Table: reqs},
 			}, noSDKRetries)
 		}
+		cancelCall()
 		if err != nil {
 			if ctx.Err() != nil {
 				return ctx.Err()
@@ -359,6 +365,9 @@ func (w *Writer) backoff(ctx context.Context, attempt int) error {
 	w.Stats.BackoffTime.Add(int64(d))
 	return w.Sleep(ctx, d)
 }
+
+// callTimeout bounds one BatchWriteItem call (25 items, at most 16 MB).
+const callTimeout = 60 * time.Second
 
 // noSDKRetries makes BatchWriteItem fail fast: the writer retries itself.
 func noSDKRetries(o *dynamodb.Options) { o.RetryMaxAttempts = 1 }

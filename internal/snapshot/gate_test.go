@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"github.com/dynasnap/dynasnap/internal/item"
 	"os"
 	"testing"
 	"time"
@@ -22,7 +23,12 @@ func TestPreflightGatesTheOutput(t *testing.T) {
 	b := memsource.New("b")
 	at := time.Now().Add(-time.Hour)
 	for i := range 300 {
-		b.Put(src.ObjectKey(fmt.Sprintf("%064x", i*7919)), []byte(fmt.Sprintf(`{"pk":{"S":"k%d"}}`, i)), at.Add(-time.Minute))
+		body := fmt.Sprintf(`{"pk":{"S":"k%d"}}`, i)
+		id, err := item.KeyID(must(item.Unmarshal([]byte(body))), "pk")
+		if err != nil {
+			t.Fatal(err)
+		}
+		b.Put(src.ObjectKey(id), []byte(body), at.Add(-time.Minute))
 	}
 	bad := errors.New("source bucket b does not have versioning enabled")
 	for _, tc := range []struct {

@@ -43,7 +43,8 @@ type ParquetOptions struct {
 
 // prepareParquet settles the schema of a Parquet run before any part is
 // written, and records it in the output folder.
-func prepareParquet(ctx context.Context, src history.Source, out store.Store, opts *Options) error {
+// ready blocks until the folder is claimed.
+func prepareParquet(ctx context.Context, src history.Source, out store.Store, opts *Options, ready func() error) error {
 	if opts.Format != FormatParquet {
 		return nil
 	}
@@ -76,6 +77,9 @@ func prepareParquet(ctx context.Context, src history.Source, out store.Store, op
 		return fmt.Errorf("parquet schema: %w", err)
 	}
 	pq.layout = l
+	if err := ready(); err != nil {
+		return err
+	}
 	return out.Put(ctx, SchemaName, l.JSON())
 }
 

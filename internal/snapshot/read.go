@@ -11,6 +11,7 @@ import (
 	"hash"
 	"io"
 	"strings"
+	"time"
 
 	"github.com/dynasnap/dynasnap/internal/store"
 	"github.com/dynasnap/dynasnap/internal/tabledef"
@@ -62,7 +63,35 @@ func openExport(ctx context.Context, st store.Store, incremental bool) (store.St
 	if err != nil {
 		return nil, nil, nil, err
 	}
+	if err := checkManifests(st, sum, files); err != nil {
+		return nil, nil, nil, err
+	}
 	return st, sum, files, nil
+}
+
+// checkManifests checks the summary against the file list it describes:
+// the item count, the number of data files, no data file listed twice.
+// Each data file is checked against its own line when it is read.
+func checkManifests(st store.Store, sum *Summary, files []FileEntry) error {
+	var items int64
+	seen := make(map[string]bool, len(files))
+	for _, f := range files {
+		if seen[f.Data] {
+			return fmt.Errorf("%s lists %s twice: the manifest was edited or damaged; take a new snapshot", st.URL(FilesName), f.Data)
+		}
+		seen[f.Data] = true
+		if f.ItemCount < 0 {
+			return fmt.Errorf("%s gives %s a negative item count: the manifest was edited or damaged", st.URL(FilesName), f.Data)
+		}
+		items += f.ItemCount
+	}
+	if items != sum.ItemCount {
+		return fmt.Errorf("%s says %d items, %s lists %d: the manifests disagree (edited or damaged); take a new snapshot", st.URL(SummaryName), sum.ItemCount, st.URL(FilesName), items)
+	}
+	if sum.Dynasnap.FormatVersion > 0 && sum.Dynasnap.DataFiles != len(files) {
+		return fmt.Errorf("%s says %d data files, %s lists %d: the manifests disagree (edited or damaged); take a new snapshot", st.URL(SummaryName), sum.Dynasnap.DataFiles, st.URL(FilesName), len(files))
+	}
+	return nil
 }
 
 // Definition reads the snapshot's table-definition.json: the table as
@@ -134,13 +163,30 @@ type Line struct {
 	Source SidecarLine     // zero if the snapshot has no sidecar
 }
 
-// Each calls fn for every item of one data file, in file order.
+// Each calls fn for every item of one data file, in file order. The
+// file's item count and MD5 are checked only at its end: fn has seen every
+// item by then. EachChecked checks first.
 func (s *Snapshot) Each(ctx context.Context, f FileEntry, fn func(Line) error) error {
 	file, err := s.Store.Open(ctx, f.Data)
 	if err != nil {
 		return err
 	}
 	defer file.Close()
+	var side io.Reader
+	if f.Sidecar != "" {
+		sraw, err := s.Store.Open(ctx, f.Sidecar)
+		if err != nil {
+			return err
+		}
+		defer sraw.Close()
+		side = sraw
+	}
+	return s.eachFrom(ctx, f, file, side, fn)
+}
+
+// eachFrom is Each over the data file's bytes as stored and its sidecar's
+// (nil: none).
+func (s *Snapshot) eachFrom(ctx context.Context, f FileEntry, file, sideRaw io.Reader, fn func(Line) error) error {
 	// The manifest's MD5 catches a truncated or altered data file.
 	raw := &md5Reader{r: file, md5: md5.New()}
 	items, closer, err := newItemReader(s.Summary.OutputFormat, s.compression(f), raw)
@@ -149,12 +195,13 @@ func (s *Snapshot) Each(ctx context.Context, f FileEntry, fn func(Line) error) e
 	}
 	defer closer.Close()
 	var side *bufio.Reader
-	if f.Sidecar != "" {
-		var closeSide func()
-		if side, closeSide, err = s.openSidecar(ctx, f); err != nil {
-			return err
+	if sideRaw != nil {
+		sdec, err := decompressor(sideRaw, s.compression(f))
+		if err != nil {
+			return fmt.Errorf("open %s: %w", s.Store.URL(f.Sidecar), err)
 		}
-		defer closeSide()
+		defer sdec.Close()
+		side = bufio.NewReaderSize(sdec, 256<<10)
 	}
 	var n int64
 	for {
@@ -177,6 +224,12 @@ func (s *Snapshot) Each(ctx context.Context, f FileEntry, fn func(Line) error) e
 			}
 			if err := parseSidecarLine(sraw, &line.Source); err != nil {
 				return fmt.Errorf("read %s line %d: %w", s.Store.URL(f.Sidecar), n, err)
+			}
+			// A version written after the snapshot's time cannot be in it:
+			// the sidecar, or the summary's exportTime, was edited.
+			if at := s.Summary.ExportTime; !at.IsZero() && line.Source.LastModified.After(at.Truncate(time.Second).Add(time.Second)) {
+				return fmt.Errorf("%s line %d: version %s of %s is from %s, after the snapshot's time %s: the snapshot was edited or damaged",
+					s.Store.URL(f.Sidecar), n, line.Source.VersionID, line.Source.Key, line.Source.LastModified.UTC().Format(time.RFC3339), at.UTC().Format(time.RFC3339))
 			}
 		}
 		if err := fn(line); err != nil {

@@ -13,7 +13,6 @@ import (
 	"github.com/dynasnap/dynasnap/internal/progress"
 	"github.com/dynasnap/dynasnap/internal/store"
 	"github.com/dynasnap/dynasnap/internal/tabledef"
-	"golang.org/x/sync/errgroup"
 )
 
 // DefaultFileSize is where a data file is cut, in bytes of item JSON before
@@ -136,7 +135,7 @@ func (o *Options) plan() history.Plan {
 // out. Manifests are written last, after every data file is committed: an
 // interrupted run leaves no manifest-summary.json, and a rerun into the
 // same folder clears what it left and starts again.
-func Run(ctx context.Context, src history.Source, out store.Store, opts Options) (*Result, error) {
+func Run(ctx context.Context, src history.Source, out store.Store, opts Options) (_ *Result, err error) {
 	opts.defaults()
 	start := time.Now()
 	outFormat, err := outputFormat(opts.Format)
@@ -151,6 +150,9 @@ func Run(ctx context.Context, src history.Source, out store.Store, opts Options)
 	}
 	ctx, cancel := context.WithCancelCause(ctx)
 	gate := openOutput(ctx, cancel, out, &opts)
+	// Runs last: a run that stops unfinished removes what it wrote and
+	// its claim (docs/DESIGN.md §5.9).
+	defer func() { gate.finish(ctx, err) }()
 	var side sync.WaitGroup
 	defer func() {
 		cancel(nil)
@@ -167,7 +169,7 @@ func Run(ctx context.Context, src history.Source, out store.Store, opts Options)
 		rec, err := tabledef.At(ctx, src, opts.Source, opts.At)
 		defc <- definitionRead{rec, err}
 	})
-	if err := prepareParquet(ctx, src, out, &opts); err != nil {
+	if err := prepareParquet(ctx, src, out, &opts, func() error { return gate.wait(ctx) }); err != nil {
 		return nil, gateFirst(gate, cancel, err)
 	}
 
@@ -181,7 +183,7 @@ func Run(ctx context.Context, src history.Source, out store.Store, opts Options)
 	defer base.close()
 	ps.ready = func() error { return gate.wait(ctx) }
 	w := &history.Walk[[]byte]{Source: src, Dir: opts.Source.Dir(), Plan: opts.plan(), Times: []time.Time{opts.At},
-		Fetchers: opts.Concurrency, Canonical: true, WithItem: opts.Filter != nil, SkipBad: opts.SkipBadObjects, Stats: stats, Listed: opts.Listed, Fetched: opts.Fetched,
+		Fetchers: opts.Concurrency, Canonical: true, WithItem: opts.Filter != nil, Validate: true, SkipBad: opts.SkipBadObjects, Stats: stats, Listed: opts.Listed, Fetched: opts.Fetched,
 		Pick: func(k *history.Key) ([]history.Entry, []byte, bool, error) {
 			newer.Add(int64(k.Newer))
 			if !k.Exists[0] {
@@ -349,39 +351,6 @@ func (ps *parts) abort() {
 	if ps.cur != nil {
 		ps.cur.abort()
 	}
-}
-
-// prepareOutput refuses a folder that holds a finished snapshot and clears
-// the files an interrupted run left in one that does not. It reads only
-// what a run writes (a folder may hold other things, or be a bucket's
-// root), its requests at once: on S3 they are round trips.
-func prepareOutput(ctx context.Context, out store.Store, shard bool) error {
-	var done bool
-	var data, side []string
-	g, gctx := errgroup.WithContext(ctx)
-	g.Go(func() (err error) { done, err = out.Exists(gctx, SummaryName); return err })
-	if !shard {
-		g.Go(func() (err error) { data, err = out.List(gctx, DataDir); return err })
-		g.Go(func() (err error) { side, err = out.List(gctx, SidecarDir); return err })
-	}
-	if err := g.Wait(); err != nil {
-		return err
-	}
-	if done {
-		return fmt.Errorf("%s already holds a snapshot (it has %s); choose a new folder", out.URL(""), SummaryName)
-	}
-	if shard {
-		// Other shards write into the same folder at the same time; each
-		// overwrites only its own parts.
-		return nil
-	}
-	stale := append(append(data, side...), DefinitionName, FilesName, FilesMD5Name, SummaryMD5Name)
-	g, gctx = errgroup.WithContext(ctx)
-	g.SetLimit(16)
-	for _, n := range stale {
-		g.Go(func() error { return out.Remove(gctx, n) })
-	}
-	return g.Wait()
 }
 
 // copyDefinition copies the table's definition in force at At, by the

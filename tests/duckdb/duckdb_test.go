@@ -37,7 +37,7 @@ func orderItems(n int) []item.Item {
 		}
 		it, err := item.Unmarshal(fmt.Appendf(nil, `{"pk":{"S":"tenant#%d"},"sk":{"N":"%d"},
 			"price":{"N":"%d.%02d"},"qty":{"N":"%d"},"big":{"N":"1234567890123456789012345678901234567%d"},
-			"paid":{"BOOL":%t},"blob":{"B":"AAEC"},"tags":{"SS":["a","t%d"]},"scores":{"NS":["1","%d"]},
+			"paid":{"BOOL":%t},"blob":{"B":"AAEC"},"tags":{"SS":["a","t%d"]},"scores":{"NS":["-1","%d"]},
 			"lines":{"L":[{"S":"x"},{"S":"y%d"}]},"addr":{"M":{"city":{"S":"Köln"},"zip":{"N":"50667"}}},
 			"mixed":%s,"note":{"NULL":true}}`, i%7, i, i*3, i%100, i%5, i%10, i%2 == 0, i, i, i, mixed))
 		if err != nil {

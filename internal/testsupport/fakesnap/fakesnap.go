@@ -31,7 +31,8 @@ func Put(t *testing.T, st store.Store, exportTime time.Time, source string, file
 	if err := st.Put(ctx, snapshot.FilesName, []byte(manifest.String())); err != nil {
 		t.Fatal(err)
 	}
-	sum, _ := json.Marshal(snapshot.Summary{ExportTime: exportTime, Dynasnap: snapshot.Details{Source: source}})
+	// The summary agrees with the file list, as readers check.
+	sum, _ := json.Marshal(snapshot.Summary{ExportTime: exportTime, ItemCount: int64(files), Dynasnap: snapshot.Details{Source: source}})
 	if err := st.Put(ctx, snapshot.SummaryName, sum); err != nil {
 		t.Fatal(err)
 	}

@@ -33,9 +33,13 @@ type Result struct {
 	Lost     int64            `json:"itemsLost"`          // items missing or different: must be 0
 	Exit     int              `json:"exit"`               // the command's exit code (-1: in-process API)
 	Message  string           `json:"message,omitempty"`  // the error or summary line shown to the user
-	Test     string           `json:"test"`
-	Seconds  float64          `json:"seconds,omitempty"`
-	At       time.Time        `json:"at"`
+	// Class groups a hostile input with its kind (docs/RELIABILITY.md's
+	// table of classes); Handled says the tool did what the test wants.
+	Class   string    `json:"class,omitempty"`
+	Handled bool      `json:"handled,omitempty"`
+	Test    string    `json:"test"`
+	Seconds float64   `json:"seconds,omitempty"`
+	At      time.Time `json:"at"`
 }
 
 var mu sync.Mutex

@@ -35,9 +35,12 @@ func main() {
 	fmt.Printf("wrote %s from %d results\n", *out, len(rs))
 }
 
-// section orders the table: faults first, then bad input, then security.
+// section orders the table: faults first, then bad input, then security,
+// then the hostile inputs by class.
 func section(r reliability.Result) int {
 	switch {
+	case r.Class != "":
+		return 3
 	case r.Rate > 0:
 		return 0
 	case r.Area == "security":
@@ -50,6 +53,9 @@ func render(rs []reliability.Result) []byte {
 	sort.SliceStable(rs, func(i, j int) bool {
 		if a, b := section(rs[i]), section(rs[j]); a != b {
 			return a < b
+		}
+		if rs[i].Class != rs[j].Class {
+			return rs[i].Class < rs[j].Class
 		}
 		if rs[i].Area != rs[j].Area {
 			return rs[i].Area < rs[j].Area
@@ -89,13 +95,17 @@ func render(rs []reliability.Result) []byte {
 	p("- *Checked / lost*: items compared with the model; lost counts items missing, extra or different.\n")
 	p("- *Exit*: the command's exit code (1 error, 2 usage); `-` for tests of the in-process API (the stream writer).\n\n")
 
-	names := []string{"Faults", "Bad input", "Security"}
+	names := []string{"Faults", "Bad input", "Security", "Hostile inputs"}
 	cur := -1
 	for _, r := range rs {
 		if s := section(r); s != cur {
 			cur = s
 			p("\n## %s\n\n", names[s])
-			if s == 0 {
+			if s == 3 {
+				classes(p, rs)
+				p("| Class | Command | Input tried | Exit | Handled | What the tool did | Message shown |\n")
+				p("|---|---|---|---|---|---|---|\n")
+			} else if s == 0 {
 				p("| Command | Fault tried | Rate | Requests | Faults injected | Retries | Items checked | Items lost | Exit | What the tool did |\n")
 				p("|---|---|---|---|---|---|---|---|---|---|\n")
 			} else {
@@ -103,7 +113,9 @@ func render(rs []reliability.Result) []byte {
 				p("|---|---|---|---|---|\n")
 			}
 		}
-		if cur == 0 {
+		if cur == 3 {
+			p("| %s | %s | %s | %s | %s | %s | %s |\n", cell(r.Class), cell(r.Area), cell(r.Tried), exit(r.Exit), yesNo(r.Handled), cell(outcome(r)), cell(code(r.Message)))
+		} else if cur == 0 {
 			p("| %s | %s | %.0f%% | %d | %s | %d | %d | %d | %s | %s |\n", cell(r.Area), cell(r.Tried), r.Rate*100, r.Requests,
 				cell(injected(r)), r.Retries, r.Checked, r.Lost, exit(r.Exit), cell(outcome(r)))
 		} else {
@@ -116,8 +128,8 @@ func render(rs []reliability.Result) []byte {
 	p("  (`internal/backfill`) are tested by those packages' own tests, which `make test` runs.\n")
 	p("- Fuzzing: `FuzzRoundTrip` (DynamoDB JSON codec), `FuzzFastParser` (ListObjectVersions XML), `FuzzDecodeEvent`\n")
 	p("  (stream event decoder), `FuzzLineReader` (snapshot data-file lines) run 5 s each in `make test`, 60 s each in `make fuzz`.\n")
-	p("- The dynasnap CLI has no debug-log switch; the secret-in-logs check with debug logging runs on the stream writer\n")
-	p("  (slog at debug plus the SDK's request, response, retry and signing logs).\n")
+	p("- The dynasnap CLI's `--debug` prints only the error chain (with AWS request IDs), no request logs; the secret-in-logs\n")
+	p("  check with debug logging runs on the stream writer (slog at debug plus the SDK's request, response, retry and signing logs).\n")
 	return b.Bytes()
 }
 
@@ -169,4 +181,59 @@ func shorten(s string, n int) string {
 // cell makes text safe inside a Markdown table cell.
 func cell(s string) string {
 	return strings.ReplaceAll(strings.ReplaceAll(s, "|", "\\|"), "\n", " ")
+}
+
+// classes writes the table of hostile-input classes (issue 30's sweep):
+// per class, the cases tried, how many were handled, and how.
+func classes(p func(string, ...any), rs []reliability.Result) {
+	type agg struct {
+		tried, handled int
+		how            []string
+	}
+	by := map[string]*agg{}
+	var order []string
+	for _, r := range rs {
+		if r.Class == "" {
+			continue
+		}
+		a := by[r.Class]
+		if a == nil {
+			a = &agg{}
+			by[r.Class] = a
+			order = append(order, r.Class)
+		}
+		a.tried++
+		if r.Handled {
+			a.handled++
+		}
+		a.how = append(a.how, r.Area+": "+r.Outcome)
+	}
+	p("Inputs a careless or hurried user gives, and situations such a user makes, tried against every command they\n")
+	p("apply to; each class is handled by one general rule, named in *How*. A case is handled when the command did what\n")
+	p("the test requires (a refusal naming the resource and what to do, nothing written or removed, or an exact result).\n\n")
+	p("| Class | Cases tried | Handled | How |\n|---|---|---|---|\n")
+	for _, c := range order {
+		a := by[c]
+		p("| %s | %d | %d | %s |\n", cell(c), a.tried, a.handled, cell(classHow[c]))
+	}
+	p("\n")
+}
+
+// classHow is the general rule that handles each class.
+var classHow = map[string]string{
+	"output folders":              "the folder is claimed atomically before any write (_started by O_EXCL and flock locally, PutObject If-None-Match: * on S3; one claim per shard); a folder holding anything but the run's own unfinished output is refused; a stopped run removes only what it wrote",
+	"restore from damaged data":   "each data file is read whole and checked (MD5, item count, every item) before any of its items is written; the count of items written counts only answered requests",
+	"messages":                    "one translation of AWS errors (internal/awserr) where every message is printed: the resource and what to do, no SDK text or request IDs (--debug shows them)",
+	"time arguments":              "one parser for every time flag: RFC 3339 with a zone, or a duration ago; a sign that says 'from now', a missing zone, or a time before S3 existed is refused",
+	"not DynamoDB data":           "a fetched version is checked as a DynamoDB item (types, numbers, sets, the key present and matching its object) before it is written into a snapshot",
+	"names in other languages":    "a user-given name is checked or quoted for the language it goes into: athena-ddl's --table-name must be an Athena name and identifiers are backquoted with backquotes doubled; the import-table command restore prints quotes bucket and prefix for the shell, as JSON",
+	"folders taken for snapshots": "forget removes only files a snapshot is made of (its manifests, the files they list, dynasnap's part names), and a folder with no snapshot file is never taken for an unfinished snapshot",
+	"flags and manifests":         "flags are checked against their ranges and DynamoDB's rules before any request; a manifest's counts and checksums are checked against the files they describe",
+}
+
+func yesNo(b bool) string {
+	if b {
+		return "yes"
+	}
+	return "**no**"
 }

@@ -1,0 +1,65 @@
+package history
+
+import (
+	"fmt"
+	"path"
+	"sync/atomic"
+
+	"github.com/aws/aws-sdk-go-v2/service/dynamodb/types"
+
+	"github.com/dynasnap/dynasnap/internal/item"
+	"github.com/dynasnap/dynasnap/internal/keyschema"
+)
+
+// itemCheck is what a walk with Validate checks of every version it
+// reads: a DynamoDB item DynamoDB would accept (item.Validate), whose key
+// attributes hash to its own object id, none of them empty. The key's
+// names are learned from the first item (keyschema.Infer), then every
+// item is checked against them: one hash per item.
+type itemCheck struct {
+	keys atomic.Pointer[[]string]
+}
+
+func (c *itemCheck) check(src Source, e Entry, it item.Item) error {
+	if err := item.Validate(it); err != nil {
+		return fmt.Errorf("%w: %s is not a DynamoDB item: %v", ErrBadObject, where(src, e), err)
+	}
+	id := path.Base(e.Key)
+	if len(id) != 64 {
+		// Not a SHA-256 id (dynamodb-replicator's MD5 ids): the key
+		// cannot be checked against it.
+		return nil
+	}
+	// One hash with the key names learned; Infer (a hash per candidate)
+	// only when they do not fit, as for the first item, or a source whose
+	// items are not all keyed alike.
+	var keys []string
+	if p := c.keys.Load(); p != nil {
+		if got, err := item.KeyID(it, *p...); err == nil && got == id {
+			keys = *p
+		}
+	}
+	if keys == nil {
+		attrs, _, err := keyschema.Infer(it, e.Key)
+		if err != nil {
+			return fmt.Errorf("%w: %s does not hold the item its key names: no attribute of it hashes to its object id (an item stored under another item's key, or without its key attributes)", ErrBadObject, where(src, e))
+		}
+		for _, a := range attrs {
+			keys = append(keys, a.Name)
+		}
+		c.keys.Store(&keys)
+	}
+	for _, k := range keys {
+		switch v := it[k].(type) {
+		case *types.AttributeValueMemberS:
+			if v.Value == "" {
+				return fmt.Errorf("%w: %s has an empty string as its key attribute %s, which DynamoDB refuses", ErrBadObject, where(src, e), k)
+			}
+		case *types.AttributeValueMemberB:
+			if len(v.Value) == 0 {
+				return fmt.Errorf("%w: %s has an empty binary as its key attribute %s, which DynamoDB refuses", ErrBadObject, where(src, e), k)
+			}
+		}
+	}
+	return nil
+}
