@@ -64,9 +64,10 @@ type asyncWriter struct {
 
 func newAsyncWriter(w io.WriteCloser) *asyncWriter {
 	a := &asyncWriter{w: w, buf: make([]byte, 0, asyncChunk+4096), in: make(chan []byte, 2), free: make(chan []byte, 3), done: make(chan error, 1)}
+	in := a.in // Close clears the field
 	go func() {
 		var err error
-		for b := range a.in {
+		for b := range in {
 			if err == nil {
 				if _, err = a.w.Write(b); err != nil {
 					a.err.Store(&err)
