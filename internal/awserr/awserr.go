@@ -78,6 +78,13 @@ func explain(op *smithy.OperationError) string {
 	case "NoSuchLifecycleConfiguration":
 		return "the bucket has no lifecycle rules"
 	case "AccessDenied", "AccessDeniedException", "Forbidden", "403":
+		// awsconf says which bucket and owner a 403 under
+		// --expected-bucket-owner was about: keep its words.
+		if inner := op.Err.Error(); strings.HasPrefix(inner, "access to bucket ") {
+			if i := strings.Index(inner, ": the bucket belongs to another account, or this identity may not use it"); i > 0 {
+				return inner[:i] + ": the bucket belongs to another account, or this identity may not use it"
+			}
+		}
 		return fmt.Sprintf("access denied: the credentials in use may not %s %s here; check the IAM and bucket policies (and --profile, --source-profile, --expected-bucket-owner)", service, operation)
 	case "ResourceNotFoundException", "TableNotFoundException":
 		return "the table does not exist in this region (check --table and --region)"

@@ -445,32 +445,43 @@ func TestListingFollowsFetching(t *testing.T) {
 		{"slow pages", 30 * time.Millisecond, 10 * time.Microsecond, 4, true, false},
 		{"nothing fetched", 20 * time.Millisecond, 0, 16, false, false},
 	} {
-		src := &slow{Source: b, b: b, list: tc.list, read: tc.read}
-		emitted := 0
-		w := &history.Walk[int]{Source: src, Dir: dir, Plan: history.Plan{ListConcurrency: 64}, Times: []time.Time{at}, Fetchers: tc.fetchers,
-			Pick: func(k *history.Key) ([]history.Entry, int, bool, error) {
-				if !k.Exists[0] {
-					return nil, 0, false, nil
-				}
-				if !tc.fetch {
-					return nil, 0, true, nil
-				}
-				return []history.Entry{k.At[0]}, 0, true, nil
-			},
-			Emit: func(context.Context, *history.Key, int, []history.Version) error { emitted++; return nil }}
-		if _, err := w.Run(context.Background()); err != nil {
-			t.Fatal(err)
+		// Timings on a machine other tests load too: a case that misses
+		// is run again, up to three times, before it fails.
+		var problem string
+		for attempt := 1; attempt <= 3; attempt++ {
+			src := &slow{Source: b, b: b, list: tc.list, read: tc.read}
+			emitted := 0
+			w := &history.Walk[int]{Source: src, Dir: dir, Plan: history.Plan{ListConcurrency: 64}, Times: []time.Time{at}, Fetchers: tc.fetchers,
+				Pick: func(k *history.Key) ([]history.Entry, int, bool, error) {
+					if !k.Exists[0] {
+						return nil, 0, false, nil
+					}
+					if !tc.fetch {
+						return nil, 0, true, nil
+					}
+					return []history.Entry{k.At[0]}, 0, true, nil
+				},
+				Emit: func(context.Context, *history.Key, int, []history.Version) error { emitted++; return nil }}
+			if _, err := w.Run(context.Background()); err != nil {
+				t.Fatal(err)
+			}
+			out := src.maxOut.Load()
+			t.Logf("%s (try %d): %d keys emitted, at most %d listings at once", tc.name, attempt, emitted, out)
+			if emitted == 0 {
+				t.Fatalf("%s: nothing emitted", tc.name)
+			}
+			switch problem = ""; {
+			case tc.fetchBound && out > 5:
+				problem = fmt.Sprintf("%s: %d listings out at once; want a few", tc.name, out)
+			case !tc.fetchBound && out < 8:
+				problem = fmt.Sprintf("%s: at most %d listings out at once; want twice the first few at least", tc.name, out)
+			}
+			if problem == "" {
+				break
+			}
 		}
-		out := src.maxOut.Load()
-		t.Logf("%s: %d keys emitted, at most %d listings at once", tc.name, emitted, out)
-		if emitted == 0 {
-			t.Fatalf("%s: nothing emitted", tc.name)
-		}
-		if tc.fetchBound && out > 5 {
-			t.Errorf("%s: %d listings out at once; want a few", tc.name, out)
-		}
-		if !tc.fetchBound && out < 8 {
-			t.Errorf("%s: at most %d listings out at once; want twice the first few at least", tc.name, out)
+		if problem != "" {
+			t.Error(problem)
 		}
 	}
 }
