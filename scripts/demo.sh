@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # make demo: the whole loop on the local stack. Changes go through the stream
-# writer into a versioned bucket over several seconds; a snapshot is taken
-# at a moment in the middle; its contents are shown and checked; it is
+# writer into a versioned bucket over several seconds, as a change journal
+# (one segment per batch); the journal is compacted; a snapshot is taken at
+# a moment in the middle; its contents are shown and checked; it is
 # restored into a new dynalite table and verified against it.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -14,12 +15,16 @@ step() { printf '\n\033[1m== %s\033[0m\n' "$*"; }
 
 step "local stack: S3 (SeaweedFS) at $AWS_ENDPOINT_URL_S3, DynamoDB (dynalite) at $AWS_ENDPOINT_URL_DYNAMODB"
 
-step "writing 3000 changes to table 'orders' through the stream writer, over 6 seconds"
+step "writing 3000 changes to table 'orders' through the stream writer (journal layout: one segment per batch), over 6 seconds"
 $bin/dynasnap-demo --bucket "$bucket" --table orders --changes 3000 --seconds 6 >"$work/demo.json"
 source_url=$(sed -E 's/.*"source":"([^"]+)".*/\1/' "$work/demo.json")
 at=$(sed -E 's/.*"at":"([^"]+)".*/\1/' "$work/demo.json")
 expected=$(sed -E 's/.*"itemsAtMiddle":([0-9]+).*/\1/' "$work/demo.json")
 echo "the table held $expected items at $at, in the middle of the writes"
+
+step "dynasnap compact --source $source_url --intervals 1s,10s --base-every 10s"
+sleep 3 # the journal's lag (2s) and the clock skew: the writes' windows are ready
+$bin/dynasnap compact --source "$source_url" --intervals 1s,10s --base-every 10s
 
 step "dynasnap snapshot --source $source_url --at $at --out $work/snapshot"
 $bin/dynasnap snapshot --source "$source_url" --at "$at" --out "$work/snapshot"
@@ -46,4 +51,4 @@ $bin/dynasnap restore --snapshot "$work/snapshot" --table "$table" --create-tabl
 step "dynasnap verify --snapshot $work/snapshot --table $table"
 $bin/dynasnap verify --snapshot "$work/snapshot" --table "$table"
 
-step "done: stream writer -> versioned bucket -> snapshot at a past moment -> restore -> verify. Files in $work; stop the stack with 'make down'."
+step "done: stream writer -> change journal -> compact -> snapshot at a past moment -> restore -> verify. Files in $work; stop the stack with 'make down'."

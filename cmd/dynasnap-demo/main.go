@@ -40,6 +40,8 @@ func run(ctx context.Context) error {
 	keys := pflag.Int("keys", 800, "distinct items")
 	changes := pflag.Int("changes", 3000, "changes to write")
 	seconds := pflag.Int("seconds", 6, "seconds to spread them over")
+	layoutName := pflag.String("layout", stream.LayoutJournal, "how the stream writer stores changes: journal (one segment per batch) or items (one object version per change)")
+	lag := pflag.Duration("journal-lag", 2*time.Second, "with --layout journal: the delivery lag recorded in the journal (a snapshot at T waits until T plus this)")
 	pflag.Parse()
 
 	clients, err := awsconf.Load(ctx, awsconf.Options{})
@@ -56,7 +58,7 @@ func run(ctx context.Context) error {
 		VersioningConfiguration: &s3types.VersioningConfiguration{Status: s3types.BucketVersioningStatusEnabled}}); err != nil {
 		return fmt.Errorf("enable versioning on %s: %w", *bucket, err)
 	}
-	h, err := stream.New(cl, stream.Config{Bucket: *bucket, Prefix: *prefix}, slog.New(slog.NewJSONHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelWarn})))
+	h, err := stream.New(cl, stream.Config{Bucket: *bucket, Prefix: *prefix, Layout: *layoutName, JournalLag: *lag, Tool: "dynasnap-demo"}, slog.New(slog.NewJSONHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelWarn})))
 	if err != nil {
 		return err
 	}
@@ -111,6 +113,6 @@ func run(ctx context.Context) error {
 		}
 	}
 	return json.NewEncoder(os.Stdout).Encode(map[string]any{
-		"source": layout.TableLocation(*bucket, *prefix, *table).String(), "at": mid.UTC().Format(time.RFC3339), "itemsAtMiddle": midCount,
+		"source": layout.TableLocation(*bucket, *prefix, *table).String(), "at": mid.UTC().Format(time.RFC3339), "itemsAtMiddle": midCount, "layout": *layoutName,
 	})
 }
