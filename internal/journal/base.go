@@ -158,14 +158,9 @@ func (r *Reader) mergeKeys(ctx context.Context, runs [][]string, fn func([]Recor
 	for i, keys := range runs {
 		c := newCursor()
 		cursors[i] = c
-		g.Go(func() error {
-			defer close(c.ch)
+		c.fill(g, func() error {
 			for _, k := range keys {
-				err := r.readRun(gctx, c, k, 0, "", "", func(*Record) bool { return true }, &rs)
-				if err == errStopped {
-					return nil
-				}
-				if err != nil {
+				if err := r.readRun(gctx, c, k, 0, "", "", func(*Record) bool { return true }, &rs); err != nil {
 					return err
 				}
 			}

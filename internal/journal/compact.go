@@ -207,11 +207,7 @@ func (c *Compactor) writeBase(ctx context.Context, st *State, run string, at tim
 func stateAt(g []Record, base time.Time, lag time.Duration, t time.Time) *Record {
 	t64 := t.UnixMilli()
 	for i := len(g) - 1; i >= 0; i-- {
-		e := g[i].Effective(lag)
-		if g[i].Event == EventBackfill && !base.IsZero() && e > base.UnixMilli() {
-			e = base.UnixMilli()
-		}
-		if e <= t64 {
+		if foldTime(&g[i], base, lag) <= t64 {
 			if g[i].IsDelete() {
 				return nil
 			}

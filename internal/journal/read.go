@@ -4,6 +4,7 @@ import (
 	"bufio"
 	"container/heap"
 	"context"
+	"errors"
 	"fmt"
 	"io"
 	"os"
@@ -75,7 +76,7 @@ type ReadStats struct {
 // contract). ok is false when dir holds no journal.
 func (r *Reader) Merge(ctx context.Context, dir, lo, hi string, times []time.Time, stats *history.Stats, fn func(history.Entry) error) (bool, error) {
 	st, err := LoadState(ctx, r.Bucket, dir)
-	if err == ErrNoJournal {
+	if errors.Is(err, ErrNoJournal) {
 		return false, nil
 	}
 	if err != nil {
@@ -244,6 +245,18 @@ func (c *cursor) send(ctx context.Context, b batch) error {
 
 var errStopped = fmt.Errorf("merge stopped")
 
+// fill runs fn, which sends c's batches, in g, and ends c when it returns;
+// a merge that stopped taking batches is no error.
+func (c *cursor) fill(g *errgroup.Group, fn func() error) {
+	g.Go(func() error {
+		defer close(c.ch)
+		if err := fn(); err != errStopped {
+			return err
+		}
+		return nil
+	})
+}
+
 const batchSize = 128
 
 // outputCursor reads the parts of an output (or base) that hold ids in
@@ -251,8 +264,7 @@ const batchSize = 128
 func (r *Reader) outputCursor(ctx context.Context, g *errgroup.Group, o output, sp span, lo, hi string, lag time.Duration, rs *ReadStats) *cursor {
 	c := newCursor()
 	c.base = sp.base
-	g.Go(func() error {
-		defer close(c.ch)
+	c.fill(g, func() error {
 		m, err := readManifest(ctx, r.Bucket, o.manifestKey())
 		if err != nil {
 			return fmt.Errorf("journal output %s: %w", o.Folder, err)
@@ -300,14 +312,9 @@ func (r *Reader) readParts(ctx context.Context, c *cursor, folder string, parts 
 				return nil
 			}
 			rs.Objects.Add(1)
-			g.Go(func() error {
+			subs[i].fill(g, func() error {
 				defer func() { <-sem }()
-				defer close(subs[i].ch)
-				err := r.readRun(gctx, subs[i], folder+p.Name, 0, lo, hi, keep, rs)
-				if err == errStopped {
-					return nil
-				}
-				return err
+				return r.readRun(gctx, subs[i], folder+p.Name, 0, lo, hi, keep, rs)
 			})
 		}
 		return nil
@@ -343,8 +350,7 @@ func (r *Reader) readParts(ctx context.Context, c *cursor, folder string, parts 
 // segment came too late for it.
 func (r *Reader) segmentCursor(ctx context.Context, g *errgroup.Group, o Object, sp span, lo, hi string, lag time.Duration, countLate bool, tmax time.Time, rs *ReadStats) *cursor {
 	c := newCursor()
-	g.Go(func() error {
-		defer close(c.ch)
+	c.fill(g, func() error {
 		rs.Objects.Add(1)
 		rs.Segments.Add(1)
 		lo64, hi64, t64 := sp.Lo.UnixMilli(), sp.Hi.UnixMilli(), tmax.UnixMilli()
@@ -355,11 +361,7 @@ func (r *Reader) segmentCursor(ctx context.Context, g *errgroup.Group, o Object,
 			}
 			return e > lo64 && e <= hi64
 		}
-		err := r.readRun(ctx, c, o.Key, o.LastModified.UnixMilli(), lo, hi, keep, rs)
-		if err == errStopped {
-			return nil
-		}
-		return err
+		return r.readRun(ctx, c, o.Key, o.LastModified.UnixMilli(), lo, hi, keep, rs)
 	})
 	return c
 }
@@ -530,10 +532,7 @@ func orderGroup(g []Record) []Record {
 func emitGroup(dir string, g []Record, base time.Time, lag time.Duration, fn func(history.Entry) error) error {
 	for i := len(g) - 1; i >= 0; i-- {
 		rec := &g[i]
-		e := time.UnixMilli(rec.Effective(lag)).UTC()
-		if !base.IsZero() && e.After(base) && rec.Event == EventBackfill {
-			e = base
-		}
+		e := time.UnixMilli(foldTime(rec, base, lag)).UTC()
 		ent := history.Entry{Key: dir + rec.ID, VersionID: versionID(rec), LastModified: e, IsDelete: rec.IsDelete(), IsLatest: i == len(g)-1}
 		if !ent.IsDelete {
 			ent.Body = rec.NewImage
@@ -544,6 +543,17 @@ func emitGroup(dir string, g []Record, base time.Time, lag time.Duration, fn fun
 		}
 	}
 	return nil
+}
+
+// foldTime is a record's time for the fold, Unix ms: its effective time,
+// but a backfill image counts from its base's time at the latest (the
+// Scan read it after the time the base stands for).
+func foldTime(r *Record, base time.Time, lag time.Duration) int64 {
+	e := r.Effective(lag)
+	if r.Event == EventBackfill && !base.IsZero() {
+		e = min(e, base.UnixMilli())
+	}
+	return e
 }
 
 // versionID names a record where a version id would name a version (a
@@ -643,18 +653,13 @@ func spillGroup(ctx context.Context, open func(context.Context, *errgroup.Group)
 // fileCursor reads a local file spill wrote.
 func fileCursor(ctx context.Context, g *errgroup.Group, name string, rs *ReadStats) *cursor {
 	c := newCursor()
-	g.Go(func() error {
-		defer close(c.ch)
+	c.fill(g, func() error {
 		f, err := os.Open(name)
 		if err != nil {
 			return fmt.Errorf("journal: %w", err)
 		}
 		defer f.Close()
-		err = readLines(ctx, c, f, name, 0, "", "", func(*Record) bool { return true }, rs)
-		if err == errStopped {
-			return nil
-		}
-		return err
+		return readLines(ctx, c, f, name, 0, "", "", func(*Record) bool { return true }, rs)
 	})
 	return c
 }

@@ -16,6 +16,7 @@ type journalState struct {
 	mu     sync.Mutex
 	absent map[string]bool // table folders found to hold no journal
 	skew   time.Duration
+	set    bool // skew was given (0 included); else history's default
 	wait   func(until time.Time)
 }
 
@@ -24,7 +25,7 @@ type journalState struct {
 func (s *Source) SetJournalWait(skew time.Duration, wait func(until time.Time)) {
 	s.js.mu.Lock()
 	defer s.js.mu.Unlock()
-	s.js.skew, s.js.wait = skew, wait
+	s.js.skew, s.js.set, s.js.wait = skew, true, wait
 }
 
 // Journal is the bucket as the journal package reads and writes it.
@@ -38,12 +39,12 @@ func (s *Source) Merge(ctx context.Context, dir, lo, hi string, times []time.Tim
 	s.js.mu.Lock()
 	absent := s.js.absent[dir]
 	skew, wait := s.js.skew, s.js.wait
+	if !s.js.set {
+		skew = history.DefaultClockSkew
+	}
 	s.js.mu.Unlock()
 	if absent {
 		return false, nil
-	}
-	if skew == 0 {
-		skew = time.Second
 	}
 	r := &journal.Reader{Bucket: s.Journal(), Skew: skew, Wait: wait}
 	ok, err := r.Merge(ctx, dir, lo, hi, times, stats, fn)
