@@ -43,6 +43,18 @@ const restoreExamples = `  # a snapshot into a new table made as the backup reco
       --where 'item.tenant == "acme"' --rewind
   dynasnap restore --source s3://backups/dynasnap/orders --at 2026-11-24T14:00:00Z --table orders --key-prefix 'acme#' --rewind
 
+  # a bad deploy wrote between 14:00 and 14:20: put back what it changed, leave what was written since
+  dynasnap restore --source s3://backups/dynasnap/orders --table orders --undo \
+      --from 2026-11-24T14:00:00Z --to 2026-11-24T14:20:00Z --dry-run
+  dynasnap restore --source s3://backups/dynasnap/orders --table orders --undo \
+      --from 2026-11-24T14:00:00Z --to 2026-11-24T14:20:00Z
+
+With --undo, every key changed in [--from, --to) gets back its state just before --from (or is deleted if
+it did not exist then), unless it changed again at or after --to or its live item is no longer its state
+at the end of the window: such a key is a conflict, left alone and listed with its three states (before,
+end of the window, now), and the exit status is 3. Each write is conditional on the live item still
+being the end-of-window state, so a concurrent write is never lost; a rerun finds nothing to do.
+
 With --where or --key-prefix and --rewind (or --key), a changed key is restored when its image at --at
 or its current item in the table matches, so items the selection gained since are deleted and items it
 lost are put back. A key whose image at --at and current item disagree (one matches, the other exists
@@ -50,7 +62,7 @@ and does not: an item moved to or from another tenant) is left alone, listed, an
 restore it with --key and no filter if that is what you want. Keys that match neither are never written.`
 
 func cmdRestore(ctx context.Context, a *app, args []string) error {
-	fs := newFlags(a, "restore", "restore (--snapshot SNAP | --source s3://BUCKET/PREFIX/TABLE --at TIME | --changes EXPORT) --table NAME [flags]", restoreExamples)
+	fs := newFlags(a, "restore", "restore (--snapshot SNAP | --source s3://BUCKET/PREFIX/TABLE (--at TIME | --undo --from T1 [--to T2]) | --changes EXPORT) --table NAME [flags]", restoreExamples)
 	snap := fs.String("snapshot", "", "the snapshot folder to restore: a local path or s3://bucket/prefix")
 	changes := fs.String("changes", "", "apply an incremental export (AWS's, or one diff --out wrote; its folder or the folder above AWSDynamoDB/) to an existing table: each key's newest change is put, or deleted when it has no NewImage")
 	source := fs.String("source", "", "restore straight from the versions in the table's backup folder s3://BUCKET/PREFIX/TABLE")
@@ -60,6 +72,10 @@ func cmdRestore(ctx context.Context, a *app, args []string) error {
 	table := fs.String("table", "", "the DynamoDB table to write into (required)")
 	key := fs.String("key", "", `with --source: restore this one item, given by its key as DynamoDB JSON, e.g. '{"pk":{"S":"a"}}'`)
 	rewind := fs.Bool("rewind", false, "with --source: into a live table, touch only the keys changed after --at (put back their image at --at, or delete them)")
+	undo := fs.Bool("undo", false, "with --source: into a live table, undo the changes made in [--from, --to): each key changed then gets back its state just before --from, unless it changed again since (a conflict: left alone, listed, exit 3)")
+	undoFrom := fs.String("from", "", "with --undo: the window's start, inclusive: RFC 3339 or a duration ago (-2h)")
+	undoTo := fs.String("to", "", "with --undo: the window's end, exclusive (default: the second in which the command starts; it waits for that second to end)")
+	dryRun := fs.Bool("dry-run", false, "with --undo: list what would be written and what conflicts; write nothing")
 	overwrite := fs.Bool("overwrite", false, "write into a table that already holds items (same keys are replaced, others stay)")
 	createTable := fs.Bool("create-table", false, "create the table as the backup's definition records it: key, GSIs, LSIs, billing mode and capacities, encryption, table class, deletion protection; TTL, tags and point-in-time recovery are set after the load (a backup without a definition: on-demand, key only)")
 	keySchema := fs.String("key-schema", "", "with --create-table and a backup that records no definition: the key as HASH:TYPE[,RANGE:TYPE], e.g. pk:S,sk:N (default: inferred from the items)")
@@ -93,6 +109,12 @@ func cmdRestore(ctx context.Context, a *app, args []string) error {
 		return usageError{"--at, --key, --rewind and --shard go with --source, not --snapshot"}
 	case *rewind && *createTable, *key != "" && *createTable:
 		return usageError{"--rewind and --key restore into an existing table; drop --create-table"}
+	case *undo && (*source == "" || *undoFrom == ""):
+		return usageError{"--undo needs --source and --from"}
+	case *undo && (*at != "" || *key != "" || *rewind || *createTable || *overwrite):
+		return usageError{"--undo works on its window, on an existing table: --at, --key, --rewind, --create-table and --overwrite do not go with it"}
+	case !*undo && (*undoFrom != "" || *undoTo != "" || *dryRun):
+		return usageError{"--from, --to and --dry-run go with --undo"}
 	case *workers < 1:
 		return usageError{"--workers must be at least 1"}
 	case *maxWCU < 0:
@@ -165,9 +187,25 @@ func cmdRestore(ctx context.Context, a *app, args []string) error {
 		if err != nil {
 			return usageError{err.Error()}
 		}
-		atTime, err := history.Resolve(*at, time.Now())
+		now := time.Now()
+		atTime, err := history.Resolve(*at, now)
 		if err != nil {
 			return usageError{fmt.Sprintf("--at: %v", err)}
+		}
+		times := []history.At{{Flag: "--at", T: atTime}}
+		var un *restore.Undo
+		if *undo {
+			un = &restore.Undo{DryRun: *dryRun}
+			if un.From, err = history.Resolve(*undoFrom, now); err != nil {
+				return usageError{fmt.Sprintf("--from: %v", err)}
+			}
+			if un.To, err = history.Resolve(*undoTo, now); err != nil {
+				return usageError{fmt.Sprintf("--to: %v", err)}
+			}
+			if !un.From.Before(un.To) {
+				return usageError{fmt.Sprintf("--from %s must be before --to %s", history.FormatTime(un.From), history.FormatTime(un.To))}
+			}
+			times = []history.At{{Flag: "--from", T: un.From}, {Flag: "--to", T: un.To}}
 		}
 		listed := &progress.Counter{Name: "versions listed"}
 		vo := restore.VersionsOptions{Source: loc, At: atTime, ClockSkew: timeOpts.Skew(), Rewind: *rewind, Plan: plan, Fetchers: planOpts.Fetchers, Listed: listed}
@@ -176,12 +214,12 @@ func cmdRestore(ctx context.Context, a *app, args []string) error {
 				return usageError{fmt.Sprintf("--key: %v", err)}
 			}
 		}
-		hs, warns, err := openSource(ctx, clients, a.out, &timeOpts, loc, history.At{Flag: "--at", T: atTime})
+		hs, warns, err := openSource(ctx, clients, a.out, &timeOpts, loc, times...)
 		if err != nil {
 			return err
 		}
 		defer hs.Close()
-		src, counters = &restore.Versions{Source: hs, Options: vo, HistoryWarnings: warns}, []*progress.Counter{listed, written, deleted}
+		src, counters = &restore.Versions{Source: hs, Options: vo, Undo: un, HistoryWarnings: warns}, []*progress.Counter{listed, written, deleted}
 	}
 	var prog *progress.Reporter
 	opts.Prepared = func(ctx context.Context, rep *restore.Report) error {
@@ -238,6 +276,8 @@ func (v *restoreView) finish(rep *restore.Report) error {
 			if rep.Filter != "" {
 				fmt.Fprintf(w, "%d items filtered out (only items with %s were restored)\n", res.Filtered, rep.Filter)
 			}
+		case rep.Undo != nil:
+			v.undoSummary(rep)
 		case rep.Changes != nil:
 			fmt.Fprintf(w, "applied %s (changes from %s to %s) to table %s: %d keys, %d put, %d deleted in %.1fs\n",
 				rep.Changes.Changes, rep.Changes.ExportFromTime, rep.Changes.ExportToTime, rep.Name, res.Keys, res.Puts, res.Deletes, res.Elapsed.Seconds())
@@ -248,7 +288,7 @@ func (v *restoreView) finish(rep *restore.Report) error {
 			v.versionsSummary(rep)
 		}
 		fmt.Fprintln(w, retries(res))
-		if rep.Changes == nil {
+		if rep.Changes == nil && rep.Undo == nil {
 			v.afterLoad(rep)
 		}
 		if rep.ImportTable != "" {
@@ -266,6 +306,9 @@ func (v *restoreView) finish(rep *restore.Report) error {
 		if err := v.a.out.JSON(rep.Summary()); err != nil {
 			return err
 		}
+	}
+	if res.Conflicts > 0 && rep.Undo != nil {
+		return exitError{code: exitConflicts, err: errors.Join(settingsErr, fmt.Errorf("%d keys left alone as conflicts (listed above%s); the rest was undone", res.Conflicts, map[bool]string{true: " and in --json", false: ""}[v.json]))}
 	}
 	if res.Conflicts > 0 {
 		return exitError{code: exitConflicts, err: errors.Join(settingsErr, conflictError(res, rep.Versions.At))}
@@ -291,6 +334,40 @@ func (v *restoreView) versionsSummary(rep *restore.Report) {
 			res.Puts+res.Deletes, at, res.Unchanged)
 	case rep.Filter != "":
 		fmt.Fprintf(w, "%d keys filtered out (not selected by %s), never written\n", res.Filtered, rep.Filter)
+	}
+}
+
+// undoSummary says what restore --undo did, and lists its conflicts and
+// TTL deletes (with --dry-run, its writes too).
+func (v *restoreView) undoSummary(rep *restore.Report) {
+	res, w, u := rep.Result, v.a.stderr, rep.Undo
+	window := fmt.Sprintf("[%s, %s)", history.FormatTime(u.From), history.FormatTime(u.To))
+	verb := "undid"
+	if u.DryRun {
+		verb = "dry run, nothing written: would undo"
+	}
+	fmt.Fprintf(w, "%s the changes of %s in table %s from %s: %d restored, %d deleted, %d conflicts, %d expired left alone; %d of %d keys in the backup needed nothing, in %.1fs\n",
+		verb, window, rep.Name, rep.Versions.Source, res.Undo.Restored, res.Undo.Deleted, res.Undo.Conflicts, res.Undo.Expired, res.Unchanged, res.Keys, res.Elapsed.Seconds())
+	if rep.Filter != "" {
+		fmt.Fprintf(w, "%d changed keys not selected by %s, never written\n", res.Filtered, rep.Filter)
+	}
+	const shown = 100
+	for i, k := range res.Undo.Listed {
+		if i == shown {
+			fmt.Fprintf(w, "  ... %d more listed in --json\n", len(res.Undo.Listed)-shown)
+			break
+		}
+		switch k.Action {
+		case restore.UndoConflict:
+			fmt.Fprintf(w, "conflict %s: %s\n  before: %s\n  end of window: %s\n  now: %s\n", k.Key, k.Reason, k.Before, k.End, k.Now)
+		case restore.UndoExpired:
+			fmt.Fprintf(w, "expired %s: deleted by TTL in the window, not undone (--include-expired undoes it)\n", k.Key)
+		default:
+			fmt.Fprintf(w, "would %s %s: %s\n", k.Action, k.Key, k.Before)
+		}
+	}
+	if n := int64(len(res.Undo.Listed)); res.Undo.Conflicts+res.Undo.Expired > n && !u.DryRun {
+		fmt.Fprintf(w, "  (the first %d listed)\n", n)
 	}
 }
 

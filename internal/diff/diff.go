@@ -75,7 +75,7 @@ const (
 // states at from - 1ns and to - 1ns: a version stamped from is in the
 // window, one stamped to is not (docs/DESIGN.md §3).
 func Window(from, to time.Time) []time.Time {
-	return []time.Time{from.Add(-time.Nanosecond), to.Add(-time.Nanosecond)}
+	return history.Window(from, to)
 }
 
 // Run writes the changes between opts.From and opts.To, read from src, to

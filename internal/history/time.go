@@ -96,6 +96,18 @@ func Wait(ctx context.Context, t time.Time, skew time.Duration) error {
 	return retry.Sleep(ctx, time.Until(Listable(t, Skew(skew))))
 }
 
+// Window is the two fold times of the window [from, to) (docs/DESIGN.md
+// §3, diff's window): the states just before each end, that is with
+// LastModified (a journal's effective time, §10.4) before from and before
+// to. Times are whole seconds, and the fold keeps entries at or before its
+// time, so these are the folds at from − 1ns and to − 1ns. With them, a
+// key's entries in the window are those at positions Pos[1] to Pos[0]−1,
+// and Pos[1] entries are at or after to. diff and restore --undo read a
+// window through it.
+func Window(from, to time.Time) []time.Time {
+	return []time.Time{from.Add(-time.Nanosecond), to.Add(-time.Nanosecond)}
+}
+
 // FormatTime is how times appear in messages.
 func FormatTime(t time.Time) string {
 	if t.IsZero() {

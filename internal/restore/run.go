@@ -24,6 +24,7 @@ import (
 type TableAPI interface {
 	BatchAPI
 	GetAPI
+	CondAPI
 	CreateAPI
 	ScanAPI
 	tabledef.SettingsAPI
@@ -56,6 +57,9 @@ type Changes struct {
 type Versions struct {
 	Source  history.Source
 	Options VersionsOptions
+	// Undo, if set, makes this restore --undo of its window (Options.At,
+	// Rewind and Key are not used).
+	Undo *Undo
 	// HistoryWarnings are the lifecycle horizon's, from the caller's check
 	// (docs/DESIGN.md §3): the summary carries them.
 	HistoryWarnings []string
@@ -163,10 +167,11 @@ type Report struct {
 	// server-side, with its notes: unfiltered JSON snapshots only.
 	ImportTable string
 	ImportNotes []string
-	// The source restored: one of the three is set.
+	// The source restored: one of the four is set.
 	Snapshot *SnapshotSummary
 	Changes  *ChangesSummary
 	Versions *VersionsSummary
+	Undo     *UndoSummary
 }
 
 // RequestError is a restore asked for something the table rules out (a
@@ -328,6 +333,9 @@ func (r *run) changes(ctx context.Context, src *Changes) error {
 }
 
 func (r *run) versions(ctx context.Context, src *Versions) error {
+	if src.Undo != nil {
+		return r.undo(ctx, src)
+	}
 	opts := src.Options
 	r.rep.Versions = &VersionsSummary{Source: opts.Source.String(), At: opts.At.UTC(), Rewind: opts.Rewind, HistoryWarnings: src.HistoryWarnings}
 	if r.opts.Definition == nil {
@@ -377,6 +385,34 @@ func (r *run) versions(ctx context.Context, src *Versions) error {
 	}
 	r.afterLoad(ctx)
 	return nil
+}
+
+// undo runs restore --undo on a live table: no definition, no creation,
+// no emptiness check, nothing set after.
+func (r *run) undo(ctx context.Context, src *Versions) error {
+	opts, un := src.Options, src.Undo
+	r.rep.Undo = &UndoSummary{From: un.From.UTC(), To: un.To.UTC(), DryRun: un.DryRun}
+	// The state put back is the one just before From.
+	r.rep.Versions = &VersionsSummary{Source: opts.Source.String(), At: un.From.UTC(), HistoryWarnings: src.HistoryWarnings}
+	r.definition(nil, "", "")
+	if r.opts.Create {
+		return &RequestError{"--undo works on an existing table: drop --create-table"}
+	}
+	ks, err := r.prepareTable(ctx, false, nil, nil)
+	if err != nil {
+		return err
+	}
+	opts.Schema, opts.Live = ks, r.api
+	if opts.Filter, err = r.filter(ks); err != nil {
+		return err
+	}
+	if err := r.prepared(ctx); err != nil {
+		return err
+	}
+	res, err := fromUndo(ctx, src.Source, undoOptions{Undo: *un, VersionsOptions: opts, API: r.api, Table: r.opts.Table, MaxWCU: r.opts.MaxWCU,
+		Written: r.w.Written, Deleted: r.w.Deleted})
+	r.rep.Result = res
+	return err
 }
 
 // checkKey refuses a --key that does not name exactly the table's key.

@@ -79,6 +79,15 @@ func (f *fakeDynamoDB) GetItem(ctx context.Context, in *dynamodb.GetItemInput, _
 	return &dynamodb.GetItemOutput{}, nil
 }
 
+// PutItem and DeleteItem are restore --undo's; these tests never undo.
+func (f *fakeDynamoDB) PutItem(ctx context.Context, in *dynamodb.PutItemInput, _ ...func(*dynamodb.Options)) (*dynamodb.PutItemOutput, error) {
+	return nil, errors.New("PutItem: not faked")
+}
+
+func (f *fakeDynamoDB) DeleteItem(ctx context.Context, in *dynamodb.DeleteItemInput, _ ...func(*dynamodb.Options)) (*dynamodb.DeleteItemOutput, error) {
+	return nil, errors.New("DeleteItem: not faked")
+}
+
 func (f *fakeDynamoDB) UpdateTimeToLive(ctx context.Context, in *dynamodb.UpdateTimeToLiveInput, _ ...func(*dynamodb.Options)) (*dynamodb.UpdateTimeToLiveOutput, error) {
 	f.mu.Lock()
 	defer f.mu.Unlock()

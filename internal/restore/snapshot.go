@@ -51,7 +51,9 @@ type Result struct {
 	ConflictKeys []string
 	// Expired counts items (or keys) left out because their TTL time had
 	// passed: DynamoDB would delete them again.
-	Expired     int64
+	Expired int64
+	// Undo is what restore --undo did (nil for every other restore).
+	Undo        *UndoResult
 	Elapsed     time.Duration
 	Requests    int64
 	Unprocessed int64

@@ -31,6 +31,7 @@ type Summary struct {
 	*ChangesSummary
 	*VersionsSummary
 	*ConflictSummary
+	*UndoSummary
 }
 
 // SnapshotSummary is what a restore from a snapshot adds.
@@ -59,6 +60,26 @@ type VersionsSummary struct {
 	HistoryWarnings []string `json:"historyWarnings,omitempty"`
 }
 
+// UndoSummary is what restore --undo adds: its window, and its counts
+// (docs/DESIGN.md §7): keys put back (restored) and deleted, conflicts
+// left alone, TTL deletes left alone (expiredLeftAlone); with dryRun, what
+// would be written. listed names conflicts and TTL deletes, and with dryRun
+// the writes too (up to MaxUndoListed).
+//
+// Its fields must not share a JSON name with the other embedded parts
+// (both would be dropped): source, unchanged and historyWarnings come from
+// VersionsSummary, conflicts and conflictKeys from ConflictSummary.
+type UndoSummary struct {
+	Undo             bool      `json:"undo"`
+	From             time.Time `json:"from"`
+	To               time.Time `json:"to"`
+	DryRun           bool      `json:"dryRun"`
+	Restored         int64     `json:"restored"`
+	Deleted          int64     `json:"deleted"`
+	ExpiredLeftAlone int64     `json:"expiredLeftAlone"`
+	Listed           []UndoKey `json:"listed"`
+}
+
 // ConflictSummary is what a filtered restore from versions adds.
 type ConflictSummary struct {
 	Conflicts    int64    `json:"conflicts"`
@@ -81,11 +102,17 @@ func (r *Report) Summary() Summary {
 	if r.Snapshot == nil {
 		s.Keys = &res.Keys
 	}
+	if r.Undo != nil && res.Undo != nil {
+		u := *r.Undo
+		u.Undo, u.Restored, u.Deleted, u.ExpiredLeftAlone = true, res.Undo.Restored, res.Undo.Deleted, res.Undo.Expired
+		u.Listed = append([]UndoKey{}, res.Undo.Listed...)
+		s.UndoSummary = &u
+	}
 	if r.Versions != nil {
 		v := *r.Versions
 		v.Unchanged = res.Unchanged
 		s.VersionsSummary = &v
-		if r.Filter != "" {
+		if r.Filter != "" || r.Undo != nil {
 			s.ConflictSummary = &ConflictSummary{Conflicts: res.Conflicts, ConflictKeys: append([]string{}, res.ConflictKeys...)}
 		}
 	}
