@@ -148,8 +148,8 @@ func cmdDiff(ctx context.Context, a *app, args []string) error {
 	if opts.Filter != nil {
 		filtered = fmt.Sprintf("; %d changes filtered out", st.Filtered)
 	}
-	a.out.Printf("diff of %s over [%s, %s): %d inserted, %d modified, %d removed, of %d keys (%d rewritten unchanged, not listed%s)",
-		src, t1.UTC().Format(time.RFC3339Nano), t2.UTC().Format(time.RFC3339Nano), st.Inserted, st.Modified, st.Removed, st.Keys, st.Rewritten, filtered)
+	a.out.Printf("diff of %s over [%s, %s): %d inserted, %d modified, %d removed, %d expired (removed by TTL), of %d keys (%d rewritten unchanged, not listed%s)",
+		src, t1.UTC().Format(time.RFC3339Nano), t2.UTC().Format(time.RFC3339Nano), st.Inserted, st.Modified, st.Removed, st.Expired, st.Keys, st.Rewritten, filtered)
 	if where != "" {
 		a.out.Printf("incremental export of %d changes -> %s", st.Lines, where)
 	}

@@ -84,6 +84,9 @@ func cmdHistory(ctx context.Context, a *app, args []string) error {
 func describe(v history.Change) string {
 	switch v.Event {
 	case history.Remove:
+		if v.Expired {
+			return "item expired (removed by TTL)"
+		}
 		return "item deleted"
 	case history.Insert:
 		return "created with " + strings.Join(v.Added, ", ")

@@ -75,6 +75,7 @@ func cmdRestore(ctx context.Context, a *app, args []string) error {
 	undo := fs.Bool("undo", false, "with --source: into a live table, undo the changes made in [--from, --to): each key changed then gets back its state just before --from, unless it changed again since (a conflict: left alone, listed, exit 3)")
 	undoFrom := fs.String("from", "", "with --undo: the window's start, inclusive: RFC 3339 or a duration ago (-2h)")
 	undoTo := fs.String("to", "", "with --undo: the window's end, exclusive (default: the second in which the command starts; it waits for that second to end)")
+	includeExpired := fs.Bool("include-expired", false, "with --rewind or --undo: put back items that TTL deleted too (by default an item TTL deleted is not resurrected)")
 	dryRun := fs.Bool("dry-run", false, "with --undo: list what would be written and what conflicts; write nothing")
 	overwrite := fs.Bool("overwrite", false, "write into a table that already holds items (same keys are replaced, others stay)")
 	createTable := fs.Bool("create-table", false, "create the table as the backup's definition records it: key, GSIs, LSIs, billing mode and capacities, encryption, table class, deletion protection; TTL, tags and point-in-time recovery are set after the load (a backup without a definition: on-demand, key only)")
@@ -115,6 +116,8 @@ func cmdRestore(ctx context.Context, a *app, args []string) error {
 		return usageError{"--undo works on its window, on an existing table: --at, --key, --rewind, --create-table and --overwrite do not go with it"}
 	case !*undo && (*undoFrom != "" || *undoTo != "" || *dryRun):
 		return usageError{"--from, --to and --dry-run go with --undo"}
+	case *includeExpired && !*undo && !*rewind:
+		return usageError{"--include-expired goes with --rewind or --undo"}
 	case *workers < 1:
 		return usageError{"--workers must be at least 1"}
 	case *maxWCU < 0:
@@ -195,7 +198,7 @@ func cmdRestore(ctx context.Context, a *app, args []string) error {
 		times := []history.At{{Flag: "--at", T: atTime}}
 		var un *restore.Undo
 		if *undo {
-			un = &restore.Undo{DryRun: *dryRun}
+			un = &restore.Undo{DryRun: *dryRun, IncludeExpired: *includeExpired}
 			if un.From, err = history.Resolve(*undoFrom, now); err != nil {
 				return usageError{fmt.Sprintf("--from: %v", err)}
 			}
@@ -208,7 +211,8 @@ func cmdRestore(ctx context.Context, a *app, args []string) error {
 			times = []history.At{{Flag: "--from", T: un.From}, {Flag: "--to", T: un.To}}
 		}
 		listed := &progress.Counter{Name: "versions listed"}
-		vo := restore.VersionsOptions{Source: loc, At: atTime, ClockSkew: timeOpts.Skew(), Rewind: *rewind, Plan: plan, Fetchers: planOpts.Fetchers, Listed: listed}
+		vo := restore.VersionsOptions{Source: loc, At: atTime, ClockSkew: timeOpts.Skew(), Rewind: *rewind, IncludeExpired: *includeExpired,
+			Plan: plan, Fetchers: planOpts.Fetchers, Listed: listed}
 		if *key != "" {
 			if vo.Key, err = item.Unmarshal([]byte(*key)); err != nil {
 				return usageError{fmt.Sprintf("--key: %v", err)}
@@ -334,6 +338,9 @@ func (v *restoreView) versionsSummary(rep *restore.Report) {
 			res.Puts+res.Deletes, at, res.Unchanged)
 	case rep.Filter != "":
 		fmt.Fprintf(w, "%d keys filtered out (not selected by %s), never written\n", res.Filtered, rep.Filter)
+	}
+	if rep.Versions.Rewind && res.Expired > 0 {
+		fmt.Fprintf(w, "%d items expired (deleted by TTL after %s) were not put back (--include-expired puts them back)\n", res.Expired, at)
 	}
 }
 

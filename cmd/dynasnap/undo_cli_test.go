@@ -186,7 +186,8 @@ func runUndo(t *testing.T, args ...string) (undoJSON, string, int) {
 // the stream never saw; then restore --undo, first for one tenant with
 // --key-prefix, then for all. Keys only the bad writes touched are back to
 // their state before the window, keys written after it are conflicts and
-// untouched, nothing else changes, and a rerun changes nothing. Both
+// untouched, TTL deletes in the window are not undone (listed as expired),
+// nothing else changes, and a rerun changes nothing. Both
 // layouts, the per-item one and the journal, through the stream writer.
 func TestUndoCLI(t *testing.T) {
 	for _, lay := range []string{stream.LayoutItems, stream.LayoutJournal} {
@@ -205,6 +206,8 @@ func testUndo(t *testing.T, lay string) {
 		for i := range 12 {
 			lt.put(liveItem(k(tn, i), "v", "good-1", "tenant", tn))
 		}
+		lt.put(liveItem(k(tn, 20), "v", "good-1", "tenant", tn))
+		lt.put(liveItem(k(tn, 21), "v", "good-1", "tenant", tn))
 	}
 	t1 := nextSecondStart()
 	before := copyState(lt.model)
@@ -224,6 +227,9 @@ func testUndo(t *testing.T, lay string) {
 		lt.del(k(tn, 52), false) // created and deleted
 		lt.put(liveItem(k(tn, 10), "v", "bad", "tenant", tn))
 		lt.put(liveItem(k(tn, 10), "v", "good-1", "tenant", tn)) // changed back
+		lt.del(k(tn, 20), true)                                  // TTL: not undone
+		lt.del(k(tn, 21), true)
+		lt.put(liveItem(k(tn, 21), "v", "bad", "tenant", tn)) // TTL, then a bad put: deleted
 	}
 	t2 := nextSecondStart()
 	// Good writes after the window, on some of the same keys, and one the
@@ -259,6 +265,9 @@ func testUndo(t *testing.T, lay string) {
 					delete(want, pk)
 				}
 			}
+			if keep(k(tn, 21)) {
+				delete(want, k(tn, 21))
+			}
 		}
 		return want
 	}
@@ -278,8 +287,11 @@ func testUndo(t *testing.T, lay string) {
 
 	// --dry-run lists and writes nothing.
 	u, e, code := runUndo(t, append(args, "--dry-run", "--key-prefix", "acme#")...)
-	if code != exitConflicts || !u.DryRun || u.Restored != 6 || u.Deleted != 1 || u.Conflicts != 4 || u.Puts+u.Deletes != 0 {
+	if code != exitConflicts || !u.DryRun || u.Restored != 6 || u.Deleted != 2 || u.Conflicts != 4 || u.ExpiredLeftAlone != 2 || u.Puts+u.Deletes != 0 {
 		t.Fatalf("dry run: exit %d %+v\n%s", code, u, e)
+	}
+	if got := u.keys("expired"); fmt.Sprint(got) != "[acme#20 acme#21]" {
+		t.Fatalf("dry run TTL deletes %v\n%+v", got, u.Listed)
 	}
 	if got := u.keys("conflict"); fmt.Sprint(got) != fmt.Sprint(conflictKeys(acme)) {
 		t.Fatalf("dry run conflicts %v, want %v\n%+v", got, conflictKeys(acme), u.Listed)
@@ -293,7 +305,7 @@ func testUndo(t *testing.T, lay string) {
 
 	// One tenant.
 	u, e, code = runUndo(t, append(args, "--key-prefix", "acme#")...)
-	if code != exitConflicts || u.Restored != 6 || u.Deleted != 1 || u.Conflicts != 4 || u.Puts != 6 || u.Deletes != 1 {
+	if code != exitConflicts || u.Restored != 6 || u.Deleted != 2 || u.Conflicts != 4 || u.ExpiredLeftAlone != 2 || u.Puts != 6 || u.Deletes != 2 {
 		t.Fatalf("undo acme: exit %d %+v\n%s", code, u, e)
 	}
 	for _, c := range u.Listed {
@@ -311,7 +323,7 @@ func testUndo(t *testing.T, lay string) {
 
 	// Everything.
 	u, e, code = runUndo(t, args...)
-	if code != exitConflicts || u.Restored != 6 || u.Deleted != 1 || u.Conflicts != 8 || fmt.Sprint(u.keys("conflict")) != fmt.Sprint(conflictKeys(func(string) bool { return true })) {
+	if code != exitConflicts || u.Restored != 6 || u.Deleted != 2 || u.Conflicts != 8 || u.ExpiredLeftAlone != 4 || fmt.Sprint(u.keys("conflict")) != fmt.Sprint(conflictKeys(func(string) bool { return true })) {
 		t.Fatalf("undo: exit %d %+v\n%s", code, u, e)
 	}
 	all := undone(func(string) bool { return true })

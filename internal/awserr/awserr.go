@@ -131,3 +131,16 @@ func innermost(err error) error {
 		err = u
 	}
 }
+
+// IsNotFound reports whether S3 answered that the object (or the version)
+// does not exist, by its error code; a missing bucket is not this.
+func IsNotFound(err error) bool {
+	var ae smithy.APIError
+	if errors.As(err, &ae) {
+		switch ae.ErrorCode() {
+		case "NotFound", "NoSuchKey", "NoSuchVersion", "404":
+			return true
+		}
+	}
+	return false
+}

@@ -9,6 +9,8 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"net/url"
+	"strings"
 	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
@@ -16,6 +18,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/s3/types"
 	"github.com/aws/smithy-go"
 
+	"github.com/dynasnap/dynasnap/internal/awserr"
 	"github.com/dynasnap/dynasnap/internal/item"
 	"github.com/dynasnap/dynasnap/internal/layout"
 )
@@ -32,6 +35,13 @@ const (
 	MetaStreamARN    = "dynasnap-stream-arn"
 	MetaCreationTime = "dynasnap-approximate-creation-time"
 	MetaSource       = "dynasnap-source"
+	// MetaExpired marks a tombstone: a copy of an item's last image written
+	// just before the delete marker of a TTL delete, which a delete marker
+	// cannot record itself (docs/DESIGN.md §2.4). Its value is the TTL
+	// delete's ApproximateCreationDateTime; MetaExpiredSequenceNumber is
+	// its sequence number.
+	MetaExpired               = "dynasnap-expired"
+	MetaExpiredSequenceNumber = "dynasnap-expired-sequence-number"
 )
 
 // S3API is the part of the S3 client the writer uses; tests pass fakes.
@@ -129,6 +139,57 @@ func (w *Writer) Delete(ctx context.Context, key item.Item) (string, error) {
 		return objKey, fmt.Errorf("delete s3://%s/%s: %w", w.loc.Bucket, objKey, err)
 	}
 	return objKey, nil
+}
+
+// CopyAPI is the call Tombstone makes.
+type CopyAPI interface {
+	CopyObject(ctx context.Context, in *s3.CopyObjectInput, opts ...func(*s3.Options)) (*s3.CopyObjectOutput, error)
+}
+
+// Tombstone writes, before the delete marker of a TTL delete, a new
+// version that is a server-side copy of the item's current version (its
+// last image) with MetaExpired set (docs/DESIGN.md §2.4). last is the
+// current version's sequence number and stream (zero if unknown), kept on
+// the copy so the replay rule compares with the same image as before;
+// meta is the TTL delete's. ok is false, with nothing written, when the
+// item has no current version to copy (deleted already, or never backed
+// up): the delete is then a plain delete marker.
+func (w *Writer) Tombstone(ctx context.Context, client CopyAPI, key item.Item, last State, meta Meta) (ok bool, err error) {
+	objKey, err := w.ObjectKey(key)
+	if err != nil {
+		return false, err
+	}
+	h := Meta{SequenceNumber: last.Seq, StreamARN: last.Stream, Source: meta.Source}.headers()
+	h[MetaExpired] = meta.CreatedAt.UTC().Format(time.RFC3339Nano)
+	if meta.CreatedAt.IsZero() {
+		h[MetaExpired] = "true"
+	}
+	if meta.SequenceNumber != "" {
+		h[MetaExpiredSequenceNumber] = meta.SequenceNumber
+	}
+	_, err = client.CopyObject(ctx, &s3.CopyObjectInput{
+		Bucket: aws.String(w.loc.Bucket), Key: aws.String(objKey),
+		// The current version: the chain of one key runs alone.
+		CopySource:        aws.String(url.PathEscape(w.loc.Bucket) + "/" + escapeKey(objKey)),
+		MetadataDirective: types.MetadataDirectiveReplace, Metadata: h, ContentType: aws.String("application/json"),
+		ChecksumAlgorithm: types.ChecksumAlgorithmCrc32, // Object Lock, as Put
+	})
+	if err != nil {
+		if awserr.IsNotFound(err) {
+			return false, nil
+		}
+		return false, fmt.Errorf("tombstone (copy) s3://%s/%s: %w", w.loc.Bucket, objKey, err)
+	}
+	return true, nil
+}
+
+// escapeKey escapes an object key for CopySource, keeping its slashes.
+func escapeKey(k string) string {
+	parts := strings.Split(k, "/")
+	for i, p := range parts {
+		parts[i] = url.PathEscape(p)
+	}
+	return strings.Join(parts, "/")
 }
 
 func (m Meta) headers() map[string]string {

@@ -50,7 +50,10 @@ type Stats struct {
 	Keys     int64 // keys listed
 	Inserted int64
 	Modified int64
-	Removed  int64
+	Removed  int64 // REMOVE lines of deletes a caller made
+	// Expired counts REMOVE lines of deletes TTL made, apart from Removed
+	// (docs/DESIGN.md §2.4): their Metadata has "Expired":{"BOOL":true}.
+	Expired int64
 	// Rewritten counts keys written again with the same image: a new
 	// version, no change, not output.
 	Rewritten int64
@@ -98,7 +101,7 @@ func Run(ctx context.Context, src history.Source, w io.Writer, opts Options) (*S
 		return nil, err
 	}
 	st := &Stats{}
-	var ins, mod, rem, rew, filtered, lines, size, versions atomic.Int64
+	var ins, mod, rem, exp, rew, filtered, lines, size, versions atomic.Int64
 	walk := &history.Walk[pick]{Source: src, Dir: opts.Source.Dir(), Plan: opts.Plan, Validate: true, Times: times,
 		Fetchers: opts.Fetchers, Listed: opts.Listed, Fetched: opts.Fetched,
 		Pick: func(k *history.Key) ([]history.Entry, pick, bool, error) {
@@ -114,6 +117,10 @@ func Run(ctx context.Context, src history.Source, w io.Writer, opts Options) (*S
 			// and deleted), which a snapshot taken within the window's
 			// first second holds; its line must set the state at To.
 			p := pick{several: inWindow > 1}
+			if ds := k.DeletesIn(k.Pos[1], k.Pos[1]+1); !k.Exists[1] && len(ds) == 1 {
+				// Absent at the end by a delete: TTL's, or a caller's?
+				p.del = &ds[0]
+			}
 			var read []history.Entry
 			if oldOK {
 				read = append(read, k.At[0])
@@ -133,8 +140,17 @@ func Run(ctx context.Context, src history.Source, w io.Writer, opts Options) (*S
 			}
 			return read, p, true, nil
 		},
+		Keep: func(ctx context.Context, _ *history.Key, p pick, _ []history.Version) (bool, error) {
+			if p.del == nil {
+				return true, nil
+			}
+			ds := []history.Delete{*p.del}
+			err := history.ResolveExpired(ctx, src, ds)
+			*p.del = ds[0]
+			return true, err
+		},
 		Emit: func(_ context.Context, k *history.Key, p pick, got []history.Version) error {
-			c := change{key: k.ObjectKey, when: k.At[1].LastModified, several: p.several}
+			c := change{key: k.ObjectKey, when: k.At[1].LastModified, several: p.several, expired: p.del != nil && p.del.Expired}
 			switch {
 			case p.keysOnly:
 				c.keysFrom = got[0].Item
@@ -157,6 +173,8 @@ func Run(ctx context.Context, src history.Source, w io.Writer, opts Options) (*S
 				mod.Add(1)
 			case "REMOVE":
 				rem.Add(1)
+			case kindExpired:
+				exp.Add(1)
 			case kindFiltered:
 				filtered.Add(1)
 			default:
@@ -181,7 +199,7 @@ func Run(ctx context.Context, src history.Source, w io.Writer, opts Options) (*S
 	if res != nil {
 		st.Keys = res.Keys
 	}
-	st.Inserted, st.Modified, st.Removed, st.Rewritten = ins.Load(), mod.Load(), rem.Load(), rew.Load()
+	st.Inserted, st.Modified, st.Removed, st.Expired, st.Rewritten = ins.Load(), mod.Load(), rem.Load(), exp.Load(), rew.Load()
 	st.Filtered, st.Lines, st.Bytes, st.Versions = filtered.Load(), lines.Load(), size.Load(), versions.Load()
 	return st, err
 }
@@ -192,6 +210,9 @@ type pick struct {
 	several bool
 	// keysOnly: absent at both ends; the version read gives the keys.
 	keysOnly bool
+	// del is the delete that ends the window, if one does; Keep finds
+	// whether TTL made it.
+	del *history.Delete
 }
 
 // change is one key's change, before encoding: its images at the two
@@ -206,10 +227,16 @@ type change struct {
 	// keysFrom, for a key absent at both ends, is the image its keys are
 	// read from.
 	keysFrom item.Item
+	// expired: the delete that ends the window was TTL's.
+	expired bool
 }
 
-// kindFiltered is the kind of a change the filter leaves out (no line).
-const kindFiltered = "filtered"
+// kindFiltered is the kind of a change the filter leaves out (no line);
+// kindExpired a REMOVE made by TTL.
+const (
+	kindFiltered = "filtered"
+	kindExpired  = "expired"
+)
 
 // encode fetches a change's images and writes its line; kind is "" when
 // the key was rewritten with an equal image, kindFiltered when neither
@@ -268,7 +295,11 @@ func encode(bucket string, opts Options, c change) (line []byte, kind string, er
 	}
 	// As AWS writes it: a DynamoDB number, {"N":"..."}.
 	b := append([]byte(`{"Metadata":{"WriteTimestampMicros":{"N":"`), strconv.FormatInt(c.when.UnixMicro(), 10)...)
-	b = append(b, `"}},"Keys":`...)
+	b = append(b, '"', '}')
+	if c.expired {
+		b = append(b, `,"Expired":{"BOOL":true}`...)
+	}
+	b = append(b, `},"Keys":`...)
 	b = append(b, keyJSON...)
 	if newIt != nil {
 		b = append(b, `,"NewImage":`...)
@@ -281,6 +312,9 @@ func encode(bucket string, opts Options, c change) (line []byte, kind string, er
 		if b, err = item.AppendItem(b, oldIt); err != nil {
 			return nil, "", err
 		}
+	}
+	if c.expired && kind == "REMOVE" {
+		kind = kindExpired
 	}
 	return append(b, '}', '\n'), kind, nil
 }

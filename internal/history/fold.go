@@ -21,8 +21,34 @@ type Key struct {
 	HasImage bool
 	Versions int // entries listed
 	Newer    int // entries newer than Times[0] (left out of a state at it)
-	decided  []bool
-	oldest   time.Time
+	// Deletes are the delete markers (a journal's REMOVEs) newer than
+	// Times[0], newest first, each with the entry listed after it: what
+	// ResolveExpired needs to tell a TTL delete (docs/DESIGN.md §2.4).
+	Deletes []Delete
+	decided []bool
+	oldest  time.Time
+}
+
+// Delete is a delete marker of a Key, with its position in the key's
+// listing and the entry listed after it (older), if any.
+type Delete struct {
+	Entry
+	Pos       int
+	Behind    Entry
+	HasBehind bool
+}
+
+// DeletesIn returns the key's Deletes at listing positions [from, to):
+// with Times[i] before Times[j], those in (Times[i], Times[j]] are
+// DeletesIn(Pos[j], Pos[i]).
+func (k *Key) DeletesIn(from, to int) []Delete {
+	var out []Delete
+	for _, d := range k.Deletes {
+		if d.Pos >= from && d.Pos < to {
+			out = append(out, d)
+		}
+	}
+	return out
 }
 
 // Changed reports whether any entry is newer than Times[0].
@@ -56,6 +82,12 @@ func (f *folder) add(e Entry) error {
 		f.cur = &Key{ObjectKey: e.Key, At: make([]Entry, len(f.times)), Exists: make([]bool, len(f.times)), Pos: make([]int, len(f.times)), decided: make([]bool, len(f.times))}
 	}
 	k := f.cur
+	if n := len(k.Deletes); n > 0 && k.Deletes[n-1].Pos == k.Versions-1 {
+		k.Deletes[n-1].Behind, k.Deletes[n-1].HasBehind = e, true
+	}
+	if e.IsDelete && (len(f.times) == 0 || e.LastModified.After(f.times[0])) {
+		k.Deletes = append(k.Deletes, Delete{Entry: e, Pos: k.Versions})
+	}
 	k.Versions++
 	if k.oldest.IsZero() || e.LastModified.Before(k.oldest) {
 		k.oldest = e.LastModified

@@ -25,14 +25,16 @@ const (
 // Change is one version of an item, compared with the one before it: the
 // audit log of `dynasnap history`.
 type Change struct {
-	Time      time.Time       `json:"time"`
-	VersionID string          `json:"versionId"`
-	Event     string          `json:"event"`
-	Latest    bool            `json:"latest"`
-	Added     []string        `json:"added,omitempty"`
-	Removed   []string        `json:"removed,omitempty"`
-	Changed   []string        `json:"changed,omitempty"`
-	Image     json.RawMessage `json:"image,omitempty"` // the item after the change; absent for REMOVE
+	Time      time.Time `json:"time"`
+	VersionID string    `json:"versionId"`
+	Event     string    `json:"event"`
+	Latest    bool      `json:"latest"`
+	// Expired: a REMOVE made by TTL (docs/DESIGN.md §2.4).
+	Expired bool            `json:"expired,omitempty"`
+	Added   []string        `json:"added,omitempty"`
+	Removed []string        `json:"removed,omitempty"`
+	Changed []string        `json:"changed,omitempty"`
+	Image   json.RawMessage `json:"image,omitempty"` // the item after the change; absent for REMOVE
 
 	item item.Item
 }
@@ -87,10 +89,14 @@ func KeyVersions(ctx context.Context, src Source, key string) ([]Entry, error) {
 }
 
 // ItemChanges returns every version of the object, newest first, each
-// compared with the one before it. Bodies are read concurrently.
+// compared with the one before it. Bodies are read concurrently. A REMOVE
+// made by TTL is marked Expired, and its tombstone left out.
 func ItemChanges(ctx context.Context, src Source, objectKey string) ([]Change, error) {
 	entries, err := KeyVersions(ctx, src, objectKey)
 	if err != nil {
+		return nil, err
+	}
+	if entries, err = markExpired(ctx, src, entries); err != nil {
 		return nil, err
 	}
 	out := make([]Change, len(entries))
@@ -99,7 +105,7 @@ func ItemChanges(ctx context.Context, src Source, objectKey string) ([]Change, e
 	for i, e := range entries {
 		out[i] = Change{Time: e.LastModified.UTC(), VersionID: e.VersionID, Latest: e.IsLatest}
 		if e.IsDelete {
-			out[i].Event = Remove
+			out[i].Event, out[i].Expired = Remove, e.Expired
 			continue
 		}
 		g.Go(func() error {
@@ -120,6 +126,32 @@ func ItemChanges(ctx context.Context, src Source, objectKey string) ([]Change, e
 		return nil, err
 	}
 	Compare(out)
+	return out, nil
+}
+
+// markExpired resolves which of one key's deletes TTL made (entries in
+// listing order) and drops their tombstones.
+func markExpired(ctx context.Context, src Source, entries []Entry) ([]Entry, error) {
+	k := Fold(entries, nil)
+	if k == nil || len(k.Deletes) == 0 {
+		return entries, nil
+	}
+	if err := ResolveExpired(ctx, src, k.Deletes); err != nil {
+		return nil, err
+	}
+	drop := map[int]bool{}
+	for _, d := range k.Deletes {
+		entries[d.Pos].Expired = d.Expired
+		if d.Behind.Tombstone {
+			drop[d.Pos+1] = true
+		}
+	}
+	out := entries[:0:0]
+	for i, e := range entries {
+		if !drop[i] {
+			out = append(out, e)
+		}
+	}
 	return out, nil
 }
 

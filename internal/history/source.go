@@ -27,6 +27,14 @@ type Entry struct {
 	// Body is the version's item as canonical JSON when the listing
 	// carries it (a journal's entries, docs/DESIGN.md §10): no Read needed.
 	Body []byte
+	// Expired: a delete made by TTL. A journal's REMOVE says so itself
+	// (its record's ttl); a delete marker of the per-item layout cannot,
+	// and is known as one only once ResolveExpired has read the tombstone
+	// behind it (docs/DESIGN.md §2.4).
+	Expired bool
+	// Tombstone: a version that is the copy of the last image written
+	// before a TTL delete's marker (set by ResolveExpired).
+	Tombstone bool
 }
 
 // Page is one listing response with versions and delete markers in
@@ -54,6 +62,12 @@ type Source interface {
 	Read(ctx context.Context, key, versionID string, buf *bytes.Buffer) error
 	// Bucket names the bucket, for messages.
 	Bucket() string
+}
+
+// MetaSource is a Source that reads a version's user metadata (S3:
+// HeadObject), which tells a tombstone (docs/DESIGN.md §2.4).
+type MetaSource interface {
+	Meta(ctx context.Context, key, versionID string) (map[string]string, error)
 }
 
 // UpToNow, among the times given to Merge, asks for every change stored

@@ -533,7 +533,8 @@ func emitGroup(dir string, g []Record, base time.Time, lag time.Duration, fn fun
 	for i := len(g) - 1; i >= 0; i-- {
 		rec := &g[i]
 		e := time.UnixMilli(foldTime(rec, base, lag)).UTC()
-		ent := history.Entry{Key: dir + rec.ID, VersionID: versionID(rec), LastModified: e, IsDelete: rec.IsDelete(), IsLatest: i == len(g)-1}
+		ent := history.Entry{Key: dir + rec.ID, VersionID: versionID(rec), LastModified: e, IsDelete: rec.IsDelete(), IsLatest: i == len(g)-1,
+			Expired: rec.IsDelete() && rec.TTL}
 		if !ent.IsDelete {
 			ent.Body = rec.NewImage
 			ent.Size = int64(len(rec.NewImage))

@@ -14,6 +14,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb/types"
 
+	"github.com/dynasnap/dynasnap/internal/filter"
 	"github.com/dynasnap/dynasnap/internal/history"
 	"github.com/dynasnap/dynasnap/internal/item"
 	"github.com/dynasnap/dynasnap/internal/itemcmp"
@@ -91,6 +92,8 @@ type undoOptions struct {
 type undoKey struct {
 	before, end bool // the item existed just before From, just before To
 	after       bool // entries at or after To
+	// ttl are the window's deletes, any of which TTL may have made.
+	ttl []history.Delete
 }
 
 type undoer struct {
@@ -133,6 +136,9 @@ func fromUndo(ctx context.Context, src history.Source, opts undoOptions) (*Resul
 				return nil, nil, false, nil
 			}
 			uk := &undoKey{before: k.Exists[0], end: k.Exists[1], after: k.Pos[1] > 0}
+			if !opts.Undo.IncludeExpired {
+				uk.ttl = k.DeletesIn(k.Pos[1], k.Pos[0])
+			}
 			var read []history.Entry
 			if uk.before {
 				read = append(read, k.At[0])
@@ -195,13 +201,23 @@ func (u *undoer) settle(ctx context.Context, uk *undoKey, got []history.Version)
 	if err != nil {
 		return err
 	}
-	if same(now, before) {
-		u.unchanged.Add(1) // nothing to undo, or undone already (a rerun)
-		return nil
+	// The state to put back: the one before the window, unless TTL
+	// deleted the item in it. A TTL delete is not undone: the key is put
+	// back to absent, as TTL left it (docs/DESIGN.md §7).
+	target, expired := before, false
+	if len(uk.ttl) > 0 {
+		if err := history.ResolveExpired(ctx, u.src, uk.ttl); err != nil {
+			return err
+		}
+		if expired = history.AnyExpired(uk.ttl); expired {
+			target = nil
+		}
 	}
-	if f := u.opts.Filter; f != nil {
+	// The filter, as for --rewind, on the state put back and the live item;
+	// a TTL delete left alone (both absent) is in scope by its images.
+	if f := u.opts.Filter; f != nil && (target != nil || now != nil) {
 		var matched, other bool
-		for _, it := range []item.Item{before, now} {
+		for _, it := range []item.Item{target, now} {
 			if it == nil {
 				continue
 			}
@@ -213,11 +229,28 @@ func (u *undoer) settle(ctx context.Context, uk *undoKey, got []history.Version)
 		}
 		switch {
 		case matched && other:
-			return u.conflict(key, "its state before the window and its live item disagree on the filter (moved into or out of the selection)", before, end, now)
+			return u.conflict(key, "the state to put back and its live item disagree on the filter (moved into or out of the selection)", before, end, now)
 		case !matched:
 			u.filtered.Add(1)
 			return nil
 		}
+	} else if f != nil && expired {
+		ok, err := filter.AnyMatches(f, before, end)
+		if err != nil {
+			return err
+		}
+		if !ok {
+			u.filtered.Add(1)
+			return nil
+		}
+	}
+	if expired {
+		u.expired.Add(1)
+		u.list(key, UndoExpired, "deleted by TTL in the window: not undone", before, end, now)
+	}
+	if same(now, target) {
+		u.unchanged.Add(1) // nothing to undo, or undone already (a rerun)
+		return nil
 	}
 	if uk.after {
 		return u.conflict(key, "changed again at or after --to", before, end, now)
@@ -226,12 +259,12 @@ func (u *undoer) settle(ctx context.Context, uk *undoKey, got []history.Version)
 		return u.conflict(key, "the live item is not the backup's state at the end of the window (written outside the stream's view, or the backup lags)", before, end, now)
 	}
 	action, n := UndoRestore, &u.restored
-	if before == nil {
+	if target == nil {
 		action, n = UndoDelete, &u.deleted
 	}
 	if u.opts.DryRun {
 		n.Add(1)
-		u.list(key, action, "", before, end, now)
+		u.list(key, action, "", target, end, now)
 		return nil
 	}
 	cond, err := StateCondition(end, u.opts.Schema.Hash.Name)
@@ -241,7 +274,7 @@ func (u *undoer) settle(ctx context.Context, uk *undoKey, got []history.Version)
 	if err != nil {
 		return err
 	}
-	err = u.write(ctx, key, before, cond)
+	err = u.write(ctx, key, target, cond)
 	var ccf *types.ConditionalCheckFailedException
 	if errors.As(err, &ccf) {
 		// Written by someone else since it was read: theirs stays.
@@ -254,7 +287,7 @@ func (u *undoer) settle(ctx context.Context, uk *undoKey, got []history.Version)
 		return err
 	}
 	n.Add(1)
-	if before == nil {
+	if target == nil {
 		u.opts.Deleted.Add(1)
 	} else {
 		u.opts.Written.Add(1)

@@ -45,6 +45,10 @@ type VersionsOptions struct {
 	// Expired, if set, leaves out keys whose image at At has a TTL time
 	// already passed (plain restores only; not with Rewind or Key).
 	Expired *Expiry
+	// IncludeExpired lets Rewind put back an item that TTL deleted after
+	// At (docs/DESIGN.md §2.4); without it such a key is deleted, or left
+	// alone when the TTL delete is its last change.
+	IncludeExpired bool
 
 	Plan     history.Plan // ranges, shard, list concurrency, page size
 	Fetchers int          // GetObject in flight; default 128
@@ -64,20 +68,30 @@ const MaxConflictKeys = 100
 type action struct {
 	put    *history.Entry // the version to put back
 	delete *history.Entry // a version to read the key from, then delete
+	// ttl: with put, the deletes after the time, any of which TTL may have
+	// made; ttlLast: the newest entry is one of them.
+	ttl     []history.Delete
+	ttlLast bool
 	// Settled once the versions are read: the image to put (nil: delete
 	// key), and whether the filter lets the key be written.
 	image, key item.Item
 	write      bool
 }
 
-// decide applies the rules of a point-in-time restore to one folded key.
-func decide(k *history.Key, rewind bool, single item.Item) (a *action, touch bool) {
+// decide applies the rules of a point-in-time restore to one folded key;
+// ttl: a rewind does not put back what TTL deleted after the time.
+func decide(k *history.Key, rewind bool, single item.Item, ttl bool) (a *action, touch bool) {
 	if rewind && !k.Changed() {
 		return nil, false
 	}
 	if k.Exists[0] {
 		e := k.At[0]
-		return &action{put: &e}, true
+		a := &action{put: &e}
+		if rewind && ttl {
+			a.ttl = k.DeletesIn(0, k.Pos[0])
+			a.ttlLast = len(a.ttl) > 0 && a.ttl[0].Pos == 0
+		}
+		return a, true
 	}
 	// The item did not exist at the time.
 	if single != nil {
@@ -137,7 +151,7 @@ func FromVersions(ctx context.Context, src history.Source, w *Writer, opts Versi
 			Fetchers: opts.Fetchers, Listed: opts.Listed, Fetched: opts.Fetched,
 			Pick: func(k *history.Key) ([]history.Entry, *action, bool, error) {
 				keys.Add(1)
-				a, touch := decide(k, opts.Rewind, nil)
+				a, touch := decide(k, opts.Rewind, nil, !opts.IncludeExpired)
 				if !touch {
 					unchanged.Add(1)
 					return nil, nil, false, nil
@@ -183,7 +197,7 @@ func restoreKey(ctx context.Context, src history.Source, b *Batcher, sc *scoper,
 		return fmt.Errorf("no versions of key %s in %s (object %s): check the key's attribute names and types match the table's key schema",
 			ck, opts.Source, path.Base(objectKey))
 	}
-	a, _ := decide(history.Fold(entries, []time.Time{opts.At}), opts.Rewind, opts.Key)
+	a, _ := decide(history.Fold(entries, []time.Time{opts.At}), opts.Rewind, opts.Key, false)
 	var got []history.Version
 	for _, e := range a.reads() {
 		var buf bytes.Buffer
@@ -219,6 +233,24 @@ func (s *scoper) resolve(ctx context.Context, a *action, got []history.Version) 
 		if !s.live && s.opts.Expired.Item(a.image) {
 			s.expired.Add(1)
 			return nil
+		}
+		if len(a.ttl) > 0 {
+			if err := history.ResolveExpired(ctx, s.src, a.ttl); err != nil {
+				return err
+			}
+			if history.AnyExpired(a.ttl) {
+				// TTL deleted it after the time: not put back. Gone since:
+				// nothing to write; written again since: deleted.
+				s.expired.Add(1)
+				if a.ttlLast {
+					return nil
+				}
+				k, err := s.opts.Schema.Key(a.image)
+				if err != nil {
+					return err
+				}
+				a.image, a.key = nil, k
+			}
 		}
 	case a.delete != nil:
 		if err := s.check(got[0]); err != nil {

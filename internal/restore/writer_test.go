@@ -218,7 +218,7 @@ func TestDecide(t *testing.T) {
 		{"only delete markers after", []history.Entry{del(15, "d")}, true, "skip"},
 	}
 	for _, c := range cases {
-		a, touch := decide(history.Fold(c.entries, []time.Time{at}), c.rewind, nil)
+		a, touch := decide(history.Fold(c.entries, []time.Time{at}), c.rewind, nil, true)
 		got := "skip"
 		switch {
 		case !touch:
@@ -232,7 +232,7 @@ func TestDecide(t *testing.T) {
 		}
 	}
 	key := item.Item{"pk": &types.AttributeValueMemberS{Value: "x"}}
-	if a, touch := decide(history.Fold([]history.Entry{put(15, "b")}, []time.Time{at}), false, key); !touch || a.key == nil {
+	if a, touch := decide(history.Fold([]history.Entry{put(15, "b")}, []time.Time{at}), false, key, true); !touch || a.key == nil {
 		t.Errorf("--key of an item created after the time must delete it")
 	}
 }

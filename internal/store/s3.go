@@ -11,8 +11,8 @@ import (
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/s3"
 	"github.com/aws/aws-sdk-go-v2/service/s3/types"
-	"github.com/aws/smithy-go"
 
+	"github.com/dynasnap/dynasnap/internal/awserr"
 	"github.com/dynasnap/dynasnap/internal/layout"
 )
 
@@ -159,16 +159,9 @@ func (s *S3) Remove(ctx context.Context, name string) error {
 }
 
 func isNotFound(err error) bool {
-	var ae smithy.APIError
-	if errors.As(err, &ae) {
-		switch ae.ErrorCode() {
-		case "NotFound", "NoSuchKey", "404":
-			return true
-		}
-	}
 	var nk *types.NoSuchKey
 	var nf *types.NotFound
-	return errors.As(err, &nk) || errors.As(err, &nf)
+	return awserr.IsNotFound(err) || errors.As(err, &nk) || errors.As(err, &nf)
 }
 
 type s3File struct {

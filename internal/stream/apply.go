@@ -11,6 +11,7 @@ import (
 type batchStats struct {
 	applied                      []bool // by position; skipped-as-already-applied counts as applied
 	keys, puts, deletes, skipped int
+	expired                      int // deletes made by TTL, recorded with a tombstone
 	skippedBy                    [nReasons]int
 	olderStream                  int
 	firstErr                     string
@@ -52,6 +53,7 @@ func (h *Handler) apply(ctx context.Context, changes []*change) *batchStats {
 			}
 			st.puts += r.puts
 			st.deletes += r.deletes
+			st.expired += r.expired
 			st.skipped += r.skipped
 			for i, n := range r.skippedBy {
 				st.skippedBy[i] += n
@@ -70,6 +72,7 @@ func (h *Handler) apply(ctx context.Context, changes []*change) *batchStats {
 type chainResult struct {
 	done                   int // changes applied (or already present), a prefix of the chain
 	puts, deletes, skipped int
+	expired                int           // TTL deletes, a tombstone written before their marker
 	skippedBy              [nReasons]int // skipped, by reason
 	olderStream            int           // changes written from an older stream, or one of unknown order
 	err                    error
@@ -120,9 +123,17 @@ func (h *Handler) applyChain(ctx context.Context, chain []*change) chainResult {
 			}
 		}
 		var err error
-		if c.image != nil {
+		tomb := false
+		switch {
+		case c.image != nil:
 			_, err = w.Put(ctx, c.key, c.image, c.meta, backup.PutOptions{})
-		} else {
+		case c.ttl:
+			// A delete marker carries no metadata: a tombstone before it
+			// says TTL made it (docs/DESIGN.md §2.4).
+			if tomb, err = w.Tombstone(ctx, h.s3, c.key, cur, c.meta); err == nil {
+				_, err = w.Delete(ctx, c.key)
+			}
+		default:
 			_, err = w.Delete(ctx, c.key)
 		}
 		if err != nil {
@@ -137,6 +148,9 @@ func (h *Handler) applyChain(ctx context.Context, chain []*change) chainResult {
 			// A delete marker records nothing: the last image's sequence
 			// number and stream stay what a replay compares with.
 			r.deletes++
+			if tomb {
+				r.expired++
+			}
 			cur.Exists, cur.Deleted = false, true
 		}
 		h.log.Debug("applied", "object", c.objKey, "sequence_number", c.seq)

@@ -21,6 +21,7 @@ import (
 type S3API interface {
 	backup.S3API
 	backup.ReadAPI
+	backup.CopyAPI
 	backup.VersioningAPI
 }
 
@@ -159,7 +160,7 @@ func (h *Handler) Handle(ctx context.Context, ev Event) (events.DynamoDBEventRes
 			break
 		}
 	}
-	attrs := []any{"records", len(ev.Records), "keys", st.keys, "puts", st.puts, "deletes", st.deletes,
+	attrs := []any{"records", len(ev.Records), "keys", st.keys, "puts", st.puts, "deletes", st.deletes, "expired", st.expired,
 		"skipped", st.skipped, "skipped_same_stream", st.skippedBy[skipSameStream],
 		"skipped_delete_applied", st.skippedBy[skipDeleteApplied], "older_stream_writes", st.olderStream, "failed", len(ev.Records) - countTrue(st.applied), "ms", time.Since(start).Milliseconds()}
 	if first < len(ev.Records) {

@@ -462,3 +462,57 @@ func TestStreamLabelTime(t *testing.T) {
 		t.Errorf("no stream recorded: %v", o)
 	}
 }
+
+// TestTTLDeleteTombstone: a REMOVE made by TTL is a tombstone (a copy of
+// the last image, marked expired, keeping that image's sequence number)
+// and then the delete marker; an application REMOVE is a marker alone. A
+// redelivery adds nothing; one after a crash between the tombstone and the
+// marker writes the marker (the tombstone's sequence number is the last
+// image's, below the REMOVE's).
+func TestTTLDeleteTombstone(t *testing.T) {
+	b := backuptest.New("bkt")
+	var logs bytes.Buffer
+	h := newHandler(t, b, &logs)
+	const arn = "arn:aws:dynamodb:us-east-1:123456789012:table/Orders/stream/2026-01-01T00:00:00.000"
+	ttl := func(r Record) Record {
+		r.UserIdentity = &UserIdentity{Type: "Service", PrincipalID: "dynamodb.amazonaws.com"}
+		return r
+	}
+	handle(t, h, orderRecord(arn, "101", "a", "1"), orderRecord(arn, "102", "b", "2"))
+	handle(t, h, ttl(orderRecord(arn, "103", "a", "")), orderRecord(arn, "104", "b", ""))
+	if m := batchLog(t, &logs); m["expired"] != float64(1) || m["deletes"] != float64(2) {
+		t.Errorf("batch log %v", m)
+	}
+	ka, kb := objKey(t, `{"pk":{"S":"a"}}`), objKey(t, `{"pk":{"S":"b"}}`)
+	if got := history(b, ka); got != "put:101 put:101 del" {
+		t.Fatalf("TTL delete: %s", got)
+	}
+	if got := history(b, kb); got != "put:102 del" {
+		t.Fatalf("application delete: %s", got)
+	}
+	vs := b.Versions(ka)
+	if vs[1].Meta[backup.MetaExpired] == "" || vs[1].Meta[backup.MetaExpiredSequenceNumber] != "103" || !bytes.Equal(vs[1].Body, vs[0].Body) {
+		t.Errorf("tombstone %+v", vs[1])
+	}
+	handle(t, h, ttl(orderRecord(arn, "103", "a", "")))
+	if got := history(b, ka); got != "put:101 put:101 del" {
+		t.Fatalf("redelivered: %s", got)
+	}
+
+	// A crash after the tombstone: its marker never written.
+	b.Fail = func(op, key string) error {
+		if op == "DeleteObject" {
+			return backuptest.ErrInjected
+		}
+		return nil
+	}
+	handle(t, h, orderRecord(arn, "105", "c", "5"))
+	if resp, _ := h.Handle(context.Background(), Event{Records: []Record{ttl(orderRecord(arn, "106", "c", ""))}}); len(resp.BatchItemFailures) != 1 {
+		t.Fatalf("the failed marker was not reported: %+v", resp)
+	}
+	b.Fail = nil
+	handle(t, h, ttl(orderRecord(arn, "106", "c", "")))
+	if got := history(b, objKey(t, `{"pk":{"S":"c"}}`)); got != "put:105 put:105 put:105 del" {
+		t.Fatalf("redelivered after a crash: %s", got)
+	}
+}

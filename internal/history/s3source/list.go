@@ -31,7 +31,10 @@ type Source struct {
 	js     journalState
 }
 
-var _ history.Source = (*Source)(nil)
+var (
+	_ history.Source     = (*Source)(nil)
+	_ history.MetaSource = (*Source)(nil)
+)
 
 // New reads bucket through client, which expects no bucket owner (NewIn
 // takes the owner from the clients' configuration). Close it when done.
@@ -55,6 +58,16 @@ func (s *Source) Read(ctx context.Context, key, versionID string, buf *bytes.Buf
 		return fmt.Errorf("%w: %w", history.ErrArchived, err)
 	}
 	return err
+}
+
+// Meta reads one version's user metadata (HeadObject): how a tombstone is
+// told (history.ResolveExpired, docs/DESIGN.md §2.4).
+func (s *Source) Meta(ctx context.Context, key, versionID string) (map[string]string, error) {
+	out, err := s.client.HeadObject(ctx, &s3.HeadObjectInput{Bucket: aws.String(s.bucket), Key: aws.String(key), VersionId: aws.String(versionID)})
+	if err != nil {
+		return nil, err
+	}
+	return out.Metadata, nil
 }
 
 // Check gives clear errors for a missing or unversioned bucket, before

@@ -1,5 +1,5 @@
 // Package backuptest is an in-memory versioned S3 bucket for unit tests of
-// the writers: enough of PutObject, DeleteObject, HeadObject,
+// the writers: enough of PutObject, DeleteObject, CopyObject, HeadObject,
 // ListObjectVersions and GetBucketVersioning, with per-key fault injection.
 package backuptest
 
@@ -8,6 +8,7 @@ import (
 	"errors"
 	"io"
 	"net/http"
+	"net/url"
 	"strconv"
 	"strings"
 	"sync"
@@ -112,6 +113,39 @@ func (b *Bucket) DeleteObject(ctx context.Context, in *s3.DeleteObjectInput, _ .
 	}
 	id := b.add(key, Version{DeleteMarker: true})
 	return &s3.DeleteObjectOutput{VersionId: aws.String(id), DeleteMarker: aws.Bool(true)}, nil
+}
+
+// CopyObject copies a version within the bucket (CopySource "bucket/key",
+// optionally "?versionId=", unescaped; the current version by default).
+func (b *Bucket) CopyObject(ctx context.Context, in *s3.CopyObjectInput, _ ...func(*s3.Options)) (*s3.CopyObjectOutput, error) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	key := aws.ToString(in.Key)
+	if err := b.fail("CopyObject", key); err != nil {
+		return nil, err
+	}
+	src, id, _ := strings.Cut(aws.ToString(in.CopySource), "?versionId=")
+	src, err := url.PathUnescape(src)
+	if err != nil {
+		return nil, err
+	}
+	_, srcKey, _ := strings.Cut(src, "/")
+	vs := b.versions[srcKey]
+	var v *Version
+	for i := range vs {
+		if (id == "" && i == len(vs)-1) || vs[i].ID == id {
+			v = &vs[i]
+		}
+	}
+	if v == nil || v.DeleteMarker {
+		return nil, NotFound()
+	}
+	meta := v.Meta
+	if in.MetadataDirective == s3types.MetadataDirectiveReplace {
+		meta = in.Metadata
+	}
+	nid := b.add(key, Version{Body: append([]byte(nil), v.Body...), Meta: meta, ContentType: v.ContentType})
+	return &s3.CopyObjectOutput{VersionId: aws.String(nid)}, nil
 }
 
 func (b *Bucket) HeadObject(ctx context.Context, in *s3.HeadObjectInput, _ ...func(*s3.Options)) (*s3.HeadObjectOutput, error) {
