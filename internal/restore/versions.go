@@ -241,10 +241,19 @@ func (s *scoper) resolve(ctx context.Context, a *action, got []history.Version) 
 			if history.AnyExpired(a.ttl) {
 				// TTL deleted it after the time: not put back. Gone since:
 				// nothing to write; written again since: deleted.
-				s.expired.Add(1)
 				if a.ttlLast {
+					if f := s.opts.Filter; f != nil {
+						if ok, err := f(a.image); err != nil || !ok {
+							if err == nil {
+								s.filtered.Add(1)
+							}
+							return err
+						}
+					}
+					s.expired.Add(1)
 					return nil
 				}
+				s.expired.Add(1)
 				k, err := s.opts.Schema.Key(a.image)
 				if err != nil {
 					return err
