@@ -85,6 +85,7 @@ func commands() map[string]command {
 		"history":    {"every version of one item, with what each change did: the audit log", cmdHistory},
 		"restore":    {"write a snapshot, or the backup at a point in time, into a DynamoDB table", cmdRestore},
 		"snapshot":   {"fold the backup versions into a snapshot at a point in time", cmdSnapshot},
+		"status":     {"one line per backed-up table: the writer's lag, history horizon, newest snapshot, drill and audit; exit 3 past a threshold", cmdStatus},
 		"verify":     {"compare a table with a snapshot: missing, extra, different items (the DR drill)", cmdVerify},
 		"version":    {"print the version", cmdVersion},
 	}
