@@ -22,6 +22,7 @@
 //	                       how long a snapshot at T waits before it reads
 //	DYNASNAP_SOURCE       "dynamodb-stream" or "kinesis" (Kinesis Data Streams for DynamoDB,
 //	                       docs/DESIGN.md §2.10); unset: either event shape, by its eventSource
+//	DYNASNAP_MODE         "enroll": the fleet's enroller instead of the writer (enroll.go)
 //	DYNASNAP_LOG_LEVEL     debug, info (default), warn, error; AWS_LAMBDA_LOG_LEVEL also works
 //
 // S3 and DynamoDB endpoints, region and credentials come the standard AWS
@@ -52,6 +53,15 @@ import (
 
 func main() {
 	log := slog.New(slog.NewJSONHandler(os.Stdout, &slog.HandlerOptions{Level: logLevel()}))
+	if os.Getenv("DYNASNAP_MODE") == "enroll" {
+		e, err := setupEnroller(context.Background(), log)
+		if err != nil {
+			log.Error("dynasnap-stream enroller cannot start", "error", err.Error())
+			os.Exit(1)
+		}
+		lambda.Start(e.Handle)
+		return
+	}
 	h, err := setup(context.Background(), log)
 	if err != nil {
 		// An init error: Lambda reports it and retries the init on the next event.
