@@ -77,8 +77,8 @@ func cmdFleet(ctx context.Context, a *app, args []string) error {
 	fs := newFlags(a, "fleet", "fleet --backups s3://BUCKET/PREFIX [flags] -- COMMAND [ARGS with placeholders]", fleetExamples)
 	backups := fs.String("backups", "", "the backup prefix s3://BUCKET/PREFIX: each folder under it is a table (required)")
 	tables := fs.StringSlice("table", nil, "only these tables (repeat, or comma-separated; default: every folder)")
-	snapshots := fs.String("snapshots", "", "the fleet's snapshots root: {snapshots} is SNAPSHOTS/TABLE (default s3://BUCKET/PREFIX"+status.SnapshotsSuffix+")")
-	results := fs.String("results", "", "the jobs' results root: {results} is RESULTS/TABLE (default s3://BUCKET/PREFIX"+status.ResultsSuffix+")")
+	var locs status.Locations
+	locs.AddFlags(fs)
 	concurrency := fs.Int("concurrency", 1, "tables run at once (1 to 16)")
 	runTime := fs.String("run-time", "", "the run's time for {time} and {at}, RFC 3339 (default: now, to the second); give the same value to every shard of a sharded run")
 	a.opts.Add(fs)
@@ -104,16 +104,9 @@ func cmdFleet(ctx context.Context, a *app, args []string) error {
 	if err != nil {
 		return usageError{fmt.Sprintf("--backups: %v", err)}
 	}
-	snapRoot, resRoot := status.DefaultSnapshots(bk), status.DefaultResults(bk)
-	for _, f := range []struct {
-		flag, v string
-		to      *layout.Location
-	}{{"--snapshots", *snapshots, &snapRoot}, {"--results", *results, &resRoot}} {
-		if f.v != "" {
-			if *f.to, err = layout.ParseS3URL(f.v); err != nil {
-				return usageError{fmt.Sprintf("%s: %v", f.flag, err)}
-			}
-		}
+	snapRoot, resRoot, err := locs.Resolve(bk)
+	if err != nil {
+		return usageError{err.Error()}
 	}
 	at := time.Now().UTC().Truncate(time.Second)
 	if *runTime != "" {

@@ -41,8 +41,8 @@ const statusBroken = 3
 func cmdStatus(ctx context.Context, a *app, args []string) error {
 	fs := newFlags(a, "status", "status --backups s3://BUCKET/PREFIX [flags]", statusExamples)
 	backups := fs.String("backups", "", "the backup prefix s3://BUCKET/PREFIX: each folder under it is a table (required)")
-	snapshots := fs.String("snapshots", "", "the fleet's snapshots: a table's are the folders under SNAPSHOTS/TABLE/ (default s3://BUCKET/PREFIX"+status.SnapshotsSuffix+")")
-	results := fs.String("results", "", "the jobs' results: RESULTS/TABLE/drill.json and audit.json (default s3://BUCKET/PREFIX"+status.ResultsSuffix+")")
+	var locs status.Locations
+	locs.AddFlags(fs)
 	tables := fs.StringSlice("table", nil, "only these tables (repeat, or comma-separated; default: every folder)")
 	itemPages := fs.Int("item-pages", status.DefaultItemPages, "per-item backups: list at most this many pages of 1,000 versions for the newest change")
 	queue := fs.String("failure-queue", "", "the writer's failure queue (SQS URL, the stack's DLQ output): its depth is shown, and checked with --max-failures")
@@ -66,16 +66,8 @@ func cmdStatus(ctx context.Context, a *app, args []string) error {
 	if o.Backups, err = layout.ParseS3URL(*backups); err != nil {
 		return usageError{fmt.Sprintf("--backups: %v", err)}
 	}
-	for _, f := range []struct {
-		flag, v string
-		to      *layout.Location
-	}{{"--snapshots", *snapshots, &o.Snapshots}, {"--results", *results, &o.Results}} {
-		if f.v == "" {
-			continue
-		}
-		if *f.to, err = layout.ParseS3URL(f.v); err != nil {
-			return usageError{fmt.Sprintf("%s: %v", f.flag, err)}
-		}
+	if o.Snapshots, o.Results, err = locs.Resolve(o.Backups); err != nil {
+		return usageError{err.Error()}
 	}
 	clients, err := loadAWS(ctx, &awsOpts, 64)
 	if err != nil {

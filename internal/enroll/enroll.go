@@ -22,6 +22,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb/types"
 	"github.com/aws/aws-sdk-go-v2/service/s3"
 
+	"github.com/dynasnap/dynasnap/internal/awserr"
 	"github.com/dynasnap/dynasnap/internal/layout"
 )
 
@@ -445,7 +446,7 @@ func (e *Enroller) recordKey(table string) string {
 func (e *Enroller) record(ctx context.Context, table string) (*Record, error) {
 	out, err := e.S3.GetObject(ctx, &s3.GetObjectInput{Bucket: aws.String(e.Config.Results.Bucket), Key: aws.String(e.recordKey(table))})
 	if err != nil {
-		if notFound(err) {
+		if awserr.NotFound(err) {
 			return nil, nil
 		}
 		return nil, fmt.Errorf("get s3://%s/%s: %w", e.Config.Results.Bucket, e.recordKey(table), err)

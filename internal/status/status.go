@@ -22,6 +22,7 @@ import (
 	"github.com/aws/smithy-go"
 	"golang.org/x/sync/errgroup"
 
+	"github.com/dynasnap/dynasnap/internal/awserr"
 	"github.com/dynasnap/dynasnap/internal/history"
 	"github.com/dynasnap/dynasnap/internal/history/s3source"
 	"github.com/dynasnap/dynasnap/internal/journal"
@@ -623,14 +624,9 @@ func getJSON(ctx context.Context, client S3API, bucket, key string, v any, modif
 	return nil
 }
 
+// isNotFound: missing, or a HEAD of a key whose current version is a
+// delete marker (405 when S3 says so for the version).
 func isNotFound(err error) bool {
-	if err == nil {
-		return false
-	}
 	var re *awshttp.ResponseError
-	if errors.As(err, &re) && (re.HTTPStatusCode() == http.StatusNotFound || re.HTTPStatusCode() == http.StatusMethodNotAllowed) {
-		return true
-	}
-	var ae smithy.APIError
-	return errors.As(err, &ae) && (ae.ErrorCode() == "NoSuchKey" || ae.ErrorCode() == "NotFound")
+	return awserr.NotFound(err) || errors.As(err, &re) && re.HTTPStatusCode() == http.StatusMethodNotAllowed
 }
