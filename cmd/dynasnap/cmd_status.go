@@ -22,8 +22,10 @@ const statusExamples = `  # every table of the fleet, exit 3 if a writer is more
 Columns (one line per table folder under --backups; docs/DESIGN.md §11 says what each costs):
   NEWEST CHANGE / LAG  when the newest change was stored, and how long ago: a journal's newest segment
                        (a listing of the last hour's segments, widened to a day, a week, all); per-item,
-                       the newest of at most --item-pages pages of versions ("~": the listing stopped
-                       there, the time is a lower bound). An idle table's lag grows too.
+                       the newest of at most --item-pages pages of versions. "~": approximate (the
+                       per-item listing stopped at its budget: a lower bound; a journal whose segments
+                       are all compacted: the end of its newest window with changes, an upper bound).
+                       An idle table's lag grows too.
   HORIZON              the oldest time the history answers exactly (the bucket's lifecycle rules; a
                        journal's first base if later); "-": unbounded.
   SNAPSHOT             the newest finished snapshot under --snapshots/TABLE/, and its age.

@@ -146,7 +146,9 @@ type TableStatus struct {
 	Layout string `json:"layout"` // "items", "journal" or "empty"
 	// NewestChange is when the newest change was stored (S3 time); Lag is
 	// Now minus it. NewestExact is false when the per-item listing stopped
-	// at its budget: NewestChange is then the newest of the versions seen.
+	// at its budget (NewestChange is then the newest of the versions seen,
+	// a lower bound), or for a journal whose segments are all compacted
+	// (the end of the newest output holding records, an upper bound).
 	NewestChange *time.Time `json:"newestChange"`
 	Lag          *Duration  `json:"lag"`
 	NewestExact  bool       `json:"newestExact"`
@@ -251,7 +253,7 @@ func Run(ctx context.Context, client S3API, o Options) (*Report, error) {
 	}
 	for i := range r.Tables {
 		ts := &r.Tables[i]
-		ts.check(o.Thresholds, o.Now)
+		ts.check(o.Thresholds)
 		if r.Failures != nil && o.Thresholds.MaxFailures >= 0 && r.Failures.Messages != nil && *r.Failures.Messages > o.Thresholds.MaxFailures {
 			// The queue is the fleet's: every table may have lost a change.
 			ts.Breaks = append(ts.Breaks, fmt.Sprintf("the writer's failure queue holds %d messages (over %d)", *r.Failures.Messages, o.Thresholds.MaxFailures))
@@ -381,10 +383,17 @@ func (rd *reader) newestChange(ctx context.Context, loc layout.Location) *time.T
 		return nil
 	}
 	if newest.IsZero() {
-		// Every segment compacted and deleted: the outputs reach as far
-		// as a change can have been stored (an upper bound, as the lag).
-		if c := st.Covered(); c.After(time.Unix(0, 0)) {
-			newest = c
+		// Every segment compacted and deleted (an hour after compaction at
+		// the earliest, §10.7): the newest output that holds records
+		// bounds the newest change from above, by the end of its window.
+		_, to, ok, err := st.NewestOutput(ctx, jb, outputProbes)
+		if err != nil {
+			rd.errorf("journal outputs: %v", err)
+			return nil
+		}
+		if ok {
+			newest = to
+			rd.ts.NewestExact = false
 		}
 	}
 	if !newest.IsZero() {
@@ -398,6 +407,9 @@ func (rd *reader) newestChange(ctx context.Context, loc layout.Location) *time.T
 	}
 	return nil
 }
+
+// outputProbes bounds the manifests read for a journal without segments.
+const outputProbes = 24
 
 // segmentWindows are how far back newestSegment looks, one after the
 // other: each a listing from that time's segment name.
@@ -568,7 +580,7 @@ func (rd *reader) definition(ctx context.Context, loc layout.Location) {
 }
 
 // check compares the columns with the thresholds.
-func (ts *TableStatus) check(th Thresholds, now time.Time) {
+func (ts *TableStatus) check(th Thresholds) {
 	if th.MaxLag > 0 {
 		switch {
 		case ts.Lag == nil:
