@@ -2,11 +2,16 @@ package stream
 
 import (
 	"encoding/json"
+	"log/slog"
+	"strconv"
+	"strings"
 	"testing"
 
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb/types"
 
+	"github.com/dynasnap/dynasnap/internal/backup"
 	"github.com/dynasnap/dynasnap/internal/item"
+	"github.com/dynasnap/dynasnap/internal/testsupport/backuptest"
 )
 
 func TestKinesisTime(t *testing.T) {
@@ -51,5 +56,56 @@ func TestKinesisSeq(t *testing.T) {
 	ttl, _ := KinesisSeq(1720046486486730, "REMOVE", true, k, nil)
 	if ttl == later {
 		t.Fatal("a TTL delete and a caller's delete of one time have one number")
+	}
+}
+
+// kinesisRecord is a Kinesis record as Lambda delivers it, data holding
+// change (or, if raw, those bytes).
+func kinesisRecord(seq string, change string) KinesisRecord {
+	return KinesisRecord{EventSource: "aws:kinesis", EventSourceARN: "arn:aws:kinesis:us-east-1:123456789012:stream/orders-cdc",
+		Kinesis: KinesisPayload{SequenceNumber: seq, Data: []byte(change)}}
+}
+
+// An undecodable Kinesis record ends the batch before it: the records
+// before are written, and batchItemFailures names its Kinesis sequence
+// number. The source setting refuses the other event shape.
+func TestKinesisBatch(t *testing.T) {
+	b := backuptest.New("bkt")
+	h, err := New(b, Config{Bucket: b.Name, Prefix: "backups", Concurrency: 4, SkipApplied: true, Source: SourceKinesis}, slog.New(slog.DiscardHandler))
+	if err != nil {
+		t.Fatal(err)
+	}
+	change := func(micros int64, v string) string {
+		return `{"awsRegion":"us-east-1","eventName":"MODIFY","eventSource":"aws:dynamodb","recordFormat":"application/json","tableName":"Orders",` +
+			`"dynamodb":{"ApproximateCreationDateTime":` + strconv.FormatInt(micros, 10) + `,"ApproximateCreationDateTimePrecision":"MICROSECOND",` +
+			`"Keys":{"pk":{"S":"a"}},"NewImage":{"pk":{"S":"a"},"v":{"S":"` + v + `"}}}}`
+	}
+	ev := KinesisEvent{Records: []KinesisRecord{
+		kinesisRecord("101", change(1720046486000002, "new")),
+		kinesisRecord("102", change(1720046486000001, "old")), // out of order: superseded
+		kinesisRecord("103", `{"eventName":`),
+		kinesisRecord("104", change(1720046486000003, "after")),
+	}}
+	resp, err := h.HandleKinesis(t.Context(), ev)
+	if err != nil || len(resp.BatchItemFailures) != 1 || resp.BatchItemFailures[0].ItemIdentifier != "103" {
+		t.Fatalf("%v %+v", err, resp)
+	}
+	vs := b.Versions(objKey(t, `{"pk":{"S":"a"}}`))
+	if len(vs) != 1 || !strings.Contains(string(vs[0].Body), `"new"`) || !strings.HasPrefix(vs[0].Meta[backup.MetaSequenceNumber], "01720046486000002") {
+		t.Fatalf("versions %+v", vs)
+	}
+	// Redelivered from 103 on, fixed: "after" lands; the rest again is skipped.
+	ev.Records[2] = kinesisRecord("103", change(1720046486000001, "old"))
+	if resp, err := h.HandleKinesis(t.Context(), ev); err != nil || len(resp.BatchItemFailures) != 0 {
+		t.Fatalf("%v %+v", err, resp)
+	}
+	if vs := b.Versions(objKey(t, `{"pk":{"S":"a"}}`)); len(vs) != 2 || !strings.Contains(string(vs[1].Body), `"after"`) {
+		t.Fatalf("versions after the redelivery %+v", vs)
+	}
+	if _, err := h.Handle(t.Context(), Event{Records: []Record{{EventName: "INSERT"}}}); err == nil || !strings.Contains(err.Error(), "DYNASNAP_SOURCE") {
+		t.Errorf("a DynamoDB Streams event with DYNASNAP_SOURCE=kinesis: %v", err)
+	}
+	if _, err := New(b, Config{Bucket: b.Name, Source: SourceKinesis}, slog.New(slog.DiscardHandler)); err == nil {
+		t.Error("kinesis without the per-key check is accepted")
 	}
 }
