@@ -12,9 +12,13 @@ import (
 	"sync"
 	"time"
 
+	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/service/s3"
 	"github.com/spf13/pflag"
 
 	"github.com/dynasnap/dynasnap/internal/awsconf"
+	"github.com/dynasnap/dynasnap/internal/awserr"
+	"github.com/dynasnap/dynasnap/internal/enroll"
 	"github.com/dynasnap/dynasnap/internal/journal"
 	"github.com/dynasnap/dynasnap/internal/layout"
 	"github.com/dynasnap/dynasnap/internal/status"
@@ -80,6 +84,7 @@ func cmdFleet(ctx context.Context, a *app, args []string) error {
 	var locs status.Locations
 	locs.AddFlags(fs)
 	concurrency := fs.Int("concurrency", 1, "tables run at once (1 to 16)")
+	enrolled := fs.Bool("enrolled", false, "only the tables the tag enroller (deploy/fleet.json) holds enrolled, by their enrolment.json: not those released (untagged or deleted), nor folders it never enrolled")
 	runTime := fs.String("run-time", "", "the run's time for {time} and {at}, RFC 3339 (default: now, to the second); give the same value to every shard of a sharded run")
 	a.opts.Add(fs)
 	a.opts.AddJSON(fs)
@@ -126,6 +131,15 @@ func cmdFleet(ctx context.Context, a *app, args []string) error {
 	names := *tables
 	if len(names) == 0 {
 		if names, err = status.ListTables(ctx, s3c, bk); err != nil {
+			return err
+		}
+	}
+	if *enrolled {
+		rc, err := clients.S3For(ctx, resRoot.Bucket)
+		if err != nil {
+			return err
+		}
+		if names, err = enrolledOnly(ctx, rc, resRoot, names); err != nil {
 			return err
 		}
 	}
@@ -201,6 +215,31 @@ func cmdFleet(ctx context.Context, a *app, args []string) error {
 		return exitError{code, fmt.Errorf("%d of %d tables failed", rep.Failed, len(rep.Tables))}
 	}
 	return nil
+}
+
+// enrolledOnly keeps the tables whose enrolment record says enrolled (one
+// GET each).
+func enrolledOnly(ctx context.Context, s3c *s3.Client, results layout.Location, names []string) ([]string, error) {
+	var out []string
+	for _, n := range names {
+		r, err := s3c.GetObject(ctx, &s3.GetObjectInput{Bucket: aws.String(results.Bucket), Key: aws.String(status.ResultKey(results, n, enroll.RecordName))})
+		if awserr.NotFound(err) {
+			continue
+		}
+		if err != nil {
+			return nil, fmt.Errorf("enrolment of %s: %w", n, err)
+		}
+		var rec enroll.Record
+		err = json.NewDecoder(r.Body).Decode(&rec)
+		r.Body.Close()
+		if err != nil {
+			return nil, fmt.Errorf("enrolment of %s: %w", n, err)
+		}
+		if rec.State == enroll.StateEnrolled {
+			out = append(out, n)
+		}
+	}
+	return out, nil
 }
 
 // awsFlagNames are the names of the AWS flags every command takes.

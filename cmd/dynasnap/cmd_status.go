@@ -31,6 +31,9 @@ Columns (one line per table folder under --backups; docs/DESIGN.md §11 says wha
   SNAPSHOT             the newest finished snapshot under --snapshots/TABLE/, and its age.
   DRILL, AUDIT         the newest results, --results/TABLE/drill.json and audit.json: ok or FAIL, and age.
   DEFINITION           when the table's definition was last recorded as changed.
+  ENROLMENT            what the tag enroller (deploy/fleet.json) last made of it: enrolled, unavailable
+                       (tagged but not backed up: always breaks), released (untagged or deleted, its
+                       backup kept: held to no threshold); "-": not enrolled by tag.
   FAILURES             (above the table) the writer's failure queue depth, with --failure-queue.
 
 Exit status: 0 every table within the thresholds; 3 a table breaks one (or could not be read: its
@@ -115,7 +118,7 @@ func writeStatus(w io.Writer, r *status.Report) {
 		}
 	}
 	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', 0)
-	fmt.Fprintln(tw, "TABLE\tLAYOUT\tNEWEST CHANGE\tLAG\tHORIZON\tSNAPSHOT\tDRILL\tAUDIT\tDEFINITION\tSTATUS")
+	fmt.Fprintln(tw, "TABLE\tLAYOUT\tENROLMENT\tNEWEST CHANGE\tLAG\tHORIZON\tSNAPSHOT\tDRILL\tAUDIT\tDEFINITION\tSTATUS")
 	for _, t := range r.Tables {
 		newest, lag := "-", "-"
 		if t.NewestChange != nil {
@@ -144,7 +147,11 @@ func writeStatus(w io.Writer, r *status.Report) {
 				st = "ERROR"
 			}
 		}
-		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\n", t.Table, t.Layout, newest, lag, horizon, snap, result(t.Drill), result(t.Audit), def, st)
+		enrolment := "-"
+		if t.Enrolment != nil {
+			enrolment = t.Enrolment.State
+		}
+		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\n", t.Table, t.Layout, enrolment, newest, lag, horizon, snap, result(t.Drill), result(t.Audit), def, st)
 	}
 	tw.Flush()
 	for _, t := range r.Tables {

@@ -98,6 +98,18 @@ func TestFleetCLI(t *testing.T) {
 		t.Errorf("fleet compact: exit %d\n%s", code, stderr)
 	}
 
+	// --enrolled: only what the tag enroller holds enrolled.
+	for tb, state := range map[string]string{"orders": "enrolled", "users": "released"} {
+		if _, err := c.S3().PutObject(ctx, &s3.PutObjectInput{Bucket: aws.String(bucket), Key: aws.String(prefix + ".dynasnap-results/" + tb + "/enrolment.json"),
+			Body: strings.NewReader(`{"table":"` + tb + `","state":"` + state + `"}`)}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	_, stderr, code = cli("fleet", "--backups", backups, "--enrolled", "--", "forget", "--snapshots", "{snapshots}", "--keep-last", "1", "--dry-run")
+	if code != 0 || !strings.Contains(stderr, "1 tables: 1 ok") || !strings.Contains(stderr, "[orders] ") || strings.Contains(stderr, "[users] ") {
+		t.Errorf("fleet --enrolled: exit %d\n%s", code, stderr)
+	}
+
 	// A drill of one table, its report kept for status.
 	_, stderr, code = cli("fleet", "--backups", backups, "--table", "orders", "--", "drill", "--snapshots", "{snapshots}", "--report-out", "{results}/drill.json", "--quiet")
 	if code != 0 {

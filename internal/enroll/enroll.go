@@ -184,6 +184,10 @@ func (e *Enroller) Sweep(ctx context.Context) (*Report, error) {
 		}
 		e.log().Info("mapping of a table no longer listed removed; its backup is kept", "uuid", m.UUID, "event_source_arn", m.EventSourceArn)
 		r.Orphans = append(r.Orphans, m.UUID)
+		if err := e.markReleased(ctx, tableOfStream(m.EventSourceArn)); err != nil {
+			r.Failed++
+			r.Tables = append(r.Tables, TableResult{Table: tableOfStream(m.EventSourceArn), Outcome: Failed, Reason: fmt.Sprintf("enrolment record: %v", err)})
+		}
 	}
 	return r, nil
 }
@@ -254,7 +258,7 @@ func (e *Enroller) reconcile(ctx context.Context, table string, mappings []Mappi
 	var nf *types.ResourceNotFoundException
 	if errors.As(err, &nf) {
 		tr.Outcome = Gone
-		if err := e.unmap(ctx, &tr, mappings, ""); err != nil {
+		if err := e.release(ctx, &tr, mappings); err != nil {
 			return fail("%v", err)
 		}
 		return tr
@@ -269,7 +273,7 @@ func (e *Enroller) reconcile(ctx context.Context, table string, mappings []Mappi
 	}
 	if !tagged {
 		tr.Outcome = NotTagged
-		if err := e.unmap(ctx, &tr, mappings, ""); err != nil {
+		if err := e.release(ctx, &tr, mappings); err != nil {
 			return fail("%v", err)
 		}
 		return tr
@@ -281,6 +285,21 @@ func (e *Enroller) reconcile(ctx context.Context, table string, mappings []Mappi
 	if reason != "" {
 		tr.Outcome, tr.Reason = Unavailable, reason
 		e.log().Warn("tagged table cannot be backed up as it is", "table", table, "reason", reason)
+		// Recorded, so that status lists the table although it has no
+		// backup: "is every table backed up" must see it.
+		rec, err := e.record(ctx, table)
+		if err != nil {
+			return fail("enrolment record: %v", err)
+		}
+		if rec == nil || rec.State != StateUnavailable || rec.Reason != reason {
+			if rec == nil {
+				rec = &Record{Table: table, TableArn: aws.ToString(td.TableArn), Backups: e.Config.Backups.Child(table).String()}
+			}
+			rec.State, rec.Reason = StateUnavailable, reason
+			if err := e.putRecord(ctx, rec); err != nil {
+				return fail("enrolment record: %v", err)
+			}
+		}
 		return tr
 	}
 	tr.StreamArn = streamArn
@@ -304,7 +323,9 @@ func (e *Enroller) reconcile(ctx context.Context, table string, mappings []Mappi
 	if err != nil {
 		return fail("enrolment record: %v", err)
 	}
-	if rec == nil || rec.StreamArn != streamArn || rec.BackfilledAt == nil {
+	// A table enrolled again after a release, or unavailable until now,
+	// missed changes meanwhile: backfilled again.
+	if rec == nil || rec.State != StateEnrolled || rec.StreamArn != streamArn || rec.BackfilledAt == nil {
 		if e.Config.Backfill != nil {
 			if err := e.Config.Backfill(ctx, table); err != nil {
 				return fail("backfill: %v", err)
@@ -312,7 +333,7 @@ func (e *Enroller) reconcile(ctx context.Context, table string, mappings []Mappi
 			tr.Backfilled = true
 		}
 		now := e.now().UTC()
-		rec = &Record{Table: table, TableArn: aws.ToString(td.TableArn), StreamArn: streamArn, EnrolledAt: now, Backups: e.Config.Backups.Child(table).String()}
+		rec = &Record{Table: table, State: StateEnrolled, TableArn: aws.ToString(td.TableArn), StreamArn: streamArn, EnrolledAt: &now, Backups: e.Config.Backups.Child(table).String()}
 		if tr.Backfilled {
 			rec.BackfilledAt = &now
 		}
@@ -424,16 +445,46 @@ func tableOfStream(arn string) string {
 	return name
 }
 
-// Record is RESULTS/TABLE/enrolment.json: the table was enrolled on this
-// stream and backfilled. A new stream (a table re-created) gets a new
-// backfill.
+// Record is RESULTS/TABLE/enrolment.json: what the enroller last made of
+// the table. Enrolled: on this stream, backfilled (a new stream, a table
+// re-created, gets a new backfill). Unavailable: tagged, but not backed up
+// (Reason). Released: untagged or deleted; the backup is kept.
 type Record struct {
 	Table        string     `json:"table"`
+	State        string     `json:"state"`
+	Reason       string     `json:"reason,omitempty"`
 	TableArn     string     `json:"tableArn"`
-	StreamArn    string     `json:"streamArn"`
+	StreamArn    string     `json:"streamArn,omitempty"`
 	Backups      string     `json:"backups"`
-	EnrolledAt   time.Time  `json:"enrolledAt"`
+	EnrolledAt   *time.Time `json:"enrolledAt"`
 	BackfilledAt *time.Time `json:"backfilledAt"`
+	ReleasedAt   *time.Time `json:"releasedAt,omitempty"`
+}
+
+// The states of a Record.
+const (
+	StateEnrolled    = "enrolled"
+	StateUnavailable = "unavailable"
+	StateReleased    = "released"
+)
+
+// release removes the table's mappings and records the release of a table
+// that had a record (one never enrolled gets none).
+func (e *Enroller) release(ctx context.Context, tr *TableResult, mappings []Mapping) error {
+	if err := e.unmap(ctx, tr, mappings, ""); err != nil {
+		return err
+	}
+	return e.markReleased(ctx, tr.Table)
+}
+
+func (e *Enroller) markReleased(ctx context.Context, table string) error {
+	rec, err := e.record(ctx, table)
+	if err != nil || rec == nil || rec.State == StateReleased {
+		return err
+	}
+	now := e.now().UTC()
+	rec.State, rec.Reason, rec.ReleasedAt = StateReleased, "", &now
+	return e.putRecord(ctx, rec)
 }
 
 // RecordName is the enrolment record's name under RESULTS/TABLE/.

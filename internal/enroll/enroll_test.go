@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"log/slog"
+	"maps"
 	"os"
 	"slices"
 	"strings"
@@ -231,6 +232,52 @@ func TestEnrolFleet(t *testing.T) {
 	rec.Body.Close()
 	if er.BackfilledAt == nil || !strings.HasPrefix(er.StreamArn, arns["e"]+"/stream/") {
 		t.Errorf("e's enrolment record %+v", er)
+	}
+
+	// The records: b and a released (their backups kept), e enrolled. A
+	// tagged table whose stream may not be turned on is recorded as
+	// unavailable, and status lists it although it has no backup.
+	readRecord := func(n string) enroll.Record {
+		t.Helper()
+		out, err := s3c.GetObject(ctx, &s3.GetObjectInput{Bucket: aws.String(bucket), Key: aws.String(status.ResultKey(status.DefaultResults(backups), names[n], enroll.RecordName))})
+		if err != nil {
+			t.Fatalf("%s: %v", n, err)
+		}
+		defer out.Body.Close()
+		var r enroll.Record
+		json.NewDecoder(out.Body).Decode(&r)
+		return r
+	}
+	for n, want := range map[string]string{"a": enroll.StateReleased, "b": enroll.StateReleased, "c": enroll.StateEnrolled, "e": enroll.StateEnrolled} {
+		if r := readRecord(n); r.State != want || (want == enroll.StateReleased) != (r.ReleasedAt != nil) {
+			t.Errorf("%s's record %+v, want %s", n, r, want)
+		}
+	}
+	tag("d", "true")
+	strict := *e
+	strict.Config.EnableStreams = false
+	if r, err := strict.Tables(ctx, []string{names["d"]}); err != nil || r.Tables[0].Outcome != enroll.Unavailable || !strings.Contains(r.Tables[0].Reason, "EnableStreams") {
+		t.Fatalf("d with streams not allowed: %v %+v", err, r)
+	}
+	if r := readRecord("d"); r.State != enroll.StateUnavailable || r.Reason == "" {
+		t.Errorf("d's record %+v", r)
+	}
+	st, err := status.Run(ctx, s3c, status.Options{Backups: backups})
+	if err != nil {
+		t.Fatal(err)
+	}
+	seen := map[string]status.TableStatus{}
+	for _, ts := range st.Tables {
+		seen[ts.Table] = ts
+	}
+	if d := seen[names["d"]]; d.Enrolment == nil || d.Enrolment.State != enroll.StateUnavailable || len(d.Breaks) != 1 || !strings.Contains(d.Breaks[0], "not backed up") {
+		t.Errorf("status of d: %+v", d)
+	}
+	if b := seen[names["b"]]; b.Enrolment == nil || b.Enrolment.State != enroll.StateReleased || len(b.Breaks) != 0 || b.Layout != "items" {
+		t.Errorf("status of b: %+v", b)
+	}
+	if len(st.Tables) != 5 {
+		t.Errorf("status lists %d tables, want a, b, c, d (no backup) and e: %v", len(st.Tables), slices.Collect(maps.Keys(seen)))
 	}
 
 	// Every request the enroller made kept to its API reference.

@@ -23,6 +23,7 @@ import (
 	"golang.org/x/sync/errgroup"
 
 	"github.com/dynasnap/dynasnap/internal/awserr"
+	"github.com/dynasnap/dynasnap/internal/enroll"
 	"github.com/dynasnap/dynasnap/internal/history"
 	"github.com/dynasnap/dynasnap/internal/history/s3source"
 	"github.com/dynasnap/dynasnap/internal/journal"
@@ -165,6 +166,9 @@ type TableStatus struct {
 	// Definition is when the newest version of the table's definition
 	// was recorded (§2.8).
 	Definition *time.Time `json:"definition"`
+	// Enrolment is what the enroller last made of the table
+	// (RESULTS/TABLE/enrolment.json); null: never enrolled by tag.
+	Enrolment *enroll.Record `json:"enrolment"`
 	// Breaks are the thresholds broken, in words; Errors what could not
 	// be read (a table with either counts as broken).
 	Breaks []string `json:"breaks"`
@@ -224,6 +228,17 @@ func Run(ctx context.Context, client S3API, o Options) (*Report, error) {
 	if err != nil {
 		return nil, err
 	}
+	if len(o.Tables) == 0 {
+		// Tables the enroller recorded but that have no backup (tagged
+		// but unavailable) are listed too: one more listing.
+		withResults, err := listFolders(ctx, resClient, o.Results)
+		if err != nil {
+			return nil, err
+		}
+		tables = append(tables, withResults...)
+		slices.Sort(tables)
+		tables = slices.Compact(tables)
+	}
 	if o.FailureQueue != nil {
 		q := &QueueDepth{}
 		if n, err := o.FailureQueue(ctx); err != nil {
@@ -279,12 +294,18 @@ func clientFor(ctx context.Context, o Options, def S3API, bucket string) (S3API,
 // ListTables lists the table folders under backups: one ListObjectsV2 with
 // a delimiter per 1,000 tables. The fleet's sibling folders are left out.
 func ListTables(ctx context.Context, client S3API, backups layout.Location) ([]string, error) {
+	return listFolders(ctx, client, backups)
+}
+
+// listFolders lists the folders directly under loc (the fleet's sibling
+// folders left out where loc is a bucket's top).
+func listFolders(ctx context.Context, client S3API, backups layout.Location) ([]string, error) {
 	in := &s3.ListObjectsV2Input{Bucket: aws.String(backups.Bucket), Prefix: aws.String(backups.Dir()), Delimiter: aws.String("/")}
 	var tables []string
 	for {
 		out, err := client.ListObjectsV2(ctx, in)
 		if err != nil {
-			return nil, fmt.Errorf("list the tables under %s: %w", backups, err)
+			return nil, fmt.Errorf("list the folders under %s: %w", backups, err)
 		}
 		for _, p := range out.CommonPrefixes {
 			name := strings.TrimSuffix(strings.TrimPrefix(aws.ToString(p.Prefix), backups.Dir()), "/")
@@ -343,6 +364,7 @@ func (rd *reader) read(ctx context.Context, rules []history.LifecycleRule, ruleE
 	run(func(ctx context.Context) { rd.ts.Drill = rd.result(ctx, DrillResult) })
 	run(func(ctx context.Context) { rd.ts.Audit = rd.result(ctx, AuditResult) })
 	run(func(ctx context.Context) { rd.definition(ctx, loc) })
+	run(func(ctx context.Context) { rd.enrolment(ctx) })
 	wg.Wait()
 	if ruleErr != nil {
 		rd.errorf("horizon: %v", ruleErr)
@@ -564,6 +586,19 @@ func (rd *reader) result(ctx context.Context, name string) *Result {
 	return res
 }
 
+// enrolment reads RESULTS/TABLE/enrolment.json.
+func (rd *reader) enrolment(ctx context.Context) {
+	var rec enroll.Record
+	err := getJSON(ctx, rd.results, rd.o.Results.Bucket, ResultKey(rd.o.Results, rd.ts.Table, enroll.RecordName), &rec, nil)
+	switch {
+	case errors.Is(err, errNotFound):
+	case err != nil:
+		rd.errorf("enrolment: %v", err)
+	default:
+		rd.ts.Enrolment = &rec
+	}
+}
+
 // definition HEADs PREFIX/TABLE.dynasnap-table-definition.json.
 func (rd *reader) definition(ctx context.Context, loc layout.Location) {
 	key := tabledef.ObjectKey(loc)
@@ -579,8 +614,19 @@ func (rd *reader) definition(ctx context.Context, loc layout.Location) {
 	rd.ts.Definition = &t
 }
 
-// check compares the columns with the thresholds.
+// check compares the columns with the thresholds. A table tagged but not
+// backed up always breaks; a released one (untagged or deleted, its
+// backup kept) is held to none.
 func (ts *TableStatus) check(th Thresholds) {
+	if e := ts.Enrolment; e != nil {
+		switch e.State {
+		case enroll.StateUnavailable:
+			ts.Breaks = append(ts.Breaks, "not backed up: "+e.Reason)
+			return
+		case enroll.StateReleased:
+			return
+		}
+	}
 	if th.MaxLag > 0 {
 		switch {
 		case ts.Lag == nil:
