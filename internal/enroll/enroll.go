@@ -256,7 +256,7 @@ func (e *Enroller) reconcile(ctx context.Context, table string, mappings []Mappi
 	}
 	desc, err := e.DynamoDB.DescribeTable(ctx, &dynamodb.DescribeTableInput{TableName: aws.String(table)})
 	var nf *types.ResourceNotFoundException
-	if errors.As(err, &nf) {
+	if errors.As(err, &nf) || err == nil && desc.Table.TableStatus == types.TableStatusDeleting {
 		tr.Outcome = Gone
 		if err := e.release(ctx, &tr, mappings); err != nil {
 			return fail("%v", err)

@@ -10,6 +10,7 @@ import (
 	"slices"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
@@ -200,9 +201,22 @@ func TestEnrolFleet(t *testing.T) {
 		t.Errorf("after untagging b: %d mappings, %d versions of b", len(proxy.Mappings()), objects("b"))
 	}
 
-	// Missed events: e tagged, a deleted. The sweep repairs both.
+	// Missed events: e tagged, a deleted, c untagged, b tagged again. The
+	// sweep repairs all four: e enrolled, a's and c's mappings removed
+	// (their backups kept), b enrolled again and backfilled again (it
+	// missed changes while released).
 	tag("e", "true")
+	tag("b", "true")
+	if _, err := direct.UntagResource(ctx, &dynamodb.UntagResourceInput{ResourceArn: aws.String(arns["c"]), TagKeys: []string{tagKey}}); err != nil {
+		t.Fatal(err)
+	}
 	if _, err := direct.DeleteTable(ctx, &dynamodb.DeleteTableInput{TableName: aws.String(names["a"])}); err != nil {
+		t.Fatal(err)
+	}
+	// Gone from the listing, so the sweep meets its mapping alone (a table
+	// still DELETING is released by its own reconcile).
+	if err := dynamodb.NewTableNotExistsWaiter(direct, func(o *dynamodb.TableNotExistsWaiterOptions) { o.MinDelay = 50 * time.Millisecond }).
+		Wait(ctx, &dynamodb.DescribeTableInput{TableName: aws.String(names["a"])}, time.Minute); err != nil {
 		t.Fatal(err)
 	}
 	r, err = e.Handle(ctx, enroll.Event{Source: "aws.events", DetailType: "Scheduled Event"})
@@ -212,29 +226,25 @@ func TestEnrolFleet(t *testing.T) {
 	if got := outcome(r, "e"); got.Outcome != enroll.Enrolled || !got.StreamEnabled || !got.Backfilled {
 		t.Errorf("e after the sweep: %+v", got)
 	}
-	if len(r.Orphans) != 1 || objects("a") != 4 || objects("e") != 3 {
-		t.Errorf("sweep: orphans %v, %d versions of a (kept), %d of e", r.Orphans, objects("a"), objects("e"))
+	if got := outcome(r, "b"); got.Outcome != enroll.Enrolled || got.StreamEnabled || !got.Backfilled || got.MappingCreated == "" {
+		t.Errorf("b after the sweep: %+v", got)
+	}
+	if got := outcome(r, "c"); got.Outcome != enroll.NotTagged || len(got.MappingsRemoved) != 1 {
+		t.Errorf("c after the sweep: %+v", got)
+	}
+	if len(r.Orphans) != 1 || objects("a") != 4 || objects("c") != 4 || objects("e") != 3 {
+		t.Errorf("sweep: orphans %v, %d versions of a (kept), %d of c (kept), %d of e", r.Orphans, objects("a"), objects("c"), objects("e"))
 	}
 	var srcs []string
 	for _, m := range proxy.Mappings() {
 		srcs = append(srcs, m.EventSourceArn)
 	}
-	if len(srcs) != 2 || !slices.ContainsFunc(srcs, func(s string) bool { return strings.Contains(s, names["c"]) }) ||
+	if len(srcs) != 2 || !slices.ContainsFunc(srcs, func(s string) bool { return strings.Contains(s, names["b"]) }) ||
 		!slices.ContainsFunc(srcs, func(s string) bool { return strings.Contains(s, names["e"]) }) {
 		t.Errorf("mappings after the sweep: %v", srcs)
 	}
-	rec, err := s3c.GetObject(ctx, &s3.GetObjectInput{Bucket: aws.String(bucket), Key: aws.String(status.ResultKey(status.DefaultResults(backups), names["e"], enroll.RecordName))})
-	if err != nil {
-		t.Fatal(err)
-	}
-	var er enroll.Record
-	json.NewDecoder(rec.Body).Decode(&er)
-	rec.Body.Close()
-	if er.BackfilledAt == nil || !strings.HasPrefix(er.StreamArn, arns["e"]+"/stream/") {
-		t.Errorf("e's enrolment record %+v", er)
-	}
 
-	// The records: b and a released (their backups kept), e enrolled. A
+	// The records: a and c released (their backups kept), b and e enrolled. A
 	// tagged table whose stream may not be turned on is recorded as
 	// unavailable, and status lists it although it has no backup.
 	readRecord := func(n string) enroll.Record {
@@ -248,7 +258,7 @@ func TestEnrolFleet(t *testing.T) {
 		json.NewDecoder(out.Body).Decode(&r)
 		return r
 	}
-	for n, want := range map[string]string{"a": enroll.StateReleased, "b": enroll.StateReleased, "c": enroll.StateEnrolled, "e": enroll.StateEnrolled} {
+	for n, want := range map[string]string{"a": enroll.StateReleased, "b": enroll.StateEnrolled, "c": enroll.StateReleased, "e": enroll.StateEnrolled} {
 		if r := readRecord(n); r.State != want || (want == enroll.StateReleased) != (r.ReleasedAt != nil) {
 			t.Errorf("%s's record %+v, want %s", n, r, want)
 		}
@@ -258,6 +268,9 @@ func TestEnrolFleet(t *testing.T) {
 	strict.Config.EnableStreams = false
 	if r, err := strict.Tables(ctx, []string{names["d"]}); err != nil || r.Tables[0].Outcome != enroll.Unavailable || !strings.Contains(r.Tables[0].Reason, "EnableStreams") {
 		t.Fatalf("d with streams not allowed: %v %+v", err, r)
+	}
+	if r := readRecord("e"); r.BackfilledAt == nil || !strings.HasPrefix(r.StreamArn, arns["e"]+"/stream/") {
+		t.Errorf("e's enrolment record %+v", r)
 	}
 	if r := readRecord("d"); r.State != enroll.StateUnavailable || r.Reason == "" {
 		t.Errorf("d's record %+v", r)
@@ -273,8 +286,8 @@ func TestEnrolFleet(t *testing.T) {
 	if d := seen[names["d"]]; d.Enrolment == nil || d.Enrolment.State != enroll.StateUnavailable || len(d.Breaks) != 1 || !strings.Contains(d.Breaks[0], "not backed up") {
 		t.Errorf("status of d: %+v", d)
 	}
-	if b := seen[names["b"]]; b.Enrolment == nil || b.Enrolment.State != enroll.StateReleased || len(b.Breaks) != 0 || b.Layout != "items" {
-		t.Errorf("status of b: %+v", b)
+	if c := seen[names["c"]]; c.Enrolment == nil || c.Enrolment.State != enroll.StateReleased || len(c.Breaks) != 0 || c.Layout != "items" {
+		t.Errorf("status of c: %+v", c)
 	}
 	if len(st.Tables) != 5 {
 		t.Errorf("status lists %d tables, want a, b, c, d (no backup) and e: %v", len(st.Tables), slices.Collect(maps.Keys(seen)))
