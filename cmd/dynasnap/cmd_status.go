@@ -17,7 +17,7 @@ const statusExamples = `  # every table of the fleet, exit 3 if a writer is more
   dynasnap status --backups s3://backups/dynasnap --max-lag 30m
 
   # for monitoring: all thresholds, as JSON
-  dynasnap status --backups s3://backups/dynasnap --max-lag 30m --max-snapshot-age 26h --max-drill-age 8d --json
+  dynasnap status --backups s3://backups/dynasnap --max-lag 30m --max-snapshot-age 26h --max-drill-age 192h --json
 
 Columns (one line per table folder under --backups; docs/DESIGN.md §11 says what each costs):
   NEWEST CHANGE / LAG  when the newest change was stored, and how long ago: a journal's newest segment
