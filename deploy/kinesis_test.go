@@ -29,6 +29,9 @@ func TestKinesisSource(t *testing.T) {
 		eq(get(t, tpl, "StreamMapping", "StartingPosition"), "TRIM_HORIZON", name+": starting position")
 		eq(get(t, tpl, "StreamMapping", "FunctionResponseTypes", "0"), "ReportBatchItemFailures", name+": partial batch responses")
 		eq(get(t, tpl, "StreamFunction", "Environment", "Variables", "DYNASNAP_SOURCE"), map[string]any{"Ref": "Source"}, name+": source variable")
+		// A Kinesis stream may carry several tables' changes: Lambda hands
+		// the writer this table's only.
+		eq(get(t, tpl, "StreamMapping", "FilterCriteria"), map[string]any{"Filters": []any{map[string]any{"Pattern": map[string]any{"Fn::Sub": `{"data":{"tableName":["${TableName}"]}}`}}}}, name+": filter")
 		stmts := statements(t, get(t, tpl, "FunctionRole", "Policies", "0", "PolicyDocument"))
 		var all []string
 		for _, s := range stmts {
@@ -74,4 +77,7 @@ func TestKinesisSource(t *testing.T) {
 	// The default is today's: the DynamoDB stream.
 	tpl := deploy(t, nil)
 	eq(get(t, tpl, "StreamMapping", "EventSourceArn"), map[string]any{"Ref": "TableStreamArn"}, "default mapping source")
+	if _, ok := tpl.Resources["StreamMapping"].Properties["FilterCriteria"]; ok {
+		t.Error("the DynamoDB stream's mapping filters records")
+	}
 }
