@@ -141,6 +141,9 @@ func writeStatus(w io.Writer, r *status.Report) {
 			def = stamp(*t.Definition)
 		}
 		st := "ok"
+		if t.Enrolment != nil && t.Enrolment.State == "released" {
+			st = "released"
+		}
 		if n := len(t.Breaks) + len(t.Errors); n > 0 {
 			st = "BREAKS"
 			if len(t.Breaks) == 0 {
