@@ -93,15 +93,14 @@ const (
 
 // TableResult is one table's line of a report.
 type TableResult struct {
-	Table            string   `json:"table"`
-	Outcome          Outcome  `json:"outcome"`
-	StreamArn        string   `json:"streamArn,omitempty"`
-	StreamEnabled    bool     `json:"streamEnabled,omitempty"` // the enroller turned the stream on
-	MappingCreated   string   `json:"mappingCreated,omitempty"`
-	MappingsRemoved  []string `json:"mappingsRemoved,omitempty"`
-	Backfilled       bool     `json:"backfilled,omitempty"`
-	Reason           string   `json:"reason,omitempty"`
-	mappingsToDelete []Mapping
+	Table           string   `json:"table"`
+	Outcome         Outcome  `json:"outcome"`
+	StreamArn       string   `json:"streamArn,omitempty"`
+	StreamEnabled   bool     `json:"streamEnabled,omitempty"` // the enroller turned the stream on
+	MappingCreated  string   `json:"mappingCreated,omitempty"`
+	MappingsRemoved []string `json:"mappingsRemoved,omitempty"`
+	Backfilled      bool     `json:"backfilled,omitempty"`
+	Reason          string   `json:"reason,omitempty"`
 }
 
 // Report is a sweep's or an event's outcome: every table, one failing

@@ -169,15 +169,8 @@ func (h *Handler) handle(ctx context.Context, ev Event, kinesis []kinesisPrep) (
 	if err != nil {
 		return resp, err
 	}
-	for i, c := range changes {
-		if kinesis == nil {
-			break
-		}
-		if err := fixKinesis(c, &ev.Records[c.pos], kinesis[c.pos]); err != nil {
-			h.log.Error("undecodable kinesis record", "position", c.pos, "error", err.Error())
-			changes, stop = changes[:i], c.pos
-			break
-		}
+	if kinesis != nil {
+		changes, stop = h.completeKinesis(ev, changes, stop, kinesis)
 	}
 	if h.cfg.Layout == LayoutJournal && !h.heldByItems(ctx, changes) {
 		return h.handleJournal(ctx, ev, changes, stop, start)

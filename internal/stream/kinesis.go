@@ -235,6 +235,18 @@ type kinesisPrep struct {
 	kinesisSeq string
 }
 
+// completeKinesis completes each decoded change of a Kinesis batch; one
+// that cannot be completed ends the batch there, as an undecodable record.
+func (h *Handler) completeKinesis(ev Event, changes []*change, stop int, kinesis []kinesisPrep) ([]*change, int) {
+	for i, c := range changes {
+		if err := fixKinesis(c, &ev.Records[c.pos], kinesis[c.pos]); err != nil {
+			h.log.Error("undecodable kinesis record", "position", c.pos, "error", err.Error())
+			return changes[:i], c.pos
+		}
+	}
+	return changes, stop
+}
+
 // fixKinesis completes a decoded Kinesis change: its sequence number
 // (KinesisSeq), exact time and DynamoDB table; the record's
 // SequenceNumber is updated too, as the batch's failures name it.
