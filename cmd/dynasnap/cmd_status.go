@@ -22,7 +22,8 @@ const statusExamples = `  # every table of the fleet, exit 3 if a writer is more
 Columns (one line per table folder under --backups; docs/DESIGN.md §11 says what each costs):
   NEWEST CHANGE / LAG  when the newest change was stored, and how long ago: a journal's newest segment
                        (a listing of the last hour's segments, widened to a day, a week, all); per-item,
-                       the newest of at most --item-pages pages of versions. "~": approximate (the
+                       the newest of --item-pages pages of versions (half from the start, half sampled
+                       over the id space when the folder is larger). "~": approximate (the
                        per-item listing stopped at its budget: a lower bound; a journal whose segments
                        are all compacted: the end of its newest window with changes, an upper bound).
                        An idle table's lag grows too.
@@ -49,7 +50,7 @@ func cmdStatus(ctx context.Context, a *app, args []string) error {
 	var locs status.Locations
 	locs.AddFlags(fs)
 	tables := fs.StringSlice("table", nil, "only these tables (repeat, or comma-separated; default: every folder)")
-	itemPages := fs.Int("item-pages", status.DefaultItemPages, "per-item backups: list at most this many pages of 1,000 versions for the newest change")
+	itemPages := fs.Int("item-pages", status.DefaultItemPages, "per-item backups: list at most this many pages of 1,000 versions for the newest change (half from the start; for a larger folder, half sampled over the id space)")
 	queue := fs.String("failure-queue", "", "the writer's failure queue (SQS URL, the stack's DLQ output): its depth is shown, and checked with --max-failures")
 	var th status.Thresholds
 	th.AddFlags(fs)

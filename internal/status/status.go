@@ -460,39 +460,59 @@ func newestSegment(ctx context.Context, b journal.Bucket, dir string, now time.T
 }
 
 func (rd *reader) newestItem(ctx context.Context, loc layout.Location) {
-	in := &s3.ListObjectVersionsInput{Bucket: aws.String(loc.Bucket), Prefix: aws.String(loc.Dir())}
 	var newest time.Time
-	pages, any := 0, false
-	for {
+	found := false
+	page := func(in *s3.ListObjectVersionsInput) (*s3.ListObjectVersionsOutput, error) {
 		out, err := rd.s3.ListObjectVersions(ctx, in)
 		if err != nil {
-			rd.errorf("list versions of %s: %v", loc, err)
-			return
+			return nil, fmt.Errorf("list versions of %s: %w", loc, err)
 		}
-		pages++
 		for _, v := range out.Versions {
-			any = true
+			found = true
 			if t := aws.ToTime(v.LastModified); t.After(newest) {
 				newest = t
 			}
 		}
 		for _, m := range out.DeleteMarkers {
-			any = true
+			found = true
 			if t := aws.ToTime(m.LastModified); t.After(newest) {
 				newest = t
 			}
+		}
+		return out, nil
+	}
+	// Half the budget lists from the start: a folder that fits is exact.
+	seq := max(rd.o.ItemPages/2, 1)
+	in := &s3.ListObjectVersionsInput{Bucket: aws.String(loc.Bucket), Prefix: aws.String(loc.Dir())}
+	for pages := 1; ; pages++ {
+		out, err := page(in)
+		if err != nil {
+			rd.errorf("%v", err)
+			return
 		}
 		if !aws.ToBool(out.IsTruncated) {
 			rd.ts.NewestExact = true
 			break
 		}
-		if pages >= rd.o.ItemPages {
+		if pages >= seq {
+			// A larger folder: the other half samples one page at points
+			// spread over the id space (ids are uniform hashes, so the
+			// keys a busy table changes are everywhere in it). The newest
+			// seen is a lower bound.
+			samples := max(rd.o.ItemPages-seq, 1)
+			for i := 1; i <= samples; i++ {
+				marker := loc.Dir() + fmt.Sprintf("%04x", i*0x10000/(samples+1))
+				if _, err := page(&s3.ListObjectVersionsInput{Bucket: aws.String(loc.Bucket), Prefix: aws.String(loc.Dir()), KeyMarker: aws.String(marker)}); err != nil {
+					rd.errorf("%v", err)
+					return
+				}
+			}
 			break
 		}
 		in.KeyMarker, in.VersionIdMarker = out.NextKeyMarker, out.NextVersionIdMarker
 	}
 	rd.ts.Layout = "items"
-	if !any {
+	if !found {
 		rd.ts.Layout = "empty"
 		return
 	}
