@@ -7,13 +7,8 @@ import (
 	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
-	"github.com/aws/aws-sdk-go-v2/service/dynamodb/types"
 	"github.com/aws/aws-sdk-go-v2/service/s3"
 
-	"github.com/dynasnap/dynasnap/internal/backup"
-	"github.com/dynasnap/dynasnap/internal/item"
-	"github.com/dynasnap/dynasnap/internal/journal"
-	"github.com/dynasnap/dynasnap/internal/layout"
 	"github.com/dynasnap/dynasnap/internal/testsupport/testenv"
 )
 
@@ -28,31 +23,11 @@ func TestFleetCLI(t *testing.T) {
 	bucket := testenv.Bucket(t, c, true)
 	ctx := t.Context()
 	const prefix = "dynasnap"
-	for _, tb := range []string{"orders", "users"} {
-		w := backup.New(c.S3(), bucket, prefix, tb)
-		for _, pk := range []string{"a", "b"} {
-			k := item.Item{"pk": &types.AttributeValueMemberS{Value: pk}}
-			img := item.Item{"pk": &types.AttributeValueMemberS{Value: pk}, "n": &types.AttributeValueMemberN{Value: "1"}}
-			if _, err := w.Put(ctx, k, img, backup.Meta{Source: "backfill", CreatedAt: time.Now()}, backup.PutOptions{}); err != nil {
-				t.Fatal(err)
-			}
-		}
-	}
-	jb := &journal.S3Bucket{Client: c.S3(), Bucket: bucket}
-	dir := layout.Location{Bucket: bucket, Prefix: prefix}.Child("events").Dir()
-	if err := journal.EnsureDescriptor(ctx, jb, dir, time.Second, "test"); err != nil {
-		t.Fatal(err)
-	}
-	k := item.Item{"pk": &types.AttributeValueMemberS{Value: "e1"}}
-	id, _ := item.KeyID(k)
-	keys, _ := item.Marshal(k)
-	if _, err := journal.WriteSegment(ctx, jb, dir, []journal.Record{{ID: id, TimeMs: time.Now().Add(-time.Minute).UnixMilli(), Seq: "1",
-		Stream: "arn:aws:dynamodb:us-east-1:123456789012:table/events/stream/2026-01-01T00:00:00.000", Event: "INSERT", Keys: keys, NewImage: keys}}, time.Now()); err != nil {
-		t.Fatal(err)
-	}
-	if _, err := c.S3().PutObject(ctx, &s3.PutObjectInput{Bucket: aws.String(bucket), Key: aws.String(prefix + "/broken/journal/journal.json"), Body: strings.NewReader("not json")}); err != nil {
-		t.Fatal(err)
-	}
+	seed := fleetSeed{t: t, c: c, bucket: bucket, prefix: prefix}
+	seed.items("orders", "a", "b")
+	seed.items("users", "a", "b")
+	seed.journal("events", time.Second, "e1", time.Now().Add(-time.Minute))
+	seed.put(prefix+"/broken/journal/journal.json", "not json")
 	backups := "s3://" + bucket + "/" + prefix
 
 	stdout, stderr, code := cli("fleet", "--backups", backups, "--run-time", "2026-12-04T10:00:00Z", "--json", "--",
@@ -100,10 +75,7 @@ func TestFleetCLI(t *testing.T) {
 
 	// --enrolled: only what the tag enroller holds enrolled.
 	for tb, state := range map[string]string{"orders": "enrolled", "users": "released"} {
-		if _, err := c.S3().PutObject(ctx, &s3.PutObjectInput{Bucket: aws.String(bucket), Key: aws.String(prefix + ".dynasnap-results/" + tb + "/enrolment.json"),
-			Body: strings.NewReader(`{"table":"` + tb + `","state":"` + state + `"}`)}); err != nil {
-			t.Fatal(err)
-		}
+		seed.put(prefix+".dynasnap-results/"+tb+"/enrolment.json", `{"table":"`+tb+`","state":"`+state+`"}`)
 	}
 	_, stderr, code = cli("fleet", "--backups", backups, "--enrolled", "--", "forget", "--snapshots", "{snapshots}", "--keep-last", "1", "--dry-run")
 	if code != 0 || !strings.Contains(stderr, "1 tables: 1 ok") || !strings.Contains(stderr, "[orders] ") || strings.Contains(stderr, "[users] ") {

@@ -15,13 +15,6 @@ import (
 	"testing"
 	"time"
 
-	"github.com/aws/aws-sdk-go-v2/aws"
-	"github.com/aws/aws-sdk-go-v2/service/dynamodb/types"
-	"github.com/aws/aws-sdk-go-v2/service/s3"
-
-	"github.com/dynasnap/dynasnap/internal/backup"
-	"github.com/dynasnap/dynasnap/internal/item"
-	"github.com/dynasnap/dynasnap/internal/journal"
 	"github.com/dynasnap/dynasnap/internal/layout"
 	"github.com/dynasnap/dynasnap/internal/status"
 	"github.com/dynasnap/dynasnap/internal/store"
@@ -38,29 +31,14 @@ import (
 func TestStatusCLI(t *testing.T) {
 	c := testenv.Clients(t)
 	bucket := testenv.Bucket(t, c, true)
-	ctx := t.Context()
 	now := time.Now().UTC()
 	const prefix = "dynasnap"
 
 	// orders: a journal with one segment, a definition, a snapshot and a
 	// passed drill.
-	jb := &journal.S3Bucket{Client: c.S3(), Bucket: bucket}
-	dir := layout.Location{Bucket: bucket, Prefix: prefix}.Child("orders").Dir()
-	if err := journal.EnsureDescriptor(ctx, jb, dir, time.Minute, "test"); err != nil {
-		t.Fatal(err)
-	}
-	key := item.Item{"pk": &types.AttributeValueMemberS{Value: "a"}}
-	id, _ := item.KeyID(key)
-	keys, _ := item.Marshal(key)
-	if _, err := journal.WriteSegment(ctx, jb, dir, []journal.Record{{ID: id, TimeMs: now.UnixMilli(), Seq: "1", Stream: "s", Event: "INSERT", Keys: keys, NewImage: keys}}, now); err != nil {
-		t.Fatal(err)
-	}
-	put := func(k, body string) {
-		t.Helper()
-		if _, err := c.S3().PutObject(ctx, &s3.PutObjectInput{Bucket: aws.String(bucket), Key: aws.String(k), Body: strings.NewReader(body)}); err != nil {
-			t.Fatal(err)
-		}
-	}
+	seed := fleetSeed{t: t, c: c, bucket: bucket, prefix: prefix}
+	seed.journal("orders", time.Minute, "a", now)
+	put := seed.put
 	put(prefix+"/orders.dynasnap-table-definition.json", `{"TableName":"orders"}`)
 	snapRoot := layout.Location{Bucket: bucket, Prefix: prefix + status.SnapshotsSuffix}
 	for _, tb := range []string{"orders", "payments"} {
@@ -74,12 +52,8 @@ func TestStatusCLI(t *testing.T) {
 	put(prefix+status.ResultsSuffix+"/payments/drill.json", `{"passed":false,"failures":["differs"],"startTime":"`+now.Add(-time.Hour).Format(time.RFC3339)+`"}`)
 
 	// payments and users: per-item backups.
-	for _, tb := range []string{"payments", "users"} {
-		w := backup.New(c.S3(), bucket, prefix, tb)
-		if _, err := w.Put(ctx, key, key, backup.Meta{Source: "backfill", CreatedAt: now}, backup.PutOptions{}); err != nil {
-			t.Fatal(err)
-		}
-	}
+	seed.items("payments", "a")
+	seed.items("users", "a")
 
 	// The proxy: payments' versions listed an hour older than stored.
 	target, _ := url.Parse(os.Getenv("AWS_ENDPOINT_URL_S3"))

@@ -648,22 +648,17 @@ func (ts *TableStatus) check(th Thresholds) {
 			return
 		}
 	}
-	if th.MaxLag > 0 {
+	age := func(d *Duration, max time.Duration, missing, what, flag string) {
 		switch {
-		case ts.Lag == nil:
-			ts.Breaks = append(ts.Breaks, "no change written")
-		case time.Duration(*ts.Lag) > th.MaxLag:
-			ts.Breaks = append(ts.Breaks, fmt.Sprintf("lag %s over --max-lag %s", round(*ts.Lag), th.MaxLag))
+		case max <= 0:
+		case d == nil:
+			ts.Breaks = append(ts.Breaks, missing)
+		case time.Duration(*d) > max:
+			ts.Breaks = append(ts.Breaks, fmt.Sprintf("%s %s over %s %s", what, round(*d), flag, max))
 		}
 	}
-	if th.MaxSnapshotAge > 0 {
-		switch {
-		case ts.SnapshotAge == nil:
-			ts.Breaks = append(ts.Breaks, "never snapshotted")
-		case time.Duration(*ts.SnapshotAge) > th.MaxSnapshotAge:
-			ts.Breaks = append(ts.Breaks, fmt.Sprintf("snapshot age %s over --max-snapshot-age %s", round(*ts.SnapshotAge), th.MaxSnapshotAge))
-		}
-	}
+	age(ts.Lag, th.MaxLag, "no change written", "lag", "--max-lag")
+	age(ts.SnapshotAge, th.MaxSnapshotAge, "never snapshotted", "snapshot age", "--max-snapshot-age")
 	job := func(r *Result, name, flag string, max time.Duration) {
 		if max <= 0 {
 			return
