@@ -174,7 +174,7 @@ func TestDefaultBucketUnchanged(t *testing.T) {
 		}
 	}
 	env := get(t, tpl, "StreamFunction", "Environment", "Variables").(map[string]any)
-	if got := js(env); got != `{"DYNASNAP_BUCKET":{"Ref":"BackupBucket"},"DYNASNAP_JOURNAL_LAG":{"Fn::Sub":"${JournalLag}s"},"DYNASNAP_LAYOUT":{"Ref":"Layout"},"DYNASNAP_PREFIX":{"Ref":"BackupPrefix"}}` {
+	if got := js(env); got != `{"DYNASNAP_BUCKET":{"Ref":"BackupBucket"},"DYNASNAP_JOURNAL_LAG":{"Fn::Sub":"${JournalLag}s"},"DYNASNAP_LAYOUT":{"Ref":"Layout"},"DYNASNAP_PREFIX":{"Ref":"BackupPrefix"},"DYNASNAP_SOURCE":{"Ref":"Source"}}` {
 		t.Errorf("default environment %s", got)
 	}
 	stmts := statements(t, get(t, tpl, "FunctionRole", "Policies", "0", "PolicyDocument"))

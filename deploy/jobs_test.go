@@ -193,3 +193,48 @@ func TestDrillSchedules(t *testing.T) {
 		t.Errorf("drill alert rule: %v %+v", err, pattern)
 	}
 }
+
+// TestFleetJobs: the fleet's jobs run 'dynasnap fleet' over the backup
+// prefix with each command's placeholders, drills keeping their reports
+// where status reads them; failures are findings, not retried.
+func TestFleetJobs(t *testing.T) {
+	want := map[string][]string{
+		"dynasnap-fleet-snapshot": {"fleet --backups s3://", "-- snapshot --source {source} --out {snapshots}/{time}"},
+		"dynasnap-fleet-compact":  {"fleet --backups s3://", "-- compact --source {source}"},
+		"dynasnap-fleet-drill":    {"fleet --backups s3://", "-- drill --snapshots {snapshots} --report-out {results}/drill.json", "--max-rpo"},
+		"dynasnap-fleet-forget":   {"fleet --backups s3://", "-- forget --snapshots {snapshots} --keep-"},
+	}
+	seen := 0
+	for _, doc := range yamlDocs(t, "kubernetes/fleet-cronjobs.yaml") {
+		name, _ := dig(doc, "metadata", "name").(string)
+		parts, ok := want[name]
+		if !ok {
+			t.Errorf("unexpected job %s", name)
+			continue
+		}
+		seen++
+		if doc["kind"] != "CronJob" || dig(doc, "spec", "concurrencyPolicy") != "Forbid" || dig(doc, "spec", "jobTemplate", "spec", "backoffLimit") != 0 {
+			t.Errorf("%s: want a CronJob, concurrencyPolicy Forbid, backoffLimit 0", name)
+		}
+		a := args(dig(doc, "spec", "jobTemplate", "spec", "template", "spec", "containers", 0, "args"))
+		for _, p := range parts {
+			if !strings.Contains(a, p) {
+				t.Errorf("%s: args %q lack %q", name, a, p)
+			}
+		}
+	}
+	if seen != len(want) {
+		t.Errorf("%d fleet jobs, want %d", seen, len(want))
+	}
+	b, err := os.ReadFile("aws-batch/fleet-job-definition.json")
+	if err != nil {
+		t.Fatal(err)
+	}
+	var def map[string]any
+	if err := json.Unmarshal(b, &def); err != nil {
+		t.Fatal(err)
+	}
+	if c := args(dig(def, "containerProperties", "command")); !strings.HasPrefix(c, "fleet --backups Ref::backups") || !strings.Contains(c, "-- snapshot --source {source}") {
+		t.Errorf("fleet job definition: %q", c)
+	}
+}

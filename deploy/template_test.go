@@ -97,11 +97,19 @@ func deploy(t *testing.T, params map[string]string) template {
 func resolve(t *testing.T, params map[string]string) (template, map[string]any, error) {
 	t.Helper()
 	tpl, raw := load(t)
+	return resolveTemplate(t, tpl, raw, map[string]string{"TableStreamArn": testStreamArn}, params)
+}
+
+// resolveTemplate is resolve for any template (raw, decoded as tpl), with
+// defaults for parameters that have none.
+func resolveTemplate(t *testing.T, tpl template, raw []byte, defaults, params map[string]string) (template, map[string]any, error) {
+	t.Helper()
 	var doc map[string]any
 	if err := json.Unmarshal(raw, &doc); err != nil {
 		t.Fatal(err)
 	}
-	r := &resolver{t: t, tpl: tpl, params: map[string]string{"TableStreamArn": testStreamArn}, memo: map[string]bool{}}
+	r := &resolver{t: t, tpl: tpl, params: map[string]string{}, memo: map[string]bool{}}
+	maps.Copy(r.params, defaults)
 	maps.Copy(r.params, params)
 	for name, v := range r.params {
 		p, ok := tpl.Parameters[name]

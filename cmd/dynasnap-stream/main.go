@@ -20,6 +20,9 @@
 //	                       segment's store the deployment allows (batching window plus retries),
 //	                       a Go duration of at least 1s (default 5m); recorded in the journal, it is
 //	                       how long a snapshot at T waits before it reads
+//	DYNASNAP_SOURCE       "dynamodb-stream" or "kinesis" (Kinesis Data Streams for DynamoDB,
+//	                       docs/DESIGN.md §2.10); unset: either event shape, by its eventSource
+//	DYNASNAP_MODE         "enroll": the fleet's enroller instead of the writer (enroll.go)
 //	DYNASNAP_LOG_LEVEL     debug, info (default), warn, error; AWS_LAMBDA_LOG_LEVEL also works
 //
 // S3 and DynamoDB endpoints, region and credentials come the standard AWS
@@ -50,13 +53,23 @@ import (
 
 func main() {
 	log := slog.New(slog.NewJSONHandler(os.Stdout, &slog.HandlerOptions{Level: logLevel()}))
+	if os.Getenv("DYNASNAP_MODE") == "enroll" {
+		e, err := setupEnroller(context.Background(), log)
+		if err != nil {
+			log.Error("dynasnap-stream enroller cannot start", "error", err.Error())
+			os.Exit(1)
+		}
+		lambda.Start(e.Handle)
+		return
+	}
 	h, err := setup(context.Background(), log)
 	if err != nil {
 		// An init error: Lambda reports it and retries the init on the next event.
 		log.Error("dynasnap-stream cannot start", "error", err.Error())
 		os.Exit(1)
 	}
-	lambda.Start(h.Handle)
+	// Either event shape: DynamoDB Streams or Kinesis (DYNASNAP_SOURCE).
+	lambda.Start(h.Invoke)
 }
 
 func setup(ctx context.Context, log *slog.Logger) (*stream.Handler, error) {
@@ -72,6 +85,12 @@ func setup(ctx context.Context, log *slog.Logger) (*stream.Handler, error) {
 			return nil, fmt.Errorf("DYNASNAP_CONCURRENCY=%q is not a positive number", s)
 		}
 		cfg.Concurrency = n
+	}
+	switch s := os.Getenv("DYNASNAP_SOURCE"); s {
+	case "", stream.SourceDynamoDBStream, stream.SourceKinesis:
+		cfg.Source = s
+	default:
+		return nil, fmt.Errorf("DYNASNAP_SOURCE=%q is neither %q nor %q", s, stream.SourceDynamoDBStream, stream.SourceKinesis)
 	}
 	switch s := os.Getenv("DYNASNAP_LAYOUT"); s {
 	case "", stream.LayoutItems, stream.LayoutJournal:
@@ -107,7 +126,7 @@ func setup(ctx context.Context, log *slog.Logger) (*stream.Handler, error) {
 	cfg.Tool = "dynasnap-stream"
 	log.Info("dynasnap-stream starting", "bucket", cfg.Bucket, "prefix", cfg.Prefix, "table", cfg.Table,
 		"concurrency", cfg.Concurrency, "skip_applied", cfg.SkipApplied, "record_definition", record,
-		"layout", cmp.Or(cfg.Layout, stream.LayoutItems), "journal_lag", cfg.JournalLag.String())
+		"layout", cmp.Or(cfg.Layout, stream.LayoutItems), "source", cfg.Source, "journal_lag", cfg.JournalLag.String())
 	s3c, err := clients.S3For(ctx, cfg.Bucket)
 	if err != nil {
 		return nil, err

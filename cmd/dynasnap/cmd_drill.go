@@ -1,7 +1,9 @@
 package main
 
 import (
+	"bytes"
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"os"
@@ -9,12 +11,16 @@ import (
 	"strings"
 	"time"
 
+	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/service/s3"
+
 	"github.com/dynasnap/dynasnap/internal/awsconf"
 	"github.com/dynasnap/dynasnap/internal/drill"
 	"github.com/dynasnap/dynasnap/internal/history"
 	"github.com/dynasnap/dynasnap/internal/layout"
 	"github.com/dynasnap/dynasnap/internal/progress"
 	"github.com/dynasnap/dynasnap/internal/snapshot"
+	"github.com/dynasnap/dynasnap/internal/status"
 	"github.com/dynasnap/dynasnap/internal/store"
 )
 
@@ -77,10 +83,16 @@ func cmdDrill(ctx context.Context, a *app, args []string) error {
 	a.opts.Add(fs)
 	a.opts.AddJSON(fs)
 	afterRestore := fs.String("after-restore", "", "run this shell command after the restore, before verify, with DYNASNAP_DRILL_TABLE set to the scratch table's name; a non-zero exit fails the drill (to drill the drill: a command that changes an item must make it fail)")
+	reportOut := fs.String("report-out", "", "also write the JSON report to this file or s3://BUCKET/KEY, whatever the outcome: where dynasnap status reads a table's newest drill (s3://BUCKET/PREFIX"+status.ResultsSuffix+"/TABLE/"+status.DrillResult+")")
 	var awsOpts awsconf.Options
 	awsOpts.AddFlags(fs)
 	if err := parse(fs, args); err != nil {
 		return err
+	}
+	if *reportOut != "" && layout.IsS3URL(*reportOut) {
+		if loc, err := layout.ParseS3URL(*reportOut); err != nil || loc.Prefix == "" {
+			return usageError{fmt.Sprintf("--report-out %q: give s3://BUCKET/KEY", *reportOut)}
+		}
 	}
 	ways := 0
 	for _, s := range []string{*snap, *source} {
@@ -125,11 +137,12 @@ func cmdDrill(ctx context.Context, a *app, args []string) error {
 		}
 	}
 
-	d := &drillRun{a: a, json: a.opts.JSON, quiet: a.opts.Quiet, log: a.out}
+	d := &drillRun{a: a, json: a.opts.JSON, quiet: a.opts.Quiet, log: a.out, reportOut: *reportOut, ctx: ctx}
 	clients, err := loadAWS(ctx, &awsOpts, *workers+*segments+*readers+256+16)
 	if err != nil {
 		return d.finish(nil, err)
 	}
+	d.clients = clients
 	var s *snapshot.Snapshot
 	var extra drillExtra
 	switch {
@@ -166,6 +179,10 @@ type drillRun struct {
 	a           *app
 	json, quiet bool
 	log         *printer
+	// reportOut is --report-out; ctx and clients write it.
+	reportOut string
+	ctx       context.Context
+	clients   *awsconf.Clients
 }
 
 // drillExtra is what choosing the snapshot adds to the report.
@@ -195,6 +212,14 @@ func (d *drillRun) finish(r *drill.Report, err error) error {
 			err = jerr
 		}
 	}
+	if d.reportOut != "" {
+		if werr := d.saveReport(r); werr != nil {
+			d.log.Errorf("drill: %v", werr)
+			if err == nil {
+				err = werr
+			}
+		}
+	}
 	switch {
 	case err != nil:
 		return err
@@ -204,6 +229,37 @@ func (d *drillRun) finish(r *drill.Report, err error) error {
 		return exitError{drillOverBudget, errors.New(strings.Join(r.Failures, "; "))}
 	case !r.Passed:
 		return errors.New(strings.Join(r.Failures, "; "))
+	}
+	return nil
+}
+
+// saveReport writes the report to --report-out: a file, or one PUT.
+func (d *drillRun) saveReport(r *drill.Report) error {
+	body, err := json.MarshalIndent(r, "", "  ")
+	if err != nil {
+		return err
+	}
+	if !layout.IsS3URL(d.reportOut) {
+		if err := os.WriteFile(d.reportOut, append(body, '\n'), 0o644); err != nil {
+			return fmt.Errorf("--report-out: %w", err)
+		}
+		return nil
+	}
+	if d.clients == nil {
+		return fmt.Errorf("--report-out %s: no AWS clients", d.reportOut)
+	}
+	loc, _ := layout.ParseS3URL(d.reportOut)
+	c, err := d.clients.S3For(d.ctx, loc.Bucket)
+	if err != nil {
+		return fmt.Errorf("--report-out %s: %w", d.reportOut, err)
+	}
+	// A context of its own: the report of an interrupted drill is kept too.
+	ctx, cancel := context.WithTimeout(context.WithoutCancel(d.ctx), time.Minute)
+	defer cancel()
+	_, err = c.PutObject(ctx, &s3.PutObjectInput{Bucket: aws.String(loc.Bucket), Key: aws.String(loc.Prefix),
+		Body: bytes.NewReader(body), ContentType: aws.String("application/json")})
+	if err != nil {
+		return fmt.Errorf("--report-out: put %s: %w", d.reportOut, err)
 	}
 	return nil
 }

@@ -81,10 +81,12 @@ func commands() map[string]command {
 		"compact":    {"merge a change journal's segments into levels and bases, so backups cost per batch and snapshots read bytes", cmdCompact},
 		"diff":       {"the items changed between two times, as incremental-export JSON lines", cmdDiff},
 		"drill":      {"the automated DR test: restore the newest snapshot into a scratch table, verify it, delete it; measure RPO and RTO", cmdDrill},
+		"fleet":      {"run a command (snapshot, compact, drill, forget, ...) for every table of a backup prefix, one failing never stopping the others; a summary at the end", cmdFleet},
 		"forget":     {"remove old snapshots from a folder of snapshots by a keep policy (restic's --keep-daily, --keep-weekly, ...)", cmdForget},
 		"history":    {"every version of one item, with what each change did: the audit log", cmdHistory},
 		"restore":    {"write a snapshot, or the backup at a point in time, into a DynamoDB table", cmdRestore},
 		"snapshot":   {"fold the backup versions into a snapshot at a point in time", cmdSnapshot},
+		"status":     {"one line per backed-up table: the writer's lag, history horizon, newest snapshot, drill and audit; exit 3 past a threshold", cmdStatus},
 		"verify":     {"compare a table with a snapshot: missing, extra, different items (the DR drill)", cmdVerify},
 		"version":    {"print the version", cmdVersion},
 	}

@@ -128,6 +128,13 @@ func order(a, b *Record) int {
 		return cmp.Compare(a.TimeMs, b.TimeMs)
 	}
 	if a.Stream != b.Stream {
+		// A Kinesis data stream has no label (§2.10): against another
+		// stream, its changes order by their times.
+		if isKinesis(a.Stream) || isKinesis(b.Stream) {
+			if c := cmp.Compare(a.TimeMs, b.TimeMs); c != 0 {
+				return c
+			}
+		}
 		la, lb := labelTime(a.Stream), labelTime(b.Stream)
 		if c := cmp.Compare(la, lb); c != 0 {
 			return c
@@ -173,6 +180,11 @@ func isDigits(s string) bool {
 	}
 	return true
 }
+
+// isKinesis reports whether a record's stream is a Kinesis data stream
+// (arn:aws:kinesis:…), whose changes carry dynasnap's time-ordered
+// sequence numbers (docs/DESIGN.md §2.10).
+func isKinesis(arn string) bool { return strings.Contains(arn, ":kinesis:") }
 
 // labelTime is the Unix ms of a stream ARN's label, or 0 when it has none
 // (docs/DESIGN.md §2.7: labels order a table's streams).

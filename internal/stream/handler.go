@@ -52,6 +52,10 @@ type Config struct {
 	// segment the deployment allows for (batching window and retries),
 	// recorded in the journal's descriptor (0: journal.DefaultLag).
 	JournalLag time.Duration
+	// Source is what the function reads: SourceDynamoDBStream, or
+	// SourceKinesis (Kinesis Data Streams for DynamoDB, §2.10); "" takes
+	// either event shape.
+	Source string
 	// Journal is where the journal layout writes (nil: a journal.S3Bucket
 	// on the handler's S3 client, which must then implement journal.S3API).
 	Journal journal.Bucket
@@ -87,6 +91,17 @@ func New(client S3API, cfg Config, log *slog.Logger) (*Handler, error) {
 		cfg.DefinitionEvery = DefaultDefinitionEvery
 	}
 	h := &Handler{s3: client, cfg: cfg, log: log}
+	switch cfg.Source {
+	case "", SourceDynamoDBStream:
+	case SourceKinesis:
+		if !cfg.SkipApplied {
+			// Out-of-order and repeated records are put in order by the
+			// replay rule's check (§2.10).
+			return nil, errors.New("the kinesis source needs the per-key check: unset DYNASNAP_SKIP_APPLIED")
+		}
+	default:
+		return nil, fmt.Errorf("source %q is neither %q nor %q (DYNASNAP_SOURCE)", cfg.Source, SourceDynamoDBStream, SourceKinesis)
+	}
 	switch cfg.Layout {
 	case "", LayoutItems:
 		h.cfg.Layout = LayoutItems
@@ -130,6 +145,15 @@ func (h *Handler) checkVersioning(ctx context.Context) error {
 // configuration error (no versioning, a stream without new images) fails the
 // whole invocation, so it shows in the function's Errors metric.
 func (h *Handler) Handle(ctx context.Context, ev Event) (events.DynamoDBEventResponse, error) {
+	if h.cfg.Source == SourceKinesis && len(ev.Records) > 0 {
+		return events.DynamoDBEventResponse{}, fmt.Errorf("a DynamoDB Streams event, but DYNASNAP_SOURCE=%s: set it to %s (template parameter Source)", SourceKinesis, SourceDynamoDBStream)
+	}
+	return h.handle(ctx, ev, nil)
+}
+
+// handle applies a batch; kinesis, if set, completes each record's change
+// (HandleKinesis).
+func (h *Handler) handle(ctx context.Context, ev Event, kinesis []kinesisPrep) (events.DynamoDBEventResponse, error) {
 	start := time.Now()
 	resp := events.DynamoDBEventResponse{BatchItemFailures: []events.DynamoDBBatchItemFailure{}}
 	if len(ev.Records) == 0 {
@@ -142,14 +166,22 @@ func (h *Handler) Handle(ctx context.Context, ev Event) (events.DynamoDBEventRes
 	ctx, cancel := withMargin(ctx)
 	defer cancel()
 
-	changes, stop, err := h.decodeAll(ev)
+	changes, stop, err := h.decodeAll(ev, kinesis)
 	if err != nil {
 		return resp, err
+	}
+	if kinesis != nil {
+		changes, stop = h.completeKinesis(ev, changes, stop, kinesis)
 	}
 	if h.cfg.Layout == LayoutJournal && !h.heldByItems(ctx, changes) {
 		return h.handleJournal(ctx, ev, changes, stop, start)
 	}
+	var superseded []int
+	if kinesis != nil {
+		changes, superseded = newestPerKey(changes)
+	}
 	st := h.apply(ctx, changes)
+	st.markApplied(superseded, stop)
 	h.recordDefinitions(ctx, changes)
 	// Every record before the first one not applied is in the bucket; from
 	// it on, Lambda redelivers the batch.
@@ -176,10 +208,14 @@ func (h *Handler) Handle(ctx context.Context, ev Event) (events.DynamoDBEventRes
 
 // decodeAll decodes the batch up to the first record that cannot be decoded
 // (stop): records from there on are not applied, as Lambda redelivers them.
-func (h *Handler) decodeAll(ev Event) ([]*change, int, error) {
+func (h *Handler) decodeAll(ev Event, kinesis []kinesisPrep) ([]*change, int, error) {
 	changes := make([]*change, 0, len(ev.Records))
 	for i := range ev.Records {
-		c, err := decode(i, &ev.Records[i], h.cfg.Table)
+		table := h.cfg.Table
+		if table == "" && kinesis != nil {
+			table = kinesis[i].table // a Kinesis ARN names no table: the record's tableName
+		}
+		c, err := decode(i, &ev.Records[i], table)
 		if err == nil {
 			c.id, err = item.KeyID(c.key)
 			if err != nil {
