@@ -223,7 +223,7 @@ func enrolledOnly(ctx context.Context, s3c *s3.Client, results layout.Location, 
 	var out []string
 	for _, n := range names {
 		r, err := s3c.GetObject(ctx, &s3.GetObjectInput{Bucket: aws.String(results.Bucket), Key: aws.String(status.ResultKey(results, n, enroll.RecordName))})
-		if awserr.NotFound(err) {
+		if awserr.IsNotFound(err) {
 			continue
 		}
 		if err != nil {

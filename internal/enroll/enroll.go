@@ -496,7 +496,7 @@ func (e *Enroller) recordKey(table string) string {
 func (e *Enroller) record(ctx context.Context, table string) (*Record, error) {
 	out, err := e.S3.GetObject(ctx, &s3.GetObjectInput{Bucket: aws.String(e.Config.Results.Bucket), Key: aws.String(e.recordKey(table))})
 	if err != nil {
-		if awserr.NotFound(err) {
+		if awserr.IsNotFound(err) {
 			return nil, nil
 		}
 		return nil, fmt.Errorf("get s3://%s/%s: %w", e.Config.Results.Bucket, e.recordKey(table), err)

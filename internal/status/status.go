@@ -702,5 +702,5 @@ func getJSON(ctx context.Context, client S3API, bucket, key string, v any, modif
 // delete marker (405 when S3 says so for the version).
 func isNotFound(err error) bool {
 	var re *awshttp.ResponseError
-	return awserr.NotFound(err) || errors.As(err, &re) && re.HTTPStatusCode() == http.StatusMethodNotAllowed
+	return awserr.IsNotFound(err) || errors.As(err, &re) && re.HTTPStatusCode() == http.StatusMethodNotAllowed
 }
