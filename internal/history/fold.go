@@ -21,8 +21,11 @@ type Key struct {
 	HasImage bool
 	Versions int // entries listed
 	Newer    int // entries newer than Times[0] (left out of a state at it)
-	decided  []bool
-	oldest   time.Time
+	// Recent holds those entries, newest first, when the plan asks for
+	// them (Plan.Recent).
+	Recent  []Entry
+	decided []bool
+	oldest  time.Time
 }
 
 // Changed reports whether any entry is newer than Times[0].
@@ -46,6 +49,8 @@ type folder struct {
 	times []time.Time
 	emit  func(*Key) error
 	cur   *Key
+	// recent keeps the entries newer than times[0] in Key.Recent.
+	recent bool
 }
 
 func (f *folder) add(e Entry) error {
@@ -72,6 +77,9 @@ func (f *folder) add(e Entry) error {
 	// those before the first that is old enough.
 	if len(f.times) > 0 && e.LastModified.After(f.times[0]) {
 		k.Newer++
+		if f.recent {
+			k.Recent = append(k.Recent, e)
+		}
 	}
 	return nil
 }

@@ -1,0 +1,714 @@
+// Package audit answers "is the backup complete?": a parallel Scan of the
+// live table compared item by item with the backup's history, read through
+// internal/history like every other reader (docs/DESIGN.md §7, audit).
+//
+// The rule: the scan starts at S; the window is [S − skew, now]. The
+// backup's states of a key over the window are its state at the window's
+// start and every version stored after it. An item the scan returned
+// matches when it equals one of them (itemcmp: by DynamoDB's meaning);
+// a key the scan did not return matches when one of them is "absent". A
+// key that does not match is re-read before it is called drift: a
+// consistent GetItem of the live item, then, once the writer's lag has
+// passed, the key's history again; it is drift only when neither the
+// scanned image nor the re-read one is among the backup's states of the
+// (now longer) window. So items written during the scan, and the writer's
+// lag, are not drift.
+package audit
+
+import (
+	"bytes"
+	"context"
+	"crypto/sha256"
+	"encoding/hex"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"math/rand/v2"
+	"path"
+	"sort"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
+	"github.com/aws/aws-sdk-go-v2/service/dynamodb/types"
+	"golang.org/x/sync/errgroup"
+
+	"github.com/dynasnap/dynasnap/internal/history"
+	"github.com/dynasnap/dynasnap/internal/item"
+	"github.com/dynasnap/dynasnap/internal/itemcmp"
+	"github.com/dynasnap/dynasnap/internal/keyschema"
+	"github.com/dynasnap/dynasnap/internal/layout"
+	"github.com/dynasnap/dynasnap/internal/progress"
+	"github.com/dynasnap/dynasnap/internal/retry"
+)
+
+// TableAPI is what audit asks of DynamoDB; tests fake it.
+type TableAPI interface {
+	Scan(ctx context.Context, in *dynamodb.ScanInput, opts ...func(*dynamodb.Options)) (*dynamodb.ScanOutput, error)
+	GetItem(ctx context.Context, in *dynamodb.GetItemInput, opts ...func(*dynamodb.Options)) (*dynamodb.GetItemOutput, error)
+}
+
+// The kinds of drift.
+const (
+	Missing   = "missing"   // in the table, not in the backup
+	Different = "different" // in both, never equal in the window
+	Extra     = "extra"     // in the backup, not in the table
+)
+
+// Options configure an audit.
+type Options struct {
+	Table  string
+	Schema keyschema.Schema // the table's key (DescribeTable)
+	Source layout.Location  // the table's backup folder, s3://BUCKET/PREFIX/TABLE
+	// Segments is the parallel Scan's TotalSegments (default 8).
+	Segments int
+	// SamplePercent, in (0, 100), scans that share of the segments,
+	// chosen at random (0 or 100: all).
+	SamplePercent float64
+	// ReadUnits caps the read capacity the audit consumes a second, Scan
+	// and GetItem together (0: no cap).
+	ReadUnits float64
+	// ClockSkew: the window starts this long before the scan (0:
+	// history's default, negative: none).
+	ClockSkew time.Duration
+	// WriterLag is how long the stream writer may take to store a change:
+	// a key that does not match is re-read from the backup this long after
+	// its item was re-read from the table.
+	WriterLag time.Duration
+	Plan      history.Plan
+	Fetchers  int // backup reads in flight (default 128)
+	// Rand chooses the sample's segments (nil: a random seed).
+	Rand *rand.Rand
+	// Retries is how often a throttled call is retried (default 10).
+	Retries int
+
+	Scanned, Listed, Fetched *progress.Counter
+}
+
+// Drift is one key whose backup does not hold what the table holds.
+type Drift struct {
+	// Key is the item's key as DynamoDB JSON, e.g. {"pk":{"S":"a"}}.
+	Key  json.RawMessage `json:"key"`
+	Kind string          `json:"kind"`
+	// ObjectKey is the key's object in the backup bucket.
+	ObjectKey string `json:"objectKey"`
+	// NewestBackupTime is the newest version's time the backup holds for
+	// the key (a journal's: its effective time); null when none.
+	NewestBackupTime *time.Time `json:"newestBackupTime"`
+}
+
+// Report is what an audit found.
+type Report struct {
+	Table  string `json:"table"`
+	Source string `json:"source"`
+	// ScanStart is when the scan started; WindowStart = ScanStart − the
+	// clock skew, the start of the window the backup is read over.
+	ScanStart   time.Time `json:"scanStart"`
+	WindowStart time.Time `json:"windowStart"`
+	Segments    int       `json:"segments"`
+	// ScannedSegments are the segments scanned (all, without --sample).
+	ScannedSegments []int   `json:"scannedSegments"`
+	SamplePercent   float64 `json:"samplePercent"`
+	ItemsScanned    int64   `json:"itemsScanned"`
+	BackupKeys      int64   `json:"backupKeys"` // keys the backup's walk listed
+	// Rechecked counts the keys re-read before deciding (GetItem and the
+	// key's history again).
+	Rechecked      int64   `json:"rechecked"`
+	ReadUnits      float64 `json:"consumedReadUnits"`
+	Missing        int64   `json:"missing"`
+	Different      int64   `json:"different"`
+	Extra          int64   `json:"extra"`
+	Drift          []Drift `json:"drift"`
+	Seconds        float64 `json:"seconds"`
+	ItemsPerSecond float64 `json:"itemsPerSecond"`
+}
+
+// Drifted reports whether any key drifted.
+func (r *Report) Drifted() bool { return r.Missing+r.Different+r.Extra > 0 }
+
+type digest [16]byte
+
+// slot is one key as far as the two sides have seen it.
+type slot struct {
+	ck      []byte // the canonical key
+	scanned bool
+	item    digest // the scanned image
+	backup  *view
+	sampled bool // the key is in the backup side's sample (extras checked)
+}
+
+// view is the backup's states of a key over the window.
+type view struct {
+	states   []digest // every present state in the window
+	absentOK bool     // absent at some moment of the window
+	newest   time.Time
+	any      bool // the backup holds any entry of the key
+	present  bool // its newest entry is a version, not a deletion
+}
+
+func (v *view) holds(d digest) bool {
+	if v == nil {
+		return false
+	}
+	for _, s := range v.states {
+		if s == d {
+			return true
+		}
+	}
+	return false
+}
+
+const shards = 64
+
+type index struct {
+	mu [shards]sync.Mutex
+	m  [shards]map[[32]byte]*slot
+}
+
+func newIndex() *index {
+	x := &index{}
+	for i := range x.m {
+		x.m[i] = map[[32]byte]*slot{}
+	}
+	return x
+}
+
+type run struct {
+	opts    Options
+	ddb     TableAPI
+	src     history.Source
+	x       *index
+	limiter *retry.Limiter
+	units   atomic.Uint64 // consumed read units ×1000
+	t0      time.Time
+	// chosen are the backup side's sampled buckets of the id space (nil:
+	// every key).
+	chosen map[int]bool
+	// scanDone: the walk runs after the scan (a sample), so it knows
+	// which keys the scan returned.
+	scanDone bool
+}
+
+// Run audits the table against the backup.
+func Run(ctx context.Context, src history.Source, ddb TableAPI, opts Options) (*Report, error) {
+	start := time.Now()
+	if opts.Segments <= 0 {
+		opts.Segments = 8
+	}
+	if opts.Fetchers <= 0 {
+		opts.Fetchers = 128
+	}
+	if opts.Retries <= 0 {
+		opts.Retries = 10
+	}
+	for _, c := range []**progress.Counter{&opts.Scanned, &opts.Listed, &opts.Fetched} {
+		if *c == nil {
+			*c = &progress.Counter{}
+		}
+	}
+	rng := opts.Rand
+	if rng == nil {
+		rng = rand.New(rand.NewPCG(rand.Uint64(), rand.Uint64()))
+	}
+	segs := Sample(opts.Segments, opts.SamplePercent, rng)
+	r := &run{opts: opts, ddb: ddb, src: src, x: newIndex(), limiter: retry.NewLimiter(opts.ReadUnits, time.Second),
+		t0: start.Add(-history.Skew(opts.ClockSkew))}
+	sampled := len(segs) < opts.Segments
+	if sampled {
+		// The backup side's sample: the same share of the object id space
+		// (ids are uniform hashes), for the extras.
+		r.chosen = map[int]bool{}
+		for _, s := range Sample(opts.Segments, opts.SamplePercent, rng) {
+			r.chosen[s] = true
+		}
+	}
+	rep := &Report{Table: opts.Table, Source: opts.Source.String(), ScanStart: start.UTC(), WindowStart: r.t0.UTC(),
+		Segments: opts.Segments, ScannedSegments: segs, SamplePercent: 100, Drift: []Drift{}}
+	if sampled {
+		rep.SamplePercent = opts.SamplePercent
+	}
+
+	// 1. The scan and the backup's walk: at once for a whole audit; for a
+	// sample the walk follows, to read only the keys the scan returned.
+	var res *history.WalkResult
+	if sampled {
+		if err := r.scan(ctx, segs); err != nil {
+			return nil, err
+		}
+		r.scanDone = true
+		var err error
+		if res, err = r.walk(ctx, nil); err != nil {
+			return nil, err
+		}
+	} else {
+		g, gctx := errgroup.WithContext(ctx)
+		g.Go(func() error { return r.scan(gctx, segs) })
+		g.Go(func() error {
+			var err error
+			res, err = r.walk(gctx, nil)
+			return err
+		})
+		if err := g.Wait(); err != nil {
+			return nil, err
+		}
+	}
+	rep.BackupKeys = res.Keys
+	rep.ItemsScanned = opts.Scanned.Load()
+
+	// 2. What did not match is re-read before it is called drift.
+	cands := r.candidates()
+	rep.Rechecked = int64(len(cands))
+	drift, err := r.recheck(ctx, cands)
+	if err != nil {
+		return nil, err
+	}
+	for _, d := range drift {
+		switch d.Kind {
+		case Missing:
+			rep.Missing++
+		case Different:
+			rep.Different++
+		case Extra:
+			rep.Extra++
+		}
+	}
+	rep.Drift = drift
+	rep.ReadUnits = float64(r.units.Load()) / 1000
+	rep.Seconds = time.Since(start).Seconds()
+	if rep.Seconds > 0 {
+		rep.ItemsPerSecond = float64(rep.ItemsScanned) / rep.Seconds
+	}
+	return rep, nil
+}
+
+// Sample chooses round(n × percent / 100) of the segments 0..n-1 at
+// random (at least one), in ascending order; all of them for 0 or >= 100.
+func Sample(n int, percent float64, rng *rand.Rand) []int {
+	all := make([]int, n)
+	for i := range all {
+		all[i] = i
+	}
+	if percent <= 0 || percent >= 100 {
+		return all
+	}
+	k := max(1, int(float64(n)*percent/100+0.5))
+	rng.Shuffle(n, func(i, j int) { all[i], all[j] = all[j], all[i] })
+	out := all[:min(k, n)]
+	sort.Ints(out)
+	return out
+}
+
+// bucket is the backup side's segment of an object id: its share of the
+// id space, as the id's first 32 bits say.
+func (r *run) bucket(id [32]byte) int {
+	v := uint64(id[0])<<24 | uint64(id[1])<<16 | uint64(id[2])<<8 | uint64(id[3])
+	return int(v * uint64(r.opts.Segments) >> 32)
+}
+
+func (r *run) spend(units float64) {
+	r.limiter.Spend(units)
+	r.units.Add(uint64(units * 1000))
+}
+
+var backoff = retry.Backoff{Base: 200 * time.Millisecond, Cap: 20 * time.Second}
+
+func (r *run) call(ctx context.Context, fn func() error) error {
+	return retry.Do(ctx, backoff, r.opts.Retries, retry.IsThrottle, fn)
+}
+
+// scan reads the chosen segments with consistent reads, under the
+// read-unit cap, and matches each item.
+func (r *run) scan(ctx context.Context, segs []int) error {
+	g, gctx := errgroup.WithContext(ctx)
+	names := r.opts.Schema.Names()
+	for _, seg := range segs {
+		g.Go(func() error {
+			in := &dynamodb.ScanInput{TableName: aws.String(r.opts.Table), Segment: aws.Int32(int32(seg)),
+				TotalSegments: aws.Int32(int32(r.opts.Segments)), ConsistentRead: aws.Bool(true),
+				ReturnConsumedCapacity: types.ReturnConsumedCapacityTotal}
+			for {
+				if err := r.limiter.Wait(gctx, 0); err != nil {
+					return err
+				}
+				var out *dynamodb.ScanOutput
+				err := r.call(gctx, func() error {
+					var err error
+					out, err = r.ddb.Scan(gctx, in)
+					return err
+				})
+				if err != nil {
+					var nf *types.ResourceNotFoundException
+					if errors.As(err, &nf) {
+						return fmt.Errorf("table %s does not exist", r.opts.Table)
+					}
+					return fmt.Errorf("scan table %s segment %d: %w", r.opts.Table, seg, err)
+				}
+				r.spend(scanUnits(out))
+				for _, av := range out.Items {
+					if err := r.scanned(item.Item(av), names); err != nil {
+						return err
+					}
+				}
+				r.opts.Scanned.Add(int64(len(out.Items)))
+				if len(out.LastEvaluatedKey) == 0 {
+					return nil
+				}
+				in.ExclusiveStartKey = out.LastEvaluatedKey
+			}
+		})
+	}
+	return g.Wait()
+}
+
+// scanUnits is a page's consumed capacity, or, from a server that does
+// not report it, a consistent read's cost of its bytes.
+func scanUnits(out *dynamodb.ScanOutput) float64 {
+	if out.ConsumedCapacity != nil && out.ConsumedCapacity.CapacityUnits != nil {
+		return *out.ConsumedCapacity.CapacityUnits
+	}
+	var n int64
+	for _, it := range out.Items {
+		n += item.Size(it)
+	}
+	return float64((n + 4095) / 4096)
+}
+
+func itemDigest(it item.Item) (digest, error) {
+	d, err := itemcmp.Digest(it)
+	var out digest
+	copy(out[:], d[:])
+	return out, err
+}
+
+func (r *run) scanned(it item.Item, names []string) error {
+	ck, err := item.CanonicalKey(it, names...)
+	if err != nil {
+		return fmt.Errorf("scan table %s: an item does not fit the key %s: %w", r.opts.Table, r.opts.Schema, err)
+	}
+	d, err := itemDigest(it)
+	if err != nil {
+		return fmt.Errorf("scan table %s: %w", r.opts.Table, err)
+	}
+	id := sha256.Sum256(ck)
+	i := int(id[0]) % shards
+	r.x.mu[i].Lock()
+	defer r.x.mu[i].Unlock()
+	s := r.x.m[i][id]
+	switch {
+	case s == nil:
+		r.x.m[i][id] = &slot{ck: ck, scanned: true, item: d}
+	case s.scanned:
+		return fmt.Errorf("scan table %s returned key %s twice", r.opts.Table, ck)
+	case s.backup.holds(d):
+		delete(r.x.m[i], id) // matched
+	default:
+		s.ck, s.scanned, s.item = ck, true, d
+	}
+	return nil
+}
+
+// pick is what the walk decided for a key.
+type pick struct {
+	id      [32]byte
+	sampled bool
+	view    *view
+	// nowPresent: the newest entry is a version (read first).
+}
+
+// walk reads the backup's states of every key over the window (only the
+// keys in want, when not nil), and matches them.
+func (r *run) walk(ctx context.Context, want map[[32]byte]*slot) (*history.WalkResult, error) {
+	plan := r.opts.Plan
+	plan.Newer, plan.Recent = true, true
+	var found sync.Map
+	w := &history.Walk[pick]{Source: r.src, Dir: r.opts.Source.Dir(), Plan: plan, Times: []time.Time{r.t0},
+		Fetchers: r.opts.Fetchers, Listed: r.opts.Listed, Fetched: r.opts.Fetched,
+		Pick: func(k *history.Key) ([]history.Entry, pick, bool, error) {
+			id, err := objectID(k.ObjectKey)
+			if err != nil {
+				return nil, pick{}, false, fmt.Errorf("s3://%s/%s: %w", r.src.Bucket(), k.ObjectKey, err)
+			}
+			p := pick{id: id}
+			read, v := window(k.At[0], k.Exists[0], k.Recent)
+			p.view = v
+			switch {
+			case want != nil:
+				if want[id] == nil {
+					return nil, p, false, nil
+				}
+			case r.scanDone:
+				// A sample: the keys the scan returned, and the backup
+				// side's share of the rest (for the extras, which need no
+				// body: absence decides).
+				scanned := r.lookup(id) != nil
+				p.sampled = r.chosen[r.bucket(id)]
+				if !scanned {
+					if !p.sampled || v.absentOK {
+						return nil, p, false, nil
+					}
+					// One version, for the key's attributes.
+					return read[:1], p, true, nil
+				}
+			}
+			return read, p, true, nil
+		},
+		Emit: func(_ context.Context, k *history.Key, p pick, got []history.Version) error {
+			var ck []byte
+			for _, v := range got {
+				d, err := itemDigest(v.Item)
+				if err != nil {
+					return fmt.Errorf("s3://%s/%s: %w", r.src.Bucket(), k.ObjectKey, err)
+				}
+				p.view.states = append(p.view.states, d)
+				if ck == nil {
+					if ck, err = item.CanonicalKey(v.Item, r.opts.Schema.Names()...); err != nil {
+						return fmt.Errorf("s3://%s/%s: the item does not fit table %s's key %s: %w", r.src.Bucket(), k.ObjectKey, r.opts.Table, r.opts.Schema, err)
+					}
+				}
+			}
+			if want != nil {
+				found.Store(p.id, p.view)
+				return nil
+			}
+			r.backed(p, ck)
+			return nil
+		}}
+	res, err := w.Run(ctx)
+	if err != nil {
+		return nil, err
+	}
+	if want != nil {
+		for id, s := range want {
+			s.backup = &view{absentOK: true}
+			if v, ok := found.Load(id); ok {
+				s.backup = v.(*view)
+			}
+		}
+	}
+	return res, nil
+}
+
+// window is what the walk reads of a key for its states over the window:
+// the state at its start and every version after (newest first), and the
+// view without the digests.
+func window(at history.Entry, exists bool, recent []history.Entry) ([]history.Entry, *view) {
+	v := &view{absentOK: !exists}
+	var read []history.Entry
+	for _, e := range recent {
+		if e.IsDelete {
+			v.absentOK = true
+		} else {
+			read = append(read, e)
+		}
+	}
+	if exists {
+		read = append(read, at)
+	}
+	switch {
+	case len(recent) > 0:
+		v.newest, v.any, v.present = recent[0].LastModified, true, !recent[0].IsDelete
+	case at.Key != "":
+		v.newest, v.any, v.present = at.LastModified, true, exists
+	}
+	return read, v
+}
+
+func objectID(objectKey string) ([32]byte, error) {
+	var id [32]byte
+	b, err := hex.DecodeString(path.Base(objectKey))
+	if err != nil || len(b) != 32 {
+		return id, fmt.Errorf("not a dynasnap object id (the hex SHA-256 of the item's key): an audit relates keys to objects by it")
+	}
+	copy(id[:], b)
+	return id, nil
+}
+
+func (r *run) lookup(id [32]byte) *slot {
+	i := int(id[0]) % shards
+	r.x.mu[i].Lock()
+	defer r.x.mu[i].Unlock()
+	return r.x.m[i][id]
+}
+
+// backed records a key's backup view and matches it with the scan.
+func (r *run) backed(p pick, ck []byte) {
+	i := int(p.id[0]) % shards
+	r.x.mu[i].Lock()
+	defer r.x.mu[i].Unlock()
+	s := r.x.m[i][p.id]
+	switch {
+	case s != nil && s.scanned && p.view.holds(s.item):
+		delete(r.x.m[i], p.id) // matched
+	case s != nil:
+		s.backup, s.sampled = p.view, p.sampled
+	case r.scanDone && p.view.absentOK:
+		// A sample: not scanned, absent at some moment: consistent.
+	case r.scanDone && !p.sampled:
+	default:
+		r.x.m[i][p.id] = &slot{ck: ck, backup: p.view, sampled: p.sampled || r.chosen == nil}
+	}
+}
+
+type candidate struct {
+	id [32]byte
+	*slot
+	current item.Item // the live item re-read (nil: absent)
+	dig     digest
+}
+
+// candidates are the keys that did not match: scanned and not held, or
+// held (present all through the window) and not scanned.
+func (r *run) candidates() []*candidate {
+	var out []*candidate
+	for i := range r.x.m {
+		for id, s := range r.x.m[i] {
+			switch {
+			case s.scanned: // held and not matched, or not held at all
+			case s.backup != nil && !s.backup.absentOK && s.sampled:
+			default:
+				continue
+			}
+			out = append(out, &candidate{id: id, slot: s})
+		}
+	}
+	sort.Slice(out, func(i, j int) bool { return string(out[i].ck) < string(out[j].ck) })
+	return out
+}
+
+// recheckWalk is how many candidates make a second walk cheaper than a
+// history of each key (a listing, or a journal's read, per key).
+const recheckWalk = 64
+
+// recheck re-reads each candidate's live item (consistent GetItem), waits
+// out the writer's lag, reads the key's states again, and returns the keys
+// that still do not match.
+func (r *run) recheck(ctx context.Context, cands []*candidate) ([]Drift, error) {
+	if len(cands) == 0 {
+		return []Drift{}, nil
+	}
+	g, gctx := errgroup.WithContext(ctx)
+	g.SetLimit(16)
+	for _, c := range cands {
+		g.Go(func() error { return r.getItem(gctx, c) })
+	}
+	if err := g.Wait(); err != nil {
+		return nil, err
+	}
+	if err := retry.Sleep(ctx, r.opts.WriterLag); err != nil {
+		return nil, err
+	}
+	if len(cands) > recheckWalk {
+		want := make(map[[32]byte]*slot, len(cands))
+		for _, c := range cands {
+			want[c.id] = c.slot
+		}
+		if _, err := r.walk(ctx, want); err != nil {
+			return nil, err
+		}
+	} else {
+		g, gctx = errgroup.WithContext(ctx)
+		g.SetLimit(16)
+		for _, c := range cands {
+			g.Go(func() error {
+				v, err := r.history(gctx, c.id)
+				c.backup = v
+				return err
+			})
+		}
+		if err := g.Wait(); err != nil {
+			return nil, err
+		}
+	}
+	out := []Drift{}
+	for _, c := range cands {
+		v := c.backup
+		switch {
+		case c.scanned && v.holds(c.item):
+			continue
+		case c.current == nil && v.absentOK:
+			continue
+		case c.current != nil && v.holds(c.dig):
+			continue
+		}
+		d := Drift{Key: json.RawMessage(c.ck), ObjectKey: r.opts.Source.ObjectKey(hex.EncodeToString(c.id[:]))}
+		if v.any {
+			t := v.newest.UTC()
+			d.NewestBackupTime = &t
+		}
+		// The kind is what the table holds now against what the
+		// backup holds now.
+		switch {
+		case c.current == nil:
+			d.Kind = Extra
+		case v.present:
+			d.Kind = Different
+		default:
+			d.Kind = Missing
+		}
+		out = append(out, d)
+	}
+	return out, nil
+}
+
+func (r *run) getItem(ctx context.Context, c *candidate) error {
+	k, err := item.Unmarshal(c.ck)
+	if err != nil {
+		return err
+	}
+	if err := r.limiter.Wait(ctx, 0); err != nil {
+		return err
+	}
+	var out *dynamodb.GetItemOutput
+	err = r.call(ctx, func() error {
+		var err error
+		out, err = r.ddb.GetItem(ctx, &dynamodb.GetItemInput{TableName: aws.String(r.opts.Table), Key: k,
+			ConsistentRead: aws.Bool(true), ReturnConsumedCapacity: types.ReturnConsumedCapacityTotal})
+		return err
+	})
+	if err != nil {
+		return fmt.Errorf("get item %s from table %s: %w", c.ck, r.opts.Table, err)
+	}
+	units := 1.0
+	if out.ConsumedCapacity != nil && out.ConsumedCapacity.CapacityUnits != nil {
+		units = *out.ConsumedCapacity.CapacityUnits
+	}
+	r.spend(units)
+	if len(out.Item) > 0 {
+		c.current = out.Item
+		if c.dig, err = itemDigest(c.current); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// history reads one key's states over the window from its versions
+// (history.KeyVersions: a listing, or a journal's merge of the key).
+func (r *run) history(ctx context.Context, id [32]byte) (*view, error) {
+	key := r.opts.Source.ObjectKey(hex.EncodeToString(id[:]))
+	entries, err := history.KeyVersions(ctx, r.src, key)
+	if err != nil {
+		return nil, err
+	}
+	at, exists := history.StateAt(entries, r.t0)
+	n := 0
+	for n < len(entries) && entries[n].LastModified.After(r.t0) {
+		n++
+	}
+	read, v := window(at, exists, entries[:n])
+	var buf bytes.Buffer
+	for _, e := range read {
+		it, err := history.ReadItem(ctx, r.src, e, &buf)
+		if err != nil {
+			return nil, err
+		}
+		d, err := itemDigest(it)
+		if err != nil {
+			return nil, err
+		}
+		v.states = append(v.states, d)
+	}
+	return v, nil
+}
