@@ -4,8 +4,10 @@ import (
 	"bytes"
 	"encoding/json"
 	"errors"
+	"fmt"
 	"io"
 	"os"
+	"slices"
 	"strings"
 	"testing"
 
@@ -191,5 +193,127 @@ func TestDrillSchedules(t *testing.T) {
 		len(pattern.Detail.JobName) != 1 || pattern.Detail.JobName[0] != dig(target, "BatchParameters", "JobName") ||
 		len(pattern.Detail.Status) != 1 || pattern.Detail.Status[0] != "FAILED" {
 		t.Errorf("drill alert rule: %v %+v", err, pattern)
+	}
+}
+
+// TestAuditSchedules: the scheduled audits run 'dynasnap audit' on a
+// sample under a read-unit cap with --json, never retry (drift is a
+// finding), alert on a failed job and on the stderr line, and the role
+// can read the table and the backup and nothing else.
+func TestAuditSchedules(t *testing.T) {
+	cron := yamlDocs(t, "kubernetes/audit-cronjob.yaml")[0]
+	if cron["kind"] != "CronJob" || dig(cron, "spec", "schedule") == nil || dig(cron, "spec", "concurrencyPolicy") != "Forbid" {
+		t.Errorf("audit: want a CronJob with a schedule and concurrencyPolicy Forbid")
+	}
+	job := dig(cron, "spec", "jobTemplate", "spec")
+	if dig(job, "backoffLimit") != 0 {
+		t.Errorf("drift is a finding: want backoffLimit 0, got %v", dig(job, "backoffLimit"))
+	}
+	a := args(dig(job, "template", "spec", "containers", 0, "args"))
+	for _, want := range []string{"audit --source s3://", "--table ", "--sample ", "--read-units ", "--json"} {
+		if !strings.Contains(a, want) {
+			t.Errorf("CronJob args %q lack %q", a, want)
+		}
+	}
+
+	var def, rule, policy map[string]any
+	for path, v := range map[string]*map[string]any{"aws-batch/audit-job-definition.json": &def, "aws-batch/audit-rule.json": &rule,
+		"aws-batch/audit-role-policy.json": &policy} {
+		b, err := os.ReadFile(path)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := json.Unmarshal(b, v); err != nil {
+			t.Fatalf("%s: %v", path, err)
+		}
+	}
+	cmd := args(dig(def, "containerProperties", "command"))
+	if !strings.HasPrefix(cmd, "audit --source Ref::source --table Ref::table") || !strings.Contains(cmd, "--read-units Ref::") || !strings.HasSuffix(cmd, "--json") {
+		t.Errorf("audit job: %q", cmd)
+	}
+	params, _ := def["parameters"].(map[string]any)
+	for _, f := range strings.Fields(cmd) {
+		if name, ok := strings.CutPrefix(f, "Ref::"); ok && params[name] == nil {
+			t.Errorf("audit job: Ref::%s has no default in parameters", name)
+		}
+	}
+	if n := dig(def, "retryStrategy", "attempts"); n != 1.0 {
+		t.Errorf("audit job: want retryStrategy.attempts 1, got %v", n)
+	}
+	if !strings.HasPrefix(dig(rule, "Rule", "ScheduleExpression").(string), "cron(") {
+		t.Errorf("audit rule: %v", dig(rule, "Rule", "ScheduleExpression"))
+	}
+	target := dig(rule, "Targets", 0)
+	if dig(target, "BatchParameters", "JobDefinition") != def["jobDefinitionName"] {
+		t.Errorf("audit rule target: %v", target)
+	}
+	var input struct{ Parameters map[string]string }
+	if err := json.Unmarshal([]byte(dig(target, "Input").(string)), &input); err != nil || len(input.Parameters) == 0 {
+		t.Errorf("audit rule target input: %v", err)
+	}
+	for name := range input.Parameters {
+		if params[name] == nil {
+			t.Errorf("audit rule passes parameter %q, which the job definition does not use", name)
+		}
+	}
+	var pattern struct {
+		Detail struct{ Status, JobName []string }
+	}
+	if err := json.Unmarshal([]byte(dig(rule, "AlertRule", "EventPattern").(string)), &pattern); err != nil ||
+		len(pattern.Detail.JobName) != 1 || pattern.Detail.JobName[0] != dig(target, "BatchParameters", "JobName") ||
+		len(pattern.Detail.Status) != 1 || pattern.Detail.Status[0] != "FAILED" {
+		t.Errorf("audit alert rule: %v %+v", err, pattern)
+	}
+	if p, _ := dig(rule, "LogMetricFilter", "FilterPattern").(string); !strings.Contains(p, "dynasnap audit: DRIFT") {
+		t.Errorf("audit log filter %q does not match the DRIFT line", p)
+	}
+
+	// Least privilege: exactly these actions, each on its resource; no
+	// wildcard action, nothing that writes.
+	want := map[string]string{
+		"dynamodb:DescribeTable":       "arn:aws:dynamodb:us-east-1:123456789012:table/orders",
+		"dynamodb:Scan":                "arn:aws:dynamodb:us-east-1:123456789012:table/orders",
+		"dynamodb:GetItem":             "arn:aws:dynamodb:us-east-1:123456789012:table/orders",
+		"s3:GetObject":                 "arn:aws:s3:::backups/dynasnap/orders/*",
+		"s3:GetObjectVersion":          "arn:aws:s3:::backups/dynasnap/orders/*",
+		"s3:ListBucketVersions":        "arn:aws:s3:::backups",
+		"s3:ListBucket":                "arn:aws:s3:::backups",
+		"s3:GetBucketVersioning":       "arn:aws:s3:::backups",
+		"s3:GetLifecycleConfiguration": "arn:aws:s3:::backups",
+	}
+	got := map[string]string{}
+	for _, st := range policy["Statement"].([]any) {
+		s := st.(map[string]any)
+		if s["Effect"] != "Allow" {
+			t.Errorf("statement %v: want Allow", s["Sid"])
+		}
+		res, _ := s["Resource"].(string)
+		var actions []any
+		switch a := s["Action"].(type) {
+		case string:
+			actions = []any{a}
+		case []any:
+			actions = a
+		}
+		for _, a := range actions {
+			if got[a.(string)] != "" {
+				t.Errorf("%s granted twice", a)
+			}
+			got[a.(string)] = res
+		}
+		if slices.Contains(actions, any("s3:ListBucketVersions")) &&
+			!strings.Contains(fmt.Sprint(dig(s, "Condition", "StringLike", "s3:prefix")), "dynasnap/orders/*") {
+			t.Errorf("s3:ListBucketVersions without the prefix condition: %v", s["Condition"])
+		}
+	}
+	for a, r := range want {
+		if got[a] != r {
+			t.Errorf("%s: on %q, want %q", a, got[a], r)
+		}
+	}
+	for a := range got {
+		if _, ok := want[a]; !ok {
+			t.Errorf("%s is more than an audit needs", a)
+		}
 	}
 }
