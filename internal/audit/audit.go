@@ -18,6 +18,7 @@ package audit
 import (
 	"bytes"
 	"context"
+	"crypto/md5"
 	"crypto/sha256"
 	"encoding/hex"
 	"encoding/json"
@@ -25,6 +26,7 @@ import (
 	"fmt"
 	"math/rand/v2"
 	"path"
+	"slices"
 	"sort"
 	"sync"
 	"sync/atomic"
@@ -132,32 +134,34 @@ type digest [16]byte
 
 // slot is one key as far as the two sides have seen it.
 type slot struct {
-	ck      []byte // the canonical key
+	ck      []byte // the canonical key (nil until a side has read it)
 	scanned bool
-	item    digest // the scanned image
+	item    digest // the scanned image (itemcmp.Digest)
+	raw     digest // the MD5 of its item.Marshal: a backup object's ETag when equal
 	backup  *view
 	sampled bool // the key is in the backup side's sample (extras checked)
 }
 
 // view is the backup's states of a key over the window.
 type view struct {
-	states   []digest // every present state in the window
-	absentOK bool     // absent at some moment of the window
+	states []digest // every present state in the window read (itemcmp.Digest)
+	// etags are the MD5 ETags of the states not read (the per-item
+	// layout's listing): equal to a scanned item's raw digest when its
+	// object holds exactly that item.
+	etags    []digest
+	absentOK bool // absent at some moment of the window
 	newest   time.Time
 	any      bool // the backup holds any entry of the key
 	present  bool // its newest entry is a version, not a deletion
 }
 
-func (v *view) holds(d digest) bool {
+// holds reports whether a state in the window is the item whose digest
+// is d and raw digest raw.
+func (v *view) holds(d, raw digest) bool {
 	if v == nil {
 		return false
 	}
-	for _, s := range v.states {
-		if s == d {
-			return true
-		}
-	}
-	return false
+	return slices.Contains(v.states, d) || slices.Contains(v.etags, raw)
 }
 
 const shards = 64
@@ -382,12 +386,33 @@ func itemDigest(it item.Item) (digest, error) {
 	return out, err
 }
 
+// rawDigest is the MD5 of the item as the backup stores it (item.Marshal,
+// docs/DESIGN.md §2.2): its object's ETag when the object holds it.
+func rawDigest(it item.Item) (digest, error) {
+	b, err := item.Marshal(it)
+	return md5.Sum(b), err
+}
+
+// etagDigest reads an ETag that is an MD5 (a single-part PUT without
+// SSE-KMS); ok is false for any other.
+func etagDigest(etag string) (d digest, ok bool) {
+	if len(etag) != 32 {
+		return d, false
+	}
+	_, err := hex.Decode(d[:], []byte(etag))
+	return d, err == nil
+}
+
 func (r *run) scanned(it item.Item, names []string) error {
 	ck, err := item.CanonicalKey(it, names...)
 	if err != nil {
 		return fmt.Errorf("scan table %s: an item does not fit the key %s: %w", r.opts.Table, r.opts.Schema, err)
 	}
 	d, err := itemDigest(it)
+	if err != nil {
+		return fmt.Errorf("scan table %s: %w", r.opts.Table, err)
+	}
+	raw, err := rawDigest(it)
 	if err != nil {
 		return fmt.Errorf("scan table %s: %w", r.opts.Table, err)
 	}
@@ -398,13 +423,13 @@ func (r *run) scanned(it item.Item, names []string) error {
 	s := r.x.m[i][id]
 	switch {
 	case s == nil:
-		r.x.m[i][id] = &slot{ck: ck, scanned: true, item: d}
+		r.x.m[i][id] = &slot{ck: ck, scanned: true, item: d, raw: raw}
 	case s.scanned:
 		return fmt.Errorf("scan table %s returned key %s twice", r.opts.Table, ck)
-	case s.backup.holds(d):
+	case s.backup.holds(d, raw):
 		delete(r.x.m[i], id) // matched
 	default:
-		s.ck, s.scanned, s.item = ck, true, d
+		s.ck, s.scanned, s.item, s.raw = ck, true, d, raw
 	}
 	return nil
 }
@@ -414,7 +439,6 @@ type pick struct {
 	id      [32]byte
 	sampled bool
 	view    *view
-	// nowPresent: the newest entry is a version (read first).
 }
 
 // walk reads the backup's states of every key over the window (only the
@@ -433,26 +457,40 @@ func (r *run) walk(ctx context.Context, want map[[32]byte]*slot) (*history.WalkR
 			p := pick{id: id}
 			read, v := window(k.At[0], k.Exists[0], k.Recent)
 			p.view = v
-			switch {
-			case want != nil:
+			if want != nil { // a re-read: every state, by its body
 				if want[id] == nil {
 					return nil, p, false, nil
 				}
-			case r.scanDone:
+				return read, p, true, nil
+			}
+			scanned, raw := r.scannedAs(id)
+			if r.scanDone && !scanned {
 				// A sample: the keys the scan returned, and the backup
 				// side's share of the rest (for the extras, which need no
 				// body: absence decides).
-				scanned := r.lookup(id) != nil
 				p.sampled = r.chosen[r.bucket(id)]
-				if !scanned {
-					if !p.sampled || v.absentOK {
-						return nil, p, false, nil
-					}
-					// One version, for the key's attributes.
-					return read[:1], p, true, nil
+				if !p.sampled || v.absentOK {
+					return nil, p, false, nil
+				}
+				// One version, for the key's attributes.
+				return read[:1], p, true, nil
+			}
+			// A version whose ETag is an MD5 is compared by it, unread
+			// (a journal's carry their bodies: no GET). A scanned item
+			// none of them equals byte for byte is compared by meaning:
+			// every state is read.
+			var body []history.Entry
+			for _, e := range read {
+				if d, ok := etagDigest(e.ETag); ok && e.Body == nil {
+					v.etags = append(v.etags, d)
+				} else {
+					body = append(body, e)
 				}
 			}
-			return read, p, true, nil
+			if scanned && len(v.etags) > 0 && !slices.Contains(v.etags, raw) {
+				v.etags, body = nil, read
+			}
+			return body, p, true, nil
 		},
 		Emit: func(_ context.Context, k *history.Key, p pick, got []history.Version) error {
 			var ck []byte
@@ -525,11 +563,16 @@ func objectID(objectKey string) ([32]byte, error) {
 	return id, nil
 }
 
-func (r *run) lookup(id [32]byte) *slot {
+// scannedAs reports whether the scan returned the key, and its item's raw
+// digest.
+func (r *run) scannedAs(id [32]byte) (bool, digest) {
 	i := int(id[0]) % shards
 	r.x.mu[i].Lock()
 	defer r.x.mu[i].Unlock()
-	return r.x.m[i][id]
+	if s := r.x.m[i][id]; s != nil && s.scanned {
+		return true, s.raw
+	}
+	return false, digest{}
 }
 
 // backed records a key's backup view and matches it with the scan.
@@ -539,7 +582,7 @@ func (r *run) backed(p pick, ck []byte) {
 	defer r.x.mu[i].Unlock()
 	s := r.x.m[i][p.id]
 	switch {
-	case s != nil && s.scanned && p.view.holds(s.item):
+	case s != nil && s.scanned && p.view.holds(s.item, s.raw):
 		delete(r.x.m[i], p.id) // matched
 	case s != nil:
 		s.backup, s.sampled = p.view, p.sampled
@@ -556,6 +599,7 @@ type candidate struct {
 	*slot
 	current item.Item // the live item re-read (nil: absent)
 	dig     digest
+	curRaw  digest
 }
 
 // candidates are the keys that did not match: scanned and not held, or
@@ -573,7 +617,6 @@ func (r *run) candidates() []*candidate {
 			out = append(out, &candidate{id: id, slot: s})
 		}
 	}
-	sort.Slice(out, func(i, j int) bool { return string(out[i].ck) < string(out[j].ck) })
 	return out
 }
 
@@ -591,7 +634,14 @@ func (r *run) recheck(ctx context.Context, cands []*candidate) ([]Drift, error) 
 	g, gctx := errgroup.WithContext(ctx)
 	g.SetLimit(16)
 	for _, c := range cands {
-		g.Go(func() error { return r.getItem(gctx, c) })
+		g.Go(func() error {
+			if c.ck == nil { // listed only, never read: its key from its newest version
+				if err := r.readKey(gctx, c); err != nil {
+					return err
+				}
+			}
+			return r.getItem(gctx, c)
+		})
 	}
 	if err := g.Wait(); err != nil {
 		return nil, err
@@ -625,11 +675,11 @@ func (r *run) recheck(ctx context.Context, cands []*candidate) ([]Drift, error) 
 	for _, c := range cands {
 		v := c.backup
 		switch {
-		case c.scanned && v.holds(c.item):
+		case c.scanned && v.holds(c.item, c.raw):
 			continue
 		case c.current == nil && v.absentOK:
 			continue
-		case c.current != nil && v.holds(c.dig):
+		case c.current != nil && v.holds(c.dig, c.curRaw):
 			continue
 		}
 		d := Drift{Key: json.RawMessage(c.ck), ObjectKey: r.opts.Source.ObjectKey(hex.EncodeToString(c.id[:]))}
@@ -649,7 +699,33 @@ func (r *run) recheck(ctx context.Context, cands []*candidate) ([]Drift, error) 
 		}
 		out = append(out, d)
 	}
+	sort.Slice(out, func(i, j int) bool { return string(out[i].Key) < string(out[j].Key) })
 	return out, nil
+}
+
+// readKey reads a candidate's key attributes from its newest version: a
+// key the scan did not return and the walk only listed.
+func (r *run) readKey(ctx context.Context, c *candidate) error {
+	key := r.opts.Source.ObjectKey(hex.EncodeToString(c.id[:]))
+	entries, err := history.KeyVersions(ctx, r.src, key)
+	if err != nil {
+		return err
+	}
+	var buf bytes.Buffer
+	for _, e := range entries {
+		if e.IsDelete {
+			continue
+		}
+		it, err := history.ReadItem(ctx, r.src, e, &buf)
+		if err != nil {
+			return err
+		}
+		if c.ck, err = item.CanonicalKey(it, r.opts.Schema.Names()...); err != nil {
+			return fmt.Errorf("s3://%s/%s: the item does not fit table %s's key %s: %w", r.src.Bucket(), key, r.opts.Table, r.opts.Schema, err)
+		}
+		return nil
+	}
+	return fmt.Errorf("s3://%s/%s: no version left to read the key from", r.src.Bucket(), key)
 }
 
 func (r *run) getItem(ctx context.Context, c *candidate) error {
@@ -678,6 +754,9 @@ func (r *run) getItem(ctx context.Context, c *candidate) error {
 	if len(out.Item) > 0 {
 		c.current = out.Item
 		if c.dig, err = itemDigest(c.current); err != nil {
+			return err
+		}
+		if c.curRaw, err = rawDigest(c.current); err != nil {
 			return err
 		}
 	}

@@ -24,6 +24,10 @@ type Entry struct {
 	IsDelete     bool
 	IsLatest     bool
 	Size         int64
+	// ETag is the version's ETag as listed, without its quotes: the MD5
+	// of the body for a single-part PUT without SSE-KMS, which lets audit
+	// compare an item without reading it; "" when not listed.
+	ETag string
 	// Body is the version's item as canonical JSON when the listing
 	// carries it (a journal's entries, docs/DESIGN.md §10): no Read needed.
 	Body []byte
