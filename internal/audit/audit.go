@@ -115,6 +115,9 @@ type Report struct {
 	SamplePercent   float64 `json:"samplePercent"`
 	ItemsScanned    int64   `json:"itemsScanned"`
 	BackupKeys      int64   `json:"backupKeys"` // keys the backup's walk listed
+	// BackupReads counts the versions read by GET (the per-item layout's
+	// versions whose ETag did not settle it; a journal's need none).
+	BackupReads int64 `json:"backupReads"`
 	// Rechecked counts the keys re-read before deciding (GetItem and the
 	// key's history again).
 	Rechecked      int64   `json:"rechecked"`
@@ -260,6 +263,7 @@ func Run(ctx context.Context, src history.Source, ddb TableAPI, opts Options) (*
 	}
 	rep.BackupKeys = res.Keys
 	rep.ItemsScanned = opts.Scanned.Load()
+	rep.BackupReads = opts.Fetched.Load()
 
 	// 2. What did not match is re-read before it is called drift.
 	cands := r.candidates()
