@@ -1,7 +1,7 @@
 // Package history reads the history a versioned backup bucket keeps of a
 // table: one object per item, one version per change (docs/DESIGN.md §2).
 // Everything that reads the backup goes through it: snapshot, the Parquet
-// schema sample, restore --source, diff, history and drill.
+// schema sample, restore --source, diff, history, drill and audit.
 //
 // At its centre is Source, the backend: list one prefix's versions and
 // delete markers in the server's order, read one version's body. On it sit
