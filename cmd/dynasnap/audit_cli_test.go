@@ -5,7 +5,6 @@ import (
 	"encoding/json"
 	"fmt"
 	"math/rand/v2"
-	"sort"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -332,7 +331,7 @@ func auditScenario(t *testing.T, lay string, broken bool) {
 	if !broken {
 		want = map[string]string{}
 	}
-	if d := diffKinds(want, got); d != "" {
+	if d := compareStates(want, got); d != "" {
 		t.Fatalf("audit (%d items scanned, %d steady changes during it) found %v, want %v: %s\n%s", r.ItemsScanned, during, got, want, d, stderr)
 	}
 	wantCode, line := 0, "dynasnap audit: OK table="+m.table
@@ -344,20 +343,4 @@ func auditScenario(t *testing.T, lay string, broken bool) {
 	}
 	t.Logf("%s: %d items scanned in %.1fs (%.1f read units), %d steady changes during the audit; the sample found %d of the drift in %d items",
 		lay, r.ItemsScanned, r.Seconds, r.ReadUnits, during, len(sr.Drift), sr.ItemsScanned)
-}
-
-func diffKinds(want, got map[string]string) string {
-	var d []string
-	for k, v := range want {
-		if got[k] != v {
-			d = append(d, fmt.Sprintf("%s: want %s, got %q", k, v, got[k]))
-		}
-	}
-	for k, v := range got {
-		if _, ok := want[k]; !ok {
-			d = append(d, fmt.Sprintf("%s: %s, want no drift", k, v))
-		}
-	}
-	sort.Strings(d)
-	return strings.Join(d, "; ")
 }
