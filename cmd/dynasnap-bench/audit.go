@@ -117,10 +117,10 @@ func measureAudit(ctx context.Context, clients *awsconf.Clients, perItem, journa
 // ensureAuditTable creates and fills the table with every live item's
 // last version, unless it already holds them all.
 func ensureAuditTable(ctx context.Context, ddb *dynamodb.Client, table string, d Dataset, log io.Writer) error {
-	out, err := ddb.DescribeTable(ctx, &dynamodb.DescribeTableInput{TableName: aws.String(table)})
+	_, err := ddb.DescribeTable(ctx, &dynamodb.DescribeTableInput{TableName: aws.String(table)})
 	var nf *types.ResourceNotFoundException
 	switch {
-	case err == nil && aws.ToInt64(out.Table.ItemCount) == int64(d.Items):
+	case err == nil && countItems(ctx, ddb, table) == int64(d.Items):
 		fmt.Fprintf(log, "  reusing table %s\n", table)
 		return nil
 	case err == nil:
@@ -166,6 +166,21 @@ func ensureAuditTable(ctx context.Context, ddb *dynamodb.Client, table string, d
 	}
 	fmt.Fprintf(log, "  filled table %s in %.1fs\n", table, time.Since(start).Seconds())
 	return nil
+}
+
+// countItems counts a table's items (Select COUNT: DescribeTable's
+// ItemCount is refreshed only every six hours on AWS); -1 on an error.
+func countItems(ctx context.Context, ddb *dynamodb.Client, table string) int64 {
+	var n int64
+	p := dynamodb.NewScanPaginator(ddb, &dynamodb.ScanInput{TableName: aws.String(table), Select: types.SelectCount})
+	for p.HasMorePages() {
+		out, err := p.NextPage(ctx)
+		if err != nil {
+			return -1
+		}
+		n += int64(out.Count)
+	}
+	return n
 }
 
 // scanRun is a timed bare Scan.
