@@ -120,8 +120,12 @@ func TestWindowRule(t *testing.T) {
 	if r.Missing != 1 || r.Different != 2 || r.Extra != 1 || !r.Drifted() {
 		t.Fatalf("counts: %+v", r)
 	}
+	// Every drifted key was read again first; the keys changed during the
+	// scan may have been too (the walk can list them before the change,
+	// and any segment's Scan may run the change first).
 	slices.Sort(table.gets)
-	if fmt.Sprint(table.gets) != "[gone new older stale]" {
+	gets := slices.DeleteFunc(slices.Clone(table.gets), func(k string) bool { return k == "during" || k == "same" })
+	if fmt.Sprint(gets) != "[gone new older stale]" {
 		t.Fatalf("GetItem before calling drift: %v", table.gets)
 	}
 	for _, d := range r.Drift {
