@@ -17,6 +17,7 @@ package audit
 
 import (
 	"bytes"
+	"container/heap"
 	"context"
 	"crypto/md5"
 	"crypto/sha256"
@@ -24,6 +25,8 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"hash/maphash"
+	"math"
 	"math/rand/v2"
 	"path"
 	"slices"
@@ -113,8 +116,12 @@ type Report struct {
 	// ScannedSegments are the segments scanned (all, without --sample).
 	ScannedSegments []int   `json:"scannedSegments"`
 	SamplePercent   float64 `json:"samplePercent"`
-	ItemsScanned    int64   `json:"itemsScanned"`
-	BackupKeys      int64   `json:"backupKeys"` // keys the backup's walk listed
+	// ExtraCheckedPercent is the share of the backup's keys the scan did
+	// not return (present throughout the window) checked for extras: 100
+	// for a whole audit; for a sample, as many as the scan's read units.
+	ExtraCheckedPercent float64 `json:"extraCheckedPercent"`
+	ItemsScanned        int64   `json:"itemsScanned"`
+	BackupKeys          int64   `json:"backupKeys"` // keys the backup's walk listed
 	// BackupReads counts the versions read by GET (the per-item layout's
 	// versions whose ETag did not settle it; a journal's need none).
 	BackupReads int64 `json:"backupReads"`
@@ -190,9 +197,9 @@ type run struct {
 	limiter *retry.Limiter
 	units   atomic.Uint64 // consumed read units ×1000
 	t0      time.Time
-	// chosen are the backup side's sampled buckets of the id space (nil:
-	// every key).
-	chosen map[int]bool
+	// extras, in a sample, chooses the keys not scanned that are checked
+	// for extras (nil: every key).
+	extras *extraPick
 	// scanDone: the walk runs after the scan (a sample), so it knows
 	// which keys the scan returned.
 	scanDone bool
@@ -223,16 +230,8 @@ func Run(ctx context.Context, src history.Source, ddb TableAPI, opts Options) (*
 	r := &run{opts: opts, ddb: ddb, src: src, x: newIndex(), limiter: retry.NewLimiter(opts.ReadUnits, time.Second),
 		t0: start.Add(-history.Skew(opts.ClockSkew))}
 	sampled := len(segs) < opts.Segments
-	if sampled {
-		// The backup side's sample: the same share of the object id space
-		// (ids are uniform hashes), for the extras.
-		r.chosen = map[int]bool{}
-		for _, s := range Sample(opts.Segments, opts.SamplePercent, rng) {
-			r.chosen[s] = true
-		}
-	}
 	rep := &Report{Table: opts.Table, Source: opts.Source.String(), ScanStart: start.UTC(), WindowStart: r.t0.UTC(),
-		Segments: opts.Segments, ScannedSegments: segs, SamplePercent: 100, Drift: []Drift{}}
+		Segments: opts.Segments, ScannedSegments: segs, SamplePercent: 100, ExtraCheckedPercent: 100, Drift: []Drift{}}
 	if sampled {
 		rep.SamplePercent = opts.SamplePercent
 	}
@@ -245,10 +244,14 @@ func Run(ctx context.Context, src history.Source, ddb TableAPI, opts Options) (*
 			return nil, err
 		}
 		r.scanDone = true
+		// The extras' check may spend what the scan spent: a GetItem
+		// reads at least one unit.
+		r.extras = &extraPick{seed: maphash.MakeSeed(), budget: max(1, int(math.Ceil(float64(r.units.Load())/1000)))}
 		var err error
 		if res, err = r.walk(ctx, nil); err != nil {
 			return nil, err
 		}
+		rep.ExtraCheckedPercent = r.extras.add(r.x)
 	} else {
 		g, gctx := errgroup.WithContext(ctx)
 		g.Go(func() error { return r.scan(gctx, segs) })
@@ -308,11 +311,71 @@ func Sample(n int, percent float64, rng *rand.Rand) []int {
 	return out
 }
 
-// bucket is the backup side's segment of an object id: its share of the
-// id space, as the id's first 32 bits say.
-func (r *run) bucket(id [32]byte) int {
-	v := uint64(id[0])<<24 | uint64(id[1])<<16 | uint64(id[2])<<8 | uint64(id[3])
-	return int(v * uint64(r.opts.Segments) >> 32)
+// extraPick chooses, in a sample, which keys the scan did not return
+// (present throughout the window) are checked for extras, one GetItem
+// each: budget of them, those with the smallest keyed hash of their id, a
+// uniform random subset (a new seed each run).
+type extraPick struct {
+	mu     sync.Mutex
+	seed   maphash.Seed
+	budget int
+	heap   extraHeap
+	seen   int64
+}
+
+type extraKey struct {
+	h  uint64
+	id [32]byte
+	ck []byte
+	v  *view
+}
+
+// extraHeap is a max-heap by h: its top is the first to leave.
+type extraHeap []extraKey
+
+func (h extraHeap) Len() int           { return len(h) }
+func (h extraHeap) Less(i, j int) bool { return h[i].h > h[j].h }
+func (h extraHeap) Swap(i, j int)      { h[i], h[j] = h[j], h[i] }
+func (h *extraHeap) Push(x any)        { *h = append(*h, x.(extraKey)) }
+func (h *extraHeap) Pop() any {
+	old := *h
+	x := old[len(old)-1]
+	*h = old[:len(old)-1]
+	return x
+}
+
+// offer considers a key; key gives its canonical key when it is kept
+// (nil: read later).
+func (e *extraPick) offer(id [32]byte, v *view, key func() ([]byte, error)) error {
+	h := maphash.Bytes(e.seed, id[:])
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	e.seen++
+	if len(e.heap) == e.budget && h >= e.heap[0].h {
+		return nil
+	}
+	ck, err := key()
+	if err != nil {
+		return err
+	}
+	if len(e.heap) == e.budget {
+		heap.Pop(&e.heap)
+	}
+	heap.Push(&e.heap, extraKey{h: h, id: id, ck: ck, v: v})
+	return nil
+}
+
+// add puts the chosen keys into the index as candidates and returns the
+// share of the offered keys they are, in percent.
+func (e *extraPick) add(x *index) float64 {
+	for _, k := range e.heap {
+		i := int(k.id[0]) % shards
+		x.m[i][k.id] = &slot{ck: k.ck, backup: k.v, sampled: true}
+	}
+	if e.seen == 0 {
+		return 100
+	}
+	return 100 * float64(len(e.heap)) / float64(e.seen)
 }
 
 func (r *run) spend(units float64) {
@@ -440,9 +503,8 @@ func (r *run) scanned(it item.Item, names []string) error {
 
 // pick is what the walk decided for a key.
 type pick struct {
-	id      [32]byte
-	sampled bool
-	view    *view
+	id   [32]byte
+	view *view
 }
 
 // walk reads the backup's states of every key over the window (only the
@@ -469,15 +531,22 @@ func (r *run) walk(ctx context.Context, want map[[32]byte]*slot) (*history.WalkR
 			}
 			scanned, raw := r.scannedAs(id)
 			if r.scanDone && !scanned {
-				// A sample: the keys the scan returned, and the backup
-				// side's share of the rest (for the extras, which need no
-				// body: absence decides).
-				p.sampled = r.chosen[r.bucket(id)]
-				if !p.sampled || v.absentOK {
+				// A sample: the keys the scan returned are read; of the
+				// rest, those present throughout the window are offered
+				// to the extras' check (absence decides: no body).
+				if v.absentOK {
 					return nil, p, false, nil
 				}
-				// One version, for the key's attributes.
-				return read[:1], p, true, nil
+				return nil, p, false, r.extras.offer(id, v, func() ([]byte, error) {
+					if read[0].Body == nil {
+						return nil, nil // a GET: only if it is checked
+					}
+					it, err := item.Unmarshal(read[0].Body)
+					if err != nil {
+						return nil, fmt.Errorf("s3://%s/%s: %w", r.src.Bucket(), k.ObjectKey, err)
+					}
+					return item.CanonicalKey(it, r.opts.Schema.Names()...)
+				})
 			}
 			// A version whose ETag is an MD5 is compared by it, unread
 			// (a journal's carry their bodies: no GET). A scanned item
@@ -589,12 +658,9 @@ func (r *run) backed(p pick, ck []byte) {
 	case s != nil && s.scanned && p.view.holds(s.item, s.raw):
 		delete(r.x.m[i], p.id) // matched
 	case s != nil:
-		s.backup, s.sampled = p.view, p.sampled
-	case r.scanDone && p.view.absentOK:
-		// A sample: not scanned, absent at some moment: consistent.
-	case r.scanDone && !p.sampled:
-	default:
-		r.x.m[i][p.id] = &slot{ck: ck, backup: p.view, sampled: p.sampled || r.chosen == nil}
+		s.backup = p.view
+	default: // a whole audit: the scan may still return it
+		r.x.m[i][p.id] = &slot{ck: ck, backup: p.view, sampled: true}
 	}
 }
 

@@ -162,3 +162,45 @@ func TestETagDigest(t *testing.T) {
 		}
 	}
 }
+
+// TestSampleExtras: a sample checks a share of the keys it did not scan
+// for extras, as many as its scan's read units (at least one), and finds
+// only real ones.
+func TestSampleExtras(t *testing.T) {
+	ctx := context.Background()
+	src := memsource.New("b")
+	loc := layout.TableLocation("b", "p", "t")
+	ks, _ := keyschema.Parse("pk:S")
+	table := &fakeTable{items: map[string]item.Item{}}
+	old := time.Now().Add(-time.Hour)
+	for i := range 400 {
+		pk := fmt.Sprintf("k%03d", i)
+		it := img(pk, 1)
+		id, _ := item.KeyID(it, "pk")
+		b, _ := item.Marshal(it)
+		src.Put(loc.ObjectKey(id), b, old)
+		if i%2 == 0 { // half of the backup's keys are extras
+			table.items[pk] = it
+		}
+	}
+	r, err := Run(ctx, src, table, Options{Table: "t", Schema: ks, Source: loc, Segments: 4, SamplePercent: 50, Fetchers: 4,
+		Rand: rand.New(rand.NewPCG(3, 4))})
+	if err != nil {
+		t.Fatal(err)
+	}
+	// The fake returns every item from segment 0: scanned or not, all 200.
+	if r.ExtraCheckedPercent <= 0 || r.ExtraCheckedPercent >= 100 {
+		t.Fatalf("extraCheckedPercent %g", r.ExtraCheckedPercent)
+	}
+	for _, d := range r.Drift {
+		k, _ := item.Unmarshal(d.Key)
+		var n int
+		fmt.Sscanf(k["pk"].(*types.AttributeValueMemberS).Value, "k%d", &n)
+		if d.Kind != Extra || n%2 == 0 {
+			t.Errorf("%s %s is no drift", d.Key, d.Kind)
+		}
+	}
+	if r.Extra == 0 || int64(len(table.gets)) > r.Rechecked {
+		t.Fatalf("%d extras found, %d keys read again, %d GetItems", r.Extra, r.Rechecked, len(table.gets))
+	}
+}
