@@ -244,15 +244,12 @@ type auditRun struct {
 	OtherOK  bool
 }
 
-func (r auditRun) ItemsPerSecond() float64 {
-	if r.Wall <= 0 {
-		return 0
-	}
-	return float64(r.Sum.ItemsScanned) / r.Wall.Seconds()
+// asScan is the run as a scanRun, for its rate and its load.
+func (r auditRun) asScan() scanRun {
+	return scanRun{Items: r.Sum.ItemsScanned, Seconds: r.Wall.Seconds(), OtherCPU: r.OtherCPU, OtherOK: r.OtherOK}
 }
-func (r auditRun) Other() string {
-	return scanRun{Seconds: r.Wall.Seconds(), OtherCPU: r.OtherCPU, OtherOK: r.OtherOK}.Other()
-}
+func (r auditRun) ItemsPerSecond() float64 { return r.asScan().ItemsPerSecond() }
+func (r auditRun) Other() string           { return r.asScan().Other() }
 
 // runAudit runs the audit as a subprocess and times it from start to exit.
 // Not retried when disturbed, as the snapshot runs are: dynalite's CPU
