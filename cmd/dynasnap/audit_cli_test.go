@@ -344,3 +344,22 @@ func auditScenario(t *testing.T, lay string, broken bool) {
 	t.Logf("%s: %d items scanned in %.1fs (%.1f read units), %d steady changes during the audit; the sample found %d of the drift in %d items",
 		lay, r.ItemsScanned, r.Seconds, r.ReadUnits, during, len(sr.Drift), sr.ItemsScanned)
 }
+
+// Bad flags are usage errors (exit 2), before any request.
+func TestAuditFlags(t *testing.T) {
+	for _, args := range [][]string{
+		{"--table", "t"},
+		{"--source", "s3://b/p/t"},
+		{"--source", "s3://b", "--table", "t"},
+		{"--source", "s3://b/p/t", "--table", "t", "--sample", "0"},
+		{"--source", "s3://b/p/t", "--table", "t", "--sample", "101"},
+		{"--source", "s3://b/p/t", "--table", "t", "--segments", "0"},
+		{"--source", "s3://b/p/t", "--table", "t", "--read-units", "-1"},
+		{"--source", "s3://b/p/t", "--table", "t", "--shard", "0/2"},
+		{"--source", "s3://b/p/t", "--table", "bad name!"},
+	} {
+		if _, e, code := cli(append([]string{"audit"}, args...)...); code != 2 {
+			t.Errorf("audit %v: exit %d, want 2: %s", args, code, e)
+		}
+	}
+}
