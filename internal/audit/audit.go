@@ -200,6 +200,10 @@ type run struct {
 	// extras, in a sample, chooses the keys not scanned that are checked
 	// for extras (nil: every key).
 	extras *extraPick
+	// journal: the backup is a journal (its walk read one), whose keys
+	// are read again by a walk: a key's history alone would merge every
+	// output ever written.
+	journal atomic.Bool
 	// scanDone: the walk runs after the scan (a sample), so it knows
 	// which keys the scan returned.
 	scanDone bool
@@ -513,7 +517,8 @@ func (r *run) walk(ctx context.Context, want map[[32]byte]*slot) (*history.WalkR
 	plan := r.opts.Plan
 	plan.Newer, plan.Recent = true, true
 	var found sync.Map
-	w := &history.Walk[pick]{Source: r.src, Dir: r.opts.Source.Dir(), Plan: plan, Times: []time.Time{r.t0},
+	stats := &history.Stats{}
+	w := &history.Walk[pick]{Source: r.src, Dir: r.opts.Source.Dir(), Plan: plan, Times: []time.Time{r.t0}, Stats: stats,
 		Fetchers: r.opts.Fetchers, Listed: r.opts.Listed, Fetched: r.opts.Fetched,
 		Pick: func(k *history.Key) ([]history.Entry, pick, bool, error) {
 			id, err := objectID(k.ObjectKey)
@@ -589,6 +594,9 @@ func (r *run) walk(ctx context.Context, want map[[32]byte]*slot) (*history.WalkR
 	res, err := w.Run(ctx)
 	if err != nil {
 		return nil, err
+	}
+	if stats.JournalReads.Load() > 0 {
+		r.journal.Store(true)
 	}
 	if want != nil {
 		for id, s := range want {
@@ -691,7 +699,7 @@ func (r *run) candidates() []*candidate {
 }
 
 // recheckWalk is how many candidates make a second walk cheaper than a
-// history of each key (a listing, or a journal's read, per key).
+// listing of each key's versions (a journal's are always read by a walk).
 const recheckWalk = 64
 
 // recheck re-reads each candidate's live item (consistent GetItem), waits
@@ -719,7 +727,7 @@ func (r *run) recheck(ctx context.Context, cands []*candidate) ([]Drift, error) 
 	if err := retry.Sleep(ctx, r.opts.WriterLag); err != nil {
 		return nil, err
 	}
-	if len(cands) > recheckWalk {
+	if len(cands) > recheckWalk || r.journal.Load() {
 		want := make(map[[32]byte]*slot, len(cands))
 		for _, c := range cands {
 			want[c.id] = c.slot
