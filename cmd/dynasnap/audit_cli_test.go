@@ -321,6 +321,9 @@ func auditScenario(t *testing.T, lay string, broken bool) {
 	if err := json.Unmarshal([]byte(stdout), &r); err != nil {
 		t.Fatalf("audit --json: exit %d: %v: %s\n%s", code, err, stdout, stderr)
 	}
+	if r.ReadUnits <= 0 {
+		t.Errorf("consumedReadUnits %g: the Scan's consumed capacity was not counted", r.ReadUnits)
+	}
 	got := map[string]string{}
 	for _, d := range r.Drift {
 		got[d.Key["pk"]["S"]] = d.Kind
