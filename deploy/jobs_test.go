@@ -4,8 +4,10 @@ import (
 	"bytes"
 	"encoding/json"
 	"errors"
+	"fmt"
 	"io"
 	"os"
+	"slices"
 	"strings"
 	"testing"
 
@@ -125,26 +127,50 @@ func TestAWSBatchDefinitions(t *testing.T) {
 // budgets and --json, never retry a failed drill, and leave the drill time
 // to delete its scratch table after SIGTERM.
 func TestDrillSchedules(t *testing.T) {
-	cron := yamlDocs(t, "kubernetes/drill-cronjob.yaml")[0]
-	if cron["kind"] != "CronJob" || dig(cron, "spec", "schedule") == nil || dig(cron, "spec", "concurrencyPolicy") != "Forbid" {
-		t.Errorf("drill: want a CronJob with a schedule and concurrencyPolicy Forbid")
-	}
-	job := dig(cron, "spec", "jobTemplate", "spec")
-	if dig(job, "backoffLimit") != 0 {
-		t.Errorf("a failed drill is a finding: want backoffLimit 0, got %v", dig(job, "backoffLimit"))
-	}
-	if g, _ := dig(job, "template", "spec", "terminationGracePeriodSeconds").(int); g < 60 {
+	s := checkSchedule(t, "drill", "kubernetes/drill-cronjob.yaml", "aws-batch/drill-job-definition.json", "aws-batch/drill-rule.json")
+	if g, _ := dig(s.job, "template", "spec", "terminationGracePeriodSeconds").(int); g < 60 {
 		t.Errorf("terminationGracePeriodSeconds %v leaves no time to delete the scratch table", g)
 	}
-	a := args(dig(job, "template", "spec", "containers", 0, "args"))
 	for _, want := range []string{"drill --snapshots s3://", "--max-rpo 30m", "--max-rto 15m", "--json"} {
-		if !strings.Contains(a, want) {
-			t.Errorf("CronJob args %q lack %q", a, want)
+		if !strings.Contains(s.args, want) {
+			t.Errorf("CronJob args %q lack %q", s.args, want)
 		}
 	}
+	if !strings.HasPrefix(s.command, "drill --snapshots Ref::snapshots") || !strings.Contains(s.command, "--max-rpo Ref::") ||
+		!strings.Contains(s.command, "--max-rto Ref::") || !strings.HasSuffix(s.command, "--json") {
+		t.Errorf("drill job: %q", s.command)
+	}
+	if !strings.Contains(dig(s.rule, "Targets", 0, "Arn").(string), ":job-queue/") {
+		t.Errorf("drill rule target: %v", dig(s.rule, "Targets", 0))
+	}
+}
 
-	var def, rule map[string]any
-	for path, v := range map[string]*map[string]any{"aws-batch/drill-job-definition.json": &def, "aws-batch/drill-rule.json": &rule} {
+// schedule is a scheduled job as deploy/ ships it: a Kubernetes CronJob,
+// and an AWS Batch job definition with its EventBridge rules.
+type schedule struct {
+	job           any            // the CronJob's jobTemplate.spec
+	args, command string         // the CronJob's args, the job definition's command
+	def, rule     map[string]any // the job definition, the rule file
+}
+
+// checkSchedule checks what every scheduled finding (drill, audit) shares:
+// a CronJob that never overlaps nor retries (a failure is a finding), a job
+// definition whose Ref:: parameters have defaults, tried once, and a cron
+// rule submitting it with parameters it uses, plus an alert on its FAILED
+// state.
+func checkSchedule(t *testing.T, name, cronPath, defPath, rulePath string) schedule {
+	t.Helper()
+	var s schedule
+	cron := yamlDocs(t, cronPath)[0]
+	if cron["kind"] != "CronJob" || dig(cron, "spec", "schedule") == nil || dig(cron, "spec", "concurrencyPolicy") != "Forbid" {
+		t.Errorf("%s: want a CronJob with a schedule and concurrencyPolicy Forbid", name)
+	}
+	s.job = dig(cron, "spec", "jobTemplate", "spec")
+	if dig(s.job, "backoffLimit") != 0 {
+		t.Errorf("a failed %s is a finding: want backoffLimit 0, got %v", name, dig(s.job, "backoffLimit"))
+	}
+	s.args = args(dig(s.job, "template", "spec", "containers", 0, "args"))
+	for path, v := range map[string]*map[string]any{defPath: &s.def, rulePath: &s.rule} {
 		b, err := os.ReadFile(path)
 		if err != nil {
 			t.Fatal(err)
@@ -153,44 +179,116 @@ func TestDrillSchedules(t *testing.T) {
 			t.Fatalf("%s: %v", path, err)
 		}
 	}
-	cmd := args(dig(def, "containerProperties", "command"))
-	if !strings.HasPrefix(cmd, "drill --snapshots Ref::snapshots") || !strings.Contains(cmd, "--max-rpo Ref::") ||
-		!strings.Contains(cmd, "--max-rto Ref::") || !strings.HasSuffix(cmd, "--json") {
-		t.Errorf("drill job: %q", cmd)
-	}
-	params, _ := def["parameters"].(map[string]any)
-	for _, f := range strings.Fields(cmd) {
-		if name, ok := strings.CutPrefix(f, "Ref::"); ok && params[name] == nil {
-			t.Errorf("drill job: Ref::%s has no default in parameters", name)
+	s.command = args(dig(s.def, "containerProperties", "command"))
+	params, _ := s.def["parameters"].(map[string]any)
+	for _, f := range strings.Fields(s.command) {
+		if p, ok := strings.CutPrefix(f, "Ref::"); ok && params[p] == nil {
+			t.Errorf("%s job: Ref::%s has no default in parameters", name, p)
 		}
 	}
-	if n := dig(def, "retryStrategy", "attempts"); n != 1.0 {
-		t.Errorf("drill job: want retryStrategy.attempts 1, got %v", n)
+	if n := dig(s.def, "retryStrategy", "attempts"); n != 1.0 {
+		t.Errorf("%s job: want retryStrategy.attempts 1, got %v", name, n)
 	}
-
-	if !strings.HasPrefix(dig(rule, "Rule", "ScheduleExpression").(string), "cron(") {
-		t.Errorf("drill rule: %v", dig(rule, "Rule", "ScheduleExpression"))
+	if !strings.HasPrefix(dig(s.rule, "Rule", "ScheduleExpression").(string), "cron(") {
+		t.Errorf("%s rule: %v", name, dig(s.rule, "Rule", "ScheduleExpression"))
 	}
-	target := dig(rule, "Targets", 0)
-	if dig(target, "BatchParameters", "JobDefinition") != def["jobDefinitionName"] || !strings.Contains(dig(target, "Arn").(string), ":job-queue/") {
-		t.Errorf("drill rule target: %v", target)
+	target := dig(s.rule, "Targets", 0)
+	if dig(target, "BatchParameters", "JobDefinition") != s.def["jobDefinitionName"] {
+		t.Errorf("%s rule target: %v", name, target)
 	}
 	var input struct{ Parameters map[string]string }
 	if err := json.Unmarshal([]byte(dig(target, "Input").(string)), &input); err != nil || len(input.Parameters) == 0 {
-		t.Errorf("drill rule target input: %v", err)
+		t.Errorf("%s rule target input: %v", name, err)
 	}
-	for name := range input.Parameters {
-		if params[name] == nil {
-			t.Errorf("drill rule passes parameter %q, which the job definition does not use", name)
+	for p := range input.Parameters {
+		if params[p] == nil {
+			t.Errorf("%s rule passes parameter %q, which the job definition does not use", name, p)
 		}
 	}
 	var pattern struct {
 		Detail struct{ Status, JobName []string }
 	}
-	if err := json.Unmarshal([]byte(dig(rule, "AlertRule", "EventPattern").(string)), &pattern); err != nil ||
+	if err := json.Unmarshal([]byte(dig(s.rule, "AlertRule", "EventPattern").(string)), &pattern); err != nil ||
 		len(pattern.Detail.JobName) != 1 || pattern.Detail.JobName[0] != dig(target, "BatchParameters", "JobName") ||
 		len(pattern.Detail.Status) != 1 || pattern.Detail.Status[0] != "FAILED" {
-		t.Errorf("drill alert rule: %v %+v", err, pattern)
+		t.Errorf("%s alert rule: %v %+v", name, err, pattern)
+	}
+	return s
+}
+
+// TestAuditSchedules: the scheduled audits run 'dynasnap audit' on a
+// sample under a read-unit cap with --json, never retry (drift is a
+// finding), alert on a failed job and on the stderr line, and the role
+// can read the table and the backup and nothing else.
+func TestAuditSchedules(t *testing.T) {
+	s := checkSchedule(t, "audit", "kubernetes/audit-cronjob.yaml", "aws-batch/audit-job-definition.json", "aws-batch/audit-rule.json")
+	for _, want := range []string{"audit --source s3://", "--table ", "--sample ", "--read-units ", "--json"} {
+		if !strings.Contains(s.args, want) {
+			t.Errorf("CronJob args %q lack %q", s.args, want)
+		}
+	}
+	if !strings.HasPrefix(s.command, "audit --source Ref::source --table Ref::table") || !strings.Contains(s.command, "--read-units Ref::") || !strings.HasSuffix(s.command, "--json") {
+		t.Errorf("audit job: %q", s.command)
+	}
+	if p, _ := dig(s.rule, "LogMetricFilter", "FilterPattern").(string); !strings.Contains(p, "dynasnap audit: DRIFT") {
+		t.Errorf("audit log filter %q does not match the DRIFT line", p)
+	}
+	b, err := os.ReadFile("aws-batch/audit-role-policy.json")
+	if err != nil {
+		t.Fatal(err)
+	}
+	var policy map[string]any
+	if err := json.Unmarshal(b, &policy); err != nil {
+		t.Fatalf("audit-role-policy.json: %v", err)
+	}
+
+	// Least privilege: exactly these actions, each on its resource; no
+	// wildcard action, nothing that writes.
+	want := map[string]string{
+		"dynamodb:DescribeTable":       "arn:aws:dynamodb:us-east-1:123456789012:table/orders",
+		"dynamodb:Scan":                "arn:aws:dynamodb:us-east-1:123456789012:table/orders",
+		"dynamodb:GetItem":             "arn:aws:dynamodb:us-east-1:123456789012:table/orders",
+		"s3:GetObject":                 "arn:aws:s3:::backups/dynasnap/orders/*",
+		"s3:GetObjectVersion":          "arn:aws:s3:::backups/dynasnap/orders/*",
+		"s3:ListBucketVersions":        "arn:aws:s3:::backups",
+		"s3:ListBucket":                "arn:aws:s3:::backups",
+		"s3:GetBucketVersioning":       "arn:aws:s3:::backups",
+		"s3:GetLifecycleConfiguration": "arn:aws:s3:::backups",
+	}
+	got := map[string]string{}
+	for _, st := range policy["Statement"].([]any) {
+		s := st.(map[string]any)
+		if s["Effect"] != "Allow" {
+			t.Errorf("statement %v: want Allow", s["Sid"])
+		}
+		res, _ := s["Resource"].(string)
+		var actions []any
+		switch a := s["Action"].(type) {
+		case string:
+			actions = []any{a}
+		case []any:
+			actions = a
+		}
+		for _, a := range actions {
+			if got[a.(string)] != "" {
+				t.Errorf("%s granted twice", a)
+			}
+			got[a.(string)] = res
+		}
+		if slices.Contains(actions, any("s3:ListBucketVersions")) &&
+			!strings.Contains(fmt.Sprint(dig(s, "Condition", "StringLike", "s3:prefix")), "dynasnap/orders/*") {
+			t.Errorf("s3:ListBucketVersions without the prefix condition: %v", s["Condition"])
+		}
+	}
+	for a, r := range want {
+		if got[a] != r {
+			t.Errorf("%s: on %q, want %q", a, got[a], r)
+		}
+	}
+	for a := range got {
+		if _, ok := want[a]; !ok {
+			t.Errorf("%s is more than an audit needs", a)
+		}
 	}
 }
 

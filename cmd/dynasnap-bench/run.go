@@ -48,6 +48,9 @@ type Config struct {
 	// IncrementalVersions is the versions per item of the incremental's
 	// own dataset (Items items; 1% of them get a version more per run).
 	IncrementalVersions int
+	// AuditItems is the audit part's table (0: skip): live items, one
+	// version each, in dynalite and in a per-item and a journal backup.
+	AuditItems int
 	// JournalIntervals is compact's --intervals in the journal part.
 	JournalIntervals string
 	// Only, if not empty, names the parts to measure: base, scale, ranges,
@@ -79,6 +82,11 @@ func Run(ctx context.Context, cfg Config, w, log io.Writer) error {
 		return err
 	}
 	progressLog = log
+	if cfg.AuditItems > 0 && cfg.runs("audit") {
+		if err := requireLoopback(os.Getenv("AWS_ENDPOINT_URL_DYNAMODB")); err != nil {
+			return fmt.Errorf("DynamoDB: %w", err)
+		}
+	}
 	clients, err := awsconf.Load(ctx, awsconf.Options{MaxConns: max(cfg.Concurrency, cfg.SeedConcurrency)})
 	if err != nil {
 		return err
@@ -90,11 +98,14 @@ func Run(ctx context.Context, cfg Config, w, log io.Writer) error {
 
 	var rows []Row
 	base := NewDataset(cfg.Items, cfg.Versions, int(float64(cfg.Items)*cfg.DeletedFraction))
-	one, err := ensure(ctx, cl, base, cfg, log)
-	if err != nil {
-		return err
+	// The 1x dataset, for the parts that read it.
+	var one Seeded
+	if cfg.runs("base") || cfg.runs("scale") || cfg.runs("journal") {
+		if one, err = ensure(ctx, cl, base, cfg, log); err != nil {
+			return err
+		}
+		rows = append(rows, seedRow("1x", one))
 	}
-	rows = append(rows, seedRow("1x", one))
 	var scaled, ranged, incremental *Seeded
 	if cfg.Scale > 0 && cfg.runs("scale") {
 		s, err := ensure(ctx, cl, NewDataset(cfg.Scale*cfg.Items, cfg.ScaleVersions, 0), cfg, log)
@@ -139,6 +150,19 @@ func Run(ctx context.Context, cfg Config, w, log io.Writer) error {
 			rows = append(rows, seedRow(fmt.Sprintf("journal %dx", cfg.Scale), s))
 		}
 	}
+	// The audit part's backups: the same changes per item and as a journal.
+	var auditItems, auditJournal Seeded
+	auditData := NewDataset(cfg.AuditItems, 1, 0)
+	if cfg.AuditItems > 0 && cfg.runs("audit") {
+		if auditItems, err = ensure(ctx, cl, auditData, cfg, log); err != nil {
+			return err
+		}
+		rows = append(rows, seedRow("audit", auditItems))
+		if auditJournal, err = EnsureJournal(ctx, cl, auditData, cfg.SeedConcurrency, log); err != nil {
+			return err
+		}
+		rows = append(rows, seedRow("audit journal", auditJournal))
+	}
 	var proxied []Seeded
 	if cfg.runs("proxy") {
 		if ranged != nil {
@@ -178,6 +202,9 @@ func Run(ctx context.Context, cfg Config, w, log io.Writer) error {
 	}
 	if incremental != nil {
 		rows = append(rows, measureIncremental(ctx, cl, *incremental, cfg, log)...)
+	}
+	if cfg.AuditItems > 0 && cfg.runs("audit") {
+		rows = append(rows, measureAudit(ctx, clients, auditItems, auditJournal, auditData, cfg, log)...)
 	}
 	if cfg.runs("journal") {
 		rows = append(rows, measureJournal(ctx, cl, one, journal1, journal4, endpoint, cfg, log)...)

@@ -77,6 +77,7 @@ func main() {
 func commands() map[string]command {
 	return map[string]command{
 		"athena-ddl": {"print the CREATE EXTERNAL TABLE statement that lets Athena query a snapshot (Parquet or JSON lines)", cmdAthenaDDL},
+		"audit":      {"is the backup complete? the live table compared item by item with its backup (exit 3 on drift)", cmdAudit},
 		"backfill":   {"copy an existing table into the backup layout (parallel Scan), to seed a late-started stream", cmdBackfill},
 		"compact":    {"merge a change journal's segments into levels and bases, so backups cost per batch and snapshots read bytes", cmdCompact},
 		"diff":       {"the items changed between two times, as incremental-export JSON lines", cmdDiff},

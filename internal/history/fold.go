@@ -25,6 +25,9 @@ type Key struct {
 	// Times[0], newest first, each with the entry listed after it: what
 	// ResolveExpired needs to tell a TTL delete (docs/DESIGN.md §2.4).
 	Deletes []Delete
+	// Recent holds every entry newer than Times[0], newest first, when
+	// the plan asks for them (Plan.Recent).
+	Recent  []Entry
 	decided []bool
 	oldest  time.Time
 }
@@ -72,6 +75,8 @@ type folder struct {
 	times []time.Time
 	emit  func(*Key) error
 	cur   *Key
+	// recent keeps the entries newer than times[0] in Key.Recent.
+	recent bool
 }
 
 func (f *folder) add(e Entry) error {
@@ -104,6 +109,9 @@ func (f *folder) add(e Entry) error {
 	// those before the first that is old enough.
 	if len(f.times) > 0 && e.LastModified.After(f.times[0]) {
 		k.Newer++
+		if f.recent {
+			k.Recent = append(k.Recent, e)
+		}
 	}
 	return nil
 }

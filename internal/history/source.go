@@ -1,7 +1,7 @@
 // Package history reads the history a versioned backup bucket keeps of a
 // table: one object per item, one version per change (docs/DESIGN.md §2).
 // Everything that reads the backup goes through it: snapshot, the Parquet
-// schema sample, restore --source, diff, history and drill.
+// schema sample, restore --source, diff, history, drill and audit.
 //
 // At its centre is Source, the backend: list one prefix's versions and
 // delete markers in the server's order, read one version's body. On it sit
@@ -24,6 +24,10 @@ type Entry struct {
 	IsDelete     bool
 	IsLatest     bool
 	Size         int64
+	// ETag is the version's ETag as listed, without its quotes: the MD5
+	// of the body for a single-part PUT without SSE-KMS, which lets audit
+	// compare an item without reading it; "" when not listed.
+	ETag string
 	// Body is the version's item as canonical JSON when the listing
 	// carries it (a journal's entries, docs/DESIGN.md §10): no Read needed.
 	Body []byte

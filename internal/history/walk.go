@@ -26,6 +26,9 @@ type Plan struct {
 	// walk's times too (a rewind decides by them); a versioned listing
 	// always has them.
 	Newer bool
+	// Recent keeps each key's entries newer than the walk's first time in
+	// Key.Recent (audit compares an item with every state of a window).
+	Recent bool
 }
 
 // MaxPageSize is the most entries a ListObjectVersions page holds, and
@@ -86,7 +89,7 @@ func keys(ctx context.Context, src Source, dir string, plan Plan, times []time.T
 	}
 	l := &lister{src: src, dir: dir, depth: Digits(plan.ranges()), pageSize: plan.PageSize, stats: stats, hungry: hungry, wake: wake,
 		room: min(startListings, limit), limit: limit}
-	f := &folder{times: times, emit: fn}
+	f := &folder{times: times, emit: fn, recent: plan.Recent}
 	if m, isMerger := src.(Merger); isMerger {
 		mt := times
 		if plan.Newer && len(times) > 0 {

@@ -121,6 +121,9 @@ func fastEntry(el []byte, isDelete bool) (history.Entry, error) {
 	if size, ok := field(el, "Size"); ok && size != "" {
 		e.Size, _ = strconv.ParseInt(size, 10, 64)
 	}
+	if etag, ok := field(el, "ETag"); ok {
+		e.ETag = strings.Trim(etag, `"`)
+	}
 	return e, nil
 }
 

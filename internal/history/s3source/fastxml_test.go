@@ -32,7 +32,7 @@ func TestFastParserMatchesEncodingXML(t *testing.T) {
 		}
 	}
 	slow, _ := parseVersions([]byte(sample))
-	if len(slow.Entries) != 3 || !slow.Entries[1].IsDelete || slow.Entries[2].Key != "p/t/b&c <☺>" {
+	if len(slow.Entries) != 3 || !slow.Entries[1].IsDelete || slow.Entries[2].Key != "p/t/b&c <☺>" || slow.Entries[0].ETag != "abc" {
 		t.Fatalf("unexpected parse: %+v", slow.Entries)
 	}
 	if _, ok, _ := parseVersionsFast([]byte(`<ListVersionsResult><Version><Key><![CDATA[x]]></Key></Version></ListVersionsResult>`)); ok {

@@ -149,6 +149,7 @@ type xmlEntry struct {
 	IsLatest     bool   `xml:"IsLatest"`
 	LastModified string `xml:"LastModified"`
 	Size         int64  `xml:"Size"`
+	ETag         string `xml:"ETag"`
 }
 
 // setPageField sets one of the page's own fields of a ListVersionsResult,
@@ -200,7 +201,7 @@ func parseVersions(body []byte) (*history.Page, error) {
 					return nil, fmt.Errorf("parse list response: key %q version %q: bad LastModified %q", x.Key, x.VersionID, x.LastModified)
 				}
 				p.Entries = append(p.Entries, history.Entry{Key: x.Key, VersionID: x.VersionID, LastModified: lm,
-					IsDelete: t.Name.Local == "DeleteMarker", IsLatest: x.IsLatest, Size: x.Size})
+					IsDelete: t.Name.Local == "DeleteMarker", IsLatest: x.IsLatest, Size: x.Size, ETag: strings.Trim(x.ETag, `"`)})
 			case "IsTruncated", "NextKeyMarker", "NextVersionIdMarker", "EncodingType":
 				var s string
 				if err := dec.DecodeElement(&s, &t); err != nil {
