@@ -69,7 +69,9 @@ func TestReplicationAttributes(t *testing.T) {
 	}
 	for _, from := range [][]string{{"--snapshot", kept}, {"--source", src.String()}} {
 		table := testenv.Name("rep")
-		t.Cleanup(func() { ddb.DeleteTable(context.Background(), &dynamodb.DeleteTableInput{TableName: aws.String(table)}) })
+		t.Cleanup(func() {
+			ddb.DeleteTable(context.Background(), &dynamodb.DeleteTableInput{TableName: aws.String(table)})
+		})
 		args := append([]string{"restore", "--table", table, "--create-table", "--key-schema", "pk:S", "--quiet", "--checkpoint", filepath.Join(t.TempDir(), "cp")}, from...)
 		if _, e, code := cli(args...); code != 0 {
 			t.Fatalf("restore %v: %d %s", from, code, e)

@@ -13,6 +13,7 @@ import (
 	"encoding/hex"
 	"encoding/json"
 	"fmt"
+	"slices"
 	"sort"
 	"time"
 
@@ -51,7 +52,22 @@ type Definition struct {
 	TimeToLiveDescription     *TimeToLive          `json:"TimeToLiveDescription,omitempty"`
 	Tags                      []Tag                `json:"Tags,omitempty"`
 	PointInTimeRecovery       *PointInTimeRecovery `json:"PointInTimeRecoveryDescription,omitempty"`
-	Dynasnap                  Details              `json:"dynasnap"`
+	// GlobalTableVersion and Replicas (DescribeTable): the other regions
+	// of a global table (version 2019.11.21), the table's own left out.
+	GlobalTableVersion string    `json:"GlobalTableVersion,omitempty"`
+	Replicas           []Replica `json:"Replicas,omitempty"`
+	// ResourcePolicy is the policy document GetResourcePolicy returns.
+	ResourcePolicy string `json:"ResourcePolicy,omitempty"`
+	// ContributorInsights lists the table (no IndexName) and the GSIs
+	// with Contributor Insights on (DescribeContributorInsights).
+	ContributorInsights []ContributorInsights `json:"ContributorInsights,omitempty"`
+	// KinesisDataStreamDestinations are the active Kinesis streaming
+	// destinations (DescribeKinesisStreamingDestination).
+	KinesisDataStreamDestinations []KinesisDestination `json:"KinesisDataStreamDestinations,omitempty"`
+	// AutoScaling is Application Auto Scaling's scalable targets and
+	// policies of the table and its GSIs.
+	AutoScaling *AutoScaling `json:"AutoScaling,omitempty"`
+	Dynasnap    Details      `json:"dynasnap"`
 }
 
 // Details is dynasnap's part of a definition.
@@ -142,7 +158,14 @@ const (
 	PartTimeToLive        = "timeToLive"
 	PartTags              = "tags"
 	PartContinuousBackups = "continuousBackups"
+	PartAutoScaling       = "autoScaling"
+	PartResourcePolicy    = "resourcePolicy"
+	PartContributors      = "contributorInsights"
+	PartKinesis           = "kinesisStreamingDestinations"
 )
+
+// Unread reports whether part could not be read when d was recorded.
+func (d *Definition) Unread(part string) bool { return slices.Contains(d.Dynasnap.Unread, part) }
 
 // Key is the table's primary key.
 func (d *Definition) Key() (keyschema.Schema, error) {
@@ -224,7 +247,7 @@ func Parse(b []byte) (*Definition, error) {
 	return &d, nil
 }
 
-// Described is what the four describe calls returned; nil parts were not
+// Described is what the describe calls returned; nil parts were not
 // read (their names go in Unread).
 type Described struct {
 	Table      *types.TableDescription
@@ -232,6 +255,7 @@ type Described struct {
 	Tags       []types.Tag
 	TagsRead   bool
 	Backups    *types.ContinuousBackupsDescription
+	Extra      Extra
 }
 
 // FromDescribed builds a definition from what DynamoDB answered.
@@ -322,6 +346,7 @@ func FromDescribed(in Described) *Definition {
 	} else {
 		d.Dynasnap.Unread = append(d.Dynasnap.Unread, PartContinuousBackups)
 	}
+	in.Extra.apply(d, t)
 	d.Dynasnap.FormatVersion = FormatVersion
 	return d
 }
