@@ -87,6 +87,9 @@ wait_s3_ready() {
 	exit 1
 }
 
+# Application Auto Scaling has no local server: pointing it at dynalite
+# makes its calls fail at once (unknown operation) instead of reaching AWS;
+# tests that need it use internal/testsupport/ddbapi's stand-in.
 print_env() {
 	cat <<EOF
 export AWS_ACCESS_KEY_ID=$key_id
@@ -94,6 +97,7 @@ export AWS_SECRET_ACCESS_KEY=$secret
 export AWS_REGION=us-east-1
 export AWS_ENDPOINT_URL_S3=http://127.0.0.1:$s3_port
 export AWS_ENDPOINT_URL_DYNAMODB=http://127.0.0.1:$ddb_port
+export AWS_ENDPOINT_URL_APPLICATION_AUTO_SCALING=http://127.0.0.1:$ddb_port
 EOF
 }
 
