@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"maps"
 	"os"
+	"reflect"
 	"regexp"
 	"slices"
 	"strconv"
@@ -303,8 +304,10 @@ func TestTemplateResources(t *testing.T) {
 	}
 }
 
-// Least privilege: no wildcard actions, no "*" resources, and exactly the
-// S3 actions the writer makes, whichever bucket it writes to.
+// Least privilege: no wildcard actions, no "*" resources (but for the two
+// Application Auto Scaling reads, which take no resource: AWS's service
+// authorization reference lists no resource type for them), and exactly
+// the S3 actions the writer makes, whichever bucket it writes to.
 func TestRoleLeastPrivilege(t *testing.T) {
 	for name, params := range variants {
 		tpl := deploy(t, params)
@@ -315,7 +318,8 @@ func TestRoleLeastPrivilege(t *testing.T) {
 			if st["Effect"] != "Allow" {
 				continue
 			}
-			if r, ok := st["Resource"].(string); ok && r == "*" {
+			if r, ok := st["Resource"].(string); ok && r == "*" && (st["Sid"] != "ReadAutoScaling" ||
+				!reflect.DeepEqual(st["Action"], []any{"application-autoscaling:DescribeScalableTargets", "application-autoscaling:DescribeScalingPolicies"})) {
 				t.Errorf("%s: statement %v allows every resource", name, st["Sid"])
 			}
 			switch a := st["Action"].(type) {
@@ -334,7 +338,9 @@ func TestRoleLeastPrivilege(t *testing.T) {
 		}
 		for _, need := range []string{"s3:PutObject", "s3:DeleteObject", "s3:GetObject", "s3:GetObjectVersion", "s3:ListBucketVersions",
 			"s3:GetBucketVersioning", "dynamodb:GetRecords", "dynamodb:GetShardIterator", "dynamodb:DescribeStream", "sqs:SendMessage",
-			"dynamodb:DescribeTable", "dynamodb:DescribeTimeToLive", "dynamodb:ListTagsOfResource", "dynamodb:DescribeContinuousBackups"} {
+			"dynamodb:DescribeTable", "dynamodb:DescribeTimeToLive", "dynamodb:ListTagsOfResource", "dynamodb:DescribeContinuousBackups",
+			"dynamodb:GetResourcePolicy", "dynamodb:DescribeContributorInsights", "dynamodb:DescribeKinesisStreamingDestination",
+			"application-autoscaling:DescribeScalableTargets", "application-autoscaling:DescribeScalingPolicies"} {
 			if !slices.Contains(actions, need) {
 				t.Errorf("%s: the role lacks %s", name, need)
 			}
@@ -412,8 +418,9 @@ func checkReferences(t *testing.T, what string, tpl template, doc any) {
 	walk(doc)
 }
 
-// The writer reads its table's definition with exactly the four describe
-// calls, on the table whose stream it reads.
+// The writer reads its table's definition with exactly the describe calls
+// of tabledef.Describe, on the table whose stream it reads (and its
+// indexes, for Contributor Insights), and auto scaling with its two reads.
 func TestTableDefinitionPermissions(t *testing.T) {
 	tpl, _ := load(t)
 	stmts := get(t, tpl, "FunctionRole", "Policies", "0", "PolicyDocument", "Statement").([]any)
@@ -429,13 +436,15 @@ func TestTableDefinitionPermissions(t *testing.T) {
 			got = append(got, a.(string))
 		}
 		slices.Sort(got)
-		want := []string{"dynamodb:DescribeContinuousBackups", "dynamodb:DescribeTable", "dynamodb:DescribeTimeToLive", "dynamodb:ListTagsOfResource"}
+		want := []string{"dynamodb:DescribeContinuousBackups", "dynamodb:DescribeContributorInsights", "dynamodb:DescribeKinesisStreamingDestination",
+			"dynamodb:DescribeTable", "dynamodb:DescribeTimeToLive", "dynamodb:GetResourcePolicy", "dynamodb:ListTagsOfResource"}
 		if !slices.Equal(got, want) {
 			t.Errorf("ReadTableDefinition actions %v, want %v", got, want)
 		}
 		b, _ := json.Marshal(st["Resource"])
-		if !strings.Contains(string(b), `"Fn::Split":["/stream/",{"Ref":"TableStreamArn"}]`) {
-			t.Errorf("ReadTableDefinition resource %s is not the table of TableStreamArn", b)
+		if !strings.Contains(string(b), `"Fn::Split":["/stream/",{"Ref":"TableStreamArn"}]`) || !strings.Contains(string(b), `"/index/*"`) ||
+			strings.Count(string(b), "TableStreamArn") != 2 {
+			t.Errorf("ReadTableDefinition resource %s is not the table of TableStreamArn and its indexes", b)
 		}
 	}
 	if !found {
