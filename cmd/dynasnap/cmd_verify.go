@@ -137,6 +137,7 @@ func printVerify(a *app, r *verify.Report) {
 	if d := r.Definition; d != nil && d.Recorded {
 		if d.Equal() {
 			fmt.Fprintln(a.stdout, "definition: key, indexes, TTL attribute and billing mode as recorded")
+			fmt.Fprintln(a.stdout, "settings: stream, resource policy, Contributor Insights and auto scaling as recorded (where both sides could read them; replicas and Kinesis destinations when the table has any)")
 		} else {
 			fmt.Fprintf(a.stdout, "definition differs from the recorded one:\n")
 			for _, x := range d.Differences {
