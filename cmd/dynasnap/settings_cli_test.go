@@ -252,6 +252,44 @@ func TestSettingsRecreated(t *testing.T) {
 	if o, e, code := cli("verify", "--snapshot", snap, "--table", dst); code != 0 {
 		t.Fatalf("verify: %d\n%s%s", code, o, e)
 	}
+	// drill recreates and compares the same on its scratch table (replicas
+	// too with --replicas), then removes its replicas and scalable targets
+	// before deleting it.
+	prefix := testenv.Name("setdrill")
+	o, e, code := cli("drill", "--snapshot", snap, "--table-prefix", prefix, "--replicas", "--json", "--quiet")
+	var dr struct {
+		Passed       bool
+		Failures     []string
+		ScratchTable struct {
+			Name                    string
+			Deleted                 bool
+			Recreated, NotRecreated []string
+		}
+		Definition struct{ Differences []string }
+	}
+	if err := json.Unmarshal([]byte(o), &dr); err != nil || code != 0 || !dr.Passed || !dr.ScratchTable.Deleted {
+		t.Fatalf("drill: %d %v\n%s%s", code, err, o, e)
+	}
+	scratch := dr.ScratchTable.Name
+	if !slices.Contains(dr.ScratchTable.Recreated, "replica in us-west-2") || !slices.Contains(dr.ScratchTable.Recreated, "stream NEW_AND_OLD_IMAGES") ||
+		!slices.Contains(dr.ScratchTable.Recreated, "scaling policy DynamoDBWriteCapacityUtilization:table/"+scratch+"/index/byCustomer") {
+		t.Errorf("drill recreated %q", dr.ScratchTable.Recreated)
+	}
+	var deregistered, replicaDeletes int
+	for _, r := range api.Requests("DeregisterScalableTarget", "") {
+		if strings.HasPrefix(fmt.Sprint(r["ResourceId"]), "table/"+scratch) {
+			deregistered++
+		}
+	}
+	for _, r := range api.Requests("UpdateTable", scratch) {
+		if strings.Contains(fmt.Sprint(r["ReplicaUpdates"]), "Delete:") {
+			replicaDeletes++
+		}
+	}
+	if deregistered != 4 || replicaDeletes != 2 {
+		t.Errorf("drill cleanup: %d targets deregistered, %d replicas deleted; want 4 and 2", deregistered, replicaDeletes)
+	}
+
 	// Auto scaling changed on the restored table: verify names it.
 	if _, err := scaling.RegisterScalableTarget(ctx, &aas.RegisterScalableTargetInput{ServiceNamespace: aastypes.ServiceNamespaceDynamodb,
 		ResourceId: aws.String("table/" + dst), ScalableDimension: aastypes.ScalableDimensionDynamoDBTableReadCapacityUnits, MaxCapacity: aws.Int32(99)}); err != nil {
