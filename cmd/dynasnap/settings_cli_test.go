@@ -18,7 +18,10 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb/types"
 
+	"github.com/dynasnap/dynasnap/internal/awsconf"
 	"github.com/dynasnap/dynasnap/internal/layout"
+	"github.com/dynasnap/dynasnap/internal/snapshot"
+	"github.com/dynasnap/dynasnap/internal/store"
 	"github.com/dynasnap/dynasnap/internal/tabledef"
 	"github.com/dynasnap/dynasnap/internal/testsupport/ddbapi"
 	"github.com/dynasnap/dynasnap/internal/testsupport/testenv"
@@ -101,6 +104,17 @@ func settingsSource(t *testing.T, ctx context.Context, ddb *dynamodb.Client, sca
 	}
 }
 
+// settingsProxy starts the test proxy and points this process's DynamoDB
+// and Application Auto Scaling endpoints (the in-process CLI's too) at it.
+func settingsProxy(t *testing.T, c *awsconf.Clients) (*ddbapi.Proxy, *dynamodb.Client, *aas.Client) {
+	api := ddbapi.New(t, os.Getenv("AWS_ENDPOINT_URL_DYNAMODB"))
+	t.Setenv("AWS_ENDPOINT_URL_DYNAMODB", api.URL)
+	t.Setenv("AWS_ENDPOINT_URL_APPLICATION_AUTO_SCALING", api.URL)
+	ddb := dynamodb.NewFromConfig(c.Config, func(o *dynamodb.Options) { o.BaseEndpoint = aws.String(api.URL) })
+	scaling := aas.NewFromConfig(c.Config, func(o *aas.Options) { o.BaseEndpoint = aws.String(api.URL) })
+	return api, ddb, scaling
+}
+
 // TestSettingsRecreated: a provisioned table with auto scaling on the
 // table and one GSI, a resource policy, Contributor Insights, a stream,
 // two replicas and a Kinesis destination is backed up (backfill records
@@ -112,11 +126,7 @@ func settingsSource(t *testing.T, ctx context.Context, ddb *dynamodb.Client, sca
 func TestSettingsRecreated(t *testing.T) {
 	c := testenv.Clients(t)
 	ctx := context.Background()
-	api := ddbapi.New(t, os.Getenv("AWS_ENDPOINT_URL_DYNAMODB"))
-	t.Setenv("AWS_ENDPOINT_URL_DYNAMODB", api.URL)
-	t.Setenv("AWS_ENDPOINT_URL_APPLICATION_AUTO_SCALING", api.URL)
-	ddb := dynamodb.NewFromConfig(c.Config, func(o *dynamodb.Options) { o.BaseEndpoint = aws.String(api.URL) })
-	scaling := aas.NewFromConfig(c.Config, func(o *aas.Options) { o.BaseEndpoint = aws.String(api.URL) })
+	api, ddb, scaling := settingsProxy(t, c)
 	src, dst := testenv.Name("setsrc"), testenv.Name("setdst")
 	settingsSource(t, ctx, ddb, scaling, src)
 	bucket := testenv.Bucket(t, c, true)
@@ -305,11 +315,7 @@ func TestSettingsRecreated(t *testing.T) {
 func TestSettingsUnreadable(t *testing.T) {
 	c := testenv.Clients(t)
 	ctx := context.Background()
-	api := ddbapi.New(t, os.Getenv("AWS_ENDPOINT_URL_DYNAMODB"))
-	t.Setenv("AWS_ENDPOINT_URL_DYNAMODB", api.URL)
-	t.Setenv("AWS_ENDPOINT_URL_APPLICATION_AUTO_SCALING", api.URL)
-	ddb := dynamodb.NewFromConfig(c.Config, func(o *dynamodb.Options) { o.BaseEndpoint = aws.String(api.URL) })
-	scaling := aas.NewFromConfig(c.Config, func(o *aas.Options) { o.BaseEndpoint = aws.String(api.URL) })
+	api, ddb, scaling := settingsProxy(t, c)
 	src := testenv.Name("setdeny")
 	settingsSource(t, ctx, ddb, scaling, src)
 	api.Deny("DescribeContributorInsights", true)
@@ -324,22 +330,16 @@ func TestSettingsUnreadable(t *testing.T) {
 	if _, e, code := cli("snapshot", "--source", layout.TableLocation(bucket, "backups", src).String(), "--out", snap, "--quiet"); code != 0 {
 		t.Fatalf("snapshot: %d %s", code, e)
 	}
-	d := readDefinitionFile(t, snap)
+	sn, err := snapshot.Open(ctx, store.NewLocal(snap))
+	if err != nil {
+		t.Fatal(err)
+	}
+	d, err := sn.Definition(ctx)
+	if err != nil || d == nil {
+		t.Fatalf("snapshot definition %v: %v", d, err)
+	}
 	if !reflect.DeepEqual(d.Dynasnap.Unread, []string{tabledef.PartContributors, tabledef.PartAutoScaling}) || d.ContributorInsights != nil || d.AutoScaling != nil ||
 		len(d.Replicas) != 2 || d.ResourcePolicy == "" || len(d.KinesisDataStreamDestinations) != 1 {
 		t.Errorf("definition: unread %v, insights %v, scaling %v, replicas %d", d.Dynasnap.Unread, d.ContributorInsights, d.AutoScaling, len(d.Replicas))
 	}
-}
-
-func readDefinitionFile(t *testing.T, snap string) *tabledef.Definition {
-	t.Helper()
-	b, err := os.ReadFile(filepath.Join(snap, "table-definition.json"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	d, err := tabledef.Parse(b)
-	if err != nil {
-		t.Fatal(err)
-	}
-	return d
 }
