@@ -279,7 +279,7 @@ func recreateScaling(ctx context.Context, a *Applied, table string, d *Definitio
 		id := retarget(t.ResourceId, from, table)
 		in := &aas.RegisterScalableTargetInput{ServiceNamespace: aastypes.ServiceNamespaceDynamodb, ResourceId: aws.String(id),
 			ScalableDimension: aastypes.ScalableDimension(t.ScalableDimension), MinCapacity: aws.Int32(t.MinCapacity), MaxCapacity: aws.Int32(t.MaxCapacity),
-			SuspendedState: t.SuspendedState}
+			SuspendedState: t.SuspendedState.sdk()}
 		if _, e := o.Scaling.RegisterScalableTarget(ctx, in); e != nil {
 			errs = append(errs, fmt.Errorf("register scalable target %s %s: %w", id, t.ScalableDimension, e))
 			continue
@@ -293,9 +293,14 @@ func recreateScaling(ctx context.Context, a *Applied, table string, d *Definitio
 			continue
 		}
 		name := retarget(p.PolicyName, from, table)
+		conf, e := p.TargetTrackingScalingPolicyConfiguration.sdk()
+		if e != nil {
+			errs = append(errs, fmt.Errorf("scaling policy %s: %w", name, e))
+			continue
+		}
 		in := &aas.PutScalingPolicyInput{PolicyName: aws.String(name), ServiceNamespace: aastypes.ServiceNamespaceDynamodb, ResourceId: aws.String(id),
 			ScalableDimension: aastypes.ScalableDimension(p.ScalableDimension), PolicyType: aastypes.PolicyTypeTargetTrackingScaling,
-			TargetTrackingScalingPolicyConfiguration: p.TargetTrackingScalingPolicyConfiguration}
+			TargetTrackingScalingPolicyConfiguration: conf}
 		if _, e := o.Scaling.PutScalingPolicy(ctx, in); e != nil {
 			errs = append(errs, fmt.Errorf("put scaling policy %s: %w", name, e))
 			continue

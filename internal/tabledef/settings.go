@@ -73,20 +73,80 @@ type AutoScaling struct {
 }
 
 type ScalableTarget struct {
-	ResourceId        string                   `json:"ResourceId"`
-	ScalableDimension string                   `json:"ScalableDimension"`
-	MinCapacity       int32                    `json:"MinCapacity"`
-	MaxCapacity       int32                    `json:"MaxCapacity"`
-	SuspendedState    *aastypes.SuspendedState `json:"SuspendedState,omitempty"`
+	ResourceId        string          `json:"ResourceId"`
+	ScalableDimension string          `json:"ScalableDimension"`
+	MinCapacity       int32           `json:"MinCapacity"`
+	MaxCapacity       int32           `json:"MaxCapacity"`
+	SuspendedState    *SuspendedState `json:"SuspendedState,omitempty"`
+}
+
+// SuspendedState is a scalable target's suspended scaling (only set when
+// something is suspended).
+type SuspendedState struct {
+	DynamicScalingInSuspended  bool `json:"DynamicScalingInSuspended,omitempty"`
+	DynamicScalingOutSuspended bool `json:"DynamicScalingOutSuspended,omitempty"`
+	ScheduledScalingSuspended  bool `json:"ScheduledScalingSuspended,omitempty"`
+}
+
+// TargetTracking is a target tracking policy's configuration, under the
+// API's names.
+type TargetTracking struct {
+	TargetValue                   float64           `json:"TargetValue"`
+	PredefinedMetricSpecification *PredefinedMetric `json:"PredefinedMetricSpecification,omitempty"`
+	// CustomizedMetricSpecification is kept as the API gives it.
+	CustomizedMetricSpecification json.RawMessage `json:"CustomizedMetricSpecification,omitempty"`
+	ScaleInCooldown               *int32          `json:"ScaleInCooldown,omitempty"`
+	ScaleOutCooldown              *int32          `json:"ScaleOutCooldown,omitempty"`
+	DisableScaleIn                bool            `json:"DisableScaleIn,omitempty"`
+}
+
+type PredefinedMetric struct {
+	PredefinedMetricType string `json:"PredefinedMetricType"`
+	ResourceLabel        string `json:"ResourceLabel,omitempty"`
+}
+
+func targetTrackingOf(c *aastypes.TargetTrackingScalingPolicyConfiguration) *TargetTracking {
+	if c == nil {
+		return nil
+	}
+	t := &TargetTracking{TargetValue: aws.ToFloat64(c.TargetValue), ScaleInCooldown: c.ScaleInCooldown, ScaleOutCooldown: c.ScaleOutCooldown,
+		DisableScaleIn: aws.ToBool(c.DisableScaleIn)}
+	if m := c.PredefinedMetricSpecification; m != nil {
+		t.PredefinedMetricSpecification = &PredefinedMetric{PredefinedMetricType: string(m.PredefinedMetricType), ResourceLabel: aws.ToString(m.ResourceLabel)}
+	}
+	if c.CustomizedMetricSpecification != nil {
+		t.CustomizedMetricSpecification, _ = compactJSON(c.CustomizedMetricSpecification)
+	}
+	return t
+}
+
+func (t *TargetTracking) sdk() (*aastypes.TargetTrackingScalingPolicyConfiguration, error) {
+	c := &aastypes.TargetTrackingScalingPolicyConfiguration{TargetValue: aws.Float64(t.TargetValue), ScaleInCooldown: t.ScaleInCooldown,
+		ScaleOutCooldown: t.ScaleOutCooldown}
+	if t.DisableScaleIn {
+		c.DisableScaleIn = aws.Bool(true)
+	}
+	if m := t.PredefinedMetricSpecification; m != nil {
+		c.PredefinedMetricSpecification = &aastypes.PredefinedMetricSpecification{PredefinedMetricType: aastypes.MetricType(m.PredefinedMetricType)}
+		if m.ResourceLabel != "" {
+			c.PredefinedMetricSpecification.ResourceLabel = aws.String(m.ResourceLabel)
+		}
+	}
+	if len(t.CustomizedMetricSpecification) > 0 {
+		c.CustomizedMetricSpecification = &aastypes.CustomizedMetricSpecification{}
+		if err := json.Unmarshal(t.CustomizedMetricSpecification, c.CustomizedMetricSpecification); err != nil {
+			return nil, fmt.Errorf("CustomizedMetricSpecification: %w", err)
+		}
+	}
+	return c, nil
 }
 
 type ScalingPolicy struct {
-	PolicyName        string `json:"PolicyName"`
-	ResourceId        string `json:"ResourceId"`
-	ScalableDimension string `json:"ScalableDimension"`
-	PolicyType        string `json:"PolicyType"`
-	// TargetTrackingScalingPolicyConfiguration as the API has it.
-	TargetTrackingScalingPolicyConfiguration *aastypes.TargetTrackingScalingPolicyConfiguration `json:"TargetTrackingScalingPolicyConfiguration,omitempty"`
+	PolicyName                               string          `json:"PolicyName"`
+	ResourceId                               string          `json:"ResourceId"`
+	ScalableDimension                        string          `json:"ScalableDimension"`
+	PolicyType                               string          `json:"PolicyType"`
+	TargetTrackingScalingPolicyConfiguration *TargetTracking `json:"TargetTrackingScalingPolicyConfiguration,omitempty"`
 }
 
 // ExtraAPI is what Describe reads beyond the table, its TTL, tags and
@@ -294,7 +354,7 @@ func readScaling(ctx context.Context, api ScalingReadAPI, table string, indexes 
 			for _, p := range out.ScalingPolicies {
 				as.ScalingPolicies = append(as.ScalingPolicies, ScalingPolicy{PolicyName: aws.ToString(p.PolicyName), ResourceId: aws.ToString(p.ResourceId),
 					ScalableDimension: string(p.ScalableDimension), PolicyType: string(p.PolicyType),
-					TargetTrackingScalingPolicyConfiguration: p.TargetTrackingScalingPolicyConfiguration})
+					TargetTrackingScalingPolicyConfiguration: targetTrackingOf(p.TargetTrackingScalingPolicyConfiguration)})
 			}
 			if out.NextToken == nil || aws.ToString(out.NextToken) == aws.ToString(in.NextToken) {
 				break
@@ -316,11 +376,20 @@ func readScaling(ctx context.Context, api ScalingReadAPI, table string, indexes 
 	return as, "", nil
 }
 
-func suspended(s *aastypes.SuspendedState) *aastypes.SuspendedState {
+func suspended(s *aastypes.SuspendedState) *SuspendedState {
 	if s == nil || (!aws.ToBool(s.DynamicScalingInSuspended) && !aws.ToBool(s.DynamicScalingOutSuspended) && !aws.ToBool(s.ScheduledScalingSuspended)) {
 		return nil
 	}
-	return s
+	return &SuspendedState{DynamicScalingInSuspended: aws.ToBool(s.DynamicScalingInSuspended), DynamicScalingOutSuspended: aws.ToBool(s.DynamicScalingOutSuspended),
+		ScheduledScalingSuspended: aws.ToBool(s.ScheduledScalingSuspended)}
+}
+
+func (s *SuspendedState) sdk() *aastypes.SuspendedState {
+	if s == nil {
+		return nil
+	}
+	return &aastypes.SuspendedState{DynamicScalingInSuspended: aws.Bool(s.DynamicScalingInSuspended), DynamicScalingOutSuspended: aws.Bool(s.DynamicScalingOutSuspended),
+		ScheduledScalingSuspended: aws.Bool(s.ScheduledScalingSuspended)}
 }
 
 // retarget is a recorded ResourceId or policy name with the recorded
