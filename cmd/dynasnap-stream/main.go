@@ -104,6 +104,7 @@ func setup(ctx context.Context, log *slog.Logger) (*stream.Handler, error) {
 	if record {
 		cfg.DynamoDB = clients.DynamoDB()
 		cfg.Scaling = clients.ApplicationAutoScaling()
+		cfg.Lambda = clients.Lambda()
 	}
 	cfg.Tool = "dynasnap-stream"
 	log.Info("dynasnap-stream starting", "bucket", cfg.Bucket, "prefix", cfg.Prefix, "table", cfg.Table,

@@ -131,7 +131,7 @@ func cmdRestore(ctx context.Context, a *app, args []string) error {
 	deleted := &progress.Counter{Name: "deleted"}
 	opts := restore.Options{Table: *table, Create: *createTable, Overwrite: *overwrite, KeySchema: ks, Definition: def, DefinitionFrom: tdf.file,
 		Overrides: tdf.overrides(regionOf(ddb)), KeepExpired: tdf.keepExpired, Select: sel, Workers: *workers, MaxWCU: *maxWCU, Written: written, Deleted: deleted,
-		Recreate: tdf.recreate(regionOf(ddb), clients.ApplicationAutoScaling())}
+		Recreate: tdf.recreate(regionOf(ddb), clients.ApplicationAutoScaling(), clients.Lambda())}
 	v := &restoreView{a: a, quiet: a.opts.Quiet, json: a.opts.JSON}
 	var src restore.Source
 	var counters []*progress.Counter

@@ -88,7 +88,7 @@ func cmdVerify(ctx context.Context, a *app, args []string) error {
 		return err
 	}
 	if !*skipDef {
-		if r.Definition, err = verify.Definition(ctx, ddb, clients.ApplicationAutoScaling(), *table, rec); err != nil {
+		if r.Definition, err = verify.Definition(ctx, ddb, tabledef.Services{Scaling: clients.ApplicationAutoScaling(), Lambda: clients.Lambda()}, *table, rec); err != nil {
 			return err
 		}
 	}

@@ -17,6 +17,8 @@ import (
 	aastypes "github.com/aws/aws-sdk-go-v2/service/applicationautoscaling/types"
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb/types"
+	"github.com/aws/aws-sdk-go-v2/service/lambda"
+	lambdatypes "github.com/aws/aws-sdk-go-v2/service/lambda/types"
 
 	"github.com/dynasnap/dynasnap/internal/awsconf"
 	"github.com/dynasnap/dynasnap/internal/layout"
@@ -32,7 +34,7 @@ import (
 // policy, Contributor Insights (table and GSI), a Kinesis destination,
 // auto scaling of the table and the GSI. dynalite has none of them: the
 // test proxy answers them (and Application Auto Scaling) on its URL.
-func settingsSource(t *testing.T, ctx context.Context, ddb *dynamodb.Client, scaling *aas.Client, table string) {
+func settingsSource(t *testing.T, ctx context.Context, ddb *dynamodb.Client, scaling *aas.Client, fn *lambda.Client, table string) {
 	t.Helper()
 	must := func(_ any, err error) {
 		t.Helper()
@@ -71,6 +73,12 @@ func settingsSource(t *testing.T, ctx context.Context, ddb *dynamodb.Client, sca
 	if err != nil || aws.ToString(out.Table.TableArn) != arn {
 		t.Fatalf("table ARN %v: %v", out, err)
 	}
+	// The stream writer's trigger, as deploy/template.json makes it.
+	must(fn.CreateEventSourceMapping(ctx, &lambda.CreateEventSourceMappingInput{FunctionName: aws.String("arn:aws:lambda:us-east-1:000000000000:function:orders-backup-StreamFunction"),
+		EventSourceArn: out.Table.LatestStreamArn, StartingPosition: lambdatypes.EventSourcePositionTrimHorizon, BatchSize: aws.Int32(500),
+		MaximumBatchingWindowInSeconds: aws.Int32(1), MaximumRetryAttempts: aws.Int32(10), BisectBatchOnFunctionError: aws.Bool(true),
+		FunctionResponseTypes: []lambdatypes.FunctionResponseType{lambdatypes.FunctionResponseTypeReportBatchItemFailures},
+		DestinationConfig:     &lambdatypes.DestinationConfig{OnFailure: &lambdatypes.OnFailure{Destination: aws.String("arn:aws:sqs:us-east-1:000000000000:orders-backup-dlq")}}}))
 	must(ddb.PutResourcePolicy(ctx, &dynamodb.PutResourcePolicyInput{ResourceArn: aws.String(arn), Policy: aws.String(policy)}))
 	must(ddb.UpdateContributorInsights(ctx, &dynamodb.UpdateContributorInsightsInput{TableName: aws.String(table), ContributorInsightsAction: types.ContributorInsightsActionEnable}))
 	must(ddb.UpdateContributorInsights(ctx, &dynamodb.UpdateContributorInsightsInput{TableName: aws.String(table), IndexName: aws.String("byCustomer"),
@@ -106,13 +114,15 @@ func settingsSource(t *testing.T, ctx context.Context, ddb *dynamodb.Client, sca
 
 // settingsProxy starts the test proxy and points this process's DynamoDB
 // and Application Auto Scaling endpoints (the in-process CLI's too) at it.
-func settingsProxy(t *testing.T, c *awsconf.Clients) (*ddbapi.Proxy, *dynamodb.Client, *aas.Client) {
+func settingsProxy(t *testing.T, c *awsconf.Clients) (*ddbapi.Proxy, *dynamodb.Client, *aas.Client, *lambda.Client) {
 	api := ddbapi.New(t, os.Getenv("AWS_ENDPOINT_URL_DYNAMODB"))
 	t.Setenv("AWS_ENDPOINT_URL_DYNAMODB", api.URL)
 	t.Setenv("AWS_ENDPOINT_URL_APPLICATION_AUTO_SCALING", api.URL)
+	t.Setenv("AWS_ENDPOINT_URL_LAMBDA", api.URL)
 	ddb := dynamodb.NewFromConfig(c.Config, func(o *dynamodb.Options) { o.BaseEndpoint = aws.String(api.URL) })
 	scaling := aas.NewFromConfig(c.Config, func(o *aas.Options) { o.BaseEndpoint = aws.String(api.URL) })
-	return api, ddb, scaling
+	fn := lambda.NewFromConfig(c.Config, func(o *lambda.Options) { o.BaseEndpoint = aws.String(api.URL) })
+	return api, ddb, scaling, fn
 }
 
 // TestSettingsRecreated: a provisioned table with auto scaling on the
@@ -126,21 +136,22 @@ func settingsProxy(t *testing.T, c *awsconf.Clients) (*ddbapi.Proxy, *dynamodb.C
 func TestSettingsRecreated(t *testing.T) {
 	c := testenv.Clients(t)
 	ctx := context.Background()
-	api, ddb, scaling := settingsProxy(t, c)
+	api, ddb, scaling, fn := settingsProxy(t, c)
 	src, dst := testenv.Name("setsrc"), testenv.Name("setdst")
-	settingsSource(t, ctx, ddb, scaling, src)
+	settingsSource(t, ctx, ddb, scaling, fn, src)
 	bucket := testenv.Bucket(t, c, true)
 
 	out, e, code := cli("backfill", "--table", src, "--dest", "s3://"+bucket+"/backups")
 	if code != 0 || !strings.Contains(out+e, "table definition: recorded at") {
 		t.Fatalf("backfill: %d\n%s%s", code, out, e)
 	}
-	rec, partial, err := tabledef.Describe(ctx, ddb, scaling, src)
+	rec, partial, err := tabledef.Describe(ctx, ddb, tabledef.Services{Scaling: scaling, Lambda: fn}, src)
 	if err != nil || partial != nil {
 		t.Fatalf("describe the source: %v %v", err, partial)
 	}
 	if len(rec.Replicas) != 2 || rec.AutoScaling == nil || len(rec.AutoScaling.ScalableTargets) != 4 || len(rec.AutoScaling.ScalingPolicies) != 4 ||
-		len(rec.ContributorInsights) != 2 || len(rec.KinesisDataStreamDestinations) != 1 || rec.ResourcePolicy == "" || rec.StreamSpecification == nil {
+		len(rec.ContributorInsights) != 2 || len(rec.KinesisDataStreamDestinations) != 1 || rec.ResourcePolicy == "" || rec.StreamSpecification == nil ||
+		len(rec.EventSourceMappings) != 1 {
 		b, _ := json.MarshalIndent(rec, "", " ")
 		t.Fatalf("source definition lacks a setting:\n%s", b)
 	}
@@ -169,12 +180,12 @@ func TestSettingsRecreated(t *testing.T) {
 	if len(sum.NotRecreated) != 1 || !strings.Contains(sum.NotRecreated[0], "orders-cdc: not enabled (pass --kinesis-destinations") || sum.StreamArn == "" {
 		t.Errorf("not recreated %q, stream %q", sum.NotRecreated, sum.StreamArn)
 	}
-	if !strings.Contains(e, "point the stream writer's trigger at it") {
-		t.Errorf("restore output does not name the new stream:\n%s", e)
+	if !slices.Contains(sum.Recreated, "stream trigger arn:aws:lambda:us-east-1:000000000000:function:orders-backup-StreamFunction") {
+		t.Errorf("the stream writer's trigger was not recreated: %q", sum.Recreated)
 	}
 
 	// Every setting reads back equal, names changed to the new table's.
-	got, partial, err := tabledef.Describe(ctx, ddb, scaling, dst)
+	got, partial, err := tabledef.Describe(ctx, ddb, tabledef.Services{Scaling: scaling, Lambda: fn}, dst)
 	if err != nil || partial != nil {
 		t.Fatalf("describe the restored table: %v %v", err, partial)
 	}
@@ -250,6 +261,17 @@ func TestSettingsRecreated(t *testing.T) {
 			t.Errorf("PutScalingPolicy %v", p)
 		}
 	}
+	// The trigger reads the new stream from its start, with the recorded settings.
+	esm := api.Requests("CreateEventSourceMapping", "")
+	if len(esm) != 2 || esm[1]["EventSourceArn"] != sum.StreamArn || esm[1]["StartingPosition"] != "TRIM_HORIZON" ||
+		esm[1]["FunctionName"] != "arn:aws:lambda:us-east-1:000000000000:function:orders-backup-StreamFunction" || esm[1]["BatchSize"] != 500.0 ||
+		esm[1]["MaximumRetryAttempts"] != 10.0 || esm[1]["BisectBatchOnFunctionError"] != true || fmt.Sprint(esm[1]["FunctionResponseTypes"]) != "[ReportBatchItemFailures]" ||
+		fmt.Sprint(esm[1]["DestinationConfig"]) != "map[OnFailure:map[Destination:arn:aws:sqs:us-east-1:000000000000:orders-backup-dlq]]" {
+		t.Errorf("CreateEventSourceMapping %v", esm)
+	}
+	if !reflect.DeepEqual(got.EventSourceMappings, rec.EventSourceMappings) {
+		t.Errorf("stream triggers: recorded %+v, restored %+v", rec.EventSourceMappings, got.EventSourceMappings)
+	}
 	if k := api.Requests("EnableKinesisStreamingDestination", dst); len(k) != 0 {
 		t.Errorf("EnableKinesisStreamingDestination %v", k)
 	}
@@ -315,9 +337,9 @@ func TestSettingsRecreated(t *testing.T) {
 func TestSettingsUnreadable(t *testing.T) {
 	c := testenv.Clients(t)
 	ctx := context.Background()
-	api, ddb, scaling := settingsProxy(t, c)
+	api, ddb, scaling, fn := settingsProxy(t, c)
 	src := testenv.Name("setdeny")
-	settingsSource(t, ctx, ddb, scaling, src)
+	settingsSource(t, ctx, ddb, scaling, fn, src)
 	api.Deny("DescribeContributorInsights", true)
 	api.Deny("DescribeScalingPolicies", true)
 	bucket := testenv.Bucket(t, c, true)

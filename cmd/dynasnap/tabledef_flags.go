@@ -50,8 +50,8 @@ func (f *tableDefFlags) set() bool {
 }
 
 // recreate is what a created table gets after the load beyond the defaults.
-func (f *tableDefFlags) recreate(region string, scaling tabledef.ScalingAPI) tabledef.Recreate {
-	return tabledef.Recreate{Scaling: scaling, Replicas: f.replicas, KinesisDestinations: f.kinesis, Region: region}
+func (f *tableDefFlags) recreate(region string, scaling tabledef.ScalingAPI, fn tabledef.LambdaAPI) tabledef.Recreate {
+	return tabledef.Recreate{Scaling: scaling, Lambda: fn, Replicas: f.replicas, KinesisDestinations: f.kinesis, Region: region}
 }
 
 func (f *tableDefFlags) overrides(region string) tabledef.Overrides {
@@ -113,7 +113,7 @@ func printRecreated(w io.Writer, a tabledef.Applied) {
 	for _, s := range a.Skipped {
 		fmt.Fprintf(w, "not set: %s\n", s)
 	}
-	if a.StreamArn != "" {
+	if a.StreamArn != "" && !a.Triggered {
 		fmt.Fprintf(w, "new stream %s: point the stream writer's trigger at it to back the restored table up "+
 			"(aws lambda create-event-source-mapping --function-name FUNCTION --event-source-arn %s --starting-position TRIM_HORIZON)\n", a.StreamArn, a.StreamArn)
 	}

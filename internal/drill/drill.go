@@ -52,10 +52,13 @@ type Options struct {
 	// Replicas and KinesisDestinations recreate those too (--replicas,
 	// --kinesis-destinations); the replicas are deleted with the table.
 	Replicas, KinesisDestinations bool
-	Workers                       int     // BatchWriteItem requests in flight; default 32
-	MaxWCU                        float64 // write rate cap; 0: none
-	Readers                       int     // snapshot data files read at once; default 4
-	Segments                      int     // verify's parallel Scan segments; default 8
+	// Lambda reads the scratch table's stream triggers for the comparison
+	// (the drill never creates any: a scratch table is not backed up).
+	Lambda   tabledef.LambdaReadAPI
+	Workers  int     // BatchWriteItem requests in flight; default 32
+	MaxWCU   float64 // write rate cap; 0: none
+	Readers  int     // snapshot data files read at once; default 4
+	Segments int     // verify's parallel Scan segments; default 8
 	// MaxRPO and MaxRTO are the budgets; 0 means none.
 	MaxRPO, MaxRTO time.Duration
 	// KeepTable leaves the scratch table in place, for a look after a
@@ -320,7 +323,8 @@ func Run(ctx context.Context, s *snapshot.Snapshot, opts Options) (rep *Report, 
 	o.NoDeletionProtection = true
 	ro := restore.Options{Table: table, Create: true, KeySchema: opts.KeySchema, Overrides: o, KeepExpired: opts.KeepExpired,
 		Workers: opts.Workers, MaxWCU: opts.MaxWCU, Written: opts.Written, Now: opts.Now,
-		Recreate: tabledef.Recreate{Replicas: opts.Replicas, KinesisDestinations: opts.KinesisDestinations, Region: opts.DynamoDB.Options().Region}}
+		Recreate: tabledef.Recreate{Replicas: opts.Replicas, KinesisDestinations: opts.KinesisDestinations, Region: opts.DynamoDB.Options().Region,
+			NoTriggers: "a scratch table is not backed up"}}
 	if opts.Scaling != nil {
 		ro.Recreate.Scaling = opts.Scaling
 	}
@@ -399,7 +403,7 @@ func Run(ctx context.Context, s *snapshot.Snapshot, opts Options) (rep *Report, 
 			vr.Missing, vr.Extra, vr.Different, examples(vr))
 	}
 	if def != nil {
-		dr, err := verify.Definition(ctx, opts.DynamoDB, scalingReader(opts), table, def)
+		dr, err := verify.Definition(ctx, opts.DynamoDB, tabledef.Services{Scaling: scalingReader(opts), Lambda: opts.Lambda}, table, def)
 		if err != nil {
 			return rep, fmt.Errorf("compare scratch table %s with the recorded definition: %w", table, err)
 		}

@@ -44,6 +44,12 @@ type Recreate struct {
 	BillingMode string
 	// Region is the new table's: a recorded replica there is not created.
 	Region string
+	// Lambda creates the stream's recorded triggers on the new stream
+	// (nil: skipped, and said so).
+	Lambda LambdaAPI
+	// NoTriggers, if set, is why the triggers are not created (drill's
+	// scratch tables are not to be backed up).
+	NoTriggers string
 	// Wait bounds each wait for the table (and its replicas) to be ACTIVE
 	// again after an update; default 2h (a replica of a big table).
 	Wait time.Duration
@@ -56,6 +62,8 @@ type Applied struct {
 	// StreamArn is the new stream's ARN when the stream was turned on:
 	// the stream writer's trigger must point at it.
 	StreamArn string `json:"streamArn,omitempty"`
+	// Triggered: a recorded Lambda trigger reads the new stream.
+	Triggered bool `json:"-"`
 }
 
 // AfterLoad sets what CreateTable does not, once the items are in: TTL
@@ -149,6 +157,7 @@ func AfterLoad(ctx context.Context, api SettingsAPI, table string, d *Definition
 				a.StreamArn = aws.ToString(up.TableDescription.LatestStreamArn)
 			}
 		}
+		errs = append(errs, recreateTriggers(ctx, &a, d, o)...)
 	}
 	if d.ResourcePolicy != "" {
 		arn, e := newARN()
@@ -499,4 +508,38 @@ func Undo(ctx context.Context, api ReplicaCleanupAPI, scaling ScalingCleanupAPI,
 		}
 	}
 	return errors.Join(errs...)
+}
+
+// recreateTriggers points the recorded Lambda triggers of the old stream
+// at the new one (a.StreamArn).
+func recreateTriggers(ctx context.Context, a *Applied, d *Definition, o Recreate) []error {
+	var errs []error
+	for _, m := range d.EventSourceMappings {
+		switch {
+		case a.StreamArn == "":
+			a.Skipped = append(a.Skipped, "stream trigger "+m.FunctionArn+": the new stream's ARN is unknown")
+			continue
+		case o.NoTriggers != "":
+			a.Skipped = append(a.Skipped, "stream trigger "+m.FunctionArn+": "+o.NoTriggers)
+			continue
+		case o.Lambda == nil:
+			a.Skipped = append(a.Skipped, "stream trigger "+m.FunctionArn+": no Lambda client")
+			continue
+		}
+		in, err := m.createInput(a.StreamArn)
+		if err == nil {
+			_, err = o.Lambda.CreateEventSourceMapping(ctx, in)
+		}
+		if err != nil {
+			errs = append(errs, fmt.Errorf("create the stream trigger %s: %w; by hand: aws lambda create-event-source-mapping --function-name %s --event-source-arn %s --starting-position TRIM_HORIZON",
+				m.FunctionArn, err, m.FunctionArn, a.StreamArn))
+			continue
+		}
+		a.Done = append(a.Done, "stream trigger "+m.FunctionArn)
+		a.Triggered = true
+	}
+	if d.Unread(PartTriggers) {
+		a.Skipped = append(a.Skipped, "stream triggers: not recorded (the backup's writer could not read them), left alone")
+	}
+	return errs
 }

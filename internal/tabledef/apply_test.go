@@ -188,7 +188,7 @@ func TestAfterLoad(t *testing.T) {
 		t.Fatal(err)
 	}
 	if want := []string{"TTL on expiresAt", "2 tags", "point-in-time recovery", "stream NEW_AND_OLD_IMAGES"}; !reflect.DeepEqual(done.Done, want) {
-		t.Errorf("done %q, want %q", done, want)
+		t.Errorf("done %q, want %q", done.Done, want)
 	}
 	if len(api.ttl) != 1 || aws.ToString(api.ttl[0].TableName) != "restored" ||
 		!reflect.DeepEqual(api.ttl[0].TimeToLiveSpecification, &types.TimeToLiveSpecification{AttributeName: aws.String("expiresAt"), Enabled: aws.Bool(true)}) {
@@ -219,7 +219,7 @@ func TestAfterLoadNothingToSet(t *testing.T) {
 		api := &fakeSettings{}
 		done, err := tabledef.AfterLoad(context.Background(), api, "restored", d, tabledef.Recreate{})
 		if err != nil || done.Done != nil || len(api.ttl)+len(api.tags)+len(api.backups)+api.describes != 0 {
-			t.Errorf("%s: done %q, err %v, calls %d/%d/%d/%d", name, done, err, len(api.ttl), len(api.tags), len(api.backups), api.describes)
+			t.Errorf("%s: done %q, err %v, calls %d/%d/%d/%d", name, done.Done, err, len(api.ttl), len(api.tags), len(api.backups), api.describes)
 		}
 	}
 }
@@ -230,7 +230,7 @@ func TestAfterLoadFailures(t *testing.T) {
 	api := &fakeSettings{ttlErr: boom, describeErr: boom}
 	done, err := tabledef.AfterLoad(context.Background(), api, "restored", recorded(wantProvisioned()), tabledef.Recreate{})
 	if !reflect.DeepEqual(done.Done, []string{"point-in-time recovery"}) {
-		t.Errorf("done %q", done)
+		t.Errorf("done %q", done.Done)
 	}
 	for _, s := range []string{
 		"turn on TTL (attribute expiresAt): boom; by hand: aws dynamodb update-time-to-live --table-name restored --time-to-live-specification Enabled=true,AttributeName=expiresAt",

@@ -25,9 +25,10 @@ type DescribeAPI interface {
 // Describe reads the table's definition. DescribeTable must succeed; a
 // failure of one of the other calls (no permission, an emulator without
 // the action) leaves that part out and names it in Dynasnap.Unread, with
-// the errors, each naming the permission, joined in partial. scaling reads
-// the auto scaling (nil: not read, named in Unread).
-func Describe(ctx context.Context, api DescribeAPI, scaling ScalingReadAPI, table string) (d *Definition, partial error, err error) {
+// the errors, each naming the permission, joined in partial. more reads
+// the auto scaling and the stream's Lambda triggers (a nil client: that
+// part is not read, and named in Unread).
+func Describe(ctx context.Context, api DescribeAPI, more Services, table string) (d *Definition, partial error, err error) {
 	out, err := api.DescribeTable(ctx, &dynamodb.DescribeTableInput{TableName: aws.String(table)})
 	if err != nil {
 		return nil, nil, fmt.Errorf("describe table %s: %w", table, err)
@@ -58,7 +59,7 @@ func Describe(ctx context.Context, api DescribeAPI, scaling ScalingReadAPI, tabl
 	} else {
 		errs = append(errs, fmt.Errorf("describe continuous backups: %w", err))
 	}
-	extra, e := readExtra(ctx, api, scaling, out.Table)
+	extra, e := readExtra(ctx, api, more, out.Table)
 	if e != nil {
 		errs = append(errs, e)
 	}
@@ -95,4 +96,10 @@ func IsAccessDenied(err error) bool {
 		}
 	}
 	return false
+}
+
+// Services are the other AWS APIs Describe reads.
+type Services struct {
+	Scaling ScalingReadAPI
+	Lambda  LambdaReadAPI
 }

@@ -177,6 +177,7 @@ type ScalingAPI interface {
 // Extra is what the extra reads returned; a part whose read failed is
 // named in Unread.
 type Extra struct {
+	Mappings     []EventSourceMapping
 	Policy       string
 	Contributors []ContributorInsights
 	Kinesis      []KinesisDestination
@@ -186,6 +187,7 @@ type Extra struct {
 
 func (x Extra) apply(d *Definition, t *types.TableDescription) {
 	d.ResourcePolicy, d.ContributorInsights, d.KinesisDataStreamDestinations, d.AutoScaling = x.Policy, x.Contributors, x.Kinesis, x.AutoScaling
+	d.EventSourceMappings = x.Mappings
 	d.Dynasnap.Unread = append(d.Dynasnap.Unread, x.Unread...)
 	if t == nil {
 		return
@@ -234,7 +236,8 @@ func onDemandOverride(o *types.OnDemandThroughputOverride) *OnDemandReadOverride
 // readExtra reads the settings beyond the table's description. A part
 // whose call fails is named in Unread, its error (naming the permission)
 // joined in the second result.
-func readExtra(ctx context.Context, api DescribeAPI, scaling ScalingReadAPI, t *types.TableDescription) (Extra, error) {
+func readExtra(ctx context.Context, api DescribeAPI, more Services, t *types.TableDescription) (Extra, error) {
+	scaling := more.Scaling
 	var x Extra
 	var errs []error
 	table, arn := aws.ToString(t.TableName), aws.ToString(t.TableArn)
@@ -286,6 +289,16 @@ func readExtra(ctx context.Context, api DescribeAPI, scaling ScalingReadAPI, t *
 			}
 		}
 		sort.Slice(x.Kinesis, func(i, j int) bool { return x.Kinesis[i].StreamArn < x.Kinesis[j].StreamArn })
+	}
+	if s := aws.ToString(t.LatestStreamArn); s != "" && t.StreamSpecification != nil && aws.ToBool(t.StreamSpecification.StreamEnabled) {
+		if more.Lambda == nil {
+			x.Unread = append(x.Unread, PartTriggers)
+			errs = append(errs, fmt.Errorf("%s not read: no Lambda client", PartTriggers))
+		} else if ms, err := readMappings(ctx, more.Lambda, s); err != nil {
+			fail(PartTriggers, "lambda:ListEventSourceMappings", err)
+		} else {
+			x.Mappings = ms
+		}
 	}
 	if scaling == nil {
 		x.Unread = append(x.Unread, PartAutoScaling)
@@ -489,6 +502,9 @@ func settingsDiffs(rec, table *Definition) []string {
 	}
 	if len(table.Replicas) > 0 {
 		out = append(out, setDiffs("replica", replicaSet(rec.Replicas), replicaSet(table.Replicas))...)
+	}
+	if both(PartTriggers) && len(table.EventSourceMappings) > 0 {
+		out = append(out, setDiffs("stream trigger", mappingSet(rec.EventSourceMappings), mappingSet(table.EventSourceMappings))...)
 	}
 	return out
 }

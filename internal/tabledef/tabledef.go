@@ -67,7 +67,10 @@ type Definition struct {
 	// AutoScaling is Application Auto Scaling's scalable targets and
 	// policies of the table and its GSIs.
 	AutoScaling *AutoScaling `json:"AutoScaling,omitempty"`
-	Dynasnap    Details      `json:"dynasnap"`
+	// EventSourceMappings are the Lambda triggers of the table's stream
+	// (ListEventSourceMappings), the stream writer's among them.
+	EventSourceMappings []EventSourceMapping `json:"EventSourceMappings,omitempty"`
+	Dynasnap            Details              `json:"dynasnap"`
 }
 
 // Details is dynasnap's part of a definition.
@@ -162,6 +165,7 @@ const (
 	PartResourcePolicy    = "resourcePolicy"
 	PartContributors      = "contributorInsights"
 	PartKinesis           = "kinesisStreamingDestinations"
+	PartTriggers          = "eventSourceMappings"
 )
 
 // Unread reports whether part could not be read when d was recorded.

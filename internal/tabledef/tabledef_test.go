@@ -155,6 +155,7 @@ func TestHashChanges(t *testing.T) {
 	base.ResourcePolicy = `{"Version":"2012-10-17"}`
 	base.ContributorInsights = []tabledef.ContributorInsights{{ContributorInsightsStatus: "ENABLED"}}
 	base.KinesisDataStreamDestinations = []tabledef.KinesisDestination{{StreamArn: "arn:aws:kinesis:eu-west-1:123456789012:stream/s"}}
+	base.EventSourceMappings = []tabledef.EventSourceMapping{{FunctionArn: "arn:aws:lambda:eu-west-1:123456789012:function:dynasnap-stream"}}
 	base.AutoScaling = &tabledef.AutoScaling{ScalableTargets: []tabledef.ScalableTarget{{ResourceId: "table/orders", ScalableDimension: "dynamodb:table:ReadCapacityUnits", MinCapacity: 1, MaxCapacity: 9}}}
 	h := base.Hash()
 

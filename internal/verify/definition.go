@@ -21,13 +21,13 @@ type DefinitionReport struct {
 func (r *DefinitionReport) Equal() bool { return r == nil || len(r.Differences) == 0 }
 
 // Definition compares table with rec (nil: not recorded, nothing to do).
-func Definition(ctx context.Context, api tabledef.DescribeAPI, scaling tabledef.ScalingReadAPI, table string, rec *tabledef.Definition) (*DefinitionReport, error) {
+func Definition(ctx context.Context, api tabledef.DescribeAPI, more tabledef.Services, table string, rec *tabledef.Definition) (*DefinitionReport, error) {
 	rep := &DefinitionReport{Differences: []string{}}
 	if rec == nil {
 		return rep, nil
 	}
 	rep.Recorded = true
-	got, _, err := tabledef.Describe(ctx, api, scaling, table)
+	got, _, err := tabledef.Describe(ctx, api, more, table)
 	if err != nil {
 		return nil, err
 	}

@@ -4,8 +4,10 @@
 // continuous backups (DescribeContinuousBackups and
 // UpdateContinuousBackups are missing), and the settings of settings.go
 // (the stream, replicas, resource policy, Contributor Insights, Kinesis
-// destinations) plus a stand-in for Application Auto Scaling on the same
-// URL (point AWS_ENDPOINT_URL_APPLICATION_AUTO_SCALING at it). It keeps their state per table and
+// destinations) plus stand-ins for Application Auto Scaling and Lambda's
+// event source mappings on the same URL (point
+// AWS_ENDPOINT_URL_APPLICATION_AUTO_SCALING and AWS_ENDPOINT_URL_LAMBDA at
+// it). It keeps their state per table and
 // records every request's body by action, so a test can check a request's
 // shape against the AWS API reference. Everything else goes to dynalite
 // unchanged (CreateTable's WarmThroughput, SSESpecification, TableClass and
@@ -38,6 +40,7 @@ type Proxy struct {
 	pitr     map[string]bool
 	deny     map[string]bool
 	set      settings
+	mappings []map[string]any // Lambda event source mappings
 	rp       *httputil.ReverseProxy
 }
 
@@ -57,6 +60,10 @@ func New(t testing.TB, target string) *Proxy {
 			return
 		}
 		r.Body, r.ContentLength = io.NopCloser(bytes.NewReader(body)), int64(len(body))
+		if strings.HasPrefix(r.URL.Path, mappingsPath) {
+			p.serveLambda(w, r, body)
+			return
+		}
 		target := r.Header.Get("X-Amz-Target")
 		_, action, _ := strings.Cut(target, ".")
 		var req map[string]any

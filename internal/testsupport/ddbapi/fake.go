@@ -7,6 +7,7 @@ import (
 	aas "github.com/aws/aws-sdk-go-v2/service/applicationautoscaling"
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb/types"
+	"github.com/aws/aws-sdk-go-v2/service/lambda"
 )
 
 // NoSettings, embedded in a unit test's fake DynamoDB client, answers the
@@ -53,4 +54,11 @@ func (NoScaling) DescribeScalableTargets(context.Context, *aas.DescribeScalableT
 
 func (NoScaling) DescribeScalingPolicies(context.Context, *aas.DescribeScalingPoliciesInput, ...func(*aas.Options)) (*aas.DescribeScalingPoliciesOutput, error) {
 	return &aas.DescribeScalingPoliciesOutput{}, nil
+}
+
+// NoLambda is a fake Lambda client for a stream without triggers.
+type NoLambda struct{}
+
+func (NoLambda) ListEventSourceMappings(context.Context, *lambda.ListEventSourceMappingsInput, ...func(*lambda.Options)) (*lambda.ListEventSourceMappingsOutput, error) {
+	return &lambda.ListEventSourceMappingsOutput{}, nil
 }
