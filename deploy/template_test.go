@@ -305,8 +305,9 @@ func TestTemplateResources(t *testing.T) {
 }
 
 // Least privilege: no wildcard actions, no "*" resources (but for the two
-// Application Auto Scaling reads, which take no resource: AWS's service
-// authorization reference lists no resource type for them), and exactly
+// Application Auto Scaling reads and lambda:ListEventSourceMappings, which
+// take no resource: AWS's service authorization reference lists no
+// resource type for them), and exactly
 // the S3 actions the writer makes, whichever bucket it writes to.
 func TestRoleLeastPrivilege(t *testing.T) {
 	for name, params := range variants {
@@ -318,8 +319,9 @@ func TestRoleLeastPrivilege(t *testing.T) {
 			if st["Effect"] != "Allow" {
 				continue
 			}
-			if r, ok := st["Resource"].(string); ok && r == "*" && (st["Sid"] != "ReadAutoScaling" ||
-				!reflect.DeepEqual(st["Action"], []any{"application-autoscaling:DescribeScalableTargets", "application-autoscaling:DescribeScalingPolicies"})) {
+			if r, ok := st["Resource"].(string); ok && r == "*" && !(st["Sid"] == "ReadAutoScaling" &&
+				reflect.DeepEqual(st["Action"], []any{"application-autoscaling:DescribeScalableTargets", "application-autoscaling:DescribeScalingPolicies"}) ||
+				st["Sid"] == "ReadStreamTriggers" && st["Action"] == "lambda:ListEventSourceMappings") {
 				t.Errorf("%s: statement %v allows every resource", name, st["Sid"])
 			}
 			switch a := st["Action"].(type) {
@@ -340,7 +342,7 @@ func TestRoleLeastPrivilege(t *testing.T) {
 			"s3:GetBucketVersioning", "dynamodb:GetRecords", "dynamodb:GetShardIterator", "dynamodb:DescribeStream", "sqs:SendMessage",
 			"dynamodb:DescribeTable", "dynamodb:DescribeTimeToLive", "dynamodb:ListTagsOfResource", "dynamodb:DescribeContinuousBackups",
 			"dynamodb:GetResourcePolicy", "dynamodb:DescribeContributorInsights", "dynamodb:DescribeKinesisStreamingDestination",
-			"application-autoscaling:DescribeScalableTargets", "application-autoscaling:DescribeScalingPolicies"} {
+			"application-autoscaling:DescribeScalableTargets", "application-autoscaling:DescribeScalingPolicies", "lambda:ListEventSourceMappings"} {
 			if !slices.Contains(actions, need) {
 				t.Errorf("%s: the role lacks %s", name, need)
 			}
@@ -449,5 +451,14 @@ func TestTableDefinitionPermissions(t *testing.T) {
 	}
 	if !found {
 		t.Error("no ReadTableDefinition statement")
+	}
+	// The table's later streams too: restore --create-table under the same
+	// name turns the stream on and points this function at it.
+	for _, s := range stmts {
+		if st := s.(map[string]any); st["Sid"] == "ReadStream" {
+			if b, _ := json.Marshal(st["Resource"]); !strings.Contains(string(b), `"/stream/*"`) {
+				t.Errorf("ReadStream resource %s: not the table's later streams", b)
+			}
+		}
 	}
 }
