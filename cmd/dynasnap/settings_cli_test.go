@@ -149,7 +149,7 @@ func TestSettingsRecreated(t *testing.T) {
 	if err != nil || partial != nil {
 		t.Fatalf("describe the source: %v %v", err, partial)
 	}
-	if len(rec.Replicas) != 2 || rec.AutoScaling == nil || len(rec.AutoScaling.ScalableTargets) != 4 || len(rec.AutoScaling.ScalingPolicies) != 4 ||
+	if len(rec.Replicas) != 3 || rec.AutoScaling == nil || len(rec.AutoScaling.ScalableTargets) != 4 || len(rec.AutoScaling.ScalingPolicies) != 4 ||
 		len(rec.ContributorInsights) != 2 || len(rec.KinesisDataStreamDestinations) != 1 || rec.ResourcePolicy == "" || rec.StreamSpecification == nil ||
 		len(rec.EventSourceMappings) != 1 {
 		b, _ := json.MarshalIndent(rec, "", " ")
@@ -177,7 +177,8 @@ func TestSettingsRecreated(t *testing.T) {
 			t.Errorf("recreated %q lacks %q", sum.Recreated, want)
 		}
 	}
-	if len(sum.NotRecreated) != 1 || !strings.Contains(sum.NotRecreated[0], "orders-cdc: not enabled (pass --kinesis-destinations") || sum.StreamArn == "" {
+	if len(sum.NotRecreated) != 2 || !strings.Contains(sum.NotRecreated[0], "orders-cdc: not enabled (pass --kinesis-destinations") ||
+		sum.NotRecreated[1] != "replica in us-east-1: the restored table is in that region" || sum.StreamArn == "" {
 		t.Errorf("not recreated %q, stream %q", sum.NotRecreated, sum.StreamArn)
 	}
 	if !slices.Contains(sum.Recreated, "stream trigger arn:aws:lambda:us-east-1:000000000000:function:orders-backup-StreamFunction") {
@@ -361,7 +362,7 @@ func TestSettingsUnreadable(t *testing.T) {
 		t.Fatalf("snapshot definition %v: %v", d, err)
 	}
 	if !reflect.DeepEqual(d.Dynasnap.Unread, []string{tabledef.PartContributors, tabledef.PartAutoScaling}) || d.ContributorInsights != nil || d.AutoScaling != nil ||
-		len(d.Replicas) != 2 || d.ResourcePolicy == "" || len(d.KinesisDataStreamDestinations) != 1 {
+		len(d.Replicas) != 3 || d.ResourcePolicy == "" || len(d.KinesisDataStreamDestinations) != 1 {
 		t.Errorf("definition: unread %v, insights %v, scaling %v, replicas %d", d.Dynasnap.Unread, d.ContributorInsights, d.AutoScaling, len(d.Replicas))
 	}
 }

@@ -21,8 +21,8 @@ import (
 // resource-based policy, Contributor Insights, Kinesis streaming
 // destinations and auto scaling.
 
-// Replica is one other region of a global table (version 2019.11.21), with
-// its own settings.
+// Replica is one region of a global table (version 2019.11.21), with its
+// own settings.
 type Replica struct {
 	RegionName                    string                 `json:"RegionName"`
 	KMSMasterKeyId                string                 `json:"KMSMasterKeyId,omitempty"`
@@ -194,11 +194,13 @@ func (x Extra) apply(d *Definition, t *types.TableDescription) {
 	}
 	d.GlobalTableVersion = aws.ToString(t.GlobalTableVersion)
 	own := arnRegion(aws.ToString(t.TableArn))
+	ownListed := false
 	for _, r := range t.Replicas {
 		name := aws.ToString(r.RegionName)
-		if name == "" || name == own {
+		if name == "" {
 			continue
 		}
+		ownListed = ownListed || name == own
 		rep := Replica{RegionName: name, KMSMasterKeyId: aws.ToString(r.KMSMasterKeyId),
 			ProvisionedThroughputOverride: readOverride(r.ProvisionedThroughputOverride), OnDemandThroughputOverride: onDemandOverride(r.OnDemandThroughputOverride)}
 		if c := r.ReplicaTableClassSummary; c != nil && c.TableClass != "" {
@@ -215,6 +217,11 @@ func (x Extra) apply(d *Definition, t *types.TableDescription) {
 			return rep.GlobalSecondaryIndexes[i].IndexName < rep.GlobalSecondaryIndexes[j].IndexName
 		})
 		d.Replicas = append(d.Replicas, rep)
+	}
+	if len(d.Replicas) > 0 && own != "" && !ownListed {
+		// Every region of the global table, the described one too: a
+		// restore into another region brings this one back as a replica.
+		d.Replicas = append(d.Replicas, Replica{RegionName: own})
 	}
 	sort.Slice(d.Replicas, func(i, j int) bool { return d.Replicas[i].RegionName < d.Replicas[j].RegionName })
 }

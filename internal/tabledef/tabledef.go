@@ -52,8 +52,9 @@ type Definition struct {
 	TimeToLiveDescription     *TimeToLive          `json:"TimeToLiveDescription,omitempty"`
 	Tags                      []Tag                `json:"Tags,omitempty"`
 	PointInTimeRecovery       *PointInTimeRecovery `json:"PointInTimeRecoveryDescription,omitempty"`
-	// GlobalTableVersion and Replicas (DescribeTable): the other regions
-	// of a global table (version 2019.11.21), the table's own left out.
+	// GlobalTableVersion and Replicas (DescribeTable): every region of a
+	// global table (version 2019.11.21), the described table's own too;
+	// restore creates those other than its own region.
 	GlobalTableVersion string    `json:"GlobalTableVersion,omitempty"`
 	Replicas           []Replica `json:"Replicas,omitempty"`
 	// ResourcePolicy is the policy document GetResourcePolicy returns.
