@@ -580,12 +580,17 @@ func kinesisSet(ks []KinesisDestination) map[string]string {
 }
 
 func replicaSet(rs []Replica) map[string]string {
+	return keyedJSON(rs, func(r *Replica) string { k := "in " + r.RegionName; r.RegionName = ""; return k })
+}
+
+// keyedJSON is each setting's JSON by what it applies to: key names it and
+// clears that field of the copy, so only the rest is compared.
+func keyedJSON[T any](xs []T, key func(*T) string) map[string]string {
 	m := map[string]string{}
-	for _, r := range rs {
-		c := r
-		c.RegionName = ""
-		b, _ := json.Marshal(c)
-		m["in "+r.RegionName] = string(b)
+	for _, x := range xs {
+		k := key(&x)
+		b, _ := json.Marshal(x)
+		m[k] = string(b)
 	}
 	return m
 }

@@ -116,12 +116,5 @@ func (m EventSourceMapping) createInput(streamArn string) (*lambda.CreateEventSo
 }
 
 func mappingSet(ms []EventSourceMapping) map[string]string {
-	m := map[string]string{}
-	for _, x := range ms {
-		c := x
-		c.FunctionArn = ""
-		b, _ := json.Marshal(c)
-		m["of "+x.FunctionArn] = string(b)
-	}
-	return m
+	return keyedJSON(ms, func(m *EventSourceMapping) string { k := "of " + m.FunctionArn; m.FunctionArn = ""; return k })
 }
