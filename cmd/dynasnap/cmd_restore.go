@@ -98,7 +98,7 @@ func cmdRestore(ctx context.Context, a *app, args []string) error {
 	case *maxWCU < 0:
 		return usageError{"--max-wcu must not be negative"}
 	case tdf.set() && !*createTable:
-		return usageError{"--table-definition, --billing-mode, --table-kms-key, --table-class and --warm-write-units go with --create-table"}
+		return usageError{"--table-definition, --billing-mode, --table-kms-key, --table-class, --warm-write-units, --replicas and --kinesis-destinations go with --create-table"}
 	}
 	if err := tdf.check(); err != nil {
 		return err
