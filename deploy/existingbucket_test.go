@@ -182,7 +182,7 @@ func TestDefaultBucketUnchanged(t *testing.T) {
 	for _, s := range stmts {
 		sids = append(sids, s.Sid)
 	}
-	if want := []string{"Logs", "ReadStream", "ReadTableDefinition", "ListStreams", "WriteItems", "ReadItemVersions", "HeadAbsentItems", "CheckVersioning", "ReportFailures"}; !slices.Equal(sids, want) {
+	if want := []string{"Logs", "ReadStream", "ReadTableDefinition", "ReadAutoScaling", "ReadStreamTriggers", "ListStreams", "WriteItems", "ReadItemVersions", "HeadAbsentItems", "CheckVersioning", "ReportFailures"}; !slices.Equal(sids, want) {
 		t.Errorf("default role statements %v, want %v", sids, want)
 	}
 	for _, s := range stmts {

@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"maps"
 	"os"
+	"reflect"
 	"regexp"
 	"slices"
 	"strconv"
@@ -311,8 +312,11 @@ func TestTemplateResources(t *testing.T) {
 	}
 }
 
-// Least privilege: no wildcard actions, no "*" resources, and exactly the
-// S3 actions the writer makes, whichever bucket it writes to.
+// Least privilege: no wildcard actions, no "*" resources (but for the two
+// Application Auto Scaling reads and lambda:ListEventSourceMappings, which
+// take no resource: AWS's service authorization reference lists no
+// resource type for them), and exactly
+// the S3 actions the writer makes, whichever bucket it writes to.
 func TestRoleLeastPrivilege(t *testing.T) {
 	for name, params := range variants {
 		tpl := deploy(t, params)
@@ -323,7 +327,9 @@ func TestRoleLeastPrivilege(t *testing.T) {
 			if st["Effect"] != "Allow" {
 				continue
 			}
-			if r, ok := st["Resource"].(string); ok && r == "*" {
+			if r, ok := st["Resource"].(string); ok && r == "*" && !(st["Sid"] == "ReadAutoScaling" &&
+				reflect.DeepEqual(st["Action"], []any{"application-autoscaling:DescribeScalableTargets", "application-autoscaling:DescribeScalingPolicies"}) ||
+				st["Sid"] == "ReadStreamTriggers" && st["Action"] == "lambda:ListEventSourceMappings") {
 				t.Errorf("%s: statement %v allows every resource", name, st["Sid"])
 			}
 			switch a := st["Action"].(type) {
@@ -342,7 +348,9 @@ func TestRoleLeastPrivilege(t *testing.T) {
 		}
 		for _, need := range []string{"s3:PutObject", "s3:DeleteObject", "s3:GetObject", "s3:GetObjectVersion", "s3:ListBucketVersions",
 			"s3:GetBucketVersioning", "dynamodb:GetRecords", "dynamodb:GetShardIterator", "dynamodb:DescribeStream", "sqs:SendMessage",
-			"dynamodb:DescribeTable", "dynamodb:DescribeTimeToLive", "dynamodb:ListTagsOfResource", "dynamodb:DescribeContinuousBackups"} {
+			"dynamodb:DescribeTable", "dynamodb:DescribeTimeToLive", "dynamodb:ListTagsOfResource", "dynamodb:DescribeContinuousBackups",
+			"dynamodb:GetResourcePolicy", "dynamodb:DescribeContributorInsights", "dynamodb:DescribeKinesisStreamingDestination",
+			"application-autoscaling:DescribeScalableTargets", "application-autoscaling:DescribeScalingPolicies", "lambda:ListEventSourceMappings"} {
 			if !slices.Contains(actions, need) {
 				t.Errorf("%s: the role lacks %s", name, need)
 			}
@@ -420,8 +428,9 @@ func checkReferences(t *testing.T, what string, tpl template, doc any) {
 	walk(doc)
 }
 
-// The writer reads its table's definition with exactly the four describe
-// calls, on the table whose stream it reads.
+// The writer reads its table's definition with exactly the describe calls
+// of tabledef.Describe, on the table whose stream it reads (and its
+// indexes, for Contributor Insights), and auto scaling with its two reads.
 func TestTableDefinitionPermissions(t *testing.T) {
 	tpl, _ := load(t)
 	stmts := get(t, tpl, "FunctionRole", "Policies", "0", "PolicyDocument", "Statement").([]any)
@@ -437,16 +446,27 @@ func TestTableDefinitionPermissions(t *testing.T) {
 			got = append(got, a.(string))
 		}
 		slices.Sort(got)
-		want := []string{"dynamodb:DescribeContinuousBackups", "dynamodb:DescribeTable", "dynamodb:DescribeTimeToLive", "dynamodb:ListTagsOfResource"}
+		want := []string{"dynamodb:DescribeContinuousBackups", "dynamodb:DescribeContributorInsights", "dynamodb:DescribeKinesisStreamingDestination",
+			"dynamodb:DescribeTable", "dynamodb:DescribeTimeToLive", "dynamodb:GetResourcePolicy", "dynamodb:ListTagsOfResource"}
 		if !slices.Equal(got, want) {
 			t.Errorf("ReadTableDefinition actions %v, want %v", got, want)
 		}
 		b, _ := json.Marshal(st["Resource"])
-		if !strings.Contains(string(b), `"Fn::Split":["/stream/",{"Ref":"TableStreamArn"}]`) {
-			t.Errorf("ReadTableDefinition resource %s is not the table of TableStreamArn", b)
+		if !strings.Contains(string(b), `"Fn::Split":["/stream/",{"Ref":"TableStreamArn"}]`) || !strings.Contains(string(b), `"/index/*"`) ||
+			strings.Count(string(b), "TableStreamArn") != 2 {
+			t.Errorf("ReadTableDefinition resource %s is not the table of TableStreamArn and its indexes", b)
 		}
 	}
 	if !found {
 		t.Error("no ReadTableDefinition statement")
+	}
+	// The table's later streams too: restore --create-table under the same
+	// name turns the stream on and points this function at it.
+	for _, s := range stmts {
+		if st := s.(map[string]any); st["Sid"] == "ReadStream" {
+			if b, _ := json.Marshal(st["Resource"]); !strings.Contains(string(b), `"/stream/*"`) {
+				t.Errorf("ReadStream resource %s: not the table's later streams", b)
+			}
+		}
 	}
 }

@@ -87,6 +87,9 @@ wait_s3_ready() {
 	exit 1
 }
 
+# Application Auto Scaling and Lambda have no local server: pointing them at
+# dynalite makes their calls fail at once instead of reaching AWS; tests
+# that need them use internal/testsupport/ddbapi's stand-ins.
 print_env() {
 	cat <<EOF
 export AWS_ACCESS_KEY_ID=$key_id
@@ -94,6 +97,8 @@ export AWS_SECRET_ACCESS_KEY=$secret
 export AWS_REGION=us-east-1
 export AWS_ENDPOINT_URL_S3=http://127.0.0.1:$s3_port
 export AWS_ENDPOINT_URL_DYNAMODB=http://127.0.0.1:$ddb_port
+export AWS_ENDPOINT_URL_APPLICATION_AUTO_SCALING=http://127.0.0.1:$ddb_port
+export AWS_ENDPOINT_URL_LAMBDA=http://127.0.0.1:$ddb_port
 EOF
 }
 

@@ -122,6 +122,8 @@ func setup(ctx context.Context, log *slog.Logger) (*stream.Handler, error) {
 	record := !strings.EqualFold(os.Getenv("DYNASNAP_RECORD_DEFINITION"), "false")
 	if record {
 		cfg.DynamoDB = clients.DynamoDB()
+		cfg.Scaling = clients.ApplicationAutoScaling()
+		cfg.Lambda = clients.Lambda()
 	}
 	cfg.Tool = "dynasnap-stream"
 	log.Info("dynasnap-stream starting", "bucket", cfg.Bucket, "prefix", cfg.Prefix, "table", cfg.Table,

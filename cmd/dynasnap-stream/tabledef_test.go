@@ -336,7 +336,7 @@ func readDef(t *testing.T, dir string) *tabledef.Definition {
 
 func describe(t *testing.T, ddb *dynamodb.Client, table string) *tabledef.Definition {
 	t.Helper()
-	d, _, err := tabledef.Describe(context.Background(), ddb, table)
+	d, _, err := tabledef.Describe(context.Background(), ddb, tabledef.Services{}, table)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -65,6 +65,7 @@ func cmdBackfill(ctx context.Context, a *app, args []string) error {
 		opts.Progress = func(s backfill.Stats) { a.term.SetStatus(fmt.Sprintf("backfill %s: %s", opts.Table, progressLine(s))) }
 	}
 	opts.Tool = "dynasnap " + version()
+	opts.Scaling, opts.Lambda = clients.ApplicationAutoScaling(), clients.Lambda()
 	s3c, err := clients.Source().S3For(ctx, opts.Dest.Bucket)
 	if err != nil {
 		return err

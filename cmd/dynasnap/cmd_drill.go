@@ -168,6 +168,7 @@ func cmdDrill(ctx context.Context, a *app, args []string) error {
 	r, err := drill.Run(ctx, s, drill.Options{DynamoDB: clients.DynamoDB(), TablePrefix: *prefix, KeySchema: ks,
 		Workers: *workers, MaxWCU: *maxWCU, Readers: *readers, Segments: *segments, MaxRPO: *maxRPO, MaxRTO: *maxRTO,
 		Definition: def, Overrides: tdf.overrides(regionOf(clients.DynamoDB())), KeepExpired: tdf.keepExpired,
+		Scaling: clients.ApplicationAutoScaling(), Lambda: clients.Lambda(), Replicas: tdf.replicas, KinesisDestinations: tdf.kinesis,
 		KeepTable: *keepTable, Log: d.log, Written: written, Read: read, Scanned: scanned, AfterRestore: a.shellHook(*afterRestore, "--after-restore")})
 	rep.Stop()
 	r.SnapshotTaken, r.UnfinishedSkipped = extra.taken, extra.unfinished

@@ -123,7 +123,7 @@ func cmdRestore(ctx context.Context, a *app, args []string) error {
 	case *maxWCU < 0:
 		return usageError{"--max-wcu must not be negative"}
 	case tdf.set() && !*createTable:
-		return usageError{"--table-definition, --billing-mode, --table-kms-key, --table-class and --warm-write-units go with --create-table"}
+		return usageError{"--table-definition, --billing-mode, --table-kms-key, --table-class, --warm-write-units, --replicas and --kinesis-destinations go with --create-table"}
 	}
 	if err := tdf.check(); err != nil {
 		return err
@@ -155,7 +155,8 @@ func cmdRestore(ctx context.Context, a *app, args []string) error {
 	written := &progress.Counter{Name: "items written"}
 	deleted := &progress.Counter{Name: "deleted"}
 	opts := restore.Options{Table: *table, Create: *createTable, Overwrite: *overwrite, KeySchema: ks, Definition: def, DefinitionFrom: tdf.file,
-		Overrides: tdf.overrides(regionOf(ddb)), KeepExpired: tdf.keepExpired, Select: sel, Workers: *workers, MaxWCU: *maxWCU, Written: written, Deleted: deleted}
+		Overrides: tdf.overrides(regionOf(ddb)), KeepExpired: tdf.keepExpired, Select: sel, Workers: *workers, MaxWCU: *maxWCU, Written: written, Deleted: deleted,
+		Recreate: tdf.recreate(regionOf(ddb), clients.ApplicationAutoScaling(), clients.Lambda())}
 	v := &restoreView{a: a, quiet: a.opts.Quiet, json: a.opts.JSON}
 	var src restore.Source
 	var counters []*progress.Counter
@@ -391,14 +392,9 @@ func (v *restoreView) afterLoad(rep *restore.Report) {
 	if !rep.Created || def == nil {
 		return
 	}
-	if len(rep.AfterLoad) > 0 {
-		fmt.Fprintf(w, "set after the load: %s\n", strings.Join(rep.AfterLoad, ", "))
-	}
-	if sp := def.StreamSpecification; sp != nil && sp.StreamEnabled {
-		fmt.Fprintf(w, "the recorded table had a stream (%s); the new table has none: enable one to back it up\n", sp.StreamViewType)
-	}
-	if len(def.Dynasnap.Unread) > 0 {
-		fmt.Fprintf(w, "not set, the backup could not read them: %s\n", strings.Join(def.Dynasnap.Unread, ", "))
+	printRecreated(w, rep.AfterLoad)
+	if sp := def.StreamSpecification; sp == nil || !sp.StreamEnabled {
+		fmt.Fprintf(w, "the recorded table had no stream, and the new table has none: enable one (and the stream writer's trigger) to back it up\n")
 	}
 }
 

@@ -88,7 +88,7 @@ func cmdVerify(ctx context.Context, a *app, args []string) error {
 		return err
 	}
 	if !*skipDef {
-		if r.Definition, err = verify.Definition(ctx, ddb, *table, rec); err != nil {
+		if r.Definition, err = verify.Definition(ctx, ddb, tabledef.Services{Scaling: clients.ApplicationAutoScaling(), Lambda: clients.Lambda()}, *table, rec); err != nil {
 			return err
 		}
 	}
@@ -137,6 +137,7 @@ func printVerify(a *app, r *verify.Report) {
 	if d := r.Definition; d != nil && d.Recorded {
 		if d.Equal() {
 			fmt.Fprintln(a.stdout, "definition: key, indexes, TTL attribute and billing mode as recorded")
+			fmt.Fprintln(a.stdout, "settings: stream, resource policy, Contributor Insights and auto scaling as recorded (where both sides could read them; replicas and Kinesis destinations when the table has any)")
 		} else {
 			fmt.Fprintf(a.stdout, "definition differs from the recorded one:\n")
 			for _, x := range d.Differences {

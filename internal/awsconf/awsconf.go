@@ -18,7 +18,9 @@ import (
 	"github.com/aws/aws-sdk-go-v2/aws/retry"
 	awshttp "github.com/aws/aws-sdk-go-v2/aws/transport/http"
 	"github.com/aws/aws-sdk-go-v2/config"
+	"github.com/aws/aws-sdk-go-v2/service/applicationautoscaling"
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
+	"github.com/aws/aws-sdk-go-v2/service/lambda"
 	"github.com/aws/aws-sdk-go-v2/service/s3"
 	"github.com/spf13/pflag"
 )
@@ -167,6 +169,27 @@ func (c *Clients) newS3(region string) *s3.Client {
 // DynamoDB returns a DynamoDB client. The SDK reads AWS_ENDPOINT_URL(_DYNAMODB).
 func (c *Clients) DynamoDB() *dynamodb.Client {
 	return dynamodb.NewFromConfig(c.Config, func(o *dynamodb.Options) {
+		if c.opts.EndpointURL != "" {
+			o.BaseEndpoint = aws.String(c.opts.EndpointURL)
+		}
+	})
+}
+
+// ApplicationAutoScaling returns an Application Auto Scaling client (the
+// auto scaling of a provisioned table and its GSIs). The SDK reads
+// AWS_ENDPOINT_URL(_APPLICATION_AUTO_SCALING).
+func (c *Clients) ApplicationAutoScaling() *applicationautoscaling.Client {
+	return applicationautoscaling.NewFromConfig(c.Config, func(o *applicationautoscaling.Options) {
+		if c.opts.EndpointURL != "" {
+			o.BaseEndpoint = aws.String(c.opts.EndpointURL)
+		}
+	})
+}
+
+// Lambda returns a Lambda client (the event source mappings of a table's
+// stream). The SDK reads AWS_ENDPOINT_URL(_LAMBDA).
+func (c *Clients) Lambda() *lambda.Client {
+	return lambda.NewFromConfig(c.Config, func(o *lambda.Options) {
 		if c.opts.EndpointURL != "" {
 			o.BaseEndpoint = aws.String(c.opts.EndpointURL)
 		}

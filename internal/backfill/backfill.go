@@ -61,6 +61,10 @@ type Options struct {
 	Retries int
 	// Tool is recorded with the table's definition.
 	Tool string
+	// Scaling, if set, reads the table's auto scaling for the definition.
+	Scaling tabledef.ScalingReadAPI
+	// Lambda, if set, reads the stream's triggers for the definition.
+	Lambda tabledef.LambdaReadAPI
 	// Journal, when set, makes the backfill a journal base (docs/DESIGN.md
 	// §10.8) in this bucket instead of one object per item: each Scan page
 	// a sorted run, merged into the base when every segment is done.
@@ -231,7 +235,7 @@ func (r *run) recordDefinition(ctx context.Context, s3c S3API) string {
 	if !ok || !ok2 {
 		return "not recorded: the client cannot describe the table"
 	}
-	d, partial, err := tabledef.Describe(ctx, api, r.opts.Table)
+	d, partial, err := tabledef.Describe(ctx, api, tabledef.Services{Scaling: r.opts.Scaling, Lambda: r.opts.Lambda}, r.opts.Table)
 	if err != nil {
 		return fmt.Sprintf("not recorded: %s", awserr.Text(err))
 	}

@@ -43,10 +43,22 @@ type Options struct {
 	Overrides tabledef.Overrides
 	// KeepExpired loads items whose TTL time has passed.
 	KeepExpired bool
-	Workers     int     // BatchWriteItem requests in flight; default 32
-	MaxWCU      float64 // write rate cap; 0: none
-	Readers     int     // snapshot data files read at once; default 4
-	Segments    int     // verify's parallel Scan segments; default 8
+	// Scaling is the Application Auto Scaling client the scratch table's
+	// auto scaling is recreated, compared and removed with (nil: skipped).
+	Scaling interface {
+		tabledef.ScalingAPI
+		tabledef.ScalingCleanupAPI
+	}
+	// Replicas and KinesisDestinations recreate those too (--replicas,
+	// --kinesis-destinations); the replicas are deleted with the table.
+	Replicas, KinesisDestinations bool
+	// Lambda reads the scratch table's stream triggers for the comparison
+	// (the drill never creates any: a scratch table is not backed up).
+	Lambda   tabledef.LambdaReadAPI
+	Workers  int     // BatchWriteItem requests in flight; default 32
+	MaxWCU   float64 // write rate cap; 0: none
+	Readers  int     // snapshot data files read at once; default 4
+	Segments int     // verify's parallel Scan segments; default 8
 	// MaxRPO and MaxRTO are the budgets; 0 means none.
 	MaxRPO, MaxRTO time.Duration
 	// KeepTable leaves the scratch table in place, for a look after a
@@ -122,11 +134,17 @@ type ScratchTable struct {
 	Deleted   bool   `json:"deleted"`
 	Kept      bool   `json:"kept"` // --keep-table: left for a look
 	Delete    *Span  `json:"delete,omitempty"`
+	// Recreated and NotRecreated are the settings set after the load, and
+	// those skipped with the reason.
+	Recreated    []string `json:"recreated,omitempty"`
+	NotRecreated []string `json:"notRecreated,omitempty"`
 }
 
 // Report is a drill's outcome; Run returns one on every path, so a failed
 // drill can still be reported to monitoring.
 type Report struct {
+	// undo removes the scratch table's replicas and scalable targets.
+	undo     func(context.Context) error
 	Passed   bool     `json:"passed"`
 	Failures []string `json:"failures"`
 	// Differs: the restored table did not equal the snapshot.
@@ -304,7 +322,12 @@ func Run(ctx context.Context, s *snapshot.Snapshot, opts Options) (rep *Report, 
 	o := opts.Overrides
 	o.NoDeletionProtection = true
 	ro := restore.Options{Table: table, Create: true, KeySchema: opts.KeySchema, Overrides: o, KeepExpired: opts.KeepExpired,
-		Workers: opts.Workers, MaxWCU: opts.MaxWCU, Written: opts.Written, Now: opts.Now}
+		Workers: opts.Workers, MaxWCU: opts.MaxWCU, Written: opts.Written, Now: opts.Now,
+		Recreate: tabledef.Recreate{Replicas: opts.Replicas, KinesisDestinations: opts.KinesisDestinations, Region: opts.DynamoDB.Options().Region,
+			NoTriggers: "a scratch table is not backed up"}}
+	if opts.Scaling != nil {
+		ro.Recreate.Scaling = opts.Scaling
+	}
 	if def != nil {
 		// TTL and tags as a restore sets them, so the definition compares;
 		// point-in-time recovery is left off (it is billed).
@@ -328,6 +351,16 @@ func Run(ctx context.Context, s *snapshot.Snapshot, opts Options) (rep *Report, 
 	}
 	rr, err := restore.Restore(ctx, opts.DynamoDB, &restore.Snapshot{Snapshot: s, Readers: opts.Readers, NoCheckpoint: true}, ro)
 	rep.Table.Created = rr.Created
+	rep.Table.Recreated, rep.Table.NotRecreated = rr.AfterLoad.Done, rr.AfterLoad.Skipped
+	if ro.Definition != nil {
+		rep.undo = func(ctx context.Context) error {
+			var sc tabledef.ScalingCleanupAPI
+			if opts.Scaling != nil {
+				sc = opts.Scaling
+			}
+			return tabledef.Undo(ctx, opts.DynamoDB, sc, table, ro.Definition, rr.AfterLoad, opts.DeleteTimeout)
+		}
+	}
 	if rr.KeySchema.Hash.Name != "" {
 		rep.Table.KeySchema = rr.KeySchema.String()
 	}
@@ -370,7 +403,7 @@ func Run(ctx context.Context, s *snapshot.Snapshot, opts Options) (rep *Report, 
 			vr.Missing, vr.Extra, vr.Different, examples(vr))
 	}
 	if def != nil {
-		dr, err := verify.Definition(ctx, opts.DynamoDB, table, def)
+		dr, err := verify.Definition(ctx, opts.DynamoDB, tabledef.Services{Scaling: scalingReader(opts), Lambda: opts.Lambda}, table, def)
 		if err != nil {
 			return rep, fmt.Errorf("compare scratch table %s with the recorded definition: %w", table, err)
 		}
@@ -472,4 +505,12 @@ func createdAs(r *restore.Report) string {
 		what += fmt.Sprintf("; warm for %d writes/s", *w.WriteUnitsPerSecond)
 	}
 	return what + ")"
+}
+
+// scalingReader is opts.Scaling as a reader, a nil interface when unset.
+func scalingReader(opts Options) tabledef.ScalingReadAPI {
+	if opts.Scaling == nil {
+		return nil
+	}
+	return opts.Scaling
 }

@@ -29,6 +29,12 @@ func cleanup(ctx context.Context, opts Options, rep *Report) error {
 	t0 := time.Now()
 	// A create cut short may still land after a first look finds nothing.
 	uncertain := !rep.Table.Created
+	if rep.undo != nil {
+		if err := rep.undo(dctx); err != nil {
+			opts.Log.Errorf("ERROR: scratch table %s: %v", table, err)
+			return fmt.Errorf("scratch table %s: %w", table, err)
+		}
+	}
 	if err := DeleteTable(dctx, opts.DynamoDB, table, uncertain); err != nil {
 		opts.Log.Errorf("ERROR: scratch table %s was NOT deleted: %v", table, err)
 		return fmt.Errorf("scratch table %s was NOT deleted (delete it by hand: aws dynamodb delete-table --table-name %s): %w", table, table, err)

@@ -40,7 +40,8 @@ func ImportTableCommand(s *snapshot.Snapshot, in *dynamodb.CreateTableInput) (st
 	if aws.ToBool(in.DeletionProtectionEnabled) {
 		notes = append(notes, "turn deletion protection on afterwards: update-table --deletion-protection-enabled")
 	}
-	notes = append(notes, "TTL, tags and point-in-time recovery are not part of ImportTable: set them after the import")
+	notes = append(notes, "TTL, tags, point-in-time recovery, the stream and its Lambda triggers, auto scaling, the resource policy, "+
+		"Contributor Insights, Kinesis destinations and replicas are not part of ImportTable: set them after the import (restore --create-table does)")
 
 	compression := map[string]string{"gzip": "GZIP", "zstd": "ZSTD", "none": "NONE"}[s.Summary.Dynasnap.Compression]
 	if compression == "" {

@@ -130,14 +130,20 @@ func (r *run) expiry() *Expiry {
 }
 
 // afterLoad sets what CreateTable could not (TTL, tags, point-in-time
-// recovery) on a table the restore created from a definition. A failure
+// recovery, the stream, the resource policy, Contributor Insights, auto
+// scaling, and when asked Kinesis destinations and replicas) on a table
+// the restore created from a definition. A failure
 // is reported, not returned: the items are in.
 func (r *run) afterLoad(ctx context.Context) {
 	t := &r.rep.Table
 	if !t.Created || t.Definition == nil {
 		return
 	}
-	r.rep.AfterLoad, r.rep.AfterLoadErr = tabledef.AfterLoad(ctx, r.api, t.Name, t.Definition)
+	o := r.opts.Recreate
+	if t.CreateInput != nil {
+		o.BillingMode = string(t.CreateInput.BillingMode)
+	}
+	r.rep.AfterLoad, r.rep.AfterLoadErr = tabledef.AfterLoad(ctx, r.api, t.Name, t.Definition, o)
 }
 
 // importInput is the table ImportTable would create: the one created,

@@ -32,6 +32,14 @@ func (b *Batcher) PutRaw(ctx context.Context, raw json.RawMessage) error {
 		return b.Put(ctx, it)
 	}
 	raw = bytes.TrimSpace(raw)
+	if item.MayHaveReplication(raw) {
+		// aws:rep:* attributes are never written back (Put).
+		clean, _, err := item.WithoutReplicationJSON(raw)
+		if err != nil {
+			return err
+		}
+		raw = clean
+	}
 	if len(raw) < 2 || raw[0] != '{' || !json.Valid(raw) {
 		return fmt.Errorf("item is not a JSON object: %.60s", raw)
 	}

@@ -88,6 +88,11 @@ type Options struct {
 	Overrides      tabledef.Overrides
 	// KeepExpired loads items whose TTL time has passed.
 	KeepExpired bool
+	// Recreate is what a created table gets after the load beyond TTL,
+	// tags, PITR, the stream, the resource policy and Contributor Insights:
+	// auto scaling (with its client), replicas and Kinesis destinations
+	// when asked; Region is the client's.
+	Recreate tabledef.Recreate
 	// Select is --where and --key-prefix (a bare prefix is one of the
 	// table's partition key, known once the table is).
 	Select filter.Options
@@ -161,7 +166,7 @@ type Report struct {
 	// AfterLoad names what was set on a created table once the items were
 	// in (TTL, tags, point-in-time recovery); AfterLoadErr is what failed
 	// there: the items stay, the caller decides what it means.
-	AfterLoad    []string
+	AfterLoad    tabledef.Applied
 	AfterLoadErr error
 	// ImportTable is the AWS CLI command that loads the same snapshot
 	// server-side, with its notes: unfiltered JSON snapshots only.

@@ -17,6 +17,7 @@ import (
 	"github.com/dynasnap/dynasnap/internal/keyschema"
 	"github.com/dynasnap/dynasnap/internal/layout"
 	"github.com/dynasnap/dynasnap/internal/tabledef"
+	"github.com/dynasnap/dynasnap/internal/testsupport/ddbapi"
 	"github.com/dynasnap/dynasnap/internal/testsupport/memsource"
 )
 
@@ -26,12 +27,13 @@ import (
 // tested against it without a server.
 type fakeDynamoDB struct {
 	*fakeTable // BatchWriteItem
-	mu         sync.Mutex
-	exists     bool
-	key        keyschema.Schema
-	held       int // items already in the table
-	created    []*dynamodb.CreateTableInput
-	ttl        []string
+	ddbapi.NoSettings
+	mu      sync.Mutex
+	exists  bool
+	key     keyschema.Schema
+	held    int // items already in the table
+	created []*dynamodb.CreateTableInput
+	ttl     []string
 }
 
 func (f *fakeDynamoDB) DescribeTable(ctx context.Context, in *dynamodb.DescribeTableInput, _ ...func(*dynamodb.Options)) (*dynamodb.DescribeTableOutput, error) {
@@ -181,7 +183,7 @@ func TestRestoreCreatesFromDefinition(t *testing.T) {
 	if !strings.Contains(rep.DefinitionFrom, "version") || rep.Definition == nil {
 		t.Errorf("definition from %q", rep.DefinitionFrom)
 	}
-	if len(api.ttl) != 1 || api.ttl[0] != "exp" || len(rep.AfterLoad) != 1 || rep.AfterLoadErr != nil {
+	if len(api.ttl) != 1 || api.ttl[0] != "exp" || len(rep.AfterLoad.Done) != 1 || rep.AfterLoadErr != nil {
 		t.Errorf("after load: ttl %v, report %v %v", api.ttl, rep.AfterLoad, rep.AfterLoadErr)
 	}
 	if rep.Expiry == nil || rep.Expired != 1 || rep.Puts != 2 || len(api.items) != 2 {
@@ -206,7 +208,7 @@ func TestRestoreCreatesKeyOnlyWarm(t *testing.T) {
 		if rep.KeySchema.String() != pkOnly.String() || !strings.Contains(rep.DefinitionNote, "records no table definition") || rep.Expiry != nil {
 			t.Errorf("given %v: key %s, note %q", given, rep.KeySchema, rep.DefinitionNote)
 		}
-		if len(api.ttl) != 0 || rep.AfterLoad != nil {
+		if len(api.ttl) != 0 || rep.AfterLoad.Done != nil {
 			t.Errorf("settings set on a key-only table: %v", api.ttl)
 		}
 	}

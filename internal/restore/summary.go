@@ -22,6 +22,12 @@ type Summary struct {
 	ExpiredSkipped int64 `json:"expiredSkipped"`
 	// LimitedBy names what the write rate met: the table, --max-wcu or the client.
 	LimitedBy LimitKind `json:"limitedBy"`
+	// Recreated and NotRecreated are the settings a created table got
+	// after the load, and those skipped with the reason.
+	Recreated    []string `json:"recreated,omitempty"`
+	NotRecreated []string `json:"notRecreated,omitempty"`
+	// StreamArn is the created table's new stream, when one was turned on.
+	StreamArn string `json:"streamArn,omitempty"`
 	// Keys is set by --source (keys in the backup) and --changes (keys the
 	// export changes).
 	Keys *int64 `json:"keys,omitempty"`
@@ -95,7 +101,8 @@ func (r *Report) Summary() Summary {
 		UnprocessedRetried: res.Unprocessed, ThrottledRetried: res.Throttled, Backoffs: res.Backoffs,
 		BackoffSeconds: res.BackoffTime.Seconds(), SkippedFiles: res.SkippedFiles, SkippedItems: res.SkippedItems,
 		TableCreated: r.Created, ExpiredSkipped: res.Expired, LimitedBy: r.Limit.Kind,
-		SnapshotSummary: r.Snapshot, ChangesSummary: r.Changes, VersionsSummary: r.Versions}
+		SnapshotSummary: r.Snapshot, ChangesSummary: r.Changes, VersionsSummary: r.Versions,
+		Recreated: r.AfterLoad.Done, NotRecreated: r.AfterLoad.Skipped, StreamArn: r.AfterLoad.StreamArn}
 	if r.Filter != "" {
 		s.FilteredOut = &res.Filtered
 	}

@@ -153,8 +153,10 @@ var errAborted = errors.New("restore aborted before this batch was written")
 // NewBatcher makes a Batcher feeding w; only valid inside produce.
 func (w *Writer) NewBatcher() *Batcher { return &Batcher{w: w} }
 
-// Put adds a put of the whole item.
+// Put adds a put of the whole item, without a legacy global table's
+// aws:rep:* attributes (item.ReplicationPrefix): they are never written back.
 func (b *Batcher) Put(ctx context.Context, it item.Item) error {
+	it = item.WithoutReplication(it)
 	return b.add(ctx, types.WriteRequest{PutRequest: &types.PutRequest{Item: it}}, WCU(it))
 }
 

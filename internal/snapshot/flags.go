@@ -23,6 +23,8 @@ type OutputOptions struct {
 	Schema       string // parquet: table schema file
 	InferSample  int    // parquet without Schema
 	RowGroupSize string // parquet
+	// KeepReplication keeps a legacy global table's aws:rep:* attributes.
+	KeepReplication bool
 
 	fs *pflag.FlagSet
 }
@@ -39,6 +41,7 @@ func (o *OutputOptions) AddFlags(fs *pflag.FlagSet) {
 	fs.StringVar(&o.FileSize, "file-size", "256MiB", "cut data files once they hold this much item JSON (before compression): e.g. 64MiB, 1GiB")
 	fs.StringVar(&o.Compression, "compression", "gzip", "data file compression: gzip, zstd or none")
 	fs.StringVar(&o.SSE, "sse", "", "server-side encryption of S3 output: AES256 or aws:kms")
+	fs.BoolVar(&o.KeepReplication, "keep-replication-attributes", false, "keep the aws:rep:* attributes (aws:rep:updateregion, aws:rep:updatetime, aws:rep:deleting) a legacy global table (2017.11.29) adds to its items; by default they are left out, and restore never writes them back")
 	fs.StringVar(&o.SSEKMSKeyID, "sse-kms-key-id", "", "KMS key for --sse aws:kms (default: the AWS managed key)")
 }
 
@@ -83,5 +86,6 @@ func (o *OutputOptions) Apply(out string, opts *Options) error {
 	}
 	opts.Format, opts.Compression, opts.SingleFile, opts.FileSize = o.Format, compression, o.SingleFile, size
 	opts.SSE, opts.SSEKMSKey, opts.Parquet = o.SSE, o.SSEKMSKeyID, pq
+	opts.KeepReplication = o.KeepReplication
 	return nil
 }

@@ -53,6 +53,10 @@ type Options struct {
 	SkipBadObjects bool
 	// Filter, if set, keeps only the items for which it returns true.
 	Filter func(item.Item) (bool, error)
+	// KeepReplication keeps a legacy global table's aws:rep:* attributes
+	// in the items (--keep-replication-attributes); by default they are
+	// left out, as restore would drop them anyway.
+	KeepReplication bool
 	// FilterText is the filter's source, recorded in the summary.
 	FilterText string
 	// TableARN and TableID, when known (from the table definition recorded
@@ -206,9 +210,9 @@ func Run(ctx context.Context, src history.Source, out store.Store, opts Options)
 					}
 					size = item.Size(it)
 				}
-				return ps.add(ctx, k.At[0], reuse, size)
+				return ps.addItem(ctx, k.At[0], reuse, size)
 			}
-			return ps.add(ctx, k.At[0], got[0].JSON, got[0].ItemSize)
+			return ps.addItem(ctx, k.At[0], got[0].JSON, got[0].ItemSize)
 		},
 	}
 	if opts.Filter != nil {
@@ -294,6 +298,25 @@ type parts struct {
 	// billed sums the items' DynamoDB sizes (Emit runs in key order, one
 	// at a time, but the counter keeps it safe either way).
 	billed atomic.Int64
+}
+
+// addItem adds an item's canonical JSON, first without its aws:rep:*
+// attributes unless KeepReplication.
+func (ps *parts) addItem(ctx context.Context, e history.Entry, body []byte, size int64) error {
+	if !ps.opts.KeepReplication && item.MayHaveReplication(body) {
+		clean, changed, err := item.WithoutReplicationJSON(body)
+		if err != nil {
+			return fmt.Errorf("item %s: %w", e.Key, err)
+		}
+		if changed {
+			it, err := item.Unmarshal(clean)
+			if err != nil {
+				return fmt.Errorf("item %s: %w", e.Key, err)
+			}
+			body, size = clean, item.Size(it)
+		}
+	}
+	return ps.add(ctx, e, body, size)
 }
 
 func (ps *parts) name(dir, ext string) string {

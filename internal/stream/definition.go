@@ -73,9 +73,9 @@ func (h *Handler) recordDefinition(ctx context.Context, table string, loc layout
 		}
 		st.warned = true
 		h.log.Warn(msg+"; items are still written", "table", table, "error", err.Error(),
-			"fix", "grant dynamodb:DescribeTable, dynamodb:DescribeTimeToLive, dynamodb:ListTagsOfResource and dynamodb:DescribeContinuousBackups on the table (deploy/template.json)")
+			"fix", "grant the permission the error names (deploy/template.json): dynamodb:DescribeTable, DescribeTimeToLive, ListTagsOfResource, DescribeContinuousBackups, GetResourcePolicy, DescribeContributorInsights, DescribeKinesisStreamingDestination on the table, application-autoscaling:DescribeScalableTargets and DescribeScalingPolicies, lambda:ListEventSourceMappings")
 	}
-	d, partial, err := tabledef.Describe(ctx, h.cfg.DynamoDB, table)
+	d, partial, err := tabledef.Describe(ctx, h.cfg.DynamoDB, tabledef.Services{Scaling: h.cfg.Scaling, Lambda: h.cfg.Lambda}, table)
 	if err != nil {
 		warn("cannot read the table definition", err)
 		return

@@ -39,6 +39,10 @@ type Config struct {
 	// DynamoDB, if set, reads the table's definition, recorded beside its
 	// items on a cold start and whenever it changes (docs/DESIGN.md §2.8).
 	DynamoDB tabledef.DescribeAPI
+	// Scaling, if set, reads the table's auto scaling for the definition.
+	Scaling tabledef.ScalingReadAPI
+	// Lambda, if set, reads the stream's triggers for the definition.
+	Lambda tabledef.LambdaReadAPI
 	// DefinitionEvery is how often a warm writer reads the definition
 	// again (0: DefaultDefinitionEvery; negative: never records it).
 	DefinitionEvery time.Duration

@@ -13,6 +13,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb/types"
 
 	"github.com/dynasnap/dynasnap/internal/tabledef"
+	"github.com/dynasnap/dynasnap/internal/testsupport/ddbapi"
 )
 
 func TestCompare(t *testing.T) {
@@ -78,7 +79,7 @@ func TestCompare(t *testing.T) {
 		}},
 		// Compare covers what a restore must give back for the items to
 		// read the same (DESIGN §7): tags, capacities, encryption, class,
-		// deletion protection, stream and PITR are not compared.
+		// deletion protection and PITR are not compared; the stream is.
 		{name: "settings not compared", edit: func(d *tabledef.Definition) {
 			d.Tags = []tabledef.Tag{{Key: "env", Value: "drill"}}
 			d.ProvisionedThroughput.ReadCapacityUnits = 99
@@ -86,7 +87,6 @@ func TestCompare(t *testing.T) {
 			d.SSEDescription = nil
 			d.TableClass = "STANDARD"
 			d.DeletionProtectionEnabled = false
-			d.StreamSpecification = nil
 			d.PointInTimeRecovery = nil
 			d.TableArn, d.TableId, d.TableName = "arn:other", "other", "orders-drill"
 		}},
@@ -140,6 +140,7 @@ func setType(d *tabledef.Definition, name, typ string) {
 
 // fakeSettings records AfterLoad's calls; an err* field fails that call.
 type fakeSettings struct {
+	ddbapi.NoSettings
 	ttl     []*dynamodb.UpdateTimeToLiveInput
 	tags    []*dynamodb.TagResourceInput
 	backups []*dynamodb.UpdateContinuousBackupsInput
@@ -159,7 +160,7 @@ func (f *fakeSettings) DescribeTable(_ context.Context, in *dynamodb.DescribeTab
 		s := f.statuses[min(f.describes, len(f.statuses))-1]
 		return &dynamodb.DescribeTableOutput{Table: &s}, nil
 	}
-	return &dynamodb.DescribeTableOutput{Table: &types.TableDescription{TableName: in.TableName,
+	return &dynamodb.DescribeTableOutput{Table: &types.TableDescription{TableName: in.TableName, TableStatus: types.TableStatusActive,
 		TableArn: aws.String("arn:aws:dynamodb:eu-west-1:123456789012:table/" + aws.ToString(in.TableName))}}, nil
 }
 
@@ -182,12 +183,12 @@ func (f *fakeSettings) UpdateContinuousBackups(_ context.Context, in *dynamodb.U
 // (not the source's), PITR with its recovery period.
 func TestAfterLoad(t *testing.T) {
 	api := &fakeSettings{}
-	done, err := tabledef.AfterLoad(context.Background(), api, "restored", recorded(wantProvisioned()))
+	done, err := tabledef.AfterLoad(context.Background(), api, "restored", recorded(wantProvisioned()), tabledef.Recreate{})
 	if err != nil {
 		t.Fatal(err)
 	}
-	if want := []string{"TTL on expiresAt", "2 tags", "point-in-time recovery"}; !reflect.DeepEqual(done, want) {
-		t.Errorf("done %q, want %q", done, want)
+	if want := []string{"TTL on expiresAt", "2 tags", "point-in-time recovery", "stream NEW_AND_OLD_IMAGES"}; !reflect.DeepEqual(done.Done, want) {
+		t.Errorf("done %q, want %q", done.Done, want)
 	}
 	if len(api.ttl) != 1 || aws.ToString(api.ttl[0].TableName) != "restored" ||
 		!reflect.DeepEqual(api.ttl[0].TimeToLiveSpecification, &types.TimeToLiveSpecification{AttributeName: aws.String("expiresAt"), Enabled: aws.Bool(true)}) {
@@ -212,12 +213,13 @@ func TestAfterLoadNothingToSet(t *testing.T) {
 	off.PointInTimeRecovery = &tabledef.PointInTimeRecovery{PointInTimeRecoveryStatus: "DISABLED"}
 	unread := recorded(wantProvisioned())
 	unread.TimeToLiveDescription, unread.Tags, unread.PointInTimeRecovery = nil, nil, nil
+	off.StreamSpecification, unread.StreamSpecification = nil, nil
 	unread.Dynasnap.Unread = []string{tabledef.PartTimeToLive, tabledef.PartTags, tabledef.PartContinuousBackups}
 	for name, d := range map[string]*tabledef.Definition{"off": off, "unread": unread} {
 		api := &fakeSettings{}
-		done, err := tabledef.AfterLoad(context.Background(), api, "restored", d)
-		if err != nil || done != nil || len(api.ttl)+len(api.tags)+len(api.backups)+api.describes != 0 {
-			t.Errorf("%s: done %q, err %v, calls %d/%d/%d/%d", name, done, err, len(api.ttl), len(api.tags), len(api.backups), api.describes)
+		done, err := tabledef.AfterLoad(context.Background(), api, "restored", d, tabledef.Recreate{})
+		if err != nil || done.Done != nil || len(api.ttl)+len(api.tags)+len(api.backups)+api.describes != 0 {
+			t.Errorf("%s: done %q, err %v, calls %d/%d/%d/%d", name, done.Done, err, len(api.ttl), len(api.tags), len(api.backups), api.describes)
 		}
 	}
 }
@@ -226,13 +228,13 @@ func TestAfterLoadNothingToSet(t *testing.T) {
 func TestAfterLoadFailures(t *testing.T) {
 	boom := errors.New("boom")
 	api := &fakeSettings{ttlErr: boom, describeErr: boom}
-	done, err := tabledef.AfterLoad(context.Background(), api, "restored", recorded(wantProvisioned()))
-	if !reflect.DeepEqual(done, []string{"point-in-time recovery"}) {
-		t.Errorf("done %q", done)
+	done, err := tabledef.AfterLoad(context.Background(), api, "restored", recorded(wantProvisioned()), tabledef.Recreate{})
+	if !reflect.DeepEqual(done.Done, []string{"point-in-time recovery"}) {
+		t.Errorf("done %q", done.Done)
 	}
 	for _, s := range []string{
 		"turn on TTL (attribute expiresAt): boom; by hand: aws dynamodb update-time-to-live --table-name restored --time-to-live-specification Enabled=true,AttributeName=expiresAt",
-		"tag the table (2 tags): boom",
+		"tag the table (2 tags): describe table restored: boom",
 	} {
 		if err == nil || !strings.Contains(err.Error(), s) {
 			t.Errorf("error %v does not say %q", err, s)
@@ -243,7 +245,7 @@ func TestAfterLoadFailures(t *testing.T) {
 	}
 
 	api = &fakeSettings{backupsErr: boom}
-	_, err = tabledef.AfterLoad(context.Background(), api, "restored", recorded(wantProvisioned()))
+	_, err = tabledef.AfterLoad(context.Background(), api, "restored", recorded(wantProvisioned()), tabledef.Recreate{})
 	if err == nil || !strings.Contains(err.Error(), "turn on point-in-time recovery: boom; by hand: aws dynamodb update-continuous-backups --table-name restored") {
 		t.Errorf("error %v", err)
 	}

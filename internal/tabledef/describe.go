@@ -19,13 +19,16 @@ type DescribeAPI interface {
 	DescribeTimeToLive(ctx context.Context, in *dynamodb.DescribeTimeToLiveInput, opts ...func(*dynamodb.Options)) (*dynamodb.DescribeTimeToLiveOutput, error)
 	ListTagsOfResource(ctx context.Context, in *dynamodb.ListTagsOfResourceInput, opts ...func(*dynamodb.Options)) (*dynamodb.ListTagsOfResourceOutput, error)
 	DescribeContinuousBackups(ctx context.Context, in *dynamodb.DescribeContinuousBackupsInput, opts ...func(*dynamodb.Options)) (*dynamodb.DescribeContinuousBackupsOutput, error)
+	ExtraAPI
 }
 
 // Describe reads the table's definition. DescribeTable must succeed; a
-// failure of one of the other three (no permission, an emulator without
+// failure of one of the other calls (no permission, an emulator without
 // the action) leaves that part out and names it in Dynasnap.Unread, with
-// the errors joined in partial.
-func Describe(ctx context.Context, api DescribeAPI, table string) (d *Definition, partial error, err error) {
+// the errors, each naming the permission, joined in partial. more reads
+// the auto scaling and the stream's Lambda triggers (a nil client: that
+// part is not read, and named in Unread).
+func Describe(ctx context.Context, api DescribeAPI, more Services, table string) (d *Definition, partial error, err error) {
 	out, err := api.DescribeTable(ctx, &dynamodb.DescribeTableInput{TableName: aws.String(table)})
 	if err != nil {
 		return nil, nil, fmt.Errorf("describe table %s: %w", table, err)
@@ -56,6 +59,11 @@ func Describe(ctx context.Context, api DescribeAPI, table string) (d *Definition
 	} else {
 		errs = append(errs, fmt.Errorf("describe continuous backups: %w", err))
 	}
+	extra, e := readExtra(ctx, api, more, out.Table)
+	if e != nil {
+		errs = append(errs, e)
+	}
+	in.Extra = extra
 	d = FromDescribed(in)
 	d.Dynasnap.RecordedAt = time.Now().UTC()
 	return d, errors.Join(errs...), nil
@@ -88,4 +96,10 @@ func IsAccessDenied(err error) bool {
 		}
 	}
 	return false
+}
+
+// Services are the other AWS APIs Describe reads.
+type Services struct {
+	Scaling ScalingReadAPI
+	Lambda  LambdaReadAPI
 }

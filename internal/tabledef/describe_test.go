@@ -16,6 +16,7 @@ import (
 	"github.com/aws/smithy-go"
 
 	"github.com/dynasnap/dynasnap/internal/tabledef"
+	"github.com/dynasnap/dynasnap/internal/testsupport/ddbapi"
 )
 
 const (
@@ -208,8 +209,9 @@ func TestFromDescribedProvisioned(t *testing.T) {
 	diffJSON(t, got, wantProvisioned())
 	// The fixture sets everything a provisioned table can have; only the
 	// on-demand limits and dynasnap's recording time stay unset.
-	if z := zeroFields(got); !reflect.DeepEqual(z, []string{"OnDemandThroughput"}) {
-		t.Errorf("zero fields %v, want only OnDemandThroughput", z)
+	// The settings beyond DescribeTable have fixtures of their own.
+	if z := zeroFields(got); !reflect.DeepEqual(z, []string{"OnDemandThroughput", "GlobalTableVersion", "Replicas", "ResourcePolicy", "ContributorInsights", "KinesisDataStreamDestinations", "AutoScaling", "EventSourceMappings"}) {
+		t.Errorf("zero fields %v, want only OnDemandThroughput and the other calls' settings", z)
 	}
 	if !got.Dynasnap.RecordedAt.IsZero() || len(got.Dynasnap.Unread) != 0 {
 		t.Errorf("dynasnap part %+v: FromDescribed sets no time and, with every part read, nothing unread", got.Dynasnap)
@@ -319,6 +321,7 @@ func TestFromDescribedParts(t *testing.T) {
 // fakeDescribe answers the four describe calls from fixed values and
 // counts them; an err* field makes that call fail.
 type fakeDescribe struct {
+	ddbapi.NoSettings
 	table    *types.TableDescription
 	ttl      *types.TimeToLiveDescription
 	tagPages [][]types.Tag
@@ -385,7 +388,7 @@ func newFakeDescribe() *fakeDescribe {
 func TestDescribe(t *testing.T) {
 	api := newFakeDescribe()
 	before := time.Now().UTC()
-	d, partial, err := tabledef.Describe(context.Background(), api, "orders")
+	d, partial, err := tabledef.Describe(context.Background(), api, tabledef.Services{Scaling: ddbapi.NoScaling{}, Lambda: ddbapi.NoLambda{}}, "orders")
 	if err != nil || partial != nil {
 		t.Fatalf("Describe: %v, partial %v", err, partial)
 	}
@@ -409,7 +412,7 @@ func TestDescribe(t *testing.T) {
 func TestDescribeEmptyAnswers(t *testing.T) {
 	api := newFakeDescribe()
 	api.ttl, api.backups, api.tagPages = nil, nil, nil
-	d, partial, err := tabledef.Describe(context.Background(), api, "orders")
+	d, partial, err := tabledef.Describe(context.Background(), api, tabledef.Services{Scaling: ddbapi.NoScaling{}, Lambda: ddbapi.NoLambda{}}, "orders")
 	if err != nil || partial != nil {
 		t.Fatalf("Describe: %v, partial %v", err, partial)
 	}
@@ -425,7 +428,7 @@ func TestDescribeFailures(t *testing.T) {
 	denied := &smithy.GenericAPIError{Code: "AccessDeniedException", Message: "not authorized"}
 	api := newFakeDescribe()
 	api.ttlErr, api.tagsErr, api.backupsErr = denied, denied, errors.New("UnknownOperationException")
-	d, partial, err := tabledef.Describe(context.Background(), api, "orders")
+	d, partial, err := tabledef.Describe(context.Background(), api, tabledef.Services{Scaling: ddbapi.NoScaling{}, Lambda: ddbapi.NoLambda{}}, "orders")
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -448,14 +451,14 @@ func TestDescribeFailures(t *testing.T) {
 	// Without a table ARN (some emulators) tags cannot be asked for.
 	api = newFakeDescribe()
 	api.table.TableArn = nil
-	d, partial, err = tabledef.Describe(context.Background(), api, "orders")
+	d, partial, err = tabledef.Describe(context.Background(), api, tabledef.Services{Scaling: ddbapi.NoScaling{}, Lambda: ddbapi.NoLambda{}}, "orders")
 	if err != nil || partial != nil || len(api.tagCalls) != 0 || !reflect.DeepEqual(d.Dynasnap.Unread, []string{tabledef.PartTags}) {
 		t.Errorf("no ARN: err %v, partial %v, %d tag calls, unread %v", err, partial, len(api.tagCalls), d.Dynasnap.Unread)
 	}
 
 	api = newFakeDescribe()
 	api.tableErr = &types.ResourceNotFoundException{Message: aws.String("Requested resource not found")}
-	d, _, err = tabledef.Describe(context.Background(), api, "orders")
+	d, _, err = tabledef.Describe(context.Background(), api, tabledef.Services{Scaling: ddbapi.NoScaling{}, Lambda: ddbapi.NoLambda{}}, "orders")
 	var rnf *types.ResourceNotFoundException
 	if d != nil || !errors.As(err, &rnf) || !strings.Contains(err.Error(), "describe table orders") {
 		t.Errorf("DescribeTable failing: %v, %v", d, err)
@@ -465,7 +468,7 @@ func TestDescribeFailures(t *testing.T) {
 // A server that hands back the token it was given must not loop.
 func TestDescribeTagsRepeatedToken(t *testing.T) {
 	api := &repeatingTags{fakeDescribe: newFakeDescribe()}
-	d, partial, err := tabledef.Describe(context.Background(), api, "orders")
+	d, partial, err := tabledef.Describe(context.Background(), api, tabledef.Services{Scaling: ddbapi.NoScaling{}, Lambda: ddbapi.NoLambda{}}, "orders")
 	if err != nil || partial != nil {
 		t.Fatal(err, partial)
 	}

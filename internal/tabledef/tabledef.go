@@ -13,6 +13,7 @@ import (
 	"encoding/hex"
 	"encoding/json"
 	"fmt"
+	"slices"
 	"sort"
 	"time"
 
@@ -51,7 +52,26 @@ type Definition struct {
 	TimeToLiveDescription     *TimeToLive          `json:"TimeToLiveDescription,omitempty"`
 	Tags                      []Tag                `json:"Tags,omitempty"`
 	PointInTimeRecovery       *PointInTimeRecovery `json:"PointInTimeRecoveryDescription,omitempty"`
-	Dynasnap                  Details              `json:"dynasnap"`
+	// GlobalTableVersion and Replicas (DescribeTable): every region of a
+	// global table (version 2019.11.21), the described table's own too;
+	// restore creates those other than its own region.
+	GlobalTableVersion string    `json:"GlobalTableVersion,omitempty"`
+	Replicas           []Replica `json:"Replicas,omitempty"`
+	// ResourcePolicy is the policy document GetResourcePolicy returns.
+	ResourcePolicy string `json:"ResourcePolicy,omitempty"`
+	// ContributorInsights lists the table (no IndexName) and the GSIs
+	// with Contributor Insights on (DescribeContributorInsights).
+	ContributorInsights []ContributorInsights `json:"ContributorInsights,omitempty"`
+	// KinesisDataStreamDestinations are the active Kinesis streaming
+	// destinations (DescribeKinesisStreamingDestination).
+	KinesisDataStreamDestinations []KinesisDestination `json:"KinesisDataStreamDestinations,omitempty"`
+	// AutoScaling is Application Auto Scaling's scalable targets and
+	// policies of the table and its GSIs.
+	AutoScaling *AutoScaling `json:"AutoScaling,omitempty"`
+	// EventSourceMappings are the Lambda triggers of the table's stream
+	// (ListEventSourceMappings), the stream writer's among them.
+	EventSourceMappings []EventSourceMapping `json:"EventSourceMappings,omitempty"`
+	Dynasnap            Details              `json:"dynasnap"`
 }
 
 // Details is dynasnap's part of a definition.
@@ -142,7 +162,15 @@ const (
 	PartTimeToLive        = "timeToLive"
 	PartTags              = "tags"
 	PartContinuousBackups = "continuousBackups"
+	PartAutoScaling       = "autoScaling"
+	PartResourcePolicy    = "resourcePolicy"
+	PartContributors      = "contributorInsights"
+	PartKinesis           = "kinesisStreamingDestinations"
+	PartTriggers          = "eventSourceMappings"
 )
+
+// Unread reports whether part could not be read when d was recorded.
+func (d *Definition) Unread(part string) bool { return slices.Contains(d.Dynasnap.Unread, part) }
 
 // Key is the table's primary key.
 func (d *Definition) Key() (keyschema.Schema, error) {
@@ -224,7 +252,7 @@ func Parse(b []byte) (*Definition, error) {
 	return &d, nil
 }
 
-// Described is what the four describe calls returned; nil parts were not
+// Described is what the describe calls returned; nil parts were not
 // read (their names go in Unread).
 type Described struct {
 	Table      *types.TableDescription
@@ -232,6 +260,7 @@ type Described struct {
 	Tags       []types.Tag
 	TagsRead   bool
 	Backups    *types.ContinuousBackupsDescription
+	Extra      Extra
 }
 
 // FromDescribed builds a definition from what DynamoDB answered.
@@ -322,6 +351,7 @@ func FromDescribed(in Described) *Definition {
 	} else {
 		d.Dynasnap.Unread = append(d.Dynasnap.Unread, PartContinuousBackups)
 	}
+	in.Extra.apply(d, t)
 	d.Dynasnap.FormatVersion = FormatVersion
 	return d
 }

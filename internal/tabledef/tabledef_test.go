@@ -150,6 +150,13 @@ func TestHashStable(t *testing.T) {
 func TestHashChanges(t *testing.T) {
 	base := recorded(wantProvisioned())
 	base.OnDemandThroughput = &tabledef.OnDemandThroughput{MaxReadRequestUnits: aws.Int64(7)} // so no field is zero
+	base.GlobalTableVersion = "2019.11.21"
+	base.Replicas = []tabledef.Replica{{RegionName: "us-west-2"}}
+	base.ResourcePolicy = `{"Version":"2012-10-17"}`
+	base.ContributorInsights = []tabledef.ContributorInsights{{ContributorInsightsStatus: "ENABLED"}}
+	base.KinesisDataStreamDestinations = []tabledef.KinesisDestination{{StreamArn: "arn:aws:kinesis:eu-west-1:123456789012:stream/s"}}
+	base.EventSourceMappings = []tabledef.EventSourceMapping{{FunctionArn: "arn:aws:lambda:eu-west-1:123456789012:function:dynasnap-stream"}}
+	base.AutoScaling = &tabledef.AutoScaling{ScalableTargets: []tabledef.ScalableTarget{{ResourceId: "table/orders", ScalableDimension: "dynamodb:table:ReadCapacityUnits", MinCapacity: 1, MaxCapacity: 9}}}
 	h := base.Hash()
 
 	// Zeroing each field in turn: a field added later is covered without

@@ -8,7 +8,8 @@ import (
 
 // DefinitionReport is the table's definition compared with the recorded
 // one (docs/DESIGN.md §7): each difference in key, indexes and their
-// projections, TTL attribute and billing mode.
+// projections, TTL attribute, billing mode, stream, resource policy,
+// Contributor Insights, auto scaling, Kinesis destinations and replicas.
 type DefinitionReport struct {
 	Recorded    bool     `json:"recorded"` // false: the snapshot holds no definition, nothing compared
 	Differences []string `json:"differences"`
@@ -20,13 +21,13 @@ type DefinitionReport struct {
 func (r *DefinitionReport) Equal() bool { return r == nil || len(r.Differences) == 0 }
 
 // Definition compares table with rec (nil: not recorded, nothing to do).
-func Definition(ctx context.Context, api tabledef.DescribeAPI, table string, rec *tabledef.Definition) (*DefinitionReport, error) {
+func Definition(ctx context.Context, api tabledef.DescribeAPI, more tabledef.Services, table string, rec *tabledef.Definition) (*DefinitionReport, error) {
 	rep := &DefinitionReport{Differences: []string{}}
 	if rec == nil {
 		return rep, nil
 	}
 	rep.Recorded = true
-	got, _, err := tabledef.Describe(ctx, api, table)
+	got, _, err := tabledef.Describe(ctx, api, more, table)
 	if err != nil {
 		return nil, err
 	}

@@ -98,14 +98,15 @@ func newIndex() *index {
 
 func (x *index) shard(id [32]byte) int { return int(id[0]) % shards }
 
-// keyAndDigest returns the id of the item's key and the digest of the item.
+// keyAndDigest returns the id of the item's key and the digest of the
+// item without its aws:rep:* attributes, which restore never writes.
 func keyAndDigest(it item.Item, ks keyschema.Schema) (id [32]byte, digest [16]byte, ck []byte, err error) {
 	ck, err = item.CanonicalKey(it, ks.Names()...)
 	if err != nil {
 		return id, digest, nil, err
 	}
 	id = sha256.Sum256(ck)
-	d, err := itemcmp.Digest(it)
+	d, err := itemcmp.Digest(item.WithoutReplication(it))
 	if err != nil {
 		return id, digest, nil, err
 	}

@@ -1,8 +1,13 @@
 // Package ddbapi is a test proxy in front of dynalite that answers the
 // DynamoDB actions dynalite lacks or only pretends to have: TTL
-// (DescribeTimeToLive always says DISABLED, UpdateTimeToLive is missing)
-// and continuous backups (DescribeContinuousBackups and
-// UpdateContinuousBackups are missing). It keeps their state per table and
+// (DescribeTimeToLive always says DISABLED, UpdateTimeToLive is missing),
+// continuous backups (DescribeContinuousBackups and
+// UpdateContinuousBackups are missing), and the settings of settings.go
+// (the stream, replicas, resource policy, Contributor Insights, Kinesis
+// destinations) plus stand-ins for Application Auto Scaling and Lambda's
+// event source mappings on the same URL (point
+// AWS_ENDPOINT_URL_APPLICATION_AUTO_SCALING and AWS_ENDPOINT_URL_LAMBDA at
+// it). It keeps their state per table and
 // records every request's body by action, so a test can check a request's
 // shape against the AWS API reference. Everything else goes to dynalite
 // unchanged (CreateTable's WarmThroughput, SSESpecification, TableClass and
@@ -34,6 +39,9 @@ type Proxy struct {
 	ttl      map[string]string // table -> TTL attribute (enabled)
 	pitr     map[string]bool
 	deny     map[string]bool
+	set      settings
+	mappings []map[string]any // Lambda event source mappings
+	rp       *httputil.ReverseProxy
 }
 
 // New starts a proxy to target (dynalite's URL), closed when the test ends.
@@ -43,15 +51,21 @@ func New(t testing.TB, target string) *Proxy {
 	if err != nil {
 		t.Fatal(err)
 	}
-	p := &Proxy{requests: map[string][]map[string]any{}, ttl: map[string]string{}, pitr: map[string]bool{}, deny: map[string]bool{}}
+	p := &Proxy{requests: map[string][]map[string]any{}, ttl: map[string]string{}, pitr: map[string]bool{}, deny: map[string]bool{}, set: newSettings()}
 	rp := httputil.NewSingleHostReverseProxy(u)
+	p.rp = rp
 	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		body, err := io.ReadAll(r.Body)
 		if err != nil {
 			return
 		}
 		r.Body, r.ContentLength = io.NopCloser(bytes.NewReader(body)), int64(len(body))
-		_, action, _ := strings.Cut(r.Header.Get("X-Amz-Target"), ".")
+		if strings.HasPrefix(r.URL.Path, mappingsPath) {
+			p.serveLambda(w, r, body)
+			return
+		}
+		target := r.Header.Get("X-Amz-Target")
+		_, action, _ := strings.Cut(target, ".")
 		var req map[string]any
 		json.Unmarshal(body, &req)
 		p.mu.Lock()
@@ -59,11 +73,18 @@ func New(t testing.TB, target string) *Proxy {
 		denied := p.deny[action]
 		p.mu.Unlock()
 		if denied {
+			service := "dynamodb:"
+			if strings.HasPrefix(target, "AnyScaleFrontendService.") {
+				service = "application-autoscaling:"
+			}
 			answer(w, http.StatusBadRequest, map[string]any{"__type": "com.amazonaws.dynamodb.v20120810#AccessDeniedException",
-				"message": "User is not authorized to perform: dynamodb:" + action + " (test proxy)"})
+				"message": "User is not authorized to perform: " + service + action + " (test proxy)"})
 			return
 		}
 		table, _ := req["TableName"].(string)
+		if p.serveSettings(w, r, target, action, req) {
+			return
+		}
 		switch action {
 		case "DescribeTimeToLive":
 			p.mu.Lock()
