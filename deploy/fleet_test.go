@@ -100,7 +100,8 @@ func TestFleetResources(t *testing.T) {
 }
 
 // Least privilege, under every variant: no wildcard action; "*" only for
-// the calls that take no resource (ListTables, ListEventSourceMappings)
+// the calls that take no resource (ListTables, ListEventSourceMappings,
+// Application Auto Scaling's two reads of the definition)
 // and CreateEventSourceMapping, which is held to the writer by
 // lambda:FunctionArn as DeleteEventSourceMapping is; UpdateTable only
 // when the stack may turn streams on; the writer reads streams and
@@ -125,12 +126,14 @@ func TestFleetRolesLeastPrivilege(t *testing.T) {
 					}
 					if strings.HasPrefix(a, "dynamodb:") && !slices.Contains([]string{"dynamodb:ListTables", "dynamodb:DescribeTable", "dynamodb:ListTagsOfResource",
 						"dynamodb:Scan", "dynamodb:DescribeTimeToLive", "dynamodb:DescribeContinuousBackups", "dynamodb:UpdateTable",
-						"dynamodb:DescribeStream", "dynamodb:GetRecords", "dynamodb:GetShardIterator", "dynamodb:ListStreams"}, a) {
+						"dynamodb:DescribeStream", "dynamodb:GetRecords", "dynamodb:GetShardIterator", "dynamodb:ListStreams",
+						"dynamodb:GetResourcePolicy", "dynamodb:DescribeContributorInsights", "dynamodb:DescribeKinesisStreamingDestination"}, a) {
 						t.Errorf("%s: %s may %s", name, role, a)
 					}
 				}
 				if s.Resource == "*" {
 					ok := slices.Equal(actions(s), []string{"dynamodb:ListTables"}) || slices.Equal(actions(s), []string{"lambda:ListEventSourceMappings"}) ||
+						slices.Equal(actions(s), []string{"application-autoscaling:DescribeScalableTargets", "application-autoscaling:DescribeScalingPolicies"}) ||
 						(slices.Equal(actions(s), []string{"lambda:CreateEventSourceMapping"}) && js(s.Condition) == `{"StringEquals":{"lambda:FunctionArn":{"Fn::GetAtt":["WriterFunction","Arn"]}}}`)
 					if !ok {
 						t.Errorf("%s: %s: %s on every resource", name, role, s.Sid)
