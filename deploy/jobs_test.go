@@ -218,16 +218,17 @@ func checkSchedule(t *testing.T, name, cronPath, defPath, rulePath string) sched
 
 // TestAuditSchedules: the scheduled audits run 'dynasnap audit' on a
 // sample under a read-unit cap with --json, never retry (drift is a
-// finding), alert on a failed job and on the stderr line, and the role
-// can read the table and the backup and nothing else.
+// finding), alert on a failed job and on the stderr line, leave their
+// result where status reads it, and the role can read the table and the
+// backup and write that result, nothing else.
 func TestAuditSchedules(t *testing.T) {
 	s := checkSchedule(t, "audit", "kubernetes/audit-cronjob.yaml", "aws-batch/audit-job-definition.json", "aws-batch/audit-rule.json")
-	for _, want := range []string{"audit --source s3://", "--table ", "--sample ", "--read-units ", "--json"} {
+	for _, want := range []string{"audit --source s3://", "--table ", "--sample ", "--read-units ", "--report-out s3://backups/dynasnap.dynasnap-results/orders/audit.json", "--json"} {
 		if !strings.Contains(s.args, want) {
 			t.Errorf("CronJob args %q lack %q", s.args, want)
 		}
 	}
-	if !strings.HasPrefix(s.command, "audit --source Ref::source --table Ref::table") || !strings.Contains(s.command, "--read-units Ref::") || !strings.HasSuffix(s.command, "--json") {
+	if !strings.HasPrefix(s.command, "audit --source Ref::source --table Ref::table") || !strings.Contains(s.command, "--read-units Ref::") || !strings.Contains(s.command, "--report-out Ref::result") || !strings.HasSuffix(s.command, "--json") {
 		t.Errorf("audit job: %q", s.command)
 	}
 	if p, _ := dig(s.rule, "LogMetricFilter", "FilterPattern").(string); !strings.Contains(p, "dynasnap audit: DRIFT") {
@@ -243,7 +244,7 @@ func TestAuditSchedules(t *testing.T) {
 	}
 
 	// Least privilege: exactly these actions, each on its resource; no
-	// wildcard action, nothing that writes.
+	// wildcard action, and one write: the result status reads.
 	want := map[string]string{
 		"dynamodb:DescribeTable":       "arn:aws:dynamodb:us-east-1:123456789012:table/orders",
 		"dynamodb:Scan":                "arn:aws:dynamodb:us-east-1:123456789012:table/orders",
@@ -254,6 +255,7 @@ func TestAuditSchedules(t *testing.T) {
 		"s3:ListBucket":                "arn:aws:s3:::backups",
 		"s3:GetBucketVersioning":       "arn:aws:s3:::backups",
 		"s3:GetLifecycleConfiguration": "arn:aws:s3:::backups",
+		"s3:PutObject":                 "arn:aws:s3:::backups/dynasnap.dynasnap-results/orders/audit.json",
 	}
 	got := map[string]string{}
 	for _, st := range policy["Statement"].([]any) {

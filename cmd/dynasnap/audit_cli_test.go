@@ -5,6 +5,8 @@ import (
 	"encoding/json"
 	"fmt"
 	"math/rand/v2"
+	"os"
+	"path/filepath"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -20,6 +22,7 @@ import (
 	"github.com/dynasnap/dynasnap/internal/item"
 	"github.com/dynasnap/dynasnap/internal/journal"
 	"github.com/dynasnap/dynasnap/internal/layout"
+	"github.com/dynasnap/dynasnap/internal/testsupport/schematest"
 	"github.com/dynasnap/dynasnap/internal/testsupport/testenv"
 )
 
@@ -298,7 +301,9 @@ func auditScenario(t *testing.T, lay string, broken bool) {
 	during := changes.Load() - before
 	// A sample (half the segments) finds a share of the same drift, and
 	// nothing else.
-	sout, serr, scode := cli("audit", "--source", m.src.String(), "--table", m.table, "--segments", "4", "--sample", "50", "--writer-lag", "2s", "--json")
+	// It also leaves its result where dynasnap status reads it.
+	resultFile := filepath.Join(t.TempDir(), "audit.json")
+	sout, serr, scode := cli("audit", "--source", m.src.String(), "--table", m.table, "--segments", "4", "--sample", "50", "--writer-lag", "2s", "--json", "--report-out", resultFile)
 	time.Sleep(300 * time.Millisecond)
 	stop()
 	wg.Wait()
@@ -311,6 +316,7 @@ func auditScenario(t *testing.T, lay string, broken bool) {
 			t.Errorf("audit --sample 50: %s %s is no drift the test made", k, d.Kind)
 		}
 	}
+	checkAuditResult(t, resultFile, scode)
 	if (scode == 3) != (len(sr.Drift) > 0) || sr.ItemsScanned == 0 || sr.ItemsScanned > 350 {
 		t.Errorf("audit --sample 50: exit %d with %d drifted, %d items scanned of ~400: %s", scode, len(sr.Drift), sr.ItemsScanned, serr)
 	}
@@ -365,4 +371,29 @@ func TestAuditFlags(t *testing.T) {
 			t.Errorf("audit %v: exit %d, want 2: %s", args, code, e)
 		}
 	}
+}
+
+// checkAuditResult: --report-out wrote a job result (the schema status
+// reads) that passed exactly when the audit exited 0.
+func checkAuditResult(t *testing.T, file string, code int) {
+	t.Helper()
+	body, err := os.ReadFile(file)
+	if err != nil {
+		t.Fatalf("audit --report-out: %v", err)
+	}
+	var res struct {
+		Passed       bool
+		Failures     []string
+		StartTime    time.Time
+		ItemsScanned int64
+	}
+	if err := json.Unmarshal(body, &res); err != nil {
+		t.Fatalf("audit --report-out: %v: %s", err, body)
+	}
+	if res.Passed != (code == 0) || res.Passed != (len(res.Failures) == 0) || res.StartTime.IsZero() || res.ItemsScanned == 0 {
+		t.Errorf("audit --report-out after exit %d: %s", code, body)
+	}
+	var v any
+	_ = json.Unmarshal(body, &v)
+	schematest.Check(t, schematest.Compiler(t), "job-result", v)
 }

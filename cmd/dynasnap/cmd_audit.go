@@ -13,6 +13,7 @@ import (
 	"github.com/dynasnap/dynasnap/internal/journal"
 	"github.com/dynasnap/dynasnap/internal/keyschema"
 	"github.com/dynasnap/dynasnap/internal/progress"
+	"github.com/dynasnap/dynasnap/internal/status"
 )
 
 const auditExamples = `  # is the backup complete? the live table against its backup, item by item
@@ -51,6 +52,7 @@ func cmdAudit(ctx context.Context, a *app, args []string) error {
 	sample := fs.Float64("sample", 100, "audit this percentage of the key space: that share of the --segments, chosen at random")
 	writerLag := fs.Duration("writer-lag", 10*time.Second, "how long the stream writer may take to store a change: a key that does not match is read from the backup again this long after the table (a journal's lagSeconds, if longer, is used)")
 	examples := fs.Int("examples", 20, "drifted keys listed in the text output (--json lists all)")
+	reportOut := fs.String("report-out", "", "also write the result (the --json report with passed, failures and startTime) to this file or s3://BUCKET/KEY, whatever the outcome: where dynasnap status reads a table's newest audit (s3://BUCKET/PREFIX"+status.ResultsSuffix+"/TABLE/"+status.AuditResult+")")
 	var plan history.PlanOptions
 	plan.AddFlags(fs, "concurrency", 128)
 	var topts history.TimeOptions
@@ -84,6 +86,9 @@ func cmdAudit(ctx context.Context, a *app, args []string) error {
 	p, err := plan.Plan()
 	if err != nil {
 		return usageError{err.Error()}
+	}
+	if err := checkReportOut(*reportOut); err != nil {
+		return err
 	}
 	if p.Shards > 1 {
 		return usageError{"--shard does not go with audit: the scan covers the whole table (use --sample for a share)"}
@@ -123,6 +128,14 @@ func cmdAudit(ctx context.Context, a *app, args []string) error {
 		SamplePercent: *sample, ReadUnits: *readUnits, ClockSkew: topts.Skew(), WriterLag: lag, Plan: p,
 		Fetchers: plan.Fetchers, Scanned: scanned, Listed: listed, Fetched: fetched})
 	rep.Stop()
+	if *reportOut != "" {
+		if werr := writeReportOut(ctx, clients, *reportOut, newAuditResult(start, r, err)); werr != nil {
+			a.out.Errorf("audit: %v", werr)
+			if err == nil {
+				err = werr
+			}
+		}
+	}
 	if err != nil {
 		return err
 	}
@@ -161,4 +174,26 @@ func printAudit(a *app, r *audit.Report, examples int) {
 		}
 		fmt.Fprintf(w, "  %-9s %s  newest backup %s\n", d.Kind, strings.TrimSpace(string(d.Key)), newest)
 	}
+}
+
+// auditResult is what --report-out writes: the report with the members
+// every job result has (schemas/job-result.schema.json), so dynasnap
+// status reads an audit as it reads a drill.
+type auditResult struct {
+	Passed    bool      `json:"passed"`
+	Failures  []string  `json:"failures"`
+	StartTime time.Time `json:"startTime"`
+	*audit.Report
+}
+
+func newAuditResult(start time.Time, r *audit.Report, err error) auditResult {
+	res := auditResult{StartTime: start.UTC(), Failures: []string{}, Report: r}
+	switch {
+	case err != nil:
+		res.Failures = append(res.Failures, err.Error())
+	case r.Drifted():
+		res.Failures = append(res.Failures, fmt.Sprintf("drift: missing=%d different=%d extra=%d", r.Missing, r.Different, r.Extra))
+	}
+	res.Passed = len(res.Failures) == 0
+	return res
 }

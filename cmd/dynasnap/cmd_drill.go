@@ -1,18 +1,13 @@
 package main
 
 import (
-	"bytes"
 	"context"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"os"
 	"os/exec"
 	"strings"
 	"time"
-
-	"github.com/aws/aws-sdk-go-v2/aws"
-	"github.com/aws/aws-sdk-go-v2/service/s3"
 
 	"github.com/dynasnap/dynasnap/internal/awsconf"
 	"github.com/dynasnap/dynasnap/internal/drill"
@@ -89,10 +84,8 @@ func cmdDrill(ctx context.Context, a *app, args []string) error {
 	if err := parse(fs, args); err != nil {
 		return err
 	}
-	if *reportOut != "" && layout.IsS3URL(*reportOut) {
-		if loc, err := layout.ParseS3URL(*reportOut); err != nil || loc.Prefix == "" {
-			return usageError{fmt.Sprintf("--report-out %q: give s3://BUCKET/KEY", *reportOut)}
-		}
+	if err := checkReportOut(*reportOut); err != nil {
+		return err
 	}
 	ways := 0
 	for _, s := range []string{*snap, *source} {
@@ -214,7 +207,7 @@ func (d *drillRun) finish(r *drill.Report, err error) error {
 		}
 	}
 	if d.reportOut != "" {
-		if werr := d.saveReport(r); werr != nil {
+		if werr := writeReportOut(d.ctx, d.clients, d.reportOut, r); werr != nil {
 			d.log.Errorf("drill: %v", werr)
 			if err == nil {
 				err = werr
@@ -230,37 +223,6 @@ func (d *drillRun) finish(r *drill.Report, err error) error {
 		return exitError{drillOverBudget, errors.New(strings.Join(r.Failures, "; "))}
 	case !r.Passed:
 		return errors.New(strings.Join(r.Failures, "; "))
-	}
-	return nil
-}
-
-// saveReport writes the report to --report-out: a file, or one PUT.
-func (d *drillRun) saveReport(r *drill.Report) error {
-	body, err := json.MarshalIndent(r, "", "  ")
-	if err != nil {
-		return err
-	}
-	if !layout.IsS3URL(d.reportOut) {
-		if err := os.WriteFile(d.reportOut, append(body, '\n'), 0o644); err != nil {
-			return fmt.Errorf("--report-out: %w", err)
-		}
-		return nil
-	}
-	if d.clients == nil {
-		return fmt.Errorf("--report-out %s: no AWS clients", d.reportOut)
-	}
-	loc, _ := layout.ParseS3URL(d.reportOut)
-	c, err := d.clients.S3For(d.ctx, loc.Bucket)
-	if err != nil {
-		return fmt.Errorf("--report-out %s: %w", d.reportOut, err)
-	}
-	// A context of its own: the report of an interrupted drill is kept too.
-	ctx, cancel := context.WithTimeout(context.WithoutCancel(d.ctx), time.Minute)
-	defer cancel()
-	_, err = c.PutObject(ctx, &s3.PutObjectInput{Bucket: aws.String(loc.Bucket), Key: aws.String(loc.Prefix),
-		Body: bytes.NewReader(body), ContentType: aws.String("application/json")})
-	if err != nil {
-		return fmt.Errorf("--report-out: put %s: %w", d.reportOut, err)
 	}
 	return nil
 }
