@@ -52,6 +52,15 @@ func (r LifecycleRule) Name() string {
 // lifecycle configuration (S3: NoSuchLifecycleConfiguration).
 var ErrNoLifecycle = errors.New("no lifecycle configuration")
 
+// JournalHorizoner is a Source that reads change journals: for a table
+// folder that holds one, its horizon is the journal's own (what compaction
+// kept, docs/DESIGN.md §10.11), not the bucket's lifecycle rules, which
+// act on versions a journal does not read. isJournal is false for a folder
+// that holds versions; an error only for a cancelled context.
+type JournalHorizoner interface {
+	JournalHorizon(ctx context.Context, folder string, now time.Time) (h *Horizon, isJournal bool, err error)
+}
+
 // LifecycleReader is a Source that can read its bucket's lifecycle rules.
 type LifecycleReader interface {
 	Lifecycle(ctx context.Context) ([]LifecycleRule, error)
@@ -100,6 +109,15 @@ func (h *Horizon) Oldest() (time.Time, string) {
 // or a denied read, gives a Horizon with no limits and, for the denial, a
 // warning; only a cancelled context is an error.
 func ReadHorizon(ctx context.Context, src Source, folder string, now time.Time) (*Horizon, error) {
+	if jh, ok := src.(JournalHorizoner); ok {
+		h, isJournal, err := jh.JournalHorizon(ctx, folder, now)
+		if err != nil {
+			return nil, err
+		}
+		if isJournal {
+			return h, nil
+		}
+	}
 	h := &Horizon{Bucket: src.Bucket(), Folder: folder, Now: now}
 	lr, ok := src.(LifecycleReader)
 	if !ok {

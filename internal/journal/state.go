@@ -44,8 +44,13 @@ func LoadState(ctx context.Context, b Bucket, dir string) (*State, error) {
 	if err != nil {
 		return nil, err
 	}
+	return LoadStateWith(ctx, b, dir, d)
+}
+
+// LoadStateWith is LoadState with dir's descriptor read already.
+func LoadStateWith(ctx context.Context, b Bucket, dir string, d *Descriptor) (*State, error) {
 	st := &State{Dir: dir, Desc: d, Outputs: map[int][]output{}}
-	err = b.List(ctx, dir+Folder, dir+segmentFolder+"~", func(o Object) bool {
+	err := b.List(ctx, dir+Folder, dir+segmentFolder+"~", func(o Object) bool {
 		rel := strings.TrimPrefix(o.Key, dir+Folder)
 		folder, name, ok := cutLast(rel)
 		if !ok || name != ManifestName {
