@@ -13,6 +13,7 @@ import (
 	"github.com/dynasnap/dynasnap/internal/item"
 	"github.com/dynasnap/dynasnap/internal/journal"
 	"github.com/dynasnap/dynasnap/internal/layout"
+	"github.com/dynasnap/dynasnap/internal/parquetfmt"
 	"github.com/dynasnap/dynasnap/internal/testsupport/backuptest"
 	"github.com/dynasnap/dynasnap/internal/testsupport/testenv"
 )
@@ -208,4 +209,28 @@ func canonicalJSON(t *testing.T, b []byte) string {
 	}
 	out, _ := item.Marshal(it)
 	return string(out)
+}
+
+// TestAthenaDDLJournalCLI: athena-ddl on a table folder holding a journal
+// prints the files table over its journal/ folder and the view of every
+// change once (the statements tests/duckdb runs).
+func TestAthenaDDLJournalCLI(t *testing.T) {
+	c := testenv.Clients(t)
+	bucket := testenv.Bucket(t, c, true)
+	src := layout.TableLocation(bucket, "backups", "orders-2026")
+	b := &journal.S3Bucket{Client: c.S3(), Bucket: bucket}
+	if err := journal.EnsureDescriptor(context.Background(), b, src.Dir(), 7*time.Second, "test"); err != nil {
+		t.Fatal(err)
+	}
+	stdout, stderr, code := cli("athena-ddl", src.String())
+	if code != 0 {
+		t.Fatalf("athena-ddl: exit %d: %s", code, stderr)
+	}
+	want := parquetfmt.JournalDDL("orders_2026", src.String()+"/journal/", "change journal of "+src.String()+" (lag 7s)", 7)
+	if stdout != want {
+		t.Fatalf("athena-ddl printed\n%s\nwant\n%s", stdout, want)
+	}
+	if _, stderr, code := cli("athena-ddl", src.String(), "--style", "struct"); code != 2 || !strings.Contains(stderr, "map style") {
+		t.Fatalf("athena-ddl --style on a journal: exit %d: %s", code, stderr)
+	}
 }
