@@ -131,7 +131,7 @@ func TestJournalKeyIndexCLI(t *testing.T) {
 		writeSecond(1000)
 	}
 	time.Sleep(time.Until(times[len(times)-1].Add(journalTestLag + 3*time.Second)))
-	if _, stderr, code := cli("compact", "--source", src.String(), "--intervals", "1s", "--base-every", "0", "--delete-delay", "0s", "--quiet"); code != 0 {
+	if _, stderr, code := cli("compact", "--source", src.String(), "--intervals", "1s", "--base-every", "0", "--delete-delay", "0s", "--keep-exact", "35d", "--keep-hourly", "1y", "--quiet"); code != 0 {
 		t.Fatalf("compact: exit %d: %s", code, stderr)
 	}
 	writeSecond(300) // the uncompacted tail: one segment

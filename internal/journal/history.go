@@ -16,11 +16,12 @@ func (s *State) withFirstBase(plan []span) []span {
 	return append([]span{{out: &b, base: true, Hi: b.To}}, plan...)
 }
 
-// loadState lists dir's journal, with r.Desc when the caller read the
-// descriptor already.
+// loadState lists dir's journal, or takes r.State when the caller listed
+// it already (the horizon check, a moment before: outputs are deleted
+// only once they are DeleteDelay old, and segments are listed by the read).
 func (r *Reader) loadState(ctx context.Context, dir string) (*State, error) {
-	if r.Desc != nil {
-		return LoadStateWith(ctx, r.Bucket, dir, r.Desc)
+	if r.State != nil && r.State.Dir == dir {
+		return r.State, nil
 	}
 	return LoadState(ctx, r.Bucket, dir)
 }

@@ -24,6 +24,10 @@ type Manifest struct {
 	Tool      string     `json:"tool"`
 	Records   int64      `json:"records"`
 	Files     []Part     `json:"files"`
+
+	// PrecisionSeconds is, for a thinned output (retention.go), the
+	// precision it keeps: the state at each multiple is exact.
+	PrecisionSeconds int64 `json:"precisionSeconds,omitempty"`
 }
 
 // Part is one data file of an output: sorted by id, disjoint from the

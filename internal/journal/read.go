@@ -44,9 +44,9 @@ type Reader struct {
 	// FanIn is the most segments read at once (0: FanIn); more are merged
 	// into local files first.
 	FanIn int
-	// Desc, if set, is the descriptor of the folder Merge reads, read
-	// already (the horizon check read it): Merge does not read it again.
-	Desc *Descriptor
+	// State, if set, is the folder Merge reads as listed already (the
+	// horizon check listed it): Merge does not list it again.
+	State *State
 }
 
 func (r *Reader) fanIn() int {

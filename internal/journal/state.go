@@ -26,6 +26,7 @@ type State struct {
 	Desc    *Descriptor
 	Bases   []output         // by time
 	Outputs map[int][]output // by level, then (From, To)
+	Thinned []output         // retention's thinned outputs, by From (retention.go)
 }
 
 // epoch is the start of every journal: the first level output of each
@@ -58,6 +59,7 @@ func LoadStateWith(ctx context.Context, b Bucket, dir string, d *Descriptor) (*S
 		}
 		lv, from, to, ok := parseOutputFolder(folder)
 		if !ok {
+			st.noteThinned(folder, o) // retention.go
 			return true
 		}
 		out := output{Level: lv, From: from, To: to, Folder: dir + Folder + folder + "/", Listed: o.LastModified}
@@ -72,6 +74,7 @@ func LoadStateWith(ctx context.Context, b Bucket, dir string, d *Descriptor) (*S
 		return nil, err
 	}
 	slices.SortFunc(st.Bases, func(a, b output) int { return a.To.Compare(b.To) })
+	slices.SortFunc(st.Thinned, func(a, b output) int { return cmp.Or(a.From.Compare(b.From), a.To.Compare(b.To)) })
 	for _, os := range st.Outputs {
 		slices.SortFunc(os, func(a, b output) int { return cmp.Or(a.From.Compare(b.From), a.To.Compare(b.To)) })
 	}
@@ -118,7 +121,7 @@ func (s *State) End(level int) time.Time {
 // above it, reaches. The levels below it and the segments hold every
 // change after that point; before it, inputs may have been deleted.
 func (s *State) from(level int) time.Time {
-	p := epoch
+	p := s.thinnedEnd() // retention.go: the changes before it are thinned
 	for _, l := range s.Levels() {
 		if l >= level {
 			p = maxTime(p, s.End(l))
@@ -130,7 +133,7 @@ func (s *State) from(level int) time.Time {
 // Covered is how far any level's outputs reach from the epoch or a base:
 // changes up to it need no segment.
 func (s *State) Covered() time.Time {
-	p := epoch
+	p := s.thinnedEnd() // retention.go
 	for _, l := range s.Levels() {
 		p = maxTime(p, s.End(l))
 	}
@@ -197,6 +200,11 @@ func (s *State) planRange(p, tmax time.Time, maxLevel int) []span {
 				}
 			}
 		}
+		var thin span
+		var thinOK bool
+		if best == nil && over == nil && maxLevel < 0 {
+			thin, thinOK = s.thinnedSpanAt(p, tmax) // retention.go
+		}
 		switch {
 		case best != nil:
 			plan = append(plan, span{out: best, Lo: p, Hi: best.To})
@@ -204,6 +212,9 @@ func (s *State) planRange(p, tmax time.Time, maxLevel int) []span {
 		case over != nil:
 			plan = append(plan, span{out: over, Lo: p, Hi: tmax})
 			p = tmax
+		case thinOK:
+			plan = append(plan, thin)
+			p = thin.Hi
 		default:
 			plan = append(plan, span{Lo: p, Hi: tmax})
 			p = tmax

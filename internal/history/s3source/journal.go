@@ -14,8 +14,8 @@ var _ history.Merger = (*Source)(nil)
 // journalState is what a Source knows of the journals in its bucket.
 type journalState struct {
 	mu     sync.Mutex
-	absent map[string]bool                // table folders found to hold no journal
-	descs  map[string]*journal.Descriptor // descriptors read by JournalHorizon
+	absent map[string]bool           // table folders found to hold no journal
+	states map[string]*journal.State // journals listed by JournalHorizon, for the read after it
 	skew   time.Duration
 	set    bool // skew was given (0 included); else history's default
 	wait   func(until time.Time)
@@ -47,7 +47,7 @@ func (s *Source) Merge(ctx context.Context, dir, lo, hi string, times []time.Tim
 	if absent {
 		return false, nil
 	}
-	r := &journal.Reader{Bucket: s.Journal(), Skew: skew, Wait: wait, Desc: s.cachedDescriptor(dir)}
+	r := &journal.Reader{Bucket: s.Journal(), Skew: skew, Wait: wait, State: s.listedState(dir)}
 	ok, err := r.Merge(ctx, dir, lo, hi, times, stats, fn)
 	if err == nil && !ok {
 		s.js.mu.Lock()

@@ -12,15 +12,15 @@ import (
 
 var _ history.JournalHorizoner = (*Source)(nil)
 
-// JournalHorizon reads folder's journal descriptor (kept for the read that
-// follows, so it costs no request more than the lifecycle read it
-// replaces) and gives the journal's horizon: what its retention kept
-// (docs/DESIGN.md §10.11). A folder without a journal, or a descriptor
-// that cannot be read, is left to the lifecycle rules (the read reports
-// the error).
+// JournalHorizon lists folder's journal (its descriptor and outputs, kept
+// for the read that follows, so the check costs no request more than the
+// lifecycle read it replaces) and gives the journal's horizon: what its
+// retention kept (docs/DESIGN.md §10.11, §10.13). A folder without a
+// journal, or one that cannot be listed, is left to the lifecycle rules
+// (the read reports the error).
 func (s *Source) JournalHorizon(ctx context.Context, folder string, now time.Time) (*history.Horizon, bool, error) {
 	dir := strings.TrimSuffix(folder, "/") + "/"
-	d, err := journal.ReadDescriptor(ctx, s.Journal(), dir)
+	st, err := journal.LoadState(ctx, s.Journal(), dir)
 	if err != nil {
 		if ctx.Err() != nil {
 			return nil, false, ctx.Err()
@@ -36,17 +36,20 @@ func (s *Source) JournalHorizon(ctx context.Context, folder string, now time.Tim
 		return nil, false, nil
 	}
 	s.js.mu.Lock()
-	if s.js.descs == nil {
-		s.js.descs = map[string]*journal.Descriptor{}
+	if s.js.states == nil {
+		s.js.states = map[string]*journal.State{}
 	}
-	s.js.descs[dir] = d
+	s.js.states[dir] = st
 	s.js.mu.Unlock()
-	return journal.Horizon(d, s.bucket, folder, now), true, nil
+	return st.Horizon(s.bucket, folder, now), true, nil
 }
 
-// cachedDescriptor is dir's descriptor if JournalHorizon read it.
-func (s *Source) cachedDescriptor(dir string) *journal.Descriptor {
+// listedState is dir's journal as JournalHorizon listed it, once: a later
+// read (a second command on the same Source) lists it again.
+func (s *Source) listedState(dir string) *journal.State {
 	s.js.mu.Lock()
 	defer s.js.mu.Unlock()
-	return s.js.descs[dir]
+	st := s.js.states[dir]
+	delete(s.js.states, dir)
+	return st
 }
