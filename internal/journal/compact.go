@@ -102,6 +102,9 @@ func (c *Compactor) Run(ctx context.Context) (*Report, error) {
 	if err != nil {
 		return nil, err
 	}
+	if err := st.checkWindow(); err != nil { // fromitems.go
+		return nil, err
+	}
 	rep := &Report{Outputs: []OutputReport{}}
 	ready := c.clock().Now().Add(-st.Desc.Lag() - c.Skew)
 	run := newRunID()

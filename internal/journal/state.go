@@ -27,6 +27,7 @@ type State struct {
 	Bases   []output         // by time
 	Outputs map[int][]output // by level, then (From, To)
 	Thinned []output         // retention's thinned outputs, by From (retention.go)
+	Window  time.Time        // an import's open window: its cut (fromitems.go)
 }
 
 // epoch is the start of every journal: the first level output of each
@@ -55,6 +56,7 @@ func LoadStateWith(ctx context.Context, b Bucket, dir string, d *Descriptor) (*S
 		rel := strings.TrimPrefix(o.Key, dir+Folder)
 		folder, name, ok := cutLast(rel)
 		if !ok || name != ManifestName {
+			st.noteObject(o) // fromitems.go
 			return true
 		}
 		lv, from, to, ok := parseOutputFolder(folder)
