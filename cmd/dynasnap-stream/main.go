@@ -20,6 +20,9 @@
 //	                       segment's store the deployment allows (batching window plus retries),
 //	                       a Go duration of at least 1s (default 5m); recorded in the journal, it is
 //	                       how long a snapshot at T waits before it reads
+//	DYNASNAP_ITEMS_RECHECK with the journal layout in a folder holding a per-item backup (written
+//	                       as items): how long before it looks again for a journal made by
+//	                       compact --from-items (default 1m)
 //	DYNASNAP_LOG_LEVEL     debug, info (default), warn, error; AWS_LAMBDA_LOG_LEVEL also works
 //
 // S3 and DynamoDB endpoints, region and credentials come the standard AWS
@@ -85,6 +88,13 @@ func setup(ctx context.Context, log *slog.Logger) (*stream.Handler, error) {
 			return nil, fmt.Errorf("DYNASNAP_JOURNAL_LAG=%q is not a duration of at least 1s (e.g. 300s)", s)
 		}
 		cfg.JournalLag = d
+	}
+	if s := os.Getenv("DYNASNAP_ITEMS_RECHECK"); s != "" {
+		d, err := time.ParseDuration(s)
+		if err != nil || d < time.Second {
+			return nil, fmt.Errorf("DYNASNAP_ITEMS_RECHECK=%q is not a duration of at least 1s (e.g. 1m)", s)
+		}
+		cfg.ItemsRecheck = d
 	}
 	if cfg.Layout == stream.LayoutJournal && cfg.JournalLag == 0 {
 		cfg.JournalLag = journal.DefaultLag

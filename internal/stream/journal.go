@@ -1,6 +1,7 @@
 package stream
 
 import (
+	"cmp"
 	"context"
 	"errors"
 	"fmt"
@@ -49,7 +50,7 @@ func (h *Handler) ensureDescriptor(ctx context.Context, dir string) error {
 	if d.ok {
 		return nil
 	}
-	if d.items && time.Since(d.itemsAt) < itemsRecheck {
+	if d.items && time.Since(d.itemsAt) < cmp.Or(h.cfg.ItemsRecheck, itemsRecheck) {
 		return journal.ErrHoldsItems
 	}
 	if err := journal.EnsureDescriptor(ctx, h.cfg.Journal, dir, h.cfg.JournalLag, h.cfg.Tool); err != nil {
@@ -73,7 +74,8 @@ func (h *Handler) ensureDescriptor(ctx context.Context, dir string) error {
 }
 
 // itemsRecheck is how long a writer goes on writing items to a folder
-// holding a per-item backup before it looks for a journal there again.
+// holding a per-item backup before it looks for a journal there again
+// (Config.ItemsRecheck overrides it).
 const itemsRecheck = time.Minute
 
 // heldByItems reports whether a table folder of the batch holds a per-item
