@@ -74,6 +74,18 @@ func applyChanges(state map[string]string, cs []fiChange) map[string]string {
 	return out
 }
 
+// journalWriter is a stream writer with DYNASNAP_LAYOUT=journal and a lag
+// of 2s, as a new Lambda process starts it.
+func journalWriter(t *testing.T, client stream.S3API, bucket string) *stream.Handler {
+	t.Helper()
+	h, err := stream.New(client, stream.Config{Bucket: bucket, Prefix: "backups", Concurrency: 8, Layout: stream.LayoutJournal, JournalLag: 2 * time.Second},
+		slog.New(slog.DiscardHandler))
+	if err != nil {
+		t.Fatal(err)
+	}
+	return h
+}
+
 // nextSecond sleeps to just after the next whole second and returns it.
 func nextSecond() time.Time {
 	now := time.Now()
@@ -93,11 +105,7 @@ func TestJournalFromItemsCLI(t *testing.T) {
 	ctx := context.Background()
 	bucket := testenv.Bucket(t, c, true)
 	src := layout.TableLocation(bucket, "backups", "mi")
-	old, err := stream.New(c.S3(), stream.Config{Bucket: bucket, Prefix: "backups", Concurrency: 8, Layout: stream.LayoutJournal, JournalLag: 2 * time.Second},
-		slog.New(slog.DiscardHandler))
-	if err != nil {
-		t.Fatal(err)
-	}
+	old := journalWriter(t, c.S3(), bucket)
 	rng := rand.New(rand.NewPCG(25, 3))
 	seq := int64(1000)
 	// The per-item backup: the first batch goes to an empty folder with
@@ -169,11 +177,7 @@ func TestJournalFromItemsCLI(t *testing.T) {
 	afterWin := applyChanges(snaps[times[2]], win)
 	time.Sleep(time.Until(sec.Add(1100 * time.Millisecond)))
 	check("the window's item versions", sec, afterWin)
-	fresh, err := stream.New(c.S3(), stream.Config{Bucket: bucket, Prefix: "backups", Concurrency: 8, Layout: stream.LayoutJournal, JournalLag: 2 * time.Second},
-		slog.New(slog.DiscardHandler))
-	if err != nil {
-		t.Fatal(err)
-	}
+	fresh := journalWriter(t, c.S3(), bucket)
 	sec2 := nextSecond()
 	segs := fiBatch(rng, &seq, 30)
 	handle(fresh, segs, sec2)
@@ -224,11 +228,7 @@ func TestJournalFromMapboxCLI(t *testing.T) {
 	ctx := context.Background()
 	bucket := testenv.Bucket(t, c, true)
 	src := layout.TableLocation(bucket, "backups", "mt")
-	w, err := stream.New(c.S3(), stream.Config{Bucket: bucket, Prefix: "backups", Concurrency: 8, Layout: stream.LayoutJournal, JournalLag: 2 * time.Second},
-		slog.New(slog.DiscardHandler))
-	if err != nil {
-		t.Fatal(err)
-	}
+	w := journalWriter(t, c.S3(), bucket)
 	rng := rand.New(rand.NewPCG(25, 4))
 	seq := int64(5000)
 	mapbox := func(cs []fiChange) {

@@ -284,21 +284,8 @@ func parseWindowKey(dir, key string) (time.Time, bool) {
 // LastModified in (from, to] as records.
 func (f *FromItems) importPrefix(ctx context.Context, prefix string, from, to time.Time, rep *FromItemsReport) ([]Record, error) {
 	var entries []history.Entry
-	cur := history.Marker{}
-	for {
-		page, err := f.Versions.List(ctx, f.ItemsDir+prefix, cur, 0)
-		if err != nil {
-			return nil, err
-		}
-		entries = append(entries, page.Entries...)
-		if !page.IsTruncated {
-			break
-		}
-		next := history.Marker{Key: page.NextKeyMarker, VersionID: page.NextVersionIDMarker}
-		if next.Key == "" || next == cur {
-			return nil, fmt.Errorf("list versions s3://%s/%s: truncated page without progress", f.Versions.Bucket(), f.ItemsDir+prefix)
-		}
-		cur = next
+	if err := f.listVersions(ctx, prefix, func(page []history.Entry) { entries = append(entries, page...) }); err != nil {
+		return nil, err
 	}
 	// Bodies of the puts, read at once.
 	bodies := make([][]byte, len(entries))
@@ -533,21 +520,33 @@ func (f *FromItems) close(ctx context.Context, cut time.Time) (*FromItemsReport,
 // newestVersion notes the newest LastModified of the item objects named
 // prefix….
 func (f *FromItems) newestVersion(ctx context.Context, prefix string, newest *time.Time) error {
+	return f.listVersions(ctx, prefix, func(page []history.Entry) {
+		for _, e := range page {
+			if f.objectName(strings.TrimPrefix(e.Key, f.ItemsDir)) && e.LastModified.After(*newest) {
+				*newest = e.LastModified
+			}
+		}
+	})
+}
+
+// listVersions lists the versions of the objects named prefix…, a page
+// at a time.
+func (f *FromItems) listVersions(ctx context.Context, prefix string, fn func([]history.Entry)) error {
 	cur := history.Marker{}
 	for {
 		page, err := f.Versions.List(ctx, f.ItemsDir+prefix, cur, 0)
 		if err != nil {
 			return err
 		}
-		for _, e := range page.Entries {
-			if f.objectName(strings.TrimPrefix(e.Key, f.ItemsDir)) && e.LastModified.After(*newest) {
-				*newest = e.LastModified
-			}
-		}
+		fn(page.Entries)
 		if !page.IsTruncated {
 			return nil
 		}
-		cur = history.Marker{Key: page.NextKeyMarker, VersionID: page.NextVersionIDMarker}
+		next := history.Marker{Key: page.NextKeyMarker, VersionID: page.NextVersionIDMarker}
+		if next.Key == "" || next == cur {
+			return fmt.Errorf("list versions s3://%s/%s: truncated page without progress", f.Versions.Bucket(), f.ItemsDir+prefix)
+		}
+		cur = next
 	}
 }
 
