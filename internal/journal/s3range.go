@@ -20,14 +20,20 @@ func (b *S3Bucket) GetRange(ctx context.Context, key string, off, n int64) (io.R
 	if off < 0 || n <= 0 {
 		return nil, fmt.Errorf("get s3://%s/%s: empty range %d+%d", b.Bucket, key, off, n)
 	}
-	out, err := b.Client.GetObject(ctx, &s3.GetObjectInput{Bucket: aws.String(b.Bucket), Key: aws.String(key),
-		Range: aws.String(fmt.Sprintf("bytes=%d-%d", off, off+n-1))})
+	return b.getObject(ctx, &s3.GetObjectInput{Bucket: aws.String(b.Bucket), Key: aws.String(key),
+		Range: aws.String(fmt.Sprintf("bytes=%d-%d", off, off+n-1))}, fmt.Sprintf(" bytes %d-%d", off, off+n-1))
+}
+
+// getObject is GetObject with a missing key as ErrNotExist; what names
+// the part read in messages.
+func (b *S3Bucket) getObject(ctx context.Context, in *s3.GetObjectInput, what string) (io.ReadCloser, error) {
+	out, err := b.Client.GetObject(ctx, in)
 	if err != nil {
 		var nsk *types.NoSuchKey
 		if errors.As(err, &nsk) || httpStatus(err) == http.StatusNotFound {
-			return nil, fmt.Errorf("s3://%s/%s: %w", b.Bucket, key, ErrNotExist)
+			return nil, fmt.Errorf("s3://%s/%s: %w", b.Bucket, aws.ToString(in.Key), ErrNotExist)
 		}
-		return nil, fmt.Errorf("get s3://%s/%s bytes %d-%d: %w", b.Bucket, key, off, off+n-1, err)
+		return nil, fmt.Errorf("get s3://%s/%s%s: %w", b.Bucket, aws.ToString(in.Key), what, err)
 	}
 	return out.Body, nil
 }
