@@ -23,6 +23,9 @@
 //	DYNASNAP_SOURCE       "dynamodb-stream" or "kinesis" (Kinesis Data Streams for DynamoDB,
 //	                       docs/DESIGN.md §2.10); unset: either event shape, by its eventSource
 //	DYNASNAP_MODE         "enroll": the fleet's enroller instead of the writer (enroll.go)
+//	DYNASNAP_ITEMS_RECHECK with the journal layout in a folder holding a per-item backup (written
+//	                       as items): how long before it looks again for a journal made by
+//	                       compact --from-items (default 1m)
 //	DYNASNAP_LOG_LEVEL     debug, info (default), warn, error; AWS_LAMBDA_LOG_LEVEL also works
 //
 // S3 and DynamoDB endpoints, region and credentials come the standard AWS
@@ -104,6 +107,13 @@ func setup(ctx context.Context, log *slog.Logger) (*stream.Handler, error) {
 			return nil, fmt.Errorf("DYNASNAP_JOURNAL_LAG=%q is not a duration of at least 1s (e.g. 300s)", s)
 		}
 		cfg.JournalLag = d
+	}
+	if s := os.Getenv("DYNASNAP_ITEMS_RECHECK"); s != "" {
+		d, err := time.ParseDuration(s)
+		if err != nil || d < time.Second {
+			return nil, fmt.Errorf("DYNASNAP_ITEMS_RECHECK=%q is not a duration of at least 1s (e.g. 1m)", s)
+		}
+		cfg.ItemsRecheck = d
 	}
 	if cfg.Layout == stream.LayoutJournal && cfg.JournalLag == 0 {
 		cfg.JournalLag = journal.DefaultLag

@@ -4,11 +4,14 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"path"
 	"strings"
 	"time"
 
 	"github.com/dynasnap/dynasnap/internal/awsconf"
+	"github.com/dynasnap/dynasnap/internal/history/s3source"
 	"github.com/dynasnap/dynasnap/internal/item"
+	"github.com/dynasnap/dynasnap/internal/journal"
 	"github.com/dynasnap/dynasnap/internal/layout"
 	"github.com/dynasnap/dynasnap/internal/parquetfmt"
 	"github.com/dynasnap/dynasnap/internal/snapshot"
@@ -26,12 +29,16 @@ const athenaDDLExamples = `  # a Parquet snapshot in S3: its data/ folder is the
   dynasnap athena-ddl s3://exports/orders-changes/0900 --table-name orders_changes_0900
 
   # a local snapshot, to be copied to S3 first (aws s3 sync ./snap s3://analytics/orders/snap)
-  dynasnap athena-ddl ./snap --location s3://analytics/orders/snap`
+  dynasnap athena-ddl ./snap --location s3://analytics/orders/snap
+
+  # a change journal (the backup's table folder): a table of its files and a view of every change once
+  dynasnap athena-ddl s3://backups/dynasnap/orders --table-name orders_changes
+  #   SELECT * FROM orders_changes WHERE keys['pk'].s = 'order#123' ORDER BY timems`
 
 var errEnoughItems = errors.New("enough items")
 
 func cmdAthenaDDL(ctx context.Context, a *app, args []string) error {
-	fs := newFlags(a, "athena-ddl", "athena-ddl SNAPSHOT|EXPORT [--style struct|map] [--table-name NAME] [--location s3://BUCKET/PREFIX]", athenaDDLExamples)
+	fs := newFlags(a, "athena-ddl", "athena-ddl SNAPSHOT|EXPORT|JOURNAL [--style struct|map] [--table-name NAME] [--location s3://BUCKET/PREFIX]", athenaDDLExamples)
 	tableName := fs.String("table-name", "", "the Athena table's name (default: the snapshot's table)")
 	location := fs.String("location", "", "the S3 folder the snapshot or export (as named on the command line) is copied to; its data/ folder becomes the table's LOCATION (default: the snapshot's own, if it is in S3)")
 	style := fs.String("style", parquetfmt.StyleStruct, "JSON-lines snapshots: struct (Item a struct of the attributes found in --sample items, typed by what was seen) or map (Item a map of every attribute, no sample)")
@@ -64,6 +71,9 @@ func cmdAthenaDDL(ctx context.Context, a *app, args []string) error {
 
 	clients, err := loadAWS(ctx, &awsOpts, 8)
 	if err != nil {
+		return err
+	}
+	if done, err := journalDDL(ctx, a, clients, snapURL, *location, *tableName, fs.Changed("style")); done || err != nil {
 		return err
 	}
 	st, err := store.Open(clients.Source(), snapURL, store.Options{})
@@ -172,4 +182,41 @@ func exportTable(sum *snapshot.Summary) string {
 		}
 	}
 	return "dynamodb_export"
+}
+
+// journalDDL prints the DDL of a change journal when url is a table
+// folder holding one (docs/DESIGN.md §10.12); done is false otherwise.
+func journalDDL(ctx context.Context, a *app, clients *awsconf.Clients, url, location, name string, styled bool) (done bool, err error) {
+	if !layout.IsS3URL(url) {
+		return false, nil
+	}
+	src, err := layout.ParseS3URL(url)
+	if err != nil || src.Prefix == "" {
+		return false, nil
+	}
+	hs, err := s3source.NewIn(ctx, clients.Source(), src.Bucket)
+	if err != nil {
+		return false, err
+	}
+	defer hs.Close()
+	d, err := journal.ReadDescriptor(ctx, hs.Journal(), src.Dir())
+	if errors.Is(err, journal.ErrNoJournal) {
+		return false, nil
+	}
+	if err != nil {
+		return true, err
+	}
+	if styled {
+		return true, usageError{"a journal's images are always in the map style (Keys and NewImage maps of every attribute): leave --style out"}
+	}
+	if name == "" {
+		name = parquetfmt.Identifier(path.Base(strings.TrimSuffix(src.Prefix, "/")))
+	}
+	loc := strings.TrimSuffix(url, "/")
+	if location != "" {
+		loc = strings.TrimSuffix(location, "/")
+	}
+	comment := fmt.Sprintf("change journal of %s (lag %ds)", strings.TrimSuffix(url, "/"), d.LagSeconds)
+	fmt.Fprint(a.stdout, parquetfmt.JournalDDL(name, loc+"/"+journal.Folder, comment, d.LagSeconds))
+	return true, nil
 }

@@ -1,6 +1,7 @@
 package main
 
 import (
+	"cmp"
 	"context"
 	"errors"
 	"fmt"
@@ -10,13 +11,23 @@ import (
 	"github.com/dynasnap/dynasnap/internal/history"
 	"github.com/dynasnap/dynasnap/internal/history/s3source"
 	"github.com/dynasnap/dynasnap/internal/journal"
+	"github.com/dynasnap/dynasnap/internal/keyschema"
+	"github.com/dynasnap/dynasnap/internal/layout"
+	"github.com/dynasnap/dynasnap/internal/restore"
 )
 
 const compactExamples = `  # the scheduled job: segments into 1-minute and 1-hour files, a base every day
   dynasnap compact --source s3://backups/dynasnap/orders
 
   # a large table in 4 parallel jobs (the last shard to finish writes each output's manifest)
-  dynasnap compact --source s3://backups/dynasnap/orders --shard 2/4`
+  dynasnap compact --source s3://backups/dynasnap/orders --shard 2/4
+
+  # tiered retention: every change of 35 days, the last state of each hour for a year
+  dynasnap compact --source s3://backups/dynasnap/orders --keep-exact 35d --keep-hourly 1y
+
+  # move a per-item backup over (docs/JOURNAL.md, moving over): import, then again once the writers write segments
+  dynasnap compact --source s3://backups/dynasnap/orders --from-items
+  dynasnap compact --source s3://backups/journal/orders --from-items=mapbox --items s3://backups/mapbox/orders --key-schema pk:S`
 
 // compactReport is compact --json (docs/JSON.md).
 type compactReport struct {
@@ -30,6 +41,8 @@ func cmdCompact(ctx context.Context, a *app, args []string) error {
 	source := fs.String("source", "", "the table's backup folder, holding a change journal: s3://BUCKET/PREFIX/TABLE (required)")
 	var opts journal.CompactOptions
 	opts.AddFlags(fs)
+	var imp journal.FromItemsOptions
+	imp.AddFlags(fs)
 	shard := fs.String("shard", "", "compact one block of the key space: I/N (or auto/N in a Kubernetes Indexed Job or AWS Batch array job)")
 	skew := fs.Duration("clock-skew", history.DefaultClockSkew, "how far the S3 server's clock may be ahead of this machine's: a window is compacted once it ended more than the journal's lag and this ago")
 	a.opts.Add(fs)
@@ -59,6 +72,10 @@ func cmdCompact(ctx context.Context, a *app, args []string) error {
 		}
 	}
 	c.Progress = func(format string, args ...any) { a.out.Printf("compact: "+format, args...) }
+	schema, err := imp.Check()
+	if err != nil {
+		return usageError{err.Error()}
+	}
 	clients, err := loadAWS(ctx, &awsOpts, 64)
 	if err != nil {
 		return err
@@ -68,6 +85,9 @@ func cmdCompact(ctx context.Context, a *app, args []string) error {
 		return err
 	}
 	defer hs.Close()
+	if imp.Format != "" {
+		return importItems(ctx, a, hs, src, imp, schema, c)
+	}
 	c.Bucket = hs.Journal()
 	start := time.Now()
 	rep, err := c.Run(ctx)
@@ -93,5 +113,52 @@ func cmdCompact(ctx context.Context, a *app, args []string) error {
 		a.out.Printf("compacted %s: %d outputs written (%d records from %d objects read), %d segments, %d outputs and %d bases deleted; changes up to %s need no segment; %.1fs",
 			src, written, rep.RecordsRead, rep.ObjectsRead, rep.SegmentsDeleted, rep.OutputsDeleted, rep.BasesDeleted, rep.Covered.UTC().Format(time.RFC3339), secs)
 	}
+	return nil
+}
+
+// importItems is compact --from-items: a per-item backup into the journal
+// (journal.FromItems, docs/DESIGN.md §10.14).
+func importItems(ctx context.Context, a *app, hs *s3source.Source, src layout.Location, o journal.FromItemsOptions, schema keyschema.Schema, c *journal.Compactor) error {
+	items := src
+	if o.Items != "" {
+		var err error
+		if items, err = history.ParseSource(o.Items); err != nil {
+			return usageError{"--items: " + err.Error()}
+		}
+		if items.Bucket != src.Bucket {
+			return usageError{fmt.Sprintf("--items %s: the per-item backup must be in the journal's bucket (%s)", o.Items, src.Bucket)}
+		}
+	}
+	if err := hs.Check(ctx); err != nil {
+		return err
+	}
+	if schema.Hash.Name == "" {
+		var err error
+		if schema, err = restore.InferFromBackup(ctx, hs, items); err != nil {
+			return fmt.Errorf("--from-items: the key schema of %s: %w (pass --key-schema)", items, err)
+		}
+	}
+	f := &journal.FromItems{Bucket: hs.Journal(), Versions: hs, Dir: src.Dir(), ItemsDir: items.Dir(), Format: o.Format, Schema: schema,
+		Lag: cmp.Or(o.JournalLag, journal.DefaultLag), Skew: c.Skew, Tool: c.Tool, PartBytes: c.PartBytes, Concurrency: 32, Progress: c.Progress}
+	start := time.Now()
+	rep, err := f.Run(ctx)
+	if err != nil {
+		return err
+	}
+	if a.opts.JSON {
+		return a.out.JSON(struct {
+			Source string `json:"source"`
+			Items  string `json:"itemsFolder"`
+			*journal.FromItemsReport
+			Seconds float64 `json:"seconds"`
+		}{src.String(), items.String(), rep, time.Since(start).Seconds()})
+	}
+	if rep.Phase == "close" {
+		a.out.Printf("moved %s over: the item versions of (%s, %s] are in the journal (%d versions, %d deletes); compact runs as usual from now on",
+			items, rep.Cut.Format(time.RFC3339), rep.WindowTo.Format(time.RFC3339), rep.Versions, rep.Deletes)
+		return nil
+	}
+	a.out.Printf("imported %s into the journal %s up to %s: %d versions, %d deletes, %d items at the cut (%d shards resumed); readers and writers use the journal now. Run the same command again once every writer writes segments (a minute), to fold in the versions stored since",
+		items, src, rep.Cut.Format(time.RFC3339), rep.Versions, rep.Deletes, rep.Items, rep.ShardsResumed)
 	return nil
 }

@@ -52,6 +52,15 @@ func (r LifecycleRule) Name() string {
 // lifecycle configuration (S3: NoSuchLifecycleConfiguration).
 var ErrNoLifecycle = errors.New("no lifecycle configuration")
 
+// JournalHorizoner is a Source that reads change journals: for a table
+// folder that holds one, its horizon is the journal's own (what compaction
+// kept, docs/DESIGN.md §10.11), not the bucket's lifecycle rules, which
+// act on versions a journal does not read. isJournal is false for a folder
+// that holds versions; an error only for a cancelled context.
+type JournalHorizoner interface {
+	JournalHorizon(ctx context.Context, folder string, now time.Time) (h *Horizon, isJournal bool, err error)
+}
+
 // LifecycleReader is a Source that can read its bucket's lifecycle rules.
 type LifecycleReader interface {
 	Lifecycle(ctx context.Context) ([]LifecycleRule, error)
@@ -66,6 +75,15 @@ type Limit struct {
 	From  time.Time
 	Until time.Time
 	Never bool
+	// Every > 0: a time in (CoarseFrom, CoarseUntil] is exact only when it
+	// is a multiple of Every (a journal's thinned history, §10.13).
+	Every                   time.Duration
+	CoarseFrom, CoarseUntil time.Time
+}
+
+// coarse reports whether t is a time l's coarse window cannot answer.
+func (l Limit) coarse(t time.Time) bool {
+	return l.Every > 0 && t.After(l.CoarseFrom) && !t.After(l.CoarseUntil) && !t.Truncate(l.Every).Equal(t)
 }
 
 // Horizon is what a bucket's lifecycle rules allow a command to read of one
@@ -100,6 +118,15 @@ func (h *Horizon) Oldest() (time.Time, string) {
 // or a denied read, gives a Horizon with no limits and, for the denial, a
 // warning; only a cancelled context is an error.
 func ReadHorizon(ctx context.Context, src Source, folder string, now time.Time) (*Horizon, error) {
+	if jh, ok := src.(JournalHorizoner); ok {
+		h, isJournal, err := jh.JournalHorizon(ctx, folder, now)
+		if err != nil {
+			return nil, err
+		}
+		if isJournal {
+			return h, nil
+		}
+	}
 	h := &Horizon{Bucket: src.Bucket(), Folder: folder, Now: now}
 	lr, ok := src.(LifecycleReader)
 	if !ok {
@@ -185,6 +212,9 @@ func (v Violation) String() string {
 	switch {
 	case v.Never:
 		return fmt.Sprintf("%s %s is not exact: %s %s", v.Flag, FormatTime(v.At), v.Rule, v.Why)
+	case v.coarse(v.At):
+		lo := v.At.Truncate(v.Every)
+		return fmt.Sprintf("%s %s is not exact: %s %s; the nearest exact times are %s and %s", v.Flag, FormatTime(v.At), v.Rule, v.Why, FormatTime(lo), FormatTime(lo.Add(v.Every)))
 	case !v.Until.IsZero() && !v.At.Before(v.Until):
 		return fmt.Sprintf("%s %s is not exact: %s %s; the newest exact time is before %s", v.Flag, FormatTime(v.At), v.Rule, v.Why, FormatTime(v.Until))
 	default:
@@ -203,7 +233,7 @@ func (h *Horizon) Violations(times ...At) []Violation {
 	var vs []Violation
 	for _, a := range times {
 		for _, l := range h.Limits {
-			if l.Never || (!l.From.IsZero() && a.T.Before(l.From)) || (!l.Until.IsZero() && !a.T.Before(l.Until)) {
+			if l.Never || (!l.From.IsZero() && a.T.Before(l.From)) || (!l.Until.IsZero() && !a.T.Before(l.Until)) || l.coarse(a.T) {
 				vs = append(vs, Violation{Flag: a.Flag, At: a.T, Limit: l})
 			}
 		}

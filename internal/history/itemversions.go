@@ -46,11 +46,18 @@ func (v *Change) Item() item.Item { return v.item }
 // newest first, in the server's order. It pages with the key as the
 // prefix and passes over longer keys that share it.
 func KeyVersions(ctx context.Context, src Source, key string) ([]Entry, error) {
+	return KeyVersionsAt(ctx, src, key, nil)
+}
+
+// KeyVersionsAt is KeyVersions for a fold at times only: a journal reads
+// the base and the files that cover them (the state at a time needs no
+// later change); a folder of versions lists them all.
+func KeyVersionsAt(ctx context.Context, src Source, key string, times []time.Time) ([]Entry, error) {
 	var out []Entry
-	if m, isMerger := src.(Merger); isMerger {
-		i := strings.LastIndexByte(key, '/')
-		dir, id := key[:i+1], key[i+1:]
-		ok, err := m.Merge(ctx, dir, id, id+"\x00", nil, nil, func(e Entry) error {
+	i := strings.LastIndexByte(key, '/')
+	dir, id := key[:i+1], key[i+1:]
+	if m, isMerger := src.(Merger); isMerger && isObjectID(id) {
+		ok, err := m.Merge(ctx, dir, id, id+"\x00", times, nil, func(e Entry) error {
 			if e.Key == key {
 				out = append(out, e)
 			}
@@ -178,4 +185,19 @@ func Compare(vs []Change) {
 		v.Event = Modify
 		v.Added, v.Removed, v.Changed = itemcmp.Changes(prev, v.item)
 	}
+}
+
+// isObjectID reports whether name is an item's object id (64 lowercase
+// hex digits, docs/DESIGN.md §2.1): only items are in a journal; other
+// objects (the table definition) are versions of their own.
+func isObjectID(name string) bool {
+	if len(name) != 64 {
+		return false
+	}
+	for i := 0; i < len(name); i++ {
+		if c := name[i]; (c < '0' || c > '9') && (c < 'a' || c > 'f') {
+			return false
+		}
+	}
+	return true
 }

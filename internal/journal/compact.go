@@ -44,6 +44,9 @@ type Compactor struct {
 	Tool          string
 	// Progress, if set, is told of each step.
 	Progress func(format string, args ...any)
+	// KeepExact and KeepHourly are the tiered retention (retention.go):
+	// 0 keeps every change.
+	KeepExact, KeepHourly time.Duration
 }
 
 // OutputReport is one output a run wrote its share of.
@@ -55,6 +58,8 @@ type OutputReport struct {
 	Records  int64     `json:"records"`
 	Parts    int       `json:"parts"`
 	Finished bool      `json:"finished"` // the manifest exists (false: other shards must finish)
+	// PrecisionSeconds is set on a thinned output (retention.go).
+	PrecisionSeconds int64 `json:"precisionSeconds,omitempty"`
 }
 
 // Report is what a compaction did.
@@ -97,6 +102,9 @@ func (c *Compactor) Run(ctx context.Context) (*Report, error) {
 	if err != nil {
 		return nil, err
 	}
+	if err := st.checkWindow(); err != nil { // fromitems.go
+		return nil, err
+	}
 	rep := &Report{Outputs: []OutputReport{}}
 	ready := c.clock().Now().Add(-st.Desc.Lag() - c.Skew)
 	run := newRunID()
@@ -137,6 +145,9 @@ func (c *Compactor) Run(ctx context.Context) (*Report, error) {
 				return rep, err
 			}
 		}
+	}
+	if st, err = c.retain(ctx, st, run, rep); err != nil { // retention.go
+		return rep, fmt.Errorf("retention: %w", err)
 	}
 	rep.Covered = st.Covered()
 	if c.Shards <= 1 || c.Shard == 0 {

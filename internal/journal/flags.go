@@ -17,6 +17,8 @@ type CompactOptions struct {
 	KeepBases   int
 	DeleteDelay time.Duration
 	PartSize    units.Size
+	// KeepExact and KeepHourly are the tiered retention (retention.go).
+	KeepExact, KeepHourly units.Days
 }
 
 // AddFlags adds --intervals, --base-every, --delete-delay and --part-size.
@@ -27,6 +29,8 @@ func (o *CompactOptions) AddFlags(fs *pflag.FlagSet) {
 	fs.DurationVar(&o.DeleteDelay, "delete-delay", DefaultDeleteDelay, "delete segments and lower-level files only once outputs covering them are this old, so that a reader that started before them can finish")
 	o.PartSize = DefaultPartBytes
 	fs.Var(&o.PartSize, "part-size", "cut an output's data files at this many bytes of JSON lines before compression (KiB, MiB, GiB)")
+	fs.Var(&o.KeepExact, "keep-exact", "tiered retention: keep every change of this last while (e.g. 35d); older ones only as the last change of each hour, so a time between two whole hours is refused (0: keep every change)")
+	fs.Var(&o.KeepHourly, "keep-hourly", "with --keep-exact: delete the history older than this (e.g. 1y), back to the newest base before it; times before that base are refused (0: keep the hourly history)")
 }
 
 // Apply puts the options into c.
@@ -55,5 +59,20 @@ func (o *CompactOptions) Apply(c *Compactor) error {
 		return fmt.Errorf("--part-size %d: want at least 1MiB", o.PartSize)
 	}
 	c.BaseEvery, c.KeepBases, c.DeleteDelay, c.PartBytes = o.BaseEvery, o.KeepBases, o.DeleteDelay, int64(o.PartSize)
+	return o.applyRetention(c) // retention.go
+}
+
+// applyRetention checks and sets --keep-exact and --keep-hourly.
+func (o *CompactOptions) applyRetention(c *Compactor) error {
+	exact, hourly := time.Duration(o.KeepExact), time.Duration(o.KeepHourly)
+	switch {
+	case hourly > 0 && exact == 0:
+		return fmt.Errorf("--keep-hourly %s needs --keep-exact: the window kept to the change", hourly)
+	case exact > 0 && exact < time.Hour:
+		return fmt.Errorf("--keep-exact %s: want at least 1h (the hourly tier's precision)", exact)
+	case hourly > 0 && hourly <= exact:
+		return fmt.Errorf("--keep-hourly %s must be longer than --keep-exact %s", hourly, exact)
+	}
+	c.KeepExact, c.KeepHourly = exact, hourly
 	return nil
 }

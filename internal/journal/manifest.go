@@ -24,6 +24,10 @@ type Manifest struct {
 	Tool      string     `json:"tool"`
 	Records   int64      `json:"records"`
 	Files     []Part     `json:"files"`
+
+	// PrecisionSeconds is, for a thinned output (retention.go), the
+	// precision it keeps: the state at each multiple is exact.
+	PrecisionSeconds int64 `json:"precisionSeconds,omitempty"`
 }
 
 // Part is one data file of an output: sorted by id, disjoint from the
@@ -35,6 +39,8 @@ type Part struct {
 	SHA256  string `json:"sha256"` // hex SHA-256 of the part as stored
 	FirstID string `json:"firstId"`
 	LastID  string `json:"lastId"`
+	// Blocks is the part's key index (index.go), when it has more than one.
+	Blocks []Block `json:"blocks,omitempty"`
 }
 
 const (
@@ -60,6 +66,9 @@ func readManifest(ctx context.Context, b Bucket, key string) (*Manifest, error) 
 	for i, p := range m.Files {
 		if p.Name == "" || p.FirstID > p.LastID || (i > 0 && m.Files[i-1].LastID >= p.FirstID) {
 			return nil, fmt.Errorf("s3://%s/%s: file %d (%q) is out of order or has no name", b.Name(), key, i, p.Name)
+		}
+		if err := p.checkBlocks(); err != nil {
+			return nil, fmt.Errorf("s3://%s/%s: %w", b.Name(), key, err)
 		}
 	}
 	return &m, nil

@@ -41,6 +41,9 @@ type partWriter struct {
 	records int64
 	total   int64
 	parts   []Part
+
+	idx        blockIndex // the key index of the part being written (index.go)
+	blockBytes int64      // where a block is cut (0: BlockBytes)
 }
 
 func newRunID() string {
@@ -69,6 +72,7 @@ func (w *partWriter) add(ctx context.Context, r *Record) error {
 		w.zip = startCompressor()
 		w.first, w.raw, w.records = r.ID, 0, 0
 	}
+	w.indexRecord(r)
 	n := len(w.chunk)
 	w.chunk = r.AppendLine(w.chunk)
 	w.raw += int64(len(w.chunk) - n)
@@ -86,6 +90,7 @@ func (w *partWriter) flush(ctx context.Context) error {
 		return nil
 	}
 	body, err := w.zip.close(w.chunk)
+	blocks := w.closeIndex(w.zip)
 	w.zip, w.chunk = nil, w.chunk[:0]
 	if err != nil {
 		return err
@@ -99,6 +104,7 @@ func (w *partWriter) flush(ctx context.Context) error {
 		return err
 	}
 	w.parts = append(w.parts, Part{Name: name, Records: w.records, Bytes: int64(len(body)), SHA256: hex.EncodeToString(sum[:]), FirstID: w.first, LastID: w.last})
+	w.parts[len(w.parts)-1].Blocks = blocks
 	return nil
 }
 
@@ -110,6 +116,9 @@ type compressor struct {
 	free chan []byte
 	done chan error
 	z    bytes.Buffer
+	// offsets are where the part's gzip members after the first start
+	// (index.go), read once done has answered.
+	offsets []int64
 }
 
 func startCompressor() *compressor {
@@ -121,6 +130,12 @@ func startCompressor() *compressor {
 		zw, _ := gzip.NewWriterLevel(&c.z, gzip.BestSpeed)
 		var err error
 		for b := range c.in {
+			if b == nil { // the end of a block (index.go)
+				if err == nil {
+					err = c.cutMember(zw)
+				}
+				continue
+			}
 			if err == nil {
 				_, err = zw.Write(b)
 			}

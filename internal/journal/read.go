@@ -44,6 +44,9 @@ type Reader struct {
 	// FanIn is the most segments read at once (0: FanIn); more are merged
 	// into local files first.
 	FanIn int
+	// State, if set, is the folder Merge reads as listed already (the
+	// horizon check listed it): Merge does not list it again.
+	State *State
 }
 
 func (r *Reader) fanIn() int {
@@ -69,13 +72,14 @@ type ReadStats struct {
 	Segments atomic.Int64 // of those, segments
 	Records  atomic.Int64 // records read
 	Late     atomic.Int64 // changes made by the latest time but stored too late to count then
+	Ranged   atomic.Int64 // of the parts read, those read by their key index (a ranged GET)
 }
 
 // Merge reads the journal in dir for the ids in [lo, hi) at times and
 // calls fn with each key's entries, newest first (the history.Merger
 // contract). ok is false when dir holds no journal.
 func (r *Reader) Merge(ctx context.Context, dir, lo, hi string, times []time.Time, stats *history.Stats, fn func(history.Entry) error) (bool, error) {
-	st, err := LoadState(ctx, r.Bucket, dir)
+	st, err := r.loadState(ctx, dir) // history.go
 	if errors.Is(err, ErrNoJournal) {
 		return false, nil
 	}
@@ -117,7 +121,11 @@ func (r *Reader) MergeState(ctx context.Context, st *State, lo, hi string, times
 			return err
 		}
 	}
-	return r.mergePlan(ctx, st, st.Plan(tmin, tmax, useBase), lo, hi, tmax, useBase, rs, fn)
+	plan := st.Plan(tmin, tmax, useBase)
+	if !useBase {
+		plan = st.withFirstBase(plan) // history.go
+	}
+	return r.mergePlan(ctx, st, plan, lo, hi, tmax, useBase, rs, fn)
 }
 
 func minTime(a, b time.Time) time.Time {
@@ -314,7 +322,7 @@ func (r *Reader) readParts(ctx context.Context, c *cursor, folder string, parts 
 			rs.Objects.Add(1)
 			subs[i].fill(g, func() error {
 				defer func() { <-sem }()
-				return r.readRun(gctx, subs[i], folder+p.Name, 0, lo, hi, keep, rs)
+				return r.readPart(gctx, subs[i], folder, p, lo, hi, keep, rs)
 			})
 		}
 		return nil

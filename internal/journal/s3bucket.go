@@ -54,15 +54,7 @@ func (b *S3Bucket) List(ctx context.Context, prefix, startAfter string, fn func(
 }
 
 func (b *S3Bucket) Get(ctx context.Context, key string) (io.ReadCloser, error) {
-	out, err := b.Client.GetObject(ctx, &s3.GetObjectInput{Bucket: aws.String(b.Bucket), Key: aws.String(key)})
-	if err != nil {
-		var nsk *types.NoSuchKey
-		if errors.As(err, &nsk) || httpStatus(err) == http.StatusNotFound {
-			return nil, fmt.Errorf("s3://%s/%s: %w", b.Bucket, key, ErrNotExist)
-		}
-		return nil, fmt.Errorf("get s3://%s/%s: %w", b.Bucket, key, err)
-	}
-	return out.Body, nil
+	return b.getObject(ctx, &s3.GetObjectInput{Bucket: aws.String(b.Bucket), Key: aws.String(key)}, "")
 }
 
 func (b *S3Bucket) Put(ctx context.Context, key string, body []byte, ifAbsent bool) error {

@@ -4,6 +4,7 @@ import (
 	"bufio"
 	"bytes"
 	"context"
+	"fmt"
 	"io"
 	"os"
 	"path/filepath"
@@ -14,8 +15,11 @@ import (
 	"github.com/klauspost/compress/gzip"
 	"github.com/santhosh-tekuri/jsonschema/v6"
 
+	"github.com/dynasnap/dynasnap/internal/item"
 	"github.com/dynasnap/dynasnap/internal/journal"
+	"github.com/dynasnap/dynasnap/internal/keyschema"
 	"github.com/dynasnap/dynasnap/internal/testsupport/membucket"
+	"github.com/dynasnap/dynasnap/internal/testsupport/memsource"
 )
 
 // Every object a journal holds matches its schema under schemas/, so
@@ -42,7 +46,7 @@ func TestJournalSchemas(t *testing.T) {
 		}
 		return s
 	}
-	record, manifest, descriptor := schema("journal-record"), schema("journal-manifest"), schema("journal-descriptor")
+	record, manifest, descriptor, items := schema("journal-record"), schema("journal-manifest"), schema("journal-descriptor"), schema("journal-items")
 
 	ctx := context.Background()
 	now := time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)
@@ -61,8 +65,14 @@ func TestJournalSchemas(t *testing.T) {
 	if _, err := journal.WriteSegment(ctx, b, dir, recs, now); err != nil {
 		t.Fatal(err)
 	}
-	if err := journal.WriteBaseRun(ctx, b, dir, now.Add(-time.Hour), []journal.Record{{ID: strings.Repeat("c", 64), TimeMs: now.UnixMilli(), Event: journal.EventBackfill,
-		Keys: []byte(`{"pk":{"S":"c"}}`), NewImage: []byte(`{"pk":{"S":"c"}}`)}}); err != nil {
+	// A base of several blocks, so its manifest has a key index.
+	baseRecs := []journal.Record{{ID: strings.Repeat("c", 64), TimeMs: now.UnixMilli(), Event: journal.EventBackfill,
+		Keys: []byte(`{"pk":{"S":"c"}}`), NewImage: []byte(`{"pk":{"S":"c"}}`)}}
+	for i := range 4000 {
+		baseRecs = append(baseRecs, journal.Record{ID: fmt.Sprintf("d%063x", i), TimeMs: now.UnixMilli(), Event: journal.EventBackfill,
+			Keys: []byte(fmt.Sprintf(`{"pk":{"S":"d%d"}}`, i)), NewImage: []byte(fmt.Sprintf(`{"pad":{"S":"%s"},"pk":{"S":"d%d"}}`, strings.Repeat("x", 60), i))})
+	}
+	if err := journal.WriteBaseRun(ctx, b, dir, now.Add(-time.Hour), baseRecs); err != nil {
 		t.Fatal(err)
 	}
 	if _, err := journal.FinishBase(ctx, b, dir, now.Add(-time.Hour), now, "test", 0); err != nil {
@@ -72,6 +82,20 @@ func TestJournalSchemas(t *testing.T) {
 	comp := &journal.Compactor{Bucket: b, Dir: dir, Intervals: []time.Duration{time.Second, 10 * time.Second}, BaseEvery: 10 * time.Second,
 		Clock: fakeClock{&now}, Skew: time.Second, Tool: "test"}
 	if _, err := comp.Run(ctx); err != nil {
+		t.Fatal(err)
+	}
+	// Retention: thinned outputs (journal/hourly/) three hours on.
+	now = now.Add(3 * time.Hour)
+	comp.KeepExact = time.Hour
+	if _, err := comp.Run(ctx); err != nil {
+		t.Fatal(err)
+	}
+	// An import of a per-item backup, its window open.
+	vs := memsource.New("membucket")
+	vs.Put("p/u/"+itemID(t, `{"pk":{"S":"a"}}`), []byte(`{"pk":{"S":"a"},"v":{"N":"1"}}`), now.Add(-time.Minute))
+	imp := &journal.FromItems{Bucket: b, Versions: vs, Dir: "p/u/", Format: journal.ItemsDynasnap, Lag: time.Second, Clock: fakeClock{&now},
+		Schema: keyschema.Schema{Hash: keyschema.Attr{Name: "pk", Type: "S"}}, Tool: "test"}
+	if _, err := imp.Run(ctx); err != nil {
 		t.Fatal(err)
 	}
 	validate := func(s *jsonschema.Schema, key string, data []byte) {
@@ -92,12 +116,21 @@ func TestJournalSchemas(t *testing.T) {
 		}
 		body, _ := io.ReadAll(rc)
 		switch {
+		case strings.Contains(key, "/journal/items/"):
+			validate(items, key, body)
+			seen["items"]++
 		case strings.HasSuffix(key, "/journal.json"):
 			validate(descriptor, key, body)
 			seen["descriptor"]++
 		case strings.HasSuffix(key, "/manifest.json"):
 			validate(manifest, key, body)
 			seen["manifest"]++
+			if bytes.Contains(body, []byte(`"blocks"`)) {
+				seen["indexed"]++
+			}
+			if bytes.Contains(body, []byte(`"precisionSeconds"`)) {
+				seen["thinned"]++
+			}
 		case strings.HasSuffix(key, ".jsonl.gz"):
 			zr, err := gzip.NewReader(bytes.NewReader(body))
 			if err != nil {
@@ -110,7 +143,23 @@ func TestJournalSchemas(t *testing.T) {
 			}
 		}
 	}
-	if seen["descriptor"] != 1 || seen["manifest"] < 3 || seen["record"] < 5 {
+	if seen["descriptor"] != 2 || seen["manifest"] < 3 || seen["record"] < 5 || seen["indexed"] == 0 || seen["thinned"] == 0 || seen["items"] != 1 {
 		t.Fatalf("validated too little: %v (objects %v)", seen, b.Keys())
 	}
+}
+
+func itemID(t *testing.T, keys string) string {
+	t.Helper()
+	k, err := item.Unmarshal([]byte(keys))
+	if err != nil {
+		t.Fatal(err)
+	}
+	return item.ObjectID(must(item.CanonicalKey(k)))
+}
+
+func must(b []byte, err error) []byte {
+	if err != nil {
+		panic(err)
+	}
+	return b
 }

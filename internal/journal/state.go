@@ -26,6 +26,8 @@ type State struct {
 	Desc    *Descriptor
 	Bases   []output         // by time
 	Outputs map[int][]output // by level, then (From, To)
+	Thinned []output         // retention's thinned outputs, by From (retention.go)
+	Window  time.Time        // an import's open window: its cut (fromitems.go)
 }
 
 // epoch is the start of every journal: the first level output of each
@@ -44,15 +46,22 @@ func LoadState(ctx context.Context, b Bucket, dir string) (*State, error) {
 	if err != nil {
 		return nil, err
 	}
+	return LoadStateWith(ctx, b, dir, d)
+}
+
+// LoadStateWith is LoadState with dir's descriptor read already.
+func LoadStateWith(ctx context.Context, b Bucket, dir string, d *Descriptor) (*State, error) {
 	st := &State{Dir: dir, Desc: d, Outputs: map[int][]output{}}
-	err = b.List(ctx, dir+Folder, dir+segmentFolder+"~", func(o Object) bool {
+	err := b.List(ctx, dir+Folder, dir+segmentFolder+"~", func(o Object) bool {
 		rel := strings.TrimPrefix(o.Key, dir+Folder)
 		folder, name, ok := cutLast(rel)
 		if !ok || name != ManifestName {
+			st.noteObject(o) // fromitems.go
 			return true
 		}
 		lv, from, to, ok := parseOutputFolder(folder)
 		if !ok {
+			st.noteThinned(folder, o) // retention.go
 			return true
 		}
 		out := output{Level: lv, From: from, To: to, Folder: dir + Folder + folder + "/", Listed: o.LastModified}
@@ -67,6 +76,7 @@ func LoadState(ctx context.Context, b Bucket, dir string) (*State, error) {
 		return nil, err
 	}
 	slices.SortFunc(st.Bases, func(a, b output) int { return a.To.Compare(b.To) })
+	slices.SortFunc(st.Thinned, func(a, b output) int { return cmp.Or(a.From.Compare(b.From), a.To.Compare(b.To)) })
 	for _, os := range st.Outputs {
 		slices.SortFunc(os, func(a, b output) int { return cmp.Or(a.From.Compare(b.From), a.To.Compare(b.To)) })
 	}
@@ -113,7 +123,7 @@ func (s *State) End(level int) time.Time {
 // above it, reaches. The levels below it and the segments hold every
 // change after that point; before it, inputs may have been deleted.
 func (s *State) from(level int) time.Time {
-	p := epoch
+	p := s.thinnedEnd() // retention.go: the changes before it are thinned
 	for _, l := range s.Levels() {
 		if l >= level {
 			p = maxTime(p, s.End(l))
@@ -125,7 +135,7 @@ func (s *State) from(level int) time.Time {
 // Covered is how far any level's outputs reach from the epoch or a base:
 // changes up to it need no segment.
 func (s *State) Covered() time.Time {
-	p := epoch
+	p := s.thinnedEnd() // retention.go
 	for _, l := range s.Levels() {
 		p = maxTime(p, s.End(l))
 	}
@@ -192,6 +202,11 @@ func (s *State) planRange(p, tmax time.Time, maxLevel int) []span {
 				}
 			}
 		}
+		var thin span
+		var thinOK bool
+		if best == nil && over == nil && maxLevel < 0 {
+			thin, thinOK = s.thinnedSpanAt(p, tmax) // retention.go
+		}
 		switch {
 		case best != nil:
 			plan = append(plan, span{out: best, Lo: p, Hi: best.To})
@@ -199,6 +214,9 @@ func (s *State) planRange(p, tmax time.Time, maxLevel int) []span {
 		case over != nil:
 			plan = append(plan, span{out: over, Lo: p, Hi: tmax})
 			p = tmax
+		case thinOK:
+			plan = append(plan, thin)
+			p = thin.Hi
 		default:
 			plan = append(plan, span{Lo: p, Hi: tmax})
 			p = tmax

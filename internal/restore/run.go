@@ -343,9 +343,10 @@ func (r *run) versions(ctx context.Context, src *Versions) error {
 	}
 	opts := src.Options
 	r.rep.Versions = &VersionsSummary{Source: opts.Source.String(), At: opts.At.UTC(), Rewind: opts.Rewind, HistoryWarnings: src.HistoryWarnings}
-	if r.opts.Definition == nil {
+	if r.opts.Definition == nil && opts.Key == nil {
 		// The definition at At by the items' time rule, once the listing
-		// may start (docs/DESIGN.md §3).
+		// may start (docs/DESIGN.md §3). One key goes into an existing
+		// table (--key never creates one): no definition is needed.
 		if err := history.Wait(ctx, opts.At, opts.ClockSkew); err != nil {
 			return err
 		}

@@ -188,7 +188,11 @@ func restoreKey(ctx context.Context, src history.Source, b *Batcher, sc *scoper,
 		return fmt.Errorf("--key: %w", err)
 	}
 	objectKey := opts.Source.ObjectKey(item.ObjectID(ck))
-	entries, err := history.KeyVersions(ctx, src, objectKey)
+	var times []time.Time
+	if !opts.Rewind {
+		times = []time.Time{opts.At} // the state at At needs no later change
+	}
+	entries, err := history.KeyVersionsAt(ctx, src, objectKey, times)
 	if err != nil {
 		return err
 	}

@@ -63,6 +63,10 @@ type Config struct {
 	// Journal is where the journal layout writes (nil: a journal.S3Bucket
 	// on the handler's S3 client, which must then implement journal.S3API).
 	Journal journal.Bucket
+	// ItemsRecheck is how long the journal layout goes on writing items
+	// to a folder holding a per-item backup before it looks for a journal
+	// there again (0: a minute; DYNASNAP_ITEMS_RECHECK).
+	ItemsRecheck time.Duration
 }
 
 // The layouts of Config.Layout (DYNASNAP_LAYOUT).

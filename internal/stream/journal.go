@@ -1,6 +1,7 @@
 package stream
 
 import (
+	"cmp"
 	"context"
 	"errors"
 	"fmt"
@@ -25,6 +26,10 @@ type descriptorState struct {
 	mu    sync.Mutex
 	ok    bool
 	items bool // the folder holds a per-item backup: written as items
+	// itemsAt is when items was found: a minute later the descriptor is
+	// read again, so a writer switches within a minute of an import of
+	// the folder (compact --from-items, docs/JOURNAL.md).
+	itemsAt time.Time
 }
 
 // ensureDescriptor makes dir a journal recording the configured lag, once
@@ -45,21 +50,33 @@ func (h *Handler) ensureDescriptor(ctx context.Context, dir string) error {
 	if d.ok {
 		return nil
 	}
-	if d.items {
+	if d.items && time.Since(d.itemsAt) < cmp.Or(h.cfg.ItemsRecheck, itemsRecheck) {
 		return journal.ErrHoldsItems
 	}
 	if err := journal.EnsureDescriptor(ctx, h.cfg.Journal, dir, h.cfg.JournalLag, h.cfg.Tool); err != nil {
 		if errors.Is(err, journal.ErrHoldsItems) {
-			d.items = true
+			if d.items {
+				d.itemsAt = time.Now()
+				return err
+			}
+			d.items, d.itemsAt = true, time.Now()
 			// Once per process: the backup goes on in the layout it has.
 			h.log.Warn("DYNASNAP_LAYOUT=journal, but the table folder holds a per-item backup: writing items there, as before; "+
 				"a journal would hide that history (docs/JOURNAL.md, moving over)", "folder", dir, "error", err.Error())
 		}
 		return fmt.Errorf("journal descriptor of s3://%s/%s: %w", h.cfg.Journal.Name(), dir, err)
 	}
-	d.ok = true
+	if d.items {
+		h.log.Info("the table folder is a journal now (its per-item backup was imported): writing segments", "folder", dir)
+	}
+	d.ok, d.items = true, false
 	return nil
 }
+
+// itemsRecheck is how long a writer goes on writing items to a folder
+// holding a per-item backup before it looks for a journal there again
+// (Config.ItemsRecheck overrides it).
+const itemsRecheck = time.Minute
 
 // heldByItems reports whether a table folder of the batch holds a per-item
 // backup, which keeps that layout whatever DYNASNAP_LAYOUT says: an

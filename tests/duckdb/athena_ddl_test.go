@@ -34,6 +34,7 @@ func duckColumns(t *testing.T, ddl string) string {
 	i, j := strings.Index(ddl, "(\n"), strings.Index(ddl, "\n)\n")
 	var cols []string
 	for _, l := range strings.Split(ddl[i+2:j], ",\n") {
+		l = regexp.MustCompile(`\s+COMMENT\s+'(?:[^'\\]|\\.)*'$`).ReplaceAllString(l, "")
 		m := regexp.MustCompile("^\\s*`([^`]*)` (.*)$").FindStringSubmatch(strings.ReplaceAll(l, "\n", ""))
 		if m == nil {
 			t.Fatalf("column %q", l)
@@ -56,6 +57,8 @@ func duckType(t *testing.T, s string, props map[string]string) (string, string) 
 	switch {
 	case strings.HasPrefix(s, "string"):
 		return "VARCHAR", s[len("string"):]
+	case strings.HasPrefix(s, "bigint"):
+		return "BIGINT", s[len("bigint"):]
 	case strings.HasPrefix(s, "boolean"):
 		return "BOOLEAN", s[len("boolean"):]
 	case strings.HasPrefix(s, "array<"):

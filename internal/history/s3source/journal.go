@@ -2,6 +2,7 @@ package s3source
 
 import (
 	"context"
+	"errors"
 	"sync"
 	"time"
 
@@ -14,7 +15,8 @@ var _ history.Merger = (*Source)(nil)
 // journalState is what a Source knows of the journals in its bucket.
 type journalState struct {
 	mu     sync.Mutex
-	absent map[string]bool // table folders found to hold no journal
+	absent map[string]bool           // table folders found to hold no journal
+	states map[string]*journal.State // journals listed by JournalHorizon, for the read after it
 	skew   time.Duration
 	set    bool // skew was given (0 included); else history's default
 	wait   func(until time.Time)
@@ -46,8 +48,26 @@ func (s *Source) Merge(ctx context.Context, dir, lo, hi string, times []time.Tim
 	if absent {
 		return false, nil
 	}
-	r := &journal.Reader{Bucket: s.Journal(), Skew: skew, Wait: wait}
-	ok, err := r.Merge(ctx, dir, lo, hi, times, stats, fn)
+	r := &journal.Reader{Bucket: s.Journal(), Skew: skew, Wait: wait, State: s.listedState(dir)}
+	if r.State == nil {
+		st, err := journal.LoadState(ctx, r.Bucket, dir)
+		if err == nil {
+			r.State = st
+		} else if !errors.Is(err, journal.ErrNoJournal) {
+			return false, err
+		}
+	}
+	var ok bool
+	var err error
+	if r.State != nil && !r.State.ItemsWindow().IsZero() {
+		// An import's window is open: the item versions after its cut too
+		// (journalwindow.go).
+		ok, err = s.mergeWindow(ctx, dir, lo, hi, r.State.ItemsWindow(), stats, func(fn func(history.Entry) error) (bool, error) {
+			return r.Merge(ctx, dir, lo, hi, times, stats, fn)
+		}, fn)
+	} else {
+		ok, err = r.Merge(ctx, dir, lo, hi, times, stats, fn)
+	}
 	if err == nil && !ok {
 		s.js.mu.Lock()
 		if s.js.absent == nil {

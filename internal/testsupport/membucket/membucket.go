@@ -21,8 +21,9 @@ type Bucket struct {
 	objs map[string]obj
 	// Now stamps LastModified (nil: time.Now), whole seconds as S3's.
 	Now func() time.Time
-	// Gets, Puts, Lists and Deletes count requests.
-	Gets, Puts, Lists, Deletes int
+	// Gets, Puts, Lists and Deletes count requests; Ranges the Gets of a
+	// byte range.
+	Gets, Puts, Lists, Deletes, Ranges int
 }
 
 type obj struct {
@@ -116,4 +117,20 @@ func (b *Bucket) SetModified(key string, t time.Time) {
 	o := b.objs[key]
 	o.mod = t.Truncate(time.Second)
 	b.objs[key] = o
+}
+
+// GetRange reads bytes [off, off+n) of key (journal.RangeBucket).
+func (b *Bucket) GetRange(ctx context.Context, key string, off, n int64) (io.ReadCloser, error) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	b.Gets++
+	b.Ranges++
+	o, ok := b.objs[key]
+	if !ok {
+		return nil, fmt.Errorf("%s: %w", key, journal.ErrNotExist)
+	}
+	if off < 0 || n <= 0 || off >= int64(len(o.body)) {
+		return nil, fmt.Errorf("%s: range %d+%d outside its %d bytes", key, off, n, len(o.body))
+	}
+	return io.NopCloser(bytes.NewReader(o.body[off:min(off+n, int64(len(o.body)))])), nil
 }
