@@ -41,6 +41,11 @@ type Reader struct {
 	// Wait is told how long a read waits for the journal's lag, before it
 	// waits (nil: it waits silently).
 	Wait func(until time.Time)
+	// Stored reads what is stored now instead of waiting out the lag: a
+	// state at T may then miss a change whose segment is not stored yet.
+	// Only for a caller that reads again, after the lag, whatever it
+	// finds wrong (audit, docs/DESIGN.md §7).
+	Stored bool
 	// FanIn is the most segments read at once (0: FanIn); more are merged
 	// into local files first.
 	FanIn int
@@ -116,7 +121,7 @@ func (r *Reader) MergeState(ctx context.Context, st *State, lo, hi string, times
 	if !useBase {
 		tmax = history.UpToNow
 	}
-	if !wait.IsZero() {
+	if !wait.IsZero() && !r.Stored {
 		if err := r.waitLag(ctx, st, wait); err != nil {
 			return err
 		}

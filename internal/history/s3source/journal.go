@@ -20,6 +20,7 @@ type journalState struct {
 	skew   time.Duration
 	set    bool // skew was given (0 included); else history's default
 	wait   func(until time.Time)
+	stored bool // journal.Reader.Stored
 }
 
 // SetJournalWait sets the clock skew a journal read allows and what it
@@ -28,6 +29,15 @@ func (s *Source) SetJournalWait(skew time.Duration, wait func(until time.Time)) 
 	s.js.mu.Lock()
 	defer s.js.mu.Unlock()
 	s.js.skew, s.js.set, s.js.wait = skew, true, wait
+}
+
+// ReadJournalStored has journal reads take what is stored now instead of
+// waiting out the journal's lag (journal.Reader.Stored): for a caller
+// that reads again, after the lag, whatever it finds wrong.
+func (s *Source) ReadJournalStored() {
+	s.js.mu.Lock()
+	defer s.js.mu.Unlock()
+	s.js.stored = true
 }
 
 // Journal is the bucket as the journal package reads and writes it.
@@ -40,7 +50,7 @@ func (s *Source) Journal() journal.Bucket {
 func (s *Source) Merge(ctx context.Context, dir, lo, hi string, times []time.Time, stats *history.Stats, fn func(history.Entry) error) (bool, error) {
 	s.js.mu.Lock()
 	absent := s.js.absent[dir]
-	skew, wait := s.js.skew, s.js.wait
+	skew, wait, stored := s.js.skew, s.js.wait, s.js.stored
 	if !s.js.set {
 		skew = history.DefaultClockSkew
 	}
@@ -48,7 +58,7 @@ func (s *Source) Merge(ctx context.Context, dir, lo, hi string, times []time.Tim
 	if absent {
 		return false, nil
 	}
-	r := &journal.Reader{Bucket: s.Journal(), Skew: skew, Wait: wait, State: s.listedState(dir)}
+	r := &journal.Reader{Bucket: s.Journal(), Skew: skew, Wait: wait, Stored: stored, State: s.listedState(dir)}
 	if r.State == nil {
 		st, err := journal.LoadState(ctx, r.Bucket, dir)
 		if err == nil {
