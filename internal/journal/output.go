@@ -70,7 +70,7 @@ func (w *partWriter) add(ctx context.Context, r *Record) error {
 		w.first, w.raw, w.records = r.ID, 0, 0
 	}
 	n := len(w.chunk)
-	w.chunk = r.AppendLine(w.chunk)
+	w.chunk = r.appendRaw(w.chunk)
 	w.raw += int64(len(w.chunk) - n)
 	if len(w.chunk) >= chunkSize {
 		w.chunk = w.zip.write(w.chunk)

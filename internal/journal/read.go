@@ -473,15 +473,16 @@ func mergeCursors(ctx context.Context, cursors []*cursor, baseAt time.Time, fn f
 	}
 	heap.Init(&h)
 	var group []Record
-	var fromBase []bool
 	for h.Len() > 0 {
 		id := h[0].rec().ID
-		group, fromBase = group[:0], fromBase[:0]
+		group = group[:0]
+		inBase := false
 		for h.Len() > 0 && h[0].rec().ID == id {
 			c := h[0]
+			inBase = inBase || c.base
 			for {
 				group = append(group, *c.rec())
-				fromBase = append(fromBase, c.base)
+				group[len(group)-1].fromBase = c.base
 				ok, err := c.next(ctx)
 				if err != nil {
 					return err
@@ -497,7 +498,7 @@ func mergeCursors(ctx context.Context, cursors []*cursor, baseAt time.Time, fn f
 			}
 		}
 		var bt time.Time
-		if slices.Contains(fromBase, true) {
+		if inBase {
 			bt = baseAt
 		}
 		g := orderGroup(group)
@@ -511,6 +512,9 @@ func mergeCursors(ctx context.Context, cursors []*cursor, baseAt time.Time, fn f
 // orderGroup sorts one id's records in the order they were made and drops
 // a change delivered twice (the copy stored first stays).
 func orderGroup(g []Record) []Record {
+	if len(g) < 2 {
+		return g
+	}
 	slices.SortStableFunc(g, func(a, b Record) int { return order(&a, &b) })
 	out := g[:0]
 	for i := range g {
@@ -518,6 +522,7 @@ func orderGroup(g []Record) []Record {
 			if g[i].StoredMs != 0 && (out[n-1].StoredMs == 0 || g[i].StoredMs < out[n-1].StoredMs) {
 				out[n-1].StoredMs = g[i].StoredMs
 			}
+			out[n-1].fromBase = out[n-1].fromBase || g[i].fromBase
 			continue
 		}
 		out = append(out, g[i])
@@ -629,7 +634,7 @@ func spillGroup(ctx context.Context, open func(context.Context, *errgroup.Group)
 	g.Go(func() error {
 		err := mergeCursors(gctx, cursors, time.Time{}, func(recs []Record, _ time.Time) error {
 			for i := range recs {
-				line = recs[i].AppendLine(line[:0])
+				line = recs[i].appendRaw(line[:0])
 				if _, err := w.Write(line); err != nil {
 					return err
 				}
