@@ -387,6 +387,10 @@ func readLines(ctx context.Context, c *cursor, rd io.Reader, where string, store
 	b := make(batch, 0, batchSize)
 	var arena []byte
 	line, prev := 0, ""
+	// Counted once an object: many readers adding to one counter per
+	// record would share its cache line.
+	var records int64
+	defer func() { rs.Records.Add(records) }()
 	for {
 		l, err := br.ReadSlice('\n')
 		if err == bufio.ErrBufferFull {
@@ -419,7 +423,7 @@ func readLines(ctx context.Context, c *cursor, rd io.Reader, where string, store
 			if stored != 0 {
 				rec.StoredMs = stored
 			}
-			rs.Records.Add(1)
+			records++
 			if hi != "" && rec.ID >= hi {
 				break
 			}
