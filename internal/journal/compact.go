@@ -6,6 +6,8 @@ import (
 	"slices"
 	"strings"
 	"time"
+
+	"golang.org/x/sync/errgroup"
 )
 
 // Default compaction settings (docs/DESIGN.md §10.6).
@@ -383,12 +385,10 @@ func (c *Compactor) deleteCovered(ctx context.Context, st *State, rep *Report) e
 		if err != nil {
 			return err
 		}
-		for _, k := range del {
-			if err := c.Bucket.Delete(ctx, k); err != nil {
-				return err
-			}
-			rep.SegmentsDeleted++
+		if err := deleteKeys(ctx, c.Bucket, del); err != nil {
+			return err
 		}
+		rep.SegmentsDeleted += len(del)
 		if len(del) > 0 {
 			c.say("deleted %d segments that outputs cover", len(del))
 		}
@@ -452,10 +452,23 @@ func (c *Compactor) deleteOutput(ctx context.Context, o output) error {
 	if err := c.Bucket.List(ctx, o.Folder, "", func(ob Object) bool { keys = append(keys, ob.Key); return true }); err != nil {
 		return err
 	}
+	return deleteKeys(ctx, c.Bucket, keys)
+}
+
+// deletesAtOnce is how many deletes a compaction has in flight: a run
+// deletes hundreds of segments, one request each.
+const deletesAtOnce = 32
+
+// deleteKeys deletes keys, deletesAtOnce at a time; it stops at the first
+// error (what is left is deleted by the next run).
+func deleteKeys(ctx context.Context, b Bucket, keys []string) error {
+	g, gctx := errgroup.WithContext(ctx)
+	g.SetLimit(deletesAtOnce)
 	for _, k := range keys {
-		if err := c.Bucket.Delete(ctx, k); err != nil {
-			return err
+		if gctx.Err() != nil {
+			break
 		}
+		g.Go(func() error { return b.Delete(gctx, k) })
 	}
-	return nil
+	return g.Wait()
 }

@@ -2,6 +2,7 @@ package journal
 
 import (
 	"bufio"
+	"bytes"
 	"container/heap"
 	"context"
 	"errors"
@@ -10,6 +11,7 @@ import (
 	"os"
 	"slices"
 	"strconv"
+	"sync"
 	"sync/atomic"
 	"time"
 
@@ -349,6 +351,12 @@ func (r *Reader) readParts(ctx context.Context, c *cursor, folder string, parts 
 // time is in the span, and counting as late those made by tmax whose
 // segment came too late for it.
 func (r *Reader) segmentCursor(ctx context.Context, g *errgroup.Group, o Object, sp span, lo, hi string, lag time.Duration, countLate bool, tmax time.Time, rs *ReadStats) *cursor {
+	return r.segmentCursorFrom(ctx, g, o, nil, sp, lo, hi, lag, countLate, tmax, rs)
+}
+
+// segmentCursorFrom is segmentCursor reading the segment from pre, when
+// set (its bytes fetched ahead), else from the bucket.
+func (r *Reader) segmentCursorFrom(ctx context.Context, g *errgroup.Group, o Object, pre *prefetched, sp span, lo, hi string, lag time.Duration, countLate bool, tmax time.Time, rs *ReadStats) *cursor {
 	c := newCursor()
 	c.fill(g, func() error {
 		rs.Objects.Add(1)
@@ -361,10 +369,74 @@ func (r *Reader) segmentCursor(ctx context.Context, g *errgroup.Group, o Object,
 			}
 			return e > lo64 && e <= hi64
 		}
+		if pre != nil {
+			body, err := pre.wait(ctx)
+			if err != nil {
+				return err
+			}
+			return r.readBody(ctx, c, io.NopCloser(bytes.NewReader(body)), o.Key, o.LastModified.UnixMilli(), lo, hi, keep, rs)
+		}
 		return r.readRun(ctx, c, o.Key, o.LastModified.UnixMilli(), lo, hi, keep, rs)
 	})
 	return c
 }
+
+// prefetched is an object's bytes being read ahead of its merge.
+type prefetched struct {
+	done chan struct{}
+	body []byte
+	err  error
+}
+
+func (p *prefetched) wait(ctx context.Context) ([]byte, error) {
+	select {
+	case <-p.done:
+		return p.body, p.err
+	case <-ctx.Done():
+		return nil, ctx.Err()
+	}
+}
+
+// prefetch reads segs' bytes in g, prefetchAtOnce at a time: the next
+// FanIn segments of a spill are fetched while the current ones merge, so
+// the merge does not wait for S3 between groups. A group's segments are
+// small (a stream batch, compressed), so memory holds little more.
+func (r *Reader) prefetch(ctx context.Context, g *errgroup.Group, segs []Object) []*prefetched {
+	out := make([]*prefetched, len(segs))
+	for i := range out {
+		out[i] = &prefetched{done: make(chan struct{})}
+	}
+	g.Go(func() error {
+		sem := make(chan struct{}, prefetchAtOnce)
+		var wg sync.WaitGroup
+		defer wg.Wait()
+		for i, o := range segs {
+			select {
+			case sem <- struct{}{}:
+			case <-ctx.Done():
+				for _, p := range out[i:] {
+					p.err = ctx.Err()
+					close(p.done)
+				}
+				return nil
+			}
+			wg.Go(func() {
+				defer func() { <-sem }()
+				p := out[i]
+				p.body, p.err = readAll(ctx, r.Bucket, o.Key)
+				if p.err != nil {
+					p.err = fmt.Errorf("journal: %w", p.err)
+				}
+				close(p.done)
+			})
+		}
+		return nil
+	})
+	return out
+}
+
+// prefetchAtOnce is how many segments prefetch reads at once.
+const prefetchAtOnce = 32
 
 // readRun reads one gzip JSON-lines object into c, in batches. stored,
 // when not 0, is the object's store time, given to its records.
@@ -373,6 +445,12 @@ func (r *Reader) readRun(ctx context.Context, c *cursor, key string, stored int6
 	if err != nil {
 		return fmt.Errorf("journal: %w", err)
 	}
+	return r.readBody(ctx, c, rc, key, stored, lo, hi, keep, rs)
+}
+
+// readBody is readRun's reading of the object key's body rc, which it
+// closes.
+func (r *Reader) readBody(ctx context.Context, c *cursor, rc io.ReadCloser, key string, stored int64, lo, hi string, keep func(*Record) bool, rs *ReadStats) error {
 	defer rc.Close()
 	zr, err := gzip.NewReader(bufio.NewReaderSize(rc, 32<<10))
 	if err != nil {
@@ -582,12 +660,28 @@ func versionID(r *Record) string {
 func (r *Reader) spill(ctx context.Context, segs []Object, sp span, lo, hi string, lag time.Duration, late bool, tmax time.Time, rs *ReadStats) ([]string, error) {
 	var files []string
 	fan := r.fanIn()
+	// Each group after the first is fetched while the one before merges.
+	pctx, cancel := context.WithCancel(ctx)
+	pg, pctx := errgroup.WithContext(pctx)
+	defer func() {
+		cancel()
+		pg.Wait()
+	}()
+	var next []*prefetched
 	for i := 0; i < len(segs); i += fan {
 		group := segs[i:min(i+fan, len(segs))]
+		pre := next
+		if j := i + fan; j < len(segs) {
+			next = r.prefetch(pctx, pg, segs[j:min(j+fan, len(segs))])
+		}
 		name, err := spillGroup(ctx, func(gctx context.Context, g *errgroup.Group) []*cursor {
 			var cs []*cursor
-			for _, o := range group {
-				cs = append(cs, r.segmentCursor(gctx, g, o, sp, lo, hi, lag, late, tmax, rs))
+			for k, o := range group {
+				var p *prefetched
+				if pre != nil {
+					p = pre[k]
+				}
+				cs = append(cs, r.segmentCursorFrom(gctx, g, o, p, sp, lo, hi, lag, late, tmax, rs))
 			}
 			return cs
 		})
