@@ -163,8 +163,20 @@ func (r *Reader) mergePlan(ctx context.Context, st *State, plan []span, lo, hi s
 			return err
 		}
 		if len(segs) <= r.fanIn() {
-			for _, o := range segs {
-				cursors = append(cursors, r.segmentCursor(gctx, g, o, sp, lo, hi, lag, late, tmax, rs))
+			// A reader whose fan-in is beyond FanIn (a compaction's) reads
+			// each segment lean, its bytes fetched a few at a time ahead
+			// of it rather than over a connection of its own.
+			lean := r.fanIn() > FanIn
+			var pre []*prefetched
+			if lean {
+				pre = r.prefetch(gctx, g, segs)
+			}
+			for i, o := range segs {
+				var p *prefetched
+				if lean {
+					p = pre[i]
+				}
+				cursors = append(cursors, r.segmentCursorFrom(gctx, g, o, p, lean, sp, lo, hi, lag, late, tmax, rs))
 			}
 			continue
 		}
@@ -202,9 +214,24 @@ type cursor struct {
 	i    int
 	done chan struct{}
 	base bool
+	// lean reads with small buffers and batches: one of many segments
+	// merged at once (a compaction's), whose memory adds up.
+	lean bool
 }
 
 func newCursor() *cursor { return &cursor{ch: make(chan batch, 2), done: make(chan struct{})} }
+
+func newLeanCursor() *cursor {
+	return &cursor{ch: make(chan batch, 1), done: make(chan struct{}), lean: true}
+}
+
+// sizes are a cursor's read buffer, batch length and arena size.
+func (c *cursor) sizes() (buf, batchLen, arena int) {
+	if c.lean {
+		return 4 << 10, 32, 16 << 10
+	}
+	return 32 << 10, batchSize, 64 << 10
+}
 
 func (c *cursor) stop() {
 	select {
@@ -351,13 +378,16 @@ func (r *Reader) readParts(ctx context.Context, c *cursor, folder string, parts 
 // time is in the span, and counting as late those made by tmax whose
 // segment came too late for it.
 func (r *Reader) segmentCursor(ctx context.Context, g *errgroup.Group, o Object, sp span, lo, hi string, lag time.Duration, countLate bool, tmax time.Time, rs *ReadStats) *cursor {
-	return r.segmentCursorFrom(ctx, g, o, nil, sp, lo, hi, lag, countLate, tmax, rs)
+	return r.segmentCursorFrom(ctx, g, o, nil, false, sp, lo, hi, lag, countLate, tmax, rs)
 }
 
 // segmentCursorFrom is segmentCursor reading the segment from pre, when
 // set (its bytes fetched ahead), else from the bucket.
-func (r *Reader) segmentCursorFrom(ctx context.Context, g *errgroup.Group, o Object, pre *prefetched, sp span, lo, hi string, lag time.Duration, countLate bool, tmax time.Time, rs *ReadStats) *cursor {
+func (r *Reader) segmentCursorFrom(ctx context.Context, g *errgroup.Group, o Object, pre *prefetched, lean bool, sp span, lo, hi string, lag time.Duration, countLate bool, tmax time.Time, rs *ReadStats) *cursor {
 	c := newCursor()
+	if lean {
+		c = newLeanCursor()
+	}
 	c.fill(g, func() error {
 		rs.Objects.Add(1)
 		rs.Segments.Add(1)
@@ -452,7 +482,8 @@ func (r *Reader) readRun(ctx context.Context, c *cursor, key string, stored int6
 // closes.
 func (r *Reader) readBody(ctx context.Context, c *cursor, rc io.ReadCloser, key string, stored int64, lo, hi string, keep func(*Record) bool, rs *ReadStats) error {
 	defer rc.Close()
-	zr, err := gzip.NewReader(bufio.NewReaderSize(rc, 32<<10))
+	buf, _, _ := c.sizes()
+	zr, err := gzip.NewReader(bufio.NewReaderSize(rc, buf))
 	if err != nil {
 		return fmt.Errorf("journal object s3://%s/%s is not gzip: %w", r.Bucket.Name(), key, err)
 	}
@@ -461,8 +492,9 @@ func (r *Reader) readBody(ctx context.Context, c *cursor, rc io.ReadCloser, key 
 
 // readLines reads JSON lines of records into c, in batches.
 func readLines(ctx context.Context, c *cursor, rd io.Reader, where string, stored int64, lo, hi string, keep func(*Record) bool, rs *ReadStats) error {
-	br := bufio.NewReaderSize(rd, 32<<10)
-	b := make(batch, 0, batchSize)
+	bufSize, batchLen, arenaSize := c.sizes()
+	br := bufio.NewReaderSize(rd, bufSize)
+	b := make(batch, 0, batchLen)
 	var arena []byte
 	line, prev := 0, ""
 	// Counted once an object: many readers adding to one counter per
@@ -486,7 +518,7 @@ func readLines(ctx context.Context, c *cursor, rd io.Reader, where string, store
 		if len(l) > 0 {
 			line++
 			if len(arena)+len(l) > cap(arena) {
-				arena = make([]byte, 0, max(64<<10, len(l)))
+				arena = make([]byte, 0, max(arenaSize, len(l)))
 			}
 			start := len(arena)
 			arena = append(arena, l...)
@@ -507,11 +539,11 @@ func readLines(ctx context.Context, c *cursor, rd io.Reader, where string, store
 			}
 			if rec.ID >= lo && keep(&rec) {
 				b = append(b, rec)
-				if len(b) == batchSize {
+				if len(b) == batchLen {
 					if err := c.send(ctx, b); err != nil {
 						return err
 					}
-					b = make(batch, 0, batchSize)
+					b = make(batch, 0, batchLen)
 				}
 			}
 		}
@@ -681,7 +713,7 @@ func (r *Reader) spill(ctx context.Context, segs []Object, sp span, lo, hi strin
 				if pre != nil {
 					p = pre[k]
 				}
-				cs = append(cs, r.segmentCursorFrom(gctx, g, o, p, sp, lo, hi, lag, late, tmax, rs))
+				cs = append(cs, r.segmentCursorFrom(gctx, g, o, p, false, sp, lo, hi, lag, late, tmax, rs))
 			}
 			return cs
 		})
