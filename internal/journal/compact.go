@@ -11,9 +11,9 @@ import (
 )
 
 // CompactFanIn is the most segments a compaction merges at once, each
-// read with small buffers (a lean cursor): a compaction's many small
-// segments merge without local files, in about a third of the memory a
-// snapshot's FanIn cursors take each.
+// read lean (small buffers and batches, its bytes fetched ahead): a
+// compaction of up to this many segments writes no local file, and its
+// memory is bounded by this fan-in, not by the number of segments.
 const CompactFanIn = 1024
 
 // Default compaction settings (docs/DESIGN.md §10.6).
@@ -463,7 +463,7 @@ func (c *Compactor) deleteOutput(ctx context.Context, o output) error {
 
 // deletesAtOnce is how many deletes a compaction has in flight: a run
 // deletes hundreds of segments, one request each.
-const deletesAtOnce = 32
+const deletesAtOnce = 128
 
 // deleteKeys deletes keys, deletesAtOnce at a time; it stops at the first
 // error (what is left is deleted by the next run).

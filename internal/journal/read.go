@@ -164,7 +164,7 @@ func (r *Reader) mergePlan(ctx context.Context, st *State, plan []span, lo, hi s
 		}
 		if len(segs) <= r.fanIn() {
 			// A reader whose fan-in is beyond FanIn (a compaction's) reads
-			// each segment lean, its bytes fetched a few at a time ahead
+			// each segment lean, its bytes fetched prefetchAtOnce at a time ahead
 			// of it rather than over a connection of its own.
 			lean := r.fanIn() > FanIn
 			var pre []*prefetched
@@ -466,7 +466,7 @@ func (r *Reader) prefetch(ctx context.Context, g *errgroup.Group, segs []Object)
 }
 
 // prefetchAtOnce is how many segments prefetch reads at once.
-const prefetchAtOnce = 32
+const prefetchAtOnce = 128
 
 // readRun reads one gzip JSON-lines object into c, in batches. stored,
 // when not 0, is the object's store time, given to its records.
