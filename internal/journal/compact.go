@@ -296,8 +296,16 @@ func (c *Compactor) writePass(ctx context.Context, st *State, run string, outs [
 	if err != nil {
 		return fmt.Errorf("compact %s: %w", describe(outs), err)
 	}
-	// Manifests in the order of the outputs: a base finished by this run
+	// The outputs' last parts are compressed and stored at once, then the
+	// manifests in the order of the outputs: a base finished by this run
 	// follows the level outputs it is covered by.
+	g, gctx := errgroup.WithContext(ctx)
+	for i := range outs {
+		g.Go(func() error { return outs[i].w.flush(gctx) })
+	}
+	if err := g.Wait(); err != nil {
+		return fmt.Errorf("compact %s: %w", describe(outs), err)
+	}
 	for i := range outs {
 		o := &outs[i]
 		m := Manifest{Kind: kindBase, To: o.to, Tool: c.Tool}
