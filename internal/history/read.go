@@ -44,10 +44,11 @@ type Version struct {
 // ReadItem reads one version and decodes it as a DynamoDB item; a version
 // that is not one is an ErrBadObject naming it.
 func ReadItem(ctx context.Context, src Source, e Entry, buf *bytes.Buffer) (item.Item, error) {
-	if err := readBody(ctx, src, e, buf); err != nil {
+	body, err := readBody(ctx, src, e, buf)
+	if err != nil {
 		return nil, err
 	}
-	it, _, err := decodeBody(src, e, buf.Bytes())
+	it, _, err := decodeBody(src, e, body)
 	return it, err
 }
 
@@ -57,31 +58,33 @@ func where(src Source, e Entry) string {
 	return fmt.Sprintf("s3://%s/%s version %s (%s)", src.Bucket(), e.Key, e.VersionID, e.LastModified.UTC().Format(time.RFC3339))
 }
 
-// readBody reads one version's body into buf.
-func readBody(ctx context.Context, src Source, e Entry, buf *bytes.Buffer) error {
+// readBody reads one version's body: one in memory (a journal's) as it
+// is (nothing writes to it), else into buf.
+func readBody(ctx context.Context, src Source, e Entry, buf *bytes.Buffer) ([]byte, error) {
 	if e.IsDelete {
-		return fmt.Errorf("%s is a delete marker, not an item", where(src, e))
+		return nil, fmt.Errorf("%s is a delete marker, not an item", where(src, e))
 	}
-	if e.Body != nil {
-		buf.Reset()
-		buf.Write(e.Body)
-	} else if err := src.Read(ctx, e.Key, e.VersionID, buf); err != nil {
-		if errors.Is(err, ErrArchived) {
-			return fmt.Errorf("%w: %s is in an archive storage class (Glacier / Deep Archive) and cannot be read until restored: "+
-				"aws s3api restore-object --bucket %s --key %s --version-id %s --restore-request Days=7; then run again (or pass --skip-bad-objects)",
-				ErrBadObject, where(src, e), src.Bucket(), e.Key, e.VersionID)
+	body := e.Body
+	if body == nil {
+		if err := src.Read(ctx, e.Key, e.VersionID, buf); err != nil {
+			if errors.Is(err, ErrArchived) {
+				return nil, fmt.Errorf("%w: %s is in an archive storage class (Glacier / Deep Archive) and cannot be read until restored: "+
+					"aws s3api restore-object --bucket %s --key %s --version-id %s --restore-request Days=7; then run again (or pass --skip-bad-objects)",
+					ErrBadObject, where(src, e), src.Bucket(), e.Key, e.VersionID)
+			}
+			return nil, fmt.Errorf("get %s: %w", where(src, e), err)
 		}
-		return fmt.Errorf("get %s: %w", where(src, e), err)
+		body = buf.Bytes()
 	}
 	switch {
-	case buf.Len() == 0:
-		return fmt.Errorf("%w: %s is empty", ErrBadObject, where(src, e))
-	case buf.Len() > MaxItemBytes*2:
+	case len(body) == 0:
+		return nil, fmt.Errorf("%w: %s is empty", ErrBadObject, where(src, e))
+	case len(body) > MaxItemBytes*2:
 		// DynamoDB counts attribute names and values, not JSON; the JSON
 		// of a 400 KB item is larger, but not twice as large.
-		return fmt.Errorf("%w: %s is %d bytes, far over DynamoDB's 400 KB item limit", ErrBadObject, where(src, e), buf.Len())
+		return nil, fmt.Errorf("%w: %s is %d bytes, far over DynamoDB's 400 KB item limit", ErrBadObject, where(src, e), len(body))
 	}
-	return nil
+	return body, nil
 }
 
 // decodeBody decodes a body read by readBody, and sizes the item.

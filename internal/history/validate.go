@@ -63,3 +63,22 @@ func (c *itemCheck) check(src Source, e Entry, it item.Item) error {
 	}
 	return nil
 }
+
+// canonical checks a body that is canonical JSON as check checks an item,
+// without decoding it, once the key's names are learned: ok=false leaves
+// the body to the decoding path (which learns the names, and explains
+// what is wrong). n is the item's size.
+func (c *itemCheck) canonical(e Entry, body []byte) (n int64, ok bool) {
+	p := c.keys.Load()
+	if p == nil {
+		return 0, false
+	}
+	n, key, ok := item.ValidCanonical(body, *p)
+	if !ok || key == nil {
+		return 0, false
+	}
+	if id := path.Base(e.Key); len(id) == 64 && item.ObjectID(key) != id {
+		return 0, false
+	}
+	return n, true
+}

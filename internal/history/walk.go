@@ -163,7 +163,37 @@ type walkTask[T any] struct {
 	got  []Version
 	skip bool
 	err  error
-	done chan struct{}
+}
+
+// walkBatch is the unit the walk hands between its goroutines: one key
+// that needs a GET, or up to memBatch keys whose versions are all in
+// memory (a journal's entries carry their bodies). A handoff per key
+// costs more than decoding a small item, so in-memory keys travel in
+// batches; keys that wait for S3 travel alone, as many in flight as
+// there are fetchers.
+type walkBatch[T any] struct {
+	tasks []*walkTask[T]
+	mem   bool // in-memory keys, the first with a read (it holds a memory slot)
+	reads bool // some task reads a version
+	done  chan struct{}
+}
+
+// memBatch is how many in-memory keys a batch holds, and memAhead how
+// many such batches are between listing and emitting at once: enough to
+// keep every core busy, few enough that memory holds a few thousand keys.
+const (
+	memBatch = 64
+	memAhead = 8
+)
+
+// inMemory reports whether every entry's body is at hand (no GET).
+func inMemory(read []Entry) bool {
+	for _, e := range read {
+		if e.Body == nil {
+			return false
+		}
+	}
+	return true
 }
 
 // Run walks; it stops at the first error, and at once when ctx ends.
@@ -184,32 +214,20 @@ func (w *Walk[T]) Run(ctx context.Context) (*WalkResult, error) {
 	var dropped atomic.Int64
 	var badMu sync.Mutex
 	g, gctx := errgroup.WithContext(ctx)
-	fetchQ := make(chan *walkTask[T], fetchers)
+	fetchQ := make(chan *walkBatch[T], fetchers)
 	// The window of keys between listing and emitting: all fetchers stay
 	// busy, and memory holds at most this many keys' versions.
-	pending := make(chan *walkTask[T], fetchers*2)
+	pending := make(chan *walkBatch[T], fetchers*2)
+	// In-memory batches between listing and emitting.
+	memSlots := make(chan struct{}, memAhead)
 	for range fetchers {
 		g.Go(func() error {
 			var buf bytes.Buffer
-			for t := range fetchQ {
-				t.err = w.fetch(gctx, t, &buf)
-				if errors.Is(t.err, ErrBadObject) && w.SkipBad {
-					badMu.Lock()
-					res.BadObjects = append(res.BadObjects, BadObject{Key: t.key.ObjectKey, VersionID: t.read[0].VersionID, Reason: t.err.Error()})
-					badMu.Unlock()
-					t.err, t.skip = nil, true
-				}
-				if t.err == nil && !t.skip && w.Keep != nil {
-					var keep bool
-					keep, t.err = w.Keep(gctx, t.key, t.tag, t.got)
-					if t.err == nil && !keep {
-						t.skip = true
-						dropped.Add(1)
-					}
-				}
-				close(t.done)
-				if t.err != nil {
-					return t.err
+			for b := range fetchQ {
+				err := w.fetchBatch(gctx, b, &buf, res, &badMu, &dropped)
+				close(b.done)
+				if err != nil {
+					return err
 				}
 			}
 			return nil
@@ -229,7 +247,7 @@ func (w *Walk[T]) Run(ctx context.Context) (*WalkResult, error) {
 	}
 	wake := make(chan struct{}, 1)
 	g.Go(func() error {
-		for t := range pending {
+		for b := range pending {
 			if hungry() != fed {
 				select {
 				case wake <- struct{}{}:
@@ -237,27 +255,67 @@ func (w *Walk[T]) Run(ctx context.Context) (*WalkResult, error) {
 				}
 			}
 			select {
-			case <-t.done:
+			case <-b.done:
 			case <-gctx.Done():
 				return gctx.Err()
 			}
-			if t.err != nil {
-				return t.err
+			for _, t := range b.tasks {
+				if t.err != nil {
+					return t.err
+				}
+				if t.skip {
+					continue
+				}
+				if err := w.Emit(gctx, t.key, t.tag, t.got); err != nil {
+					return err
+				}
+				t.got = nil
 			}
-			if t.skip {
-				continue
+			if b.mem {
+				<-memSlots
 			}
-			if err := w.Emit(gctx, t.key, t.tag, t.got); err != nil {
-				return err
-			}
-			t.got = nil
 		}
 		return nil
 	})
 	g.Go(func() error {
 		defer close(fetchQ)
 		defer close(pending)
-		return keys(gctx, w.Source, w.Dir, w.Plan, w.Times, w.Stats, hungry, wake, func(k *Key) error {
+		var cur *walkBatch[T] // in-memory keys not yet handed over
+		send := func(b *walkBatch[T]) error {
+			if b.mem {
+				select {
+				case memSlots <- struct{}{}:
+				case <-gctx.Done():
+					return gctx.Err()
+				}
+			}
+			if !b.reads {
+				close(b.done)
+			}
+			select {
+			case pending <- b:
+			case <-gctx.Done():
+				return gctx.Err()
+			}
+			if !b.reads {
+				return nil
+			}
+			select {
+			case fetchQ <- b:
+				return nil
+			case <-gctx.Done():
+				return gctx.Err()
+			}
+		}
+		flush := func() error {
+			if cur == nil {
+				return nil
+			}
+			b := cur
+			cur = nil
+			return send(b)
+		}
+		err := keys(gctx, w.Source, w.Dir, w.Plan, w.Times, w.Stats, hungry, wake, func(k *Key) error {
 			res.Keys++
 			w.Listed.Add(int64(k.Versions))
 			if o := k.oldest; !o.IsZero() && (res.Oldest.IsZero() || o.Before(res.Oldest)) {
@@ -267,58 +325,101 @@ func (w *Walk[T]) Run(ctx context.Context) (*WalkResult, error) {
 			if err != nil || !ok {
 				return err
 			}
-			t := &walkTask[T]{key: k, tag: tag, read: read, done: make(chan struct{})}
-			if len(read) == 0 {
-				if w.Keep != nil {
-					keep, err := w.Keep(gctx, k, tag, nil)
-					if err != nil {
-						return err
-					}
-					if !keep {
-						dropped.Add(1)
-						return nil
-					}
+			t := &walkTask[T]{key: k, tag: tag, read: read}
+			if len(read) == 0 && w.Keep != nil {
+				keep, err := w.Keep(gctx, k, tag, nil)
+				if err != nil {
+					return err
 				}
-				close(t.done)
+				if !keep {
+					dropped.Add(1)
+					return nil
+				}
 			}
-			select {
-			case pending <- t:
-			case <-gctx.Done():
-				return gctx.Err()
+			// A key with no read joins a batch under way, but starts none:
+			// a walk of such keys between GETs (an incremental snapshot's
+			// reused items) hands them over one by one as before, so its
+			// GETs stay in flight.
+			if !inMemory(read) || (len(read) == 0 && cur == nil) {
+				// In order: the in-memory keys before it go first.
+				if err := flush(); err != nil {
+					return err
+				}
+				return send(&walkBatch[T]{tasks: []*walkTask[T]{t}, reads: len(read) > 0, done: make(chan struct{})})
 			}
-			if len(read) == 0 {
-				return nil
+			if cur == nil {
+				cur = &walkBatch[T]{tasks: make([]*walkTask[T], 0, memBatch), mem: true, reads: true, done: make(chan struct{})}
 			}
-			select {
-			case fetchQ <- t:
-				return nil
-			case <-gctx.Done():
-				return gctx.Err()
+			cur.tasks = append(cur.tasks, t)
+			if len(cur.tasks) == memBatch {
+				return flush()
 			}
+			return nil
 		})
+		if err != nil {
+			return err
+		}
+		return flush()
 	})
 	err := g.Wait()
 	res.Dropped = dropped.Load()
 	return res, err
 }
 
+// fetchBatch reads the versions of b's keys and runs Keep on them, in
+// order; it stops at the first error, which it leaves in that key's task.
+func (w *Walk[T]) fetchBatch(ctx context.Context, b *walkBatch[T], buf *bytes.Buffer, res *WalkResult, badMu *sync.Mutex, dropped *atomic.Int64) error {
+	for _, t := range b.tasks {
+		if len(t.read) == 0 {
+			continue // Keep ran when it was listed
+		}
+		t.err = w.fetch(ctx, t, buf)
+		if errors.Is(t.err, ErrBadObject) && w.SkipBad {
+			badMu.Lock()
+			res.BadObjects = append(res.BadObjects, BadObject{Key: t.key.ObjectKey, VersionID: t.read[0].VersionID, Reason: t.err.Error()})
+			badMu.Unlock()
+			t.err, t.skip = nil, true
+		}
+		if t.err == nil && !t.skip && w.Keep != nil {
+			var keep bool
+			keep, t.err = w.Keep(ctx, t.key, t.tag, t.got)
+			if t.err == nil && !keep {
+				t.skip = true
+				dropped.Add(1)
+			}
+		}
+		if t.err != nil {
+			return t.err
+		}
+	}
+	return nil
+}
+
 func (w *Walk[T]) fetch(ctx context.Context, t *walkTask[T], buf *bytes.Buffer) error {
 	t.got = make([]Version, len(t.read))
 	for i, e := range t.read {
-		if err := readBody(ctx, w.Source, e, buf); err != nil {
+		// A body in memory (a journal's) is read as it is: nothing
+		// writes to it, so it needs no copy.
+		body, err := readBody(ctx, w.Source, e, buf)
+		if err != nil {
 			return err
 		}
 		v := Version{Entry: e}
-		body := buf.Bytes()
 		n, copied := int64(0), false
-		if w.Canonical && !w.WithItem && !w.Validate {
+		switch {
+		case w.Canonical && !w.WithItem && !w.Validate:
 			n, copied = item.CanonicalSize(body)
+		case w.Canonical && !w.WithItem:
+			n, copied = w.check.canonical(e, body)
 		}
 		if copied {
 			if err := checkSize(w.Source, e, n); err != nil {
 				return err
 			}
-			v.JSON, v.ItemSize = bytes.Clone(body), n
+			v.JSON, v.ItemSize = body, n
+			if e.Body == nil {
+				v.JSON = bytes.Clone(body)
+			}
 		} else {
 			var err error
 			if v.Item, v.ItemSize, err = decodeBody(w.Source, e, body); err != nil {

@@ -3,6 +3,7 @@ package item
 import (
 	"bytes"
 	"encoding/base64"
+	"slices"
 	"strings"
 	"unicode/utf8"
 	"unsafe"
@@ -30,6 +31,69 @@ func CanonicalSize(data []byte) (int64, bool) {
 type canon struct {
 	b []byte
 	i int
+	// strict also checks what Validate checks, and answers ok=false for
+	// what it cannot check cheaply (a number set of more than one value,
+	// a set of more than maxFastSet).
+	strict bool
+	// top, when set, gets each top-level attribute's name and value.
+	top func(name, value []byte)
+}
+
+// maxFastSet is the largest string or binary set strict checks (pairwise).
+const maxFastSet = 16
+
+// ValidCanonical is CanonicalSize for a body that must also pass Validate,
+// and the canonical key (CanonicalKey) of the attributes named by keys,
+// sorted: ok=false means the caller must decode the item (it may still be
+// valid), key=nil that a key attribute is missing, empty or not S, N or B.
+// A walk that validates every item it reads checks a canonical body so
+// without building it.
+func ValidCanonical(data []byte, keys []string) (size int64, key []byte, ok bool) {
+	var found [4][]byte
+	var names [4][]byte
+	if len(keys) > len(found) {
+		return 0, nil, false
+	}
+	c := canon{b: data, strict: true, top: func(name, value []byte) {
+		for i, k := range keys {
+			if k == string(name) {
+				names[i], found[i] = name, value
+			}
+		}
+	}}
+	sum, _, ok := c.attrMap(0)
+	if !ok || c.i != len(data) {
+		return 0, nil, false
+	}
+	size = max(sum, 1)
+	if len(keys) == 0 {
+		return size, nil, true
+	}
+	// The key's attributes in name order, as Marshal sorts them.
+	order := make([]int, 0, len(keys))
+	for i := range keys {
+		v := found[i]
+		if v == nil || !(bytes.HasPrefix(v, []byte(`{"S":`)) || bytes.HasPrefix(v, []byte(`{"N":`)) || bytes.HasPrefix(v, []byte(`{"B":`))) ||
+			string(v[5:]) == `""}` {
+			return size, nil, true
+		}
+		j := len(order)
+		for j > 0 && string(names[order[j-1]]) > string(names[i]) {
+			j--
+		}
+		order = slices.Insert(order, j, i)
+	}
+	key = append(make([]byte, 0, 64), '{')
+	for n, i := range order {
+		if n > 0 {
+			key = append(key, ',')
+		}
+		key = append(key, '"')
+		key = append(key, names[i]...)
+		key = append(key, `":`...)
+		key = append(key, found[i]...)
+	}
+	return size, append(key, '}'), true
 }
 
 func (c *canon) lit(s string) bool {
@@ -57,9 +121,13 @@ func (c *canon) attrMap(depth int) (sum, count int64, ok bool) {
 			return 0, 0, false
 		}
 		prev = name
+		start := c.i
 		vs, ok := c.value(depth + 1)
 		if !ok {
 			return 0, 0, false
+		}
+		if depth == 0 && c.top != nil {
+			c.top(name, c.b[start:c.i])
 		}
 		sum += n + vs
 		count++
@@ -98,11 +166,11 @@ func (c *canon) value(depth int) (int64, bool) {
 	case c.lit(`{"BOOL":true}`), c.lit(`{"BOOL":false}`), c.lit(`{"NULL":true}`):
 		return 1, true
 	case c.lit(`{"SS":[`):
-		return c.list(func() (int64, bool) { _, size, _, ok := c.str(); return size, ok }, 0)
+		return c.set(func() (int64, bool) { _, size, _, ok := c.str(); return size, ok }, false)
 	case c.lit(`{"NS":[`):
-		return c.list(c.number, 0)
+		return c.set(c.number, true)
 	case c.lit(`{"BS":[`):
-		return c.list(c.binary, 0)
+		return c.set(c.binary, false)
 	case c.lit(`{"L":[`):
 		size, ok := c.list(func() (int64, bool) {
 			vs, ok := c.value(depth + 1)
@@ -119,6 +187,33 @@ func (c *canon) value(depth int) (int64, bool) {
 		return 0, false
 	}
 	return n, c.lit("}")
+}
+
+// set reads a set's elements; strict, it must be non-empty and hold no
+// value twice (numbers: one value at most, as 1 and 1.0 are one).
+func (c *canon) set(elem func() (int64, bool), numbers bool) (int64, bool) {
+	if !c.strict {
+		return c.list(elem, 0)
+	}
+	var seen [maxFastSet][]byte
+	n := 0
+	size, ok := c.list(func() (int64, bool) {
+		start := c.i
+		size, ok := elem()
+		if !ok || n == maxFastSet || (numbers && n > 0) {
+			return 0, false
+		}
+		v := c.b[start:c.i]
+		for _, s := range seen[:n] {
+			if bytes.Equal(s, v) {
+				return 0, false
+			}
+		}
+		seen[n] = v
+		n++
+		return size, true
+	}, 0)
+	return size, ok && n > 0
 }
 
 // list reads the rest of [e,e,...]} and adds up its elements' sizes.
@@ -146,7 +241,7 @@ func (c *canon) number() (int64, bool) {
 	}
 	// Neither function keeps s.
 	s := unsafe.String(&raw[0], len(raw))
-	if ValidateNumber(s) != nil {
+	if ValidateNumber(s) != nil || (c.strict && checkRange("", s) != nil) {
 		return 0, false
 	}
 	return numberSize(s), true

@@ -92,3 +92,64 @@ func FuzzCanonicalSize(f *testing.F) {
 		}
 	})
 }
+
+// Wherever ValidCanonical answers, the item decodes, passes Validate, has
+// the size CanonicalSize gives, and its key is CanonicalKey's.
+func FuzzValidCanonical(f *testing.F) {
+	for _, data := range corpus(f, "items") {
+		f.Add(data)
+	}
+	for _, s := range []string{`{"pk":{"S":"a"},"s":{"SS":["x","y"]}}`, `{"pk":{"N":"1"},"n":{"NS":["1"]}}`, `{"pk":{"S":"a"},"n":{"N":"1E+200"}}`,
+		`{"pk":{"S":"a"},"s":{"SS":[]}}`, `{"pk":{"S":"a"},"s":{"SS":["x","x"]}}`, `{"pk":{"S":""}}`, `{"pk":{"B":"AAE="},"sk":{"N":"2"}}`} {
+		f.Add([]byte(s))
+	}
+	f.Fuzz(func(t *testing.T, data []byte) {
+		for _, keys := range [][]string{nil, {"pk"}, {"sk", "pk"}} {
+			n, key, ok := ValidCanonical(data, keys)
+			if !ok {
+				continue
+			}
+			it, err := Unmarshal(data)
+			if err != nil {
+				t.Fatalf("taken as valid, but does not decode (%v):\n%q", err, data)
+			}
+			if err := Validate(it); err != nil {
+				t.Fatalf("taken as valid, but Validate says %v:\n%q", err, data)
+			}
+			if m, _ := CanonicalSize(data); m != n {
+				t.Fatalf("%q: size %d, CanonicalSize says %d", data, n, m)
+			}
+			if len(keys) == 0 || key == nil {
+				continue
+			}
+			want, err := CanonicalKey(it, keys...)
+			if err != nil || !bytes.Equal(want, key) {
+				t.Fatalf("%q keys %v: key %q, CanonicalKey %q (%v)", data, keys, key, want, err)
+			}
+		}
+	})
+}
+
+func TestValidCanonicalRefuses(t *testing.T) {
+	for _, s := range []string{`{"pk":{"S":"a"},"s":{"SS":[]}}`, `{"pk":{"S":"a"},"s":{"SS":["x","x"]}}`, `{"pk":{"S":"a"},"n":{"N":"1E+200"}}`,
+		`{"pk":{"S":"a"},"n":{"NS":["1","1.0"]}}`, `{"pk":{"S":"a"},"m":{"M":{"s":{"BS":[]}}}}`} {
+		if _, _, ok := ValidCanonical([]byte(s), []string{"pk"}); ok {
+			t.Errorf("%s: taken as valid", s)
+		}
+	}
+	for _, c := range []struct {
+		item string
+		keys []string
+		key  string
+	}{
+		{`{"pk":{"S":""},"v":{"N":"1"}}`, []string{"pk"}, ""},
+		{`{"pk":{"BOOL":true}}`, []string{"pk"}, ""},
+		{`{"v":{"N":"1"}}`, []string{"pk"}, ""},
+		{`{"a":{"N":"1"},"pk":{"S":"x"},"sk":{"N":"2"}}`, []string{"sk", "pk"}, `{"pk":{"S":"x"},"sk":{"N":"2"}}`},
+	} {
+		_, key, ok := ValidCanonical([]byte(c.item), c.keys)
+		if !ok || string(key) != c.key {
+			t.Errorf("%s: key %q, %v; want %q", c.item, key, ok, c.key)
+		}
+	}
+}

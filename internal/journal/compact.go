@@ -3,8 +3,18 @@ package journal
 import (
 	"context"
 	"fmt"
+	"slices"
+	"strings"
 	"time"
+
+	"golang.org/x/sync/errgroup"
 )
+
+// CompactFanIn is the most segments a compaction merges at once, each
+// read lean (small buffers and batches, its bytes fetched ahead): a
+// compaction of up to this many segments writes no local file, and its
+// memory is bounded by this fan-in, not by the number of segments.
+const CompactFanIn = 1024
 
 // Default compaction settings (docs/DESIGN.md §10.6).
 var (
@@ -106,44 +116,22 @@ func (c *Compactor) Run(ctx context.Context) (*Report, error) {
 		return nil, err
 	}
 	rep := &Report{Outputs: []OutputReport{}}
-	ready := c.clock().Now().Add(-st.Desc.Lag() - c.Skew)
 	run := newRunID()
-	for i, iv := range c.Intervals {
-		level := i + 1
-		end := ready.Truncate(iv).UTC()
-		from := st.from(level)
-		if !end.After(from) {
-			continue
+	ready := c.clock().Now().Add(-st.Desc.Lag() - c.Skew)
+	outs := c.due(st, ready)
+	if len(outs) > 0 {
+		for _, o := range outs {
+			if o.level > 0 {
+				c.say("level %d: changes in (%s, %s]", o.level, fmtTime(o.from), fmtTime(o.to))
+			} else {
+				c.say("base at %s", fmtTime(o.to))
+			}
 		}
-		c.say("level %d: changes in (%s, %s]", level, fmtTime(from), fmtTime(end))
-		or, err := c.writeLevel(ctx, st, run, level, from, end, rep)
-		if err != nil {
-			return rep, fmt.Errorf("compact level %d (%s, %s]: %w", level, fmtTime(from), fmtTime(end), err)
-		}
-		rep.Outputs = append(rep.Outputs, or)
-		if !or.Finished {
-			break // the other shards finish it; higher levels wait for it
+		if err := c.writePass(ctx, st, run, outs, rep); err != nil {
+			return rep, err
 		}
 		if st, err = LoadState(ctx, c.Bucket, c.Dir); err != nil {
 			return rep, err
-		}
-	}
-	if c.BaseEvery > 0 {
-		at := ready.Truncate(c.BaseEvery).UTC()
-		prev := epoch
-		if n := len(st.Bases); n > 0 {
-			prev = st.Bases[n-1].To
-		}
-		if at.After(prev) && !st.Covered().Before(at) {
-			c.say("base at %s", fmtTime(at))
-			or, err := c.writeBase(ctx, st, run, at, rep)
-			if err != nil {
-				return rep, fmt.Errorf("compact base at %s: %w", fmtTime(at), err)
-			}
-			rep.Outputs = append(rep.Outputs, or)
-			if st, err = LoadState(ctx, c.Bucket, c.Dir); err != nil {
-				return rep, err
-			}
 		}
 	}
 	if st, err = c.retain(ctx, st, run, rep); err != nil { // retention.go
@@ -165,64 +153,217 @@ func fmtTime(t time.Time) string {
 	return t.UTC().Format(time.RFC3339)
 }
 
-// writeLevel writes this run's share of the level output (from, to],
-// read from the levels below it and the segments.
-func (c *Compactor) writeLevel(ctx context.Context, st *State, run string, level int, from, to time.Time, rep *Report) (OutputReport, error) {
-	folder := levelFolder(c.Dir, level, from, to)
-	w := newPartWriter(c.Bucket, folder, run, c.shardIndex(), c.PartBytes)
-	r := &Reader{Bucket: c.Bucket}
+// passOutput is one output a compaction pass writes its share of: a level
+// window (from, to] or, with level 0, the base at to (after the base at
+// from, or none).
+type passOutput struct {
+	level    int
+	from, to time.Time
+	hasBase  bool // level 0: a base at from is read
+	w        *partWriter
+}
+
+// due lists what is ready (docs/DESIGN.md §10.6): each level's window,
+// the widest level first, each starting where the levels at and above it
+// reach once the wider ones are written, so that one run writes a change
+// into one level output, never into one a wider level merges again at
+// once; then the base, if its time is covered by then.
+func (c *Compactor) due(st *State, ready time.Time) []passOutput {
+	var outs []passOutput
+	reach := epoch // where the wider windows of this run end
+	covered := st.Covered()
+	for i := len(c.Intervals) - 1; i >= 0; i-- {
+		level := i + 1
+		end := ready.Truncate(c.Intervals[i]).UTC()
+		from := maxTime(st.from(level), reach)
+		if !end.After(from) {
+			continue
+		}
+		outs = append(outs, passOutput{level: level, from: from, to: end})
+		reach = end
+		covered = maxTime(covered, end)
+	}
+	if c.BaseEvery > 0 {
+		at := ready.Truncate(c.BaseEvery).UTC()
+		prev, has := epoch, len(st.Bases) > 0
+		if has {
+			prev = st.Bases[len(st.Bases)-1].To
+		}
+		if at.After(prev) && !covered.Before(at) {
+			outs = append(outs, passOutput{from: prev, to: at, hasBase: has})
+		}
+	}
+	return outs
+}
+
+// passPlan is what one pass reads: for each level window, the levels
+// below it and the segments (§10.5's plan, limited to them); for the
+// base, the base before it and the rest of its changes from any level.
+// Adjacent segment spans are one, so a segment is read once a pass.
+func passPlan(st *State, outs []passOutput) []span {
+	var plan []span
+	type window struct {
+		from, to time.Time
+		max      int
+	}
+	var ws []window
+	var base *passOutput
+	for i := range outs {
+		if outs[i].level > 0 {
+			ws = append(ws, window{outs[i].from, outs[i].to, outs[i].level - 1})
+		} else {
+			base = &outs[i]
+		}
+	}
+	slices.SortFunc(ws, func(a, b window) int { return a.from.Compare(b.from) })
+	var lo, hi time.Time
+	if len(ws) > 0 {
+		lo, hi = ws[0].from, ws[len(ws)-1].to
+	}
+	if base != nil {
+		full := st.Plan(base.to, base.to, true)
+		if len(full) > 0 && full[0].base {
+			plan = append(plan, full[0])
+		}
+		if len(ws) == 0 || base.from.Before(lo) {
+			lo = base.from
+		}
+		hi = maxTime(hi, base.to)
+	}
+	add := func(sp []span) {
+		for _, s := range sp {
+			if n := len(plan); n > 0 && s.out == nil && plan[n-1].out == nil && plan[n-1].Hi.Equal(s.Lo) {
+				plan[n-1].Hi = s.Hi
+				continue
+			}
+			plan = append(plan, s)
+		}
+	}
+	for p := lo; p.Before(hi); {
+		i := slices.IndexFunc(ws, func(w window) bool { return !w.from.After(p) && w.to.After(p) })
+		if i >= 0 {
+			add(st.planRange(p, ws[i].to, ws[i].max))
+			p = ws[i].to
+			continue
+		}
+		next := hi
+		for _, w := range ws {
+			if w.from.After(p) && w.from.Before(next) {
+				next = w.from
+			}
+		}
+		if base != nil && p.Before(base.to) {
+			// Only the base needs these changes.
+			next = minTime(next, base.to)
+			add(st.planRange(p, next, -1))
+		}
+		p = next
+	}
+	return plan
+}
+
+// writePass writes this run's share of outs in one merge of their inputs:
+// each change read once, routed by its effective time to the level
+// window that holds it, and folded into the base.
+func (c *Compactor) writePass(ctx context.Context, st *State, run string, outs []passOutput, rep *Report) error {
+	lag := st.Desc.Lag()
+	var hi time.Time
+	for i := range outs {
+		o := &outs[i]
+		folder := baseFolderAt(c.Dir, o.to)
+		if o.level > 0 {
+			folder = levelFolder(c.Dir, o.level, o.from, o.to)
+		}
+		o.w = newPartWriter(c.Bucket, folder, run, c.shardIndex(), c.PartBytes)
+		hi = maxTime(hi, o.to)
+	}
+	r := &Reader{Bucket: c.Bucket, FanIn: CompactFanIn}
 	var rs ReadStats
-	plan := st.planRange(from, to, level-1)
-	err := r.mergePlan(ctx, st, plan, c.Lo, c.Hi, to, false, &rs, func(g []Record, _ time.Time) error {
-		for i := range g {
-			if err := w.add(ctx, &g[i]); err != nil {
-				return err
+	err := r.mergePlan(ctx, st, passPlan(st, outs), c.Lo, c.Hi, hi, false, &rs, func(g []Record, bt time.Time) error {
+		for i := range outs {
+			o := &outs[i]
+			if o.level == 0 {
+				if rec := o.stateAt(g, bt, lag); rec != nil {
+					if err := o.w.add(ctx, rec); err != nil {
+						return err
+					}
+				}
+				continue
+			}
+			from, to := o.from.UnixMilli(), o.to.UnixMilli()
+			for j := range g {
+				if g[j].fromBase {
+					continue
+				}
+				if e := g[j].Effective(lag); e > from && e <= to {
+					if err := o.w.add(ctx, &g[j]); err != nil {
+						return err
+					}
+				}
 			}
 		}
 		return nil
 	})
 	c.count(rep, &rs)
 	if err != nil {
-		return OutputReport{}, err
+		return fmt.Errorf("compact %s: %w", describe(outs), err)
 	}
-	f := from
-	done, err := w.finish(ctx, c.Shards, Manifest{Kind: kindLevel, Level: level, From: &f, To: to, Tool: c.Tool})
-	return OutputReport{Kind: kindLevel, Level: level, From: from, To: to, Records: w.total, Parts: len(w.parts), Finished: done}, err
-}
-
-// writeBase writes this run's share of the base at: each id's state then,
-// from the newest base before it and the changes after.
-func (c *Compactor) writeBase(ctx context.Context, st *State, run string, at time.Time, rep *Report) (OutputReport, error) {
-	folder := baseFolderAt(c.Dir, at)
-	w := newPartWriter(c.Bucket, folder, run, c.shardIndex(), c.PartBytes)
-	r := &Reader{Bucket: c.Bucket}
-	var rs ReadStats
-	plan := st.Plan(at, at, true)
-	lag := st.Desc.Lag()
-	err := r.mergePlan(ctx, st, plan, c.Lo, c.Hi, at, false, &rs, func(g []Record, base time.Time) error {
-		if rec := stateAt(g, base, lag, at); rec != nil {
-			return w.add(ctx, rec)
+	// The outputs' last parts are compressed and stored at once, then the
+	// manifests in the order of the outputs: a base finished by this run
+	// follows the level outputs it is covered by.
+	g, gctx := errgroup.WithContext(ctx)
+	for i := range outs {
+		g.Go(func() error { return outs[i].w.flush(gctx) })
+	}
+	if err := g.Wait(); err != nil {
+		return fmt.Errorf("compact %s: %w", describe(outs), err)
+	}
+	for i := range outs {
+		o := &outs[i]
+		m := Manifest{Kind: kindBase, To: o.to, Tool: c.Tool}
+		or := OutputReport{Kind: kindBase, To: o.to}
+		if o.level > 0 {
+			f := o.from
+			m = Manifest{Kind: kindLevel, Level: o.level, From: &f, To: o.to, Tool: c.Tool}
+			or = OutputReport{Kind: kindLevel, Level: o.level, From: o.from, To: o.to}
 		}
-		return nil
-	})
-	c.count(rep, &rs)
-	if err != nil {
-		return OutputReport{}, err
+		done, err := o.w.finish(ctx, c.Shards, m)
+		if err != nil {
+			return fmt.Errorf("compact %s: %w", describe(outs[i:i+1]), err)
+		}
+		or.Records, or.Parts, or.Finished = o.w.total, len(o.w.parts), done
+		rep.Outputs = append(rep.Outputs, or)
 	}
-	done, err := w.finish(ctx, c.Shards, Manifest{Kind: kindBase, To: at, Tool: c.Tool})
-	return OutputReport{Kind: kindBase, To: at, Records: w.total, Parts: len(w.parts), Finished: done}, err
+	return nil
 }
 
-// stateAt is the record that holds an id's state at t (nil: absent), by
-// the same rule the fold applies to emitGroup's entries.
-func stateAt(g []Record, base time.Time, lag time.Duration, t time.Time) *Record {
-	t64 := t.UnixMilli()
+func describe(outs []passOutput) string {
+	var d []string
+	for _, o := range outs {
+		if o.level > 0 {
+			d = append(d, fmt.Sprintf("level %d (%s, %s]", o.level, fmtTime(o.from), fmtTime(o.to)))
+		} else {
+			d = append(d, "base at "+fmtTime(o.to))
+		}
+	}
+	return strings.Join(d, ", ")
+}
+
+// stateAt is the record that holds an id's state at the base's time (nil:
+// absent), by the same rule the fold applies to emitGroup's entries, from
+// the base before it and the changes after that base.
+func (o *passOutput) stateAt(g []Record, bt time.Time, lag time.Duration) *Record {
+	t64, after := o.to.UnixMilli(), o.from.UnixMilli()
 	for i := len(g) - 1; i >= 0; i-- {
-		if foldTime(&g[i], base, lag) <= t64 {
-			if g[i].IsDelete() {
+		r := &g[i]
+		if !r.fromBase && o.hasBase && r.Effective(lag) <= after {
+			continue // in the base before, which says what it came to
+		}
+		if foldTime(r, bt, lag) <= t64 {
+			if r.IsDelete() {
 				return nil
 			}
-			return &g[i]
+			return r
 		}
 	}
 	return nil
@@ -270,12 +411,10 @@ func (c *Compactor) deleteCovered(ctx context.Context, st *State, rep *Report) e
 		if err != nil {
 			return err
 		}
-		for _, k := range del {
-			if err := c.Bucket.Delete(ctx, k); err != nil {
-				return err
-			}
-			rep.SegmentsDeleted++
+		if err := deleteKeys(ctx, c.Bucket, del); err != nil {
+			return err
 		}
+		rep.SegmentsDeleted += len(del)
 		if len(del) > 0 {
 			c.say("deleted %d segments that outputs cover", len(del))
 		}
@@ -339,10 +478,23 @@ func (c *Compactor) deleteOutput(ctx context.Context, o output) error {
 	if err := c.Bucket.List(ctx, o.Folder, "", func(ob Object) bool { keys = append(keys, ob.Key); return true }); err != nil {
 		return err
 	}
+	return deleteKeys(ctx, c.Bucket, keys)
+}
+
+// deletesAtOnce is how many deletes a compaction has in flight: a run
+// deletes hundreds of segments, one request each.
+const deletesAtOnce = 128
+
+// deleteKeys deletes keys, deletesAtOnce at a time; it stops at the first
+// error (what is left is deleted by the next run).
+func deleteKeys(ctx context.Context, b Bucket, keys []string) error {
+	g, gctx := errgroup.WithContext(ctx)
+	g.SetLimit(deletesAtOnce)
 	for _, k := range keys {
-		if err := c.Bucket.Delete(ctx, k); err != nil {
-			return err
+		if gctx.Err() != nil {
+			break
 		}
+		g.Go(func() error { return b.Delete(gctx, k) })
 	}
-	return nil
+	return g.Wait()
 }

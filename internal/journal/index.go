@@ -68,11 +68,10 @@ func (w *partWriter) blockCut() int64 {
 	return BlockBytes
 }
 
-// closeIndex is called when the part's compressor has closed: the blocks
-// with the offsets the compressor measured.
-func (w *partWriter) closeIndex(c *compressor) []Block {
-	blocks := w.idx.blocks
-	w.idx = blockIndex{}
+// withOffsets is the part's blocks with the offsets its compressor
+// measured, once the compressor is done (its result has answered).
+func (x blockIndex) withOffsets(c *compressor) []Block {
+	blocks := x.blocks
 	if len(blocks) != len(c.offsets)+1 {
 		return nil // not indexed as expected: readers read the part whole
 	}

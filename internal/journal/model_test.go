@@ -121,6 +121,21 @@ func diffStates(want, got map[string]string) string {
 // lower), compacts it at points along the way, and checks the state at
 // every second against the oracle, before and after compaction.
 func TestJournalModel(t *testing.T) {
+	journalModel(t, map[int]bool{120: true, 200: true, 330: true}, 0)
+}
+
+// TestJournalModelOften compacts every 13 seconds with a delete delay, so
+// level outputs of the last run stay beside a wider level's window the
+// next run wrote first, and chains of a level pass over it (§10.6).
+func TestJournalModelOften(t *testing.T) {
+	at := map[int]bool{}
+	for s := 20; s < 360; s += 13 {
+		at[s] = true
+	}
+	journalModel(t, at, 30*time.Second)
+}
+
+func journalModel(t *testing.T, compactAt map[int]bool, deleteDelay time.Duration) {
 	ctx := context.Background()
 	start := time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)
 	now := start
@@ -135,7 +150,6 @@ func TestJournalModel(t *testing.T) {
 	var all []change
 	var seq [2]int64 = [2]int64{1_000_000, 500}
 	var pending []change
-	compactAt := map[int]bool{120: true, 200: true, 330: true}
 	var checks []time.Time
 	for sec := 0; sec < 360; sec++ {
 		now = start.Add(time.Duration(sec) * time.Second)
@@ -195,7 +209,7 @@ func TestJournalModel(t *testing.T) {
 	compact:
 		if compactAt[sec] {
 			c := &journal.Compactor{Bucket: b, Dir: dir, Intervals: []time.Duration{10 * time.Second, 60 * time.Second},
-				BaseEvery: 120 * time.Second, KeepBases: 1, DeleteDelay: 0, Skew: time.Second, Clock: fakeClock{&now}, Tool: "test", PartBytes: 2000}
+				BaseEvery: 120 * time.Second, KeepBases: 1, DeleteDelay: deleteDelay, Skew: time.Second, Clock: fakeClock{&now}, Tool: "test", PartBytes: 2000}
 			rep, err := c.Run(ctx)
 			if err != nil {
 				t.Fatalf("compact at %ds: %v", sec, err)

@@ -13,6 +13,7 @@ import (
 	"time"
 
 	"github.com/klauspost/compress/gzip"
+	"golang.org/x/sync/errgroup"
 )
 
 // DefaultPartBytes is where an output's part is cut, in bytes of JSON
@@ -40,11 +41,19 @@ type partWriter struct {
 	last    string
 	records int64
 	total   int64
-	parts   []Part
+	parts   []Part // stored
+	// cutParts holds the parts cut and still being compressed and stored,
+	// in goroutines of their own (storing) so the merge goes on meanwhile.
+	cutParts []*Part
+	storing  *errgroup.Group
 
 	idx        blockIndex // the key index of the part being written (index.go)
 	blockBytes int64      // where a block is cut (0: BlockBytes)
 }
+
+// partsStoring is how many cut parts a writer stores at once: each holds
+// its compressed bytes until its PUT is done.
+const partsStoring = 2
 
 func newRunID() string {
 	var b [4]byte
@@ -64,9 +73,7 @@ const chunkSize = 1 << 20
 
 func (w *partWriter) add(ctx context.Context, r *Record) error {
 	if w.zip != nil && r.ID != w.last && w.raw >= w.cut {
-		if err := w.flush(ctx); err != nil {
-			return err
-		}
+		w.cutPart(ctx)
 	}
 	if w.zip == nil {
 		w.zip = startCompressor()
@@ -74,7 +81,7 @@ func (w *partWriter) add(ctx context.Context, r *Record) error {
 	}
 	w.indexRecord(r)
 	n := len(w.chunk)
-	w.chunk = r.AppendLine(w.chunk)
+	w.chunk = r.appendRaw(w.chunk)
 	w.raw += int64(len(w.chunk) - n)
 	if len(w.chunk) >= chunkSize {
 		w.chunk = w.zip.write(w.chunk)
@@ -85,26 +92,57 @@ func (w *partWriter) add(ctx context.Context, r *Record) error {
 	return nil
 }
 
-func (w *partWriter) flush(ctx context.Context) error {
+// cutPart ends the current part: its compression ends and it is stored
+// by a goroutine of its own (partsStoring at once), while the merge goes
+// on; flush waits for them.
+func (w *partWriter) cutPart(ctx context.Context) {
 	if w.zip == nil {
+		return
+	}
+	zip, idx := w.zip, w.idx
+	zip.end(w.chunk)
+	w.zip, w.chunk, w.idx = nil, w.chunk[:0], blockIndex{}
+	n := len(w.parts) + len(w.cutParts)
+	name := fmt.Sprintf("part-%s-%05d-%05d%s", w.run, w.shard, n, partExt)
+	if w.name != nil {
+		name = w.name(n)
+	}
+	p := &Part{Name: name, Records: w.records, FirstID: w.first, LastID: w.last}
+	w.cutParts = append(w.cutParts, p)
+	if w.storing == nil {
+		w.storing = &errgroup.Group{}
+		w.storing.SetLimit(partsStoring)
+	}
+	w.storing.Go(func() error {
+		body, err := zip.result()
+		if err != nil {
+			return err
+		}
+		p.Blocks = idx.withOffsets(zip) // index.go
+		sum := sha256.Sum256(body)
+		if err := w.b.Put(ctx, w.folder+name, body, false); err != nil {
+			return err
+		}
+		p.Bytes, p.SHA256 = int64(len(body)), hex.EncodeToString(sum[:])
+		return nil
+	})
+}
+
+// flush ends the current part and waits until every part cut is stored.
+func (w *partWriter) flush(ctx context.Context) error {
+	w.cutPart(ctx)
+	if w.storing == nil {
 		return nil
 	}
-	body, err := w.zip.close(w.chunk)
-	blocks := w.closeIndex(w.zip)
-	w.zip, w.chunk = nil, w.chunk[:0]
+	err := w.storing.Wait()
+	w.storing = nil
 	if err != nil {
 		return err
 	}
-	name := fmt.Sprintf("part-%s-%05d-%05d%s", w.run, w.shard, len(w.parts), partExt)
-	if w.name != nil {
-		name = w.name(len(w.parts))
+	for _, p := range w.cutParts {
+		w.parts = append(w.parts, *p)
 	}
-	sum := sha256.Sum256(body)
-	if err := w.b.Put(ctx, w.folder+name, body, false); err != nil {
-		return err
-	}
-	w.parts = append(w.parts, Part{Name: name, Records: w.records, Bytes: int64(len(body)), SHA256: hex.EncodeToString(sum[:]), FirstID: w.first, LastID: w.last})
-	w.parts[len(w.parts)-1].Blocks = blocks
+	w.cutParts = nil
 	return nil
 }
 
@@ -163,12 +201,15 @@ func (c *compressor) write(b []byte) []byte {
 	}
 }
 
-// close compresses the rest and returns the part's bytes.
-func (c *compressor) close(rest []byte) ([]byte, error) {
+// end hands over the rest of the part; result waits for its bytes.
+func (c *compressor) end(rest []byte) {
 	if len(rest) > 0 {
 		c.in <- slices.Clone(rest)
 	}
 	close(c.in)
+}
+
+func (c *compressor) result() ([]byte, error) {
 	if err := <-c.done; err != nil {
 		return nil, err
 	}

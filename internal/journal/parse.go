@@ -3,6 +3,7 @@ package journal
 import (
 	"bytes"
 	"strconv"
+	"unsafe"
 )
 
 // parseLine reads a line as AppendLine writes it without encoding/json (the
@@ -14,6 +15,9 @@ func parseLine(line []byte) (Record, error) {
 	return ParseLine(line)
 }
 
+// parseFast reads the fields as AppendLine spells them. Its strings point
+// into b, which the caller never writes again (readLines' arena): a
+// record costs no allocation.
 func parseFast(b []byte) (r Record, ok bool) {
 	p := &fastParser{b: b}
 	if !p.lit(`{"id":`) {
@@ -31,9 +35,12 @@ func parseFast(b []byte) (r Record, ok bool) {
 	if !p.lit(`,"storedMs":`) {
 		return r, false
 	}
+	storedAt := p.i
 	if r.StoredMs, ok = p.int(); !ok {
 		return r, false
 	}
+	r.storedOff = [2]int32{int32(storedAt), int32(p.i)}
+	r.rawStored = r.StoredMs
 	if p.lit(`,"seq":`) {
 		if r.Seq, ok = p.str(); !ok {
 			return r, false
@@ -47,7 +54,7 @@ func parseFast(b []byte) (r Record, ok bool) {
 	if !p.lit(`,"event":`) {
 		return r, false
 	}
-	if r.Event, ok = p.str(); !ok {
+	if r.Event, ok = p.event(); !ok {
 		return r, false
 	}
 	if p.lit(`,"ttl":true`) {
@@ -68,9 +75,11 @@ func parseFast(b []byte) (r Record, ok bool) {
 		}
 		r.NewImage = b[start:p.i]
 	}
-	if !p.lit("}") || p.i != len(bytes.TrimRight(b, "\r\n")) {
+	end := len(bytes.TrimRight(b, "\r\n"))
+	if !p.lit("}") || p.i != end {
 		return r, false
 	}
+	r.raw = b[:end]
 	return r, r.check() == nil
 }
 
@@ -87,6 +96,21 @@ func (p *fastParser) lit(s string) bool {
 	return false
 }
 
+// event reads an event name as one of the constants (no allocation).
+func (p *fastParser) event() (string, bool) {
+	for i, q := range quotedEvents {
+		if p.lit(q) {
+			return events[i], true
+		}
+	}
+	return p.str()
+}
+
+var (
+	events       = [...]string{EventModify, EventInsert, EventRemove, EventBackfill}
+	quotedEvents = [...]string{`"` + EventModify + `"`, `"` + EventInsert + `"`, `"` + EventRemove + `"`, `"` + EventBackfill + `"`}
+)
+
 // str reads a string without escapes (ids, sequence numbers, ARNs and
 // event names have none); one with escapes goes the slow way.
 func (p *fastParser) str() (string, bool) {
@@ -102,43 +126,65 @@ func (p *fastParser) str() (string, bool) {
 		return "", false
 	}
 	p.i += j + 2
-	return string(s), true
+	if len(s) == 0 {
+		return "", true
+	}
+	// The bytes are never written again (see parseFast).
+	return unsafe.String(&s[0], len(s)), true
 }
 
 func (p *fastParser) int() (int64, bool) {
 	j := p.i
-	if j < len(p.b) && p.b[j] == '-' {
+	neg := j < len(p.b) && p.b[j] == '-'
+	if neg {
 		j++
 	}
+	var n int64
+	d := j
 	for j < len(p.b) && p.b[j] >= '0' && p.b[j] <= '9' {
+		n = n*10 + int64(p.b[j]-'0')
 		j++
 	}
-	n, err := strconv.ParseInt(string(p.b[p.i:j]), 10, 64)
-	if err != nil {
-		return 0, false
+	if j == d || j-d > 18 {
+		// None, or too many digits to add up without overflow.
+		v, err := strconv.ParseInt(string(p.b[p.i:j]), 10, 64)
+		if err != nil {
+			return 0, false
+		}
+		p.i = j
+		return v, true
+	}
+	if neg {
+		n = -n
 	}
 	p.i = j
 	return n, true
 }
 
-// object skips one JSON object, strings and nesting included.
+// object skips one JSON object, strings and nesting included; a string's
+// body is skipped to its closing quote at once.
 func (p *fastParser) object() bool {
 	if p.i >= len(p.b) || p.b[p.i] != '{' {
 		return false
 	}
 	depth := 0
 	for p.i < len(p.b) {
-		switch c := p.b[p.i]; c {
+		switch p.b[p.i] {
 		case '"':
-			p.i++
-			for p.i < len(p.b) && p.b[p.i] != '"' {
-				if p.b[p.i] == '\\' {
-					p.i++
+			for {
+				j := bytes.IndexByte(p.b[p.i+1:], '"')
+				if j < 0 {
+					return false
 				}
-				p.i++
-			}
-			if p.i >= len(p.b) {
-				return false
+				p.i += j + 1
+				// Escaped when an odd number of backslashes precede it.
+				k := p.i - 1
+				for k >= 0 && p.b[k] == '\\' {
+					k--
+				}
+				if (p.i-1-k)%2 == 0 {
+					break
+				}
 			}
 		case '{', '[':
 			depth++

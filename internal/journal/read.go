@@ -2,6 +2,7 @@ package journal
 
 import (
 	"bufio"
+	"bytes"
 	"container/heap"
 	"context"
 	"errors"
@@ -10,6 +11,7 @@ import (
 	"os"
 	"slices"
 	"strconv"
+	"sync"
 	"sync/atomic"
 	"time"
 
@@ -174,8 +176,20 @@ func (r *Reader) mergePlan(ctx context.Context, st *State, plan []span, lo, hi s
 			return err
 		}
 		if len(segs) <= r.fanIn() {
-			for _, o := range segs {
-				cursors = append(cursors, r.segmentCursor(gctx, g, o, sp, lo, hi, lag, late, tmax, rs))
+			// A reader whose fan-in is beyond FanIn (a compaction's) reads
+			// each segment lean, its bytes fetched prefetchAtOnce at a time ahead
+			// of it rather than over a connection of its own.
+			lean := r.fanIn() > FanIn
+			var pre []*prefetched
+			if lean {
+				pre = r.prefetch(gctx, g, segs)
+			}
+			for i, o := range segs {
+				var p *prefetched
+				if lean {
+					p = pre[i]
+				}
+				cursors = append(cursors, r.segmentCursorFrom(gctx, g, o, p, lean, sp, lo, hi, lag, late, tmax, rs))
 			}
 			continue
 		}
@@ -213,9 +227,24 @@ type cursor struct {
 	i    int
 	done chan struct{}
 	base bool
+	// lean reads with small buffers and batches: one of many segments
+	// merged at once (a compaction's), whose memory adds up.
+	lean bool
 }
 
 func newCursor() *cursor { return &cursor{ch: make(chan batch, 2), done: make(chan struct{})} }
+
+func newLeanCursor() *cursor {
+	return &cursor{ch: make(chan batch, 1), done: make(chan struct{}), lean: true}
+}
+
+// sizes are a cursor's read buffer, batch length and arena size.
+func (c *cursor) sizes() (buf, batchLen, arena int) {
+	if c.lean {
+		return 4 << 10, 32, 16 << 10
+	}
+	return 32 << 10, batchSize, 64 << 10
+}
 
 func (c *cursor) stop() {
 	select {
@@ -362,7 +391,16 @@ func (r *Reader) readParts(ctx context.Context, c *cursor, folder string, parts 
 // time is in the span, and counting as late those made by tmax whose
 // segment came too late for it.
 func (r *Reader) segmentCursor(ctx context.Context, g *errgroup.Group, o Object, sp span, lo, hi string, lag time.Duration, countLate bool, tmax time.Time, rs *ReadStats) *cursor {
+	return r.segmentCursorFrom(ctx, g, o, nil, false, sp, lo, hi, lag, countLate, tmax, rs)
+}
+
+// segmentCursorFrom is segmentCursor reading the segment from pre, when
+// set (its bytes fetched ahead), else from the bucket.
+func (r *Reader) segmentCursorFrom(ctx context.Context, g *errgroup.Group, o Object, pre *prefetched, lean bool, sp span, lo, hi string, lag time.Duration, countLate bool, tmax time.Time, rs *ReadStats) *cursor {
 	c := newCursor()
+	if lean {
+		c = newLeanCursor()
+	}
 	c.fill(g, func() error {
 		rs.Objects.Add(1)
 		rs.Segments.Add(1)
@@ -374,10 +412,74 @@ func (r *Reader) segmentCursor(ctx context.Context, g *errgroup.Group, o Object,
 			}
 			return e > lo64 && e <= hi64
 		}
+		if pre != nil {
+			body, err := pre.wait(ctx)
+			if err != nil {
+				return err
+			}
+			return r.readBody(ctx, c, io.NopCloser(bytes.NewReader(body)), o.Key, o.LastModified.UnixMilli(), lo, hi, keep, rs)
+		}
 		return r.readRun(ctx, c, o.Key, o.LastModified.UnixMilli(), lo, hi, keep, rs)
 	})
 	return c
 }
+
+// prefetched is an object's bytes being read ahead of its merge.
+type prefetched struct {
+	done chan struct{}
+	body []byte
+	err  error
+}
+
+func (p *prefetched) wait(ctx context.Context) ([]byte, error) {
+	select {
+	case <-p.done:
+		return p.body, p.err
+	case <-ctx.Done():
+		return nil, ctx.Err()
+	}
+}
+
+// prefetch reads segs' bytes in g, prefetchAtOnce at a time: the next
+// FanIn segments of a spill are fetched while the current ones merge, so
+// the merge does not wait for S3 between groups. A group's segments are
+// small (a stream batch, compressed), so memory holds little more.
+func (r *Reader) prefetch(ctx context.Context, g *errgroup.Group, segs []Object) []*prefetched {
+	out := make([]*prefetched, len(segs))
+	for i := range out {
+		out[i] = &prefetched{done: make(chan struct{})}
+	}
+	g.Go(func() error {
+		sem := make(chan struct{}, prefetchAtOnce)
+		var wg sync.WaitGroup
+		defer wg.Wait()
+		for i, o := range segs {
+			select {
+			case sem <- struct{}{}:
+			case <-ctx.Done():
+				for _, p := range out[i:] {
+					p.err = ctx.Err()
+					close(p.done)
+				}
+				return nil
+			}
+			wg.Go(func() {
+				defer func() { <-sem }()
+				p := out[i]
+				p.body, p.err = readAll(ctx, r.Bucket, o.Key)
+				if p.err != nil {
+					p.err = fmt.Errorf("journal: %w", p.err)
+				}
+				close(p.done)
+			})
+		}
+		return nil
+	})
+	return out
+}
+
+// prefetchAtOnce is how many segments prefetch reads at once.
+const prefetchAtOnce = 128
 
 // readRun reads one gzip JSON-lines object into c, in batches. stored,
 // when not 0, is the object's store time, given to its records.
@@ -386,8 +488,15 @@ func (r *Reader) readRun(ctx context.Context, c *cursor, key string, stored int6
 	if err != nil {
 		return fmt.Errorf("journal: %w", err)
 	}
+	return r.readBody(ctx, c, rc, key, stored, lo, hi, keep, rs)
+}
+
+// readBody is readRun's reading of the object key's body rc, which it
+// closes.
+func (r *Reader) readBody(ctx context.Context, c *cursor, rc io.ReadCloser, key string, stored int64, lo, hi string, keep func(*Record) bool, rs *ReadStats) error {
 	defer rc.Close()
-	zr, err := gzip.NewReader(bufio.NewReaderSize(rc, 32<<10))
+	buf, _, _ := c.sizes()
+	zr, err := gzip.NewReader(bufio.NewReaderSize(rc, buf))
 	if err != nil {
 		return fmt.Errorf("journal object s3://%s/%s is not gzip: %w", r.Bucket.Name(), key, err)
 	}
@@ -396,10 +505,15 @@ func (r *Reader) readRun(ctx context.Context, c *cursor, key string, stored int6
 
 // readLines reads JSON lines of records into c, in batches.
 func readLines(ctx context.Context, c *cursor, rd io.Reader, where string, stored int64, lo, hi string, keep func(*Record) bool, rs *ReadStats) error {
-	br := bufio.NewReaderSize(rd, 32<<10)
-	b := make(batch, 0, batchSize)
+	bufSize, batchLen, arenaSize := c.sizes()
+	br := bufio.NewReaderSize(rd, bufSize)
+	b := make(batch, 0, batchLen)
 	var arena []byte
 	line, prev := 0, ""
+	// Counted once an object: many readers adding to one counter per
+	// record would share its cache line.
+	var records int64
+	defer func() { rs.Records.Add(records) }()
 	for {
 		l, err := br.ReadSlice('\n')
 		if err == bufio.ErrBufferFull {
@@ -417,7 +531,7 @@ func readLines(ctx context.Context, c *cursor, rd io.Reader, where string, store
 		if len(l) > 0 {
 			line++
 			if len(arena)+len(l) > cap(arena) {
-				arena = make([]byte, 0, max(64<<10, len(l)))
+				arena = make([]byte, 0, max(arenaSize, len(l)))
 			}
 			start := len(arena)
 			arena = append(arena, l...)
@@ -432,17 +546,17 @@ func readLines(ctx context.Context, c *cursor, rd io.Reader, where string, store
 			if stored != 0 {
 				rec.StoredMs = stored
 			}
-			rs.Records.Add(1)
+			records++
 			if hi != "" && rec.ID >= hi {
 				break
 			}
 			if rec.ID >= lo && keep(&rec) {
 				b = append(b, rec)
-				if len(b) == batchSize {
+				if len(b) == batchLen {
 					if err := c.send(ctx, b); err != nil {
 						return err
 					}
-					b = make(batch, 0, batchSize)
+					b = make(batch, 0, batchLen)
 				}
 			}
 		}
@@ -486,15 +600,16 @@ func mergeCursors(ctx context.Context, cursors []*cursor, baseAt time.Time, fn f
 	}
 	heap.Init(&h)
 	var group []Record
-	var fromBase []bool
 	for h.Len() > 0 {
 		id := h[0].rec().ID
-		group, fromBase = group[:0], fromBase[:0]
+		group = group[:0]
+		inBase := false
 		for h.Len() > 0 && h[0].rec().ID == id {
 			c := h[0]
+			inBase = inBase || c.base
 			for {
 				group = append(group, *c.rec())
-				fromBase = append(fromBase, c.base)
+				group[len(group)-1].fromBase = c.base
 				ok, err := c.next(ctx)
 				if err != nil {
 					return err
@@ -510,7 +625,7 @@ func mergeCursors(ctx context.Context, cursors []*cursor, baseAt time.Time, fn f
 			}
 		}
 		var bt time.Time
-		if slices.Contains(fromBase, true) {
+		if inBase {
 			bt = baseAt
 		}
 		g := orderGroup(group)
@@ -524,6 +639,9 @@ func mergeCursors(ctx context.Context, cursors []*cursor, baseAt time.Time, fn f
 // orderGroup sorts one id's records in the order they were made and drops
 // a change delivered twice (the copy stored first stays).
 func orderGroup(g []Record) []Record {
+	if len(g) < 2 {
+		return g
+	}
 	slices.SortStableFunc(g, func(a, b Record) int { return order(&a, &b) })
 	out := g[:0]
 	for i := range g {
@@ -531,6 +649,7 @@ func orderGroup(g []Record) []Record {
 			if g[i].StoredMs != 0 && (out[n-1].StoredMs == 0 || g[i].StoredMs < out[n-1].StoredMs) {
 				out[n-1].StoredMs = g[i].StoredMs
 			}
+			out[n-1].fromBase = out[n-1].fromBase || g[i].fromBase
 			continue
 		}
 		out = append(out, g[i])
@@ -587,12 +706,28 @@ func versionID(r *Record) string {
 func (r *Reader) spill(ctx context.Context, segs []Object, sp span, lo, hi string, lag time.Duration, late bool, tmax time.Time, rs *ReadStats) ([]string, error) {
 	var files []string
 	fan := r.fanIn()
+	// Each group after the first is fetched while the one before merges.
+	pctx, cancel := context.WithCancel(ctx)
+	pg, pctx := errgroup.WithContext(pctx)
+	defer func() {
+		cancel()
+		pg.Wait()
+	}()
+	var next []*prefetched
 	for i := 0; i < len(segs); i += fan {
 		group := segs[i:min(i+fan, len(segs))]
+		pre := next
+		if j := i + fan; j < len(segs) {
+			next = r.prefetch(pctx, pg, segs[j:min(j+fan, len(segs))])
+		}
 		name, err := spillGroup(ctx, func(gctx context.Context, g *errgroup.Group) []*cursor {
 			var cs []*cursor
-			for _, o := range group {
-				cs = append(cs, r.segmentCursor(gctx, g, o, sp, lo, hi, lag, late, tmax, rs))
+			for k, o := range group {
+				var p *prefetched
+				if pre != nil {
+					p = pre[k]
+				}
+				cs = append(cs, r.segmentCursorFrom(gctx, g, o, p, false, sp, lo, hi, lag, late, tmax, rs))
 			}
 			return cs
 		})
@@ -643,7 +778,7 @@ func spillGroup(ctx context.Context, open func(context.Context, *errgroup.Group)
 	g.Go(func() error {
 		err := mergeCursors(gctx, cursors, time.Time{}, func(recs []Record, _ time.Time) error {
 			for i := range recs {
-				line = recs[i].AppendLine(line[:0])
+				line = recs[i].appendRaw(line[:0])
 				if _, err := w.Write(line); err != nil {
 					return err
 				}

@@ -33,6 +33,15 @@ type Record struct {
 	TTL      bool            `json:"ttl,omitempty"` // a REMOVE made by TTL (userIdentity dynamodb.amazonaws.com)
 	Keys     json.RawMessage `json:"Keys"`
 	NewImage json.RawMessage `json:"NewImage,omitempty"`
+
+	// raw is the line the record was read from as AppendLine writes it
+	// (no newline), so a record that passes through a merge is copied,
+	// not encoded again (appendRaw); nil when it was spelt otherwise.
+	// stored is where its storedMs digits are, rawStored their value.
+	raw       []byte
+	storedOff [2]int32
+	rawStored int64
+	fromBase  bool // read from a base (the compactor's fold tells them apart)
 }
 
 // Time is the change's time in DynamoDB.
@@ -84,6 +93,22 @@ func (r *Record) AppendLine(dst []byte) []byte {
 		dst = append(dst, r.NewImage...)
 	}
 	return append(dst, "}\n"...)
+}
+
+// appendRaw appends r's line as AppendLine would write it: the line it
+// was read from, its storedMs replaced when it changed (a segment's 0).
+func (r *Record) appendRaw(dst []byte) []byte {
+	if r.raw == nil {
+		return r.AppendLine(dst)
+	}
+	if r.StoredMs == r.rawStored {
+		dst = append(dst, r.raw...)
+	} else {
+		dst = append(dst, r.raw[:r.storedOff[0]]...)
+		dst = strconv.AppendInt(dst, r.StoredMs, 10)
+		dst = append(dst, r.raw[r.storedOff[1]:]...)
+	}
+	return append(dst, '\n')
 }
 
 // ParseLine decodes one line written by AppendLine (or by another program

@@ -120,10 +120,12 @@ func (s *State) End(level int) time.Time {
 }
 
 // from is where a new output of level starts: where that level, or any
-// above it, reaches. The levels below it and the segments hold every
-// change after that point; before it, inputs may have been deleted.
+// above it, reaches, alone or together (a level's chain may pass over a
+// window a wider level wrote in the same run, §10.6). The levels below it
+// and the segments hold every change after that point; before it, inputs
+// may have been deleted.
 func (s *State) from(level int) time.Time {
-	p := s.thinnedEnd() // retention.go: the changes before it are thinned
+	p := s.reach(level)
 	for _, l := range s.Levels() {
 		if l >= level {
 			p = maxTime(p, s.End(l))
@@ -135,9 +137,25 @@ func (s *State) from(level int) time.Time {
 // Covered is how far any level's outputs reach from the epoch or a base:
 // changes up to it need no segment.
 func (s *State) Covered() time.Time {
-	p := s.thinnedEnd() // retention.go
-	for _, l := range s.Levels() {
-		p = maxTime(p, s.End(l))
+	return s.from(0)
+}
+
+// reach is where the outputs of the levels from minLevel up reach from
+// the epoch (or the end of the thinned outputs) together, without a gap.
+func (s *State) reach(minLevel int) time.Time {
+	var os []output
+	for l, lo := range s.Outputs {
+		if l >= minLevel {
+			os = append(os, lo...)
+		}
+	}
+	slices.SortFunc(os, func(a, b output) int { return a.From.Compare(b.From) })
+	p := s.thinnedEnd() // retention.go: the changes before it are thinned
+	for _, o := range os {
+		if o.From.After(p) {
+			break
+		}
+		p = maxTime(p, o.To)
 	}
 	return p
 }
