@@ -20,10 +20,15 @@ import (
 
 // cli runs a command in-process.
 func cli(args ...string) (stdout, stderr string, code int) {
+	return cliCtx(context.Background(), args...)
+}
+
+// cliCtx is cli under ctx.
+func cliCtx(ctx context.Context, args ...string) (stdout, stderr string, code int) {
 	var o, e bytes.Buffer
 	a := &app{stdout: &o, stderr: &e}
 	a.commands = commands()
-	code = a.main(context.Background(), args)
+	code = a.main(ctx, args)
 	return o.String(), e.String(), code
 }
 
