@@ -94,11 +94,10 @@ func TestRetentionCLI(t *testing.T) {
 	t.Logf("compact --keep-exact 1h --keep-hourly 30d: %d thinned outputs written, %d outputs and %d bases deleted", thinned, rep.OutputsDeleted, rep.BasesDeleted)
 	// A thinned output written after the run read the clock is not yet
 	// older than the delete delay: the next run replaces what it covers,
-	// at least the top-level output of each window. (With no exact
-	// top-level output left, as here, where the lag keeps the levels from
-	// reaching now - 1h, a later run takes level 1 as the top and thins its
-	// output (H-2h, H-1h-2m] too: older than --keep-exact, not a whole
-	// top-level window; logged, not asserted.)
+	// at least the top-level output of each window. It thins nothing but
+	// top-level outputs, even once none is left exact (as here, where the
+	// lag keeps the levels from reaching now - 1h): a level-1 output is
+	// not a whole top-level window (DESIGN §10.13).
 	stdout, stderr, code = cli("compact", source, "--keep-exact", "1h", "--keep-hourly", "30d", "--delete-delay", "0s", "--json")
 	var rep2 journal.Report
 	if code != 0 || json.Unmarshal([]byte(stdout), &rep2) != nil {
@@ -108,7 +107,9 @@ func TestRetentionCLI(t *testing.T) {
 		t.Fatalf("compact again: %d+%d outputs deleted, want at least %d: %s", rep.OutputsDeleted, rep2.OutputsDeleted, thinned, stdout)
 	}
 	for _, o := range rep2.Outputs {
-		t.Logf("compact again: thinned level %d (%s, %s]", o.Level, history.FormatTime(o.From), history.FormatTime(o.To))
+		if o.PrecisionSeconds > 0 && o.Level != len(journal.DefaultIntervals) {
+			t.Errorf("compact again: thinned level %d (%s, %s], not the top level %d", o.Level, history.FormatTime(o.From), history.FormatTime(o.To), len(journal.DefaultIntervals))
+		}
 	}
 
 	// Between two kept hours: refused, naming the rule and the two nearest

@@ -133,11 +133,11 @@ func (c *Compactor) retain(ctx context.Context, st *State, run string, rep *Repo
 		return st, nil
 	}
 	now := c.clock().Now()
-	levels := st.Levels()
-	if len(levels) == 0 {
-		return st, nil
-	}
-	top := levels[len(levels)-1]
+	// The top level is the widest of --intervals, not the highest level
+	// listed: once its exact outputs are all replaced, a narrower level
+	// would be the highest left, and its windows are not whole top-level
+	// outputs (docs/DESIGN.md §10.13).
+	top := len(c.Intervals)
 	cut := now.Add(-c.KeepExact).Truncate(HourlyPrecision)
 	thinned := false
 	for _, o := range st.Outputs[top] {
@@ -162,6 +162,7 @@ func (c *Compactor) retain(ctx context.Context, st *State, run string, rep *Repo
 		return st, nil // shard 0 deletes
 	}
 	// The exact outputs the aged thinned ones replace, every level.
+	levels := st.Levels()
 	cutoff := now.Add(-c.DeleteDelay)
 	deleted := false
 	for _, t := range st.Thinned {
