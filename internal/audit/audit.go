@@ -41,6 +41,7 @@ import (
 	"golang.org/x/sync/errgroup"
 
 	"github.com/dynasnap/dynasnap/internal/history"
+	"github.com/dynasnap/dynasnap/internal/idmap"
 	"github.com/dynasnap/dynasnap/internal/item"
 	"github.com/dynasnap/dynasnap/internal/itemcmp"
 	"github.com/dynasnap/dynasnap/internal/keyschema"
@@ -174,26 +175,11 @@ func (v *view) holds(d, raw digest) bool {
 	return slices.Contains(v.states, d) || slices.Contains(v.etags, raw)
 }
 
-const shards = 64
-
-type index struct {
-	mu [shards]sync.Mutex
-	m  [shards]map[[32]byte]*slot
-}
-
-func newIndex() *index {
-	x := &index{}
-	for i := range x.m {
-		x.m[i] = map[[32]byte]*slot{}
-	}
-	return x
-}
-
 type run struct {
 	opts    Options
 	ddb     TableAPI
 	src     history.Source
-	x       *index
+	x       *idmap.Map[*slot]
 	limiter *retry.Limiter
 	units   atomic.Uint64 // consumed read units ×1000
 	t0      time.Time
@@ -231,7 +217,7 @@ func Run(ctx context.Context, src history.Source, ddb TableAPI, opts Options) (*
 		rng = rand.New(rand.NewPCG(rand.Uint64(), rand.Uint64()))
 	}
 	segs := Sample(opts.Segments, opts.SamplePercent, rng)
-	r := &run{opts: opts, ddb: ddb, src: src, x: newIndex(), limiter: retry.NewLimiter(opts.ReadUnits, time.Second),
+	r := &run{opts: opts, ddb: ddb, src: src, x: idmap.New[*slot](), limiter: retry.NewLimiter(opts.ReadUnits, time.Second),
 		t0: start.Add(-history.Skew(opts.ClockSkew))}
 	sampled := len(segs) < opts.Segments
 	rep := &Report{Table: opts.Table, Source: opts.Source.String(), ScanStart: start.UTC(), WindowStart: r.t0.UTC(),
@@ -371,10 +357,9 @@ func (e *extraPick) offer(id [32]byte, v *view, key func() ([]byte, error)) erro
 
 // add puts the chosen keys into the index as candidates and returns the
 // share of the offered keys they are, in percent.
-func (e *extraPick) add(x *index) float64 {
+func (e *extraPick) add(x *idmap.Map[*slot]) float64 {
 	for _, k := range e.heap {
-		i := int(k.id[0]) % shards
-		x.m[i][k.id] = &slot{ck: k.ck, backup: k.v, sampled: true}
+		x.Set(k.id, &slot{ck: k.ck, backup: k.v, sampled: true})
 	}
 	if e.seen == 0 {
 		return 100
@@ -488,17 +473,16 @@ func (r *run) scanned(it item.Item, names []string) error {
 		return fmt.Errorf("scan table %s: %w", r.opts.Table, err)
 	}
 	id := sha256.Sum256(ck)
-	i := int(id[0]) % shards
-	r.x.mu[i].Lock()
-	defer r.x.mu[i].Unlock()
-	s := r.x.m[i][id]
+	m := r.x.Lock(id)
+	defer r.x.Unlock(id)
+	s := m[id]
 	switch {
 	case s == nil:
-		r.x.m[i][id] = &slot{ck: ck, scanned: true, item: d, raw: raw}
+		m[id] = &slot{ck: ck, scanned: true, item: d, raw: raw}
 	case s.scanned:
 		return fmt.Errorf("scan table %s returned key %s twice", r.opts.Table, ck)
 	case s.backup.holds(d, raw):
-		delete(r.x.m[i], id) // matched
+		delete(m, id) // matched
 	default:
 		s.ck, s.scanned, s.item, s.raw = ck, true, d, raw
 	}
@@ -647,10 +631,9 @@ func objectID(objectKey string) ([32]byte, error) {
 // scannedAs reports whether the scan returned the key, and its item's raw
 // digest.
 func (r *run) scannedAs(id [32]byte) (bool, digest) {
-	i := int(id[0]) % shards
-	r.x.mu[i].Lock()
-	defer r.x.mu[i].Unlock()
-	if s := r.x.m[i][id]; s != nil && s.scanned {
+	m := r.x.Lock(id)
+	defer r.x.Unlock(id)
+	if s := m[id]; s != nil && s.scanned {
 		return true, s.raw
 	}
 	return false, digest{}
@@ -658,17 +641,16 @@ func (r *run) scannedAs(id [32]byte) (bool, digest) {
 
 // backed records a key's backup view and matches it with the scan.
 func (r *run) backed(p pick, ck []byte) {
-	i := int(p.id[0]) % shards
-	r.x.mu[i].Lock()
-	defer r.x.mu[i].Unlock()
-	s := r.x.m[i][p.id]
+	m := r.x.Lock(p.id)
+	defer r.x.Unlock(p.id)
+	s := m[p.id]
 	switch {
 	case s != nil && s.scanned && p.view.holds(s.item, s.raw):
-		delete(r.x.m[i], p.id) // matched
+		delete(m, p.id) // matched
 	case s != nil:
 		s.backup = p.view
 	default: // a whole audit: the scan may still return it
-		r.x.m[i][p.id] = &slot{ck: ck, backup: p.view, sampled: true}
+		m[p.id] = &slot{ck: ck, backup: p.view, sampled: true}
 	}
 }
 
@@ -684,16 +666,14 @@ type candidate struct {
 // held (present all through the window) and not scanned.
 func (r *run) candidates() []*candidate {
 	var out []*candidate
-	for i := range r.x.m {
-		for id, s := range r.x.m[i] {
-			switch {
-			case s.scanned: // held and not matched, or not held at all
-			case s.backup != nil && !s.backup.absentOK && s.sampled:
-			default:
-				continue
-			}
-			out = append(out, &candidate{id: id, slot: s})
+	for id, s := range r.x.All() {
+		switch {
+		case s.scanned: // held and not matched, or not held at all
+		case s.backup != nil && !s.backup.absentOK && s.sampled:
+		default:
+			continue
 		}
+		out = append(out, &candidate{id: id, slot: s})
 	}
 	return out
 }

@@ -18,6 +18,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb/types"
 	"golang.org/x/sync/errgroup"
 
+	"github.com/dynasnap/dynasnap/internal/idmap"
 	"github.com/dynasnap/dynasnap/internal/item"
 	"github.com/dynasnap/dynasnap/internal/itemcmp"
 	"github.com/dynasnap/dynasnap/internal/keyschema"
@@ -81,23 +82,6 @@ type entry struct {
 	expired bool
 }
 
-const shards = 64
-
-type index struct {
-	mu [shards]sync.Mutex
-	m  [shards]map[[32]byte]*entry
-}
-
-func newIndex() *index {
-	x := &index{}
-	for i := range x.m {
-		x.m[i] = map[[32]byte]*entry{}
-	}
-	return x
-}
-
-func (x *index) shard(id [32]byte) int { return int(id[0]) % shards }
-
 // keyAndDigest returns the id of the item's key and the digest of the
 // item without its aws:rep:* attributes, which restore never writes.
 func keyAndDigest(it item.Item, ks keyschema.Schema) (id [32]byte, digest [16]byte, ck []byte, err error) {
@@ -135,7 +119,7 @@ func Run(ctx context.Context, s *snapshot.Snapshot, client ScanAPI, opts Options
 		}
 	}
 	rep := &Report{Snapshot: s.Store.URL(""), ExportTime: s.Summary.ExportTime, Table: opts.Table}
-	x := newIndex()
+	x := idmap.New[*entry]()
 
 	// 1. Index the snapshot.
 	g, gctx := errgroup.WithContext(ctx)
@@ -151,11 +135,10 @@ func Run(ctx context.Context, s *snapshot.Snapshot, client ScanAPI, opts Options
 				if err != nil {
 					return fmt.Errorf("%s: item does not fit table %s's key %s: %w", s.Store.URL(f.Data), opts.Table, opts.Schema, err)
 				}
-				i := x.shard(id)
-				x.mu[i].Lock()
-				_, dup := x.m[i][id]
-				x.m[i][id] = &entry{digest: d, expired: opts.Expired != nil && opts.Expired(it)}
-				x.mu[i].Unlock()
+				m := x.Lock(id)
+				_, dup := m[id]
+				m[id] = &entry{digest: d, expired: opts.Expired != nil && opts.Expired(it)}
+				x.Unlock(id)
 				if dup {
 					return fmt.Errorf("the snapshot holds two items with key %s under table %s's key %s: is it a snapshot of this table?", ck, opts.Table, opts.Schema)
 				}
@@ -188,15 +171,13 @@ func Run(ctx context.Context, s *snapshot.Snapshot, client ScanAPI, opts Options
 						return fmt.Errorf("scan table %s: %w", opts.Table, err)
 					}
 					opts.Scanned.Add(1)
-					i := x.shard(id)
-					x.mu[i].Lock()
-					e := x.m[i][id]
+					e := x.Lock(id)[id]
 					kind := 0 // equal
 					switch {
 					case e == nil:
 						kind = 1
 					case e.seen:
-						x.mu[i].Unlock()
+						x.Unlock(id)
 						return fmt.Errorf("scan table %s returned key %s twice", opts.Table, ck)
 					case e.digest != d:
 						kind = 2
@@ -204,7 +185,7 @@ func Run(ctx context.Context, s *snapshot.Snapshot, client ScanAPI, opts Options
 					if e != nil {
 						e.seen = true
 					}
-					x.mu[i].Unlock()
+					x.Unlock(id)
 					if kind != 0 {
 						mu.Lock()
 						if kind == 1 {
@@ -235,14 +216,12 @@ func Run(ctx context.Context, s *snapshot.Snapshot, client ScanAPI, opts Options
 
 	// 3. What was never seen is missing; a second pass over the snapshot
 	// finds the keys to show, so the index need not keep them.
-	for i := range x.m {
-		for _, e := range x.m[i] {
-			switch {
-			case !e.seen && e.expired:
-				rep.ExpiredAbsent++
-			case !e.seen:
-				rep.Missing++
-			}
+	for _, e := range x.All() {
+		switch {
+		case !e.seen && e.expired:
+			rep.ExpiredAbsent++
+		case !e.seen:
+			rep.Missing++
 		}
 	}
 	if rep.Missing > 0 {
@@ -258,7 +237,7 @@ func Run(ctx context.Context, s *snapshot.Snapshot, client ScanAPI, opts Options
 			if err != nil {
 				return err
 			}
-			if e := x.m[x.shard(id)][id]; e != nil && !e.seen && !e.expired {
+			if e := x.Get(id); e != nil && !e.seen && !e.expired {
 				rep.MissingKeys = append(rep.MissingKeys, string(ck))
 			}
 			return nil
