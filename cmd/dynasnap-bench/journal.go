@@ -291,26 +291,10 @@ func measureJournal(ctx context.Context, cl *s3.Client, one Seeded, j1, j4 *Seed
 // bestRun runs a snapshot tries(first run) times and keeps the fastest, as
 // bestSnapshot does for a seeded table at its own time.
 func bestRun(ctx context.Context, o SnapshotOptions, cfg Config, name string, log io.Writer) (SnapshotRun, error) {
-	var best SnapshotRun
-	var rss int64
-	n := 1
-	for i := 1; i <= n; i++ {
+	return bestOf(log, func() (SnapshotRun, error) {
 		o.OutDir = filepath.Join(cfg.WorkDir, fmt.Sprintf("%s-%d", name, time.Now().UnixNano()))
-		run, err := RunSnapshot(ctx, o)
-		if err != nil {
-			return SnapshotRun{}, err
-		}
-		fmt.Fprintf(log, "  run %d: %.0f items/s wall (%.2fs), %.1f MB peak RSS, %s\n", i, run.WallItemsPerSecond(), run.WallSeconds, float64(run.MaxRSSBytes)/(1<<20), run.Other())
-		if i == 1 {
-			n = tries(run.WallSeconds)
-		}
-		rss = max(rss, run.MaxRSSBytes)
-		if best.WallSeconds == 0 || run.WallSeconds < best.WallSeconds {
-			best = run
-		}
-	}
-	best.MaxRSSBytes, best.Runs = rss, n
-	return best, nil
+		return RunSnapshot(ctx, o)
+	})
 }
 
 // journalCeiling holds the snapshot of the compacted journal (c) against a

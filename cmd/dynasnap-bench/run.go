@@ -283,11 +283,18 @@ func settle(ctx context.Context, s Seeded) { waitListable(ctx, snapshotAt(s)) }
 // run's rate goes to log. MaxRSSBytes of the result is the highest of the
 // runs' peaks, Runs how many there were.
 func (cfg Config) bestSnapshot(ctx context.Context, s Seeded, name, endpoint string, log io.Writer, extra ...string) (SnapshotRun, error) {
+	return bestOf(log, func() (SnapshotRun, error) { return cfg.snapshot(ctx, s, name, endpoint, extra...) })
+}
+
+// bestOf calls once tries(first run) times and keeps the fastest run,
+// every run's rate to log; MaxRSSBytes of the result is the highest of
+// the runs' peaks, Runs how many there were.
+func bestOf(log io.Writer, once func() (SnapshotRun, error)) (SnapshotRun, error) {
 	var best SnapshotRun
 	var rss int64
 	n := 1
 	for i := 1; i <= n; i++ {
-		run, err := cfg.snapshot(ctx, s, name, endpoint, extra...)
+		run, err := once()
 		if err != nil {
 			return SnapshotRun{}, err
 		}
