@@ -8,8 +8,6 @@ import (
 	"io"
 	"path/filepath"
 	"strconv"
-	"sync"
-	"sync/atomic"
 	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
@@ -357,37 +355,17 @@ func journalCeiling(ctx context.Context, cl *s3.Client, s Seeded, c compactRun, 
 // readDecompress GETs every key and gunzips it to the end, concurrency at
 // once: the least a reader of those objects does. items is what they hold.
 func readDecompress(ctx context.Context, cl *s3.Client, bucket string, keys []string, items, concurrency int) (Throughput, error) {
-	ctx, cancel := context.WithCancelCause(ctx)
-	defer cancel(nil)
-	var next, total atomic.Int64
-	var wg sync.WaitGroup
-	waitQuiet(ctx)
-	server, client, other := startServerCPU(), cpuTime(), startOther()
-	start := time.Now()
-	for range min(concurrency, len(keys)) {
-		wg.Go(func() {
-			for {
-				i := int(next.Add(1) - 1)
-				if i >= len(keys) || ctx.Err() != nil {
-					return
-				}
-				n, err := getGunzip(ctx, cl, bucket, keys[i])
-				if err != nil {
-					cancel(err)
-					return
-				}
-				total.Add(n)
-			}
-		})
+	objs := make([]ObjectVersion, len(keys))
+	for i, k := range keys {
+		objs[i] = ObjectVersion{Key: k}
 	}
-	wg.Wait()
-	elapsed := time.Since(start).Seconds()
-	t := Throughput{Items: items, Bytes: total.Load(), Seconds: elapsed, ClientCPU: cpuTime() - client}
-	t.ServerCPU, t.ServerOK = server.stop()
-	t.OtherCPU, t.OtherOK = other.stop(0)
-	if err := context.Cause(ctx); err != nil {
+	t, err := getLoop(ctx, objs, min(concurrency, len(keys)), func(ctx context.Context, o ObjectVersion) (int64, error) {
+		return getGunzip(ctx, cl, bucket, o.Key)
+	})
+	if err != nil {
 		return Throughput{}, err
 	}
+	t.Items = items
 	return t, nil
 }
 
