@@ -151,17 +151,26 @@ func measureJournal(ctx context.Context, cl *s3.Client, one Seeded, j1, j4 *Seed
 		}
 	}()
 
-	// Compact + snapshot, counted through the proxy, on fresh copies
-	// (a compaction changes its journal): the faster of two.
+	// Compact + snapshot on fresh copies (a compaction changes its
+	// journal): once through the counting proxy, for the requests, then
+	// twice direct, the faster of which is timed. The proxy is a meter in
+	// the bench process: its copying and hops would be timed with the
+	// journal and not with the per-item snapshot it is held against,
+	// which runs direct.
 	type journalRun struct {
 		compact  compactRun
 		snap     SnapshotRun
 		requests map[string]int64
 	}
-	var best journalRun
-	for i := 1; i <= 2; i++ {
-		fmt.Fprintf(log, "%s: compact + snapshot of a copy of %s, run %d (through the counting proxy)\n", name, j1.Source(), i)
-		c, err := compactCopy(ctx, cl, *j1, cfg, p.URL, p, log)
+	var counted, best journalRun
+	for i := 1; i <= 3; i++ {
+		viaProxy := i == 1
+		how, ep, pp := "direct, timed", "", (*LatencyProxy)(nil)
+		if viaProxy {
+			how, ep, pp = "through the counting proxy", p.URL, p
+		}
+		fmt.Fprintf(log, "%s: compact + snapshot of a copy of %s, run %d (%s)\n", name, j1.Source(), i, how)
+		c, err := compactCopy(ctx, cl, *j1, cfg, ep, pp, log)
 		if c.Dir != "" {
 			runs = append(runs, c)
 		}
@@ -169,22 +178,28 @@ func measureJournal(ctx context.Context, cl *s3.Client, one Seeded, j1, j4 *Seed
 			return append(rows, Failed(name+": compact", err))
 		}
 		before := p.Kinds()
-		snap, err := runSnapshot(ctx, SnapshotOptions{Bin: cfg.Bin, Source: c.Source, Concurrency: cfg.Concurrency, EndpointURL: p.URL, Timeout: cfg.Timeout,
+		snap, err := runSnapshot(ctx, SnapshotOptions{Bin: cfg.Bin, Source: c.Source, Concurrency: cfg.Concurrency, EndpointURL: ep, Timeout: cfg.Timeout,
 			At: c.Summary.baseAt(), OutDir: filepath.Join(cfg.WorkDir, fmt.Sprintf("journal-%d", time.Now().UnixNano()))})
 		if err != nil {
 			return append(rows, Failed(name+": snapshot", err))
 		}
-		req := diffKinds(before, p.Kinds())
-		for k, v := range c.Requests {
-			req[k] += v
-		}
-		fmt.Fprintf(log, "  snapshot: %.2fs wall, %.1f MB peak RSS, %d items; compact + snapshot %.2fs, %d requests (%s); %s\n",
-			snap.WallSeconds, float64(snap.MaxRSSBytes)/(1<<20), snap.Summary.Items, c.Run.Wall.Seconds()+snap.WallSeconds, total(req), kindsString(req), snap.Other())
-		r := journalRun{compact: c, snap: snap, requests: req}
-		if i == 1 || r.compact.Run.Wall.Seconds()+r.snap.WallSeconds < best.compact.Run.Wall.Seconds()+best.snap.WallSeconds {
+		r := journalRun{compact: c, snap: snap}
+		if viaProxy {
+			r.requests = diffKinds(before, p.Kinds())
+			for k, v := range c.Requests {
+				r.requests[k] += v
+			}
+			counted = r
+		} else if best.snap.WallSeconds == 0 || r.compact.Run.Wall.Seconds()+r.snap.WallSeconds < best.compact.Run.Wall.Seconds()+best.snap.WallSeconds {
 			best = r
 		}
+		fmt.Fprintf(log, "  snapshot: %.2fs wall, %.1f MB peak RSS, %d items; compact + snapshot %.2fs", snap.WallSeconds, float64(snap.MaxRSSBytes)/(1<<20), snap.Summary.Items, c.Run.Wall.Seconds()+snap.WallSeconds)
+		if viaProxy {
+			fmt.Fprintf(log, ", %d requests (%s)", total(r.requests), kindsString(r.requests))
+		}
+		fmt.Fprintf(log, "; %s\n", snap.Other())
 	}
+	best.requests = counted.requests
 	at := best.compact.Summary.baseAt()
 
 	// The per-item snapshot of the same changes at the same time.
@@ -203,8 +218,8 @@ func measureJournal(ctx context.Context, cl *s3.Client, one Seeded, j1, j4 *Seed
 		Info(name+": compact", "%.2fs wall, %.2fs CPU, %.1f MB peak RSS (%d segments, %d records read; %d outputs; %d segments deleted; --intervals %s --base-every 1s --delete-delay 0s)",
 			best.compact.Run.Wall.Seconds(), best.compact.Run.CPU.Seconds(), float64(best.compact.Run.MaxRSS)/(1<<20), best.compact.Copied-1, best.compact.Summary.RecordsRead,
 			len(best.compact.Summary.Outputs), best.compact.Summary.SegmentsDeleted, cfg.JournalIntervals),
-		Info(name+": snapshot of the compacted journal (counted run)", "%.2fs wall, %.0f items/s, %.1f MB peak RSS", best.snap.WallSeconds, best.snap.WallItemsPerSecond(), float64(best.snap.MaxRSSBytes)/(1<<20)),
-		Info(name+": compact + snapshot items/s", "%.0f items/s (%.2fs, faster of 2)", jrate, jsecs),
+		Info(name+": snapshot of the compacted journal (timed run)", "%.2fs wall, %.0f items/s, %.1f MB peak RSS", best.snap.WallSeconds, best.snap.WallItemsPerSecond(), float64(best.snap.MaxRSSBytes)/(1<<20)),
+		Info(name+": compact + snapshot items/s", "%.0f items/s (%.2fs, faster of 2 direct runs)", jrate, jsecs),
 		Info(name+": per-item snapshot items/s (same changes)", "%.0f items/s (%.2fs wall, best of %d; %d GETs, %d LISTs self-reported)", items.WallItemsPerSecond(), items.WallSeconds, items.Runs,
 			items.Summary.GetObjectRequests, items.Summary.ListRequests),
 		Check(name+": compact + snapshot / per-item snapshot, items/s", fmt.Sprintf("%.1fx", speedup), fmt.Sprintf(">= %.0fx", targetJournalSpeedup), speedup >= targetJournalSpeedup),

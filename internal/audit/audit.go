@@ -385,6 +385,7 @@ func (r *run) scan(ctx context.Context, segs []int) error {
 	names := r.opts.Schema.Names()
 	for _, seg := range segs {
 		g.Go(func() error {
+			var buf scratch
 			in := &dynamodb.ScanInput{TableName: aws.String(r.opts.Table), Segment: aws.Int32(int32(seg)),
 				TotalSegments: aws.Int32(int32(r.opts.Segments)), ConsistentRead: aws.Bool(true),
 				ReturnConsumedCapacity: types.ReturnConsumedCapacityTotal}
@@ -407,7 +408,7 @@ func (r *run) scan(ctx context.Context, segs []int) error {
 				}
 				r.spend(scanUnits(out))
 				for _, av := range out.Items {
-					if err := r.scanned(item.Item(av), names); err != nil {
+					if err := r.scanned(item.Item(av), names, &buf); err != nil {
 						return err
 					}
 				}
@@ -459,19 +460,25 @@ func etagDigest(etag string) (d digest, ok bool) {
 	return d, err == nil
 }
 
-func (r *run) scanned(it item.Item, names []string) error {
+// scratch is one scanning goroutine's encoding buffers.
+type scratch struct{ raw, canon []byte }
+
+func (r *run) scanned(it item.Item, names []string, buf *scratch) error {
 	ck, err := item.CanonicalKey(it, names...)
 	if err != nil {
 		return fmt.Errorf("scan table %s: an item does not fit the key %s: %w", r.opts.Table, r.opts.Schema, err)
 	}
-	d, err := itemDigest(it)
+	// Both digests from one encoding walk: the raw one (an object's ETag,
+	// a journal body's MD5) settles most keys; the canonical one compares
+	// by meaning where the bytes differ.
+	buf.raw, buf.canon, err = item.AppendItemAndCanonical(buf.raw[:0], buf.canon[:0], it)
 	if err != nil {
 		return fmt.Errorf("scan table %s: %w", r.opts.Table, err)
 	}
-	raw, err := rawDigest(it)
-	if err != nil {
-		return fmt.Errorf("scan table %s: %w", r.opts.Table, err)
-	}
+	raw := digest(md5.Sum(buf.raw))
+	var d digest
+	full := sha256.Sum256(buf.canon)
+	copy(d[:], full[:])
 	id := sha256.Sum256(ck)
 	m := r.x.Lock(id)
 	defer r.x.Unlock(id)
@@ -493,6 +500,7 @@ func (r *run) scanned(it item.Item, names []string) error {
 type pick struct {
 	id   [32]byte
 	view *view
+	ck   []byte // the canonical key, when read from a body not decoded
 }
 
 // walk reads the backup's states of every key over the window (only the
@@ -541,11 +549,23 @@ func (r *run) walk(ctx context.Context, want map[[32]byte]*slot) (*history.WalkR
 			// (a journal's carry their bodies: no GET). A scanned item
 			// none of them equals byte for byte is compared by meaning:
 			// every state is read.
+			// A journal's entry carries its body, canonical JSON as
+			// item.Marshal writes it: its MD5 stands for an ETag, so
+			// the item is neither decoded nor digested unless the
+			// bytes differ.
 			var body []history.Entry
 			for _, e := range read {
-				if d, ok := etagDigest(e.ETag); ok && e.Body == nil {
+				switch d, ok := etagDigest(e.ETag); {
+				case ok && e.Body == nil:
 					v.etags = append(v.etags, d)
-				} else {
+				case e.Body != nil:
+					v.etags = append(v.etags, md5.Sum(e.Body))
+					if p.ck == nil {
+						if _, key, ok := item.ValidCanonical(e.Body, r.opts.Schema.Names()); ok {
+							p.ck = key
+						}
+					}
+				default:
 					body = append(body, e)
 				}
 			}
@@ -555,7 +575,7 @@ func (r *run) walk(ctx context.Context, want map[[32]byte]*slot) (*history.WalkR
 			return body, p, true, nil
 		},
 		Emit: func(_ context.Context, k *history.Key, p pick, got []history.Version) error {
-			var ck []byte
+			ck := p.ck
 			for _, v := range got {
 				d, err := itemDigest(v.Item)
 				if err != nil {

@@ -161,8 +161,8 @@ func commercialRegion(r string) bool {
 // Stats reports how many requests were served and how many fell back.
 func (g *Getter) Stats() (served, fellBack int64) { return g.served.Load(), g.fellBack.Load() }
 
-// Get reads version versionID of bucket/key into buf, replacing what buf
-// held. The error wraps ErrFallback when the request was not served and
+// Get reads version versionID of bucket/key ("": the current version)
+// into buf, replacing what buf held. The error wraps ErrFallback when the request was not served and
 // should be made through the SDK; it is ctx's error when ctx ended.
 func (g *Getter) Get(ctx context.Context, bucket, key, versionID string, buf *bytes.Buffer) error {
 	if g.off.Load() {
@@ -202,7 +202,10 @@ func (g *Getter) get(ctx context.Context, bucket, key, versionID string, buf *by
 	if err != nil || !creds.HasKeys() {
 		return fmt.Errorf("%w: no signing credentials", ErrFallback)
 	}
-	query := "versionId=" + escape(versionID, false)
+	query := "" // the current version
+	if versionID != "" {
+		query = "versionId=" + escape(versionID, false)
+	}
 	auth, date := g.sign.authorization(creds, host, path, query, time.Now())
 	for attempt := 0; ; attempt++ {
 		c, reused, err := g.conn(ctx, host)
@@ -309,8 +312,10 @@ func (c *conn) roundTrip(ctx context.Context, timeout time.Duration, host, path,
 	w := c.w[:0]
 	w = append(w, "GET "...)
 	w = append(w, path...)
-	w = append(w, '?')
-	w = append(w, query...)
+	if query != "" {
+		w = append(w, '?')
+		w = append(w, query...)
+	}
 	w = append(w, " HTTP/1.1\r\nHost: "...)
 	w = append(w, host...)
 	w = append(w, "\r\nUser-Agent: dynasnap\r\nX-Amz-Checksum-Mode: ENABLED\r\nX-Amz-Content-Sha256: "+emptyHash+"\r\nX-Amz-Date: "...)

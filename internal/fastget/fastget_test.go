@@ -33,17 +33,22 @@ func TestSignatureMatchesSDK(t *testing.T) {
 		{"127.0.0.1:18333", "b", "dynasnap/orders/0a1b", "3HL4kqtJlcpXroDTDmJ+rmSpXd3dIbrHY+MTRCxf3vjVBH40Nr8X8gdRQBpUMLUo", ""},
 		{"my-bucket.s3.eu-west-1.amazonaws.com", "", "p r/ü/€ (1)+=&?#%2F~._-", "null", "session/token+="},
 		{"s3.local", "bkt", "a//b/../c", "v=1&x", ""},
+		{"s3.local", "bkt", "journal/0/seg.jsonl.gz", "", ""}, // the current version: no query
 	} {
 		creds := aws.Credentials{AccessKeyID: "AKIDEXAMPLE", SecretAccessKey: "wJalrXUtnFEMI/K7MDENG+bPxRfiCYEXAMPLEKEY", SessionToken: tc.token}
 		path := "/" + escape(tc.key, true)
 		if tc.bucket != "" {
 			path = "/" + escape(tc.bucket, false) + path
 		}
-		query := "versionId=" + escape(tc.version, false)
+		query, url := "", "http://"+tc.host+path
+		if tc.version != "" {
+			query = "versionId=" + escape(tc.version, false)
+			url += "?" + query
+		}
 		s := &signer{region: "eu-west-1"}
 		got, date := s.authorization(creds, tc.host, path, query, now)
 
-		req, _ := http.NewRequest("GET", "http://"+tc.host+path+"?"+query, nil)
+		req, _ := http.NewRequest("GET", url, nil)
 		req.URL.RawPath = path
 		req.Header.Set("X-Amz-Checksum-Mode", "ENABLED")
 		req.Header.Set("X-Amz-Content-Sha256", emptyHash)
@@ -97,6 +102,15 @@ func TestGetAgainstSeaweedFS(t *testing.T) {
 	}
 	if served, fell := g.Stats(); served != int64(len(vers)) || fell != 0 {
 		t.Errorf("served %d, fell back %d; want %d, 0", served, fell, len(vers))
+	}
+	// No version id: the current version.
+	for i, k := range keys {
+		if err := g.Get(ctx, bucket, k, "", &buf); err != nil || buf.String() != vers[2*i+1].body {
+			t.Errorf("get %q current: %v %q; want %q", k, err, buf.String(), vers[2*i+1].body)
+		}
+	}
+	if served, _ := g.Stats(); served != int64(len(vers)+len(keys)) {
+		t.Errorf("served %d; want %d", served, len(vers)+len(keys))
 	}
 	err := g.Get(ctx, bucket, keys[0], "no-such-version", &buf)
 	if !errors.Is(err, ErrFallback) {

@@ -35,6 +35,9 @@ func NewReader(client *s3.Client, owner string) *Reader {
 	return &Reader{client: client, lean: ForClient(client, owner)}
 }
 
+// Lean is the Reader's Getter, nil when it reads through the SDK alone.
+func (r *Reader) Lean() *Getter { return r.lean }
+
 // Close drops the Getter's idle connections.
 func (r *Reader) Close() {
 	if r.lean != nil {

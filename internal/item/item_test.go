@@ -219,3 +219,33 @@ func FuzzFastDecoder(f *testing.F) {
 		}
 	})
 }
+
+func TestAppendItemAndCanonicalIsBoth(t *testing.T) {
+	for _, js := range []string{
+		`{"k":{"S":"x\"y\n"},"n":{"N":"-01.500"},"ns":{"NS":["10","9.0","1e1"]},"ss":{"SS":["b","a","c"]},"bs":{"BS":["Ag==","AQ=="]},"l":{"L":[{"N":"2.0"},{"SS":["z","y"]},{"M":{"b":{"B":"AQ=="},"a":{"NULL":true}}}]},"m":{"M":{"n":{"N":"0.0"},"t":{"BOOL":false}}}}`,
+		`{"pk":{"S":"a"}}`,
+		`{}`,
+	} {
+		it, err := Unmarshal([]byte(js))
+		if err != nil {
+			t.Fatal(err)
+		}
+		raw, canon, err := AppendItemAndCanonical([]byte("x"), nil, it)
+		if err != nil {
+			t.Fatal(err)
+		}
+		wantRaw, _ := AppendItem([]byte("x"), it)
+		wantCanon, _ := AppendCanonical(nil, it)
+		if string(raw) != string(wantRaw) || string(canon) != string(wantCanon) {
+			t.Fatalf("%s:\n raw   %s\n want  %s\n canon %s\n want  %s", js, raw, wantRaw, canon, wantCanon)
+		}
+	}
+	bad := Item{"m": &types.AttributeValueMemberM{Value: map[string]types.AttributeValue{"l": &types.AttributeValueMemberL{Value: []types.AttributeValue{nil}}}}}
+	_, _, err := AppendItemAndCanonical(nil, nil, bad)
+	if err == nil || !strings.Contains(err.Error(), "item at $.m.l[0]:") {
+		t.Fatalf("error %v, want the path $.m.l[0]", err)
+	}
+	if _, err := Marshal(bad); err == nil || !strings.Contains(err.Error(), "item at $.m.l[0]:") {
+		t.Fatalf("Marshal error %v, want the path $.m.l[0]", err)
+	}
+}

@@ -8,8 +8,6 @@ import (
 	"bytes"
 	"crypto/sha256"
 	"sort"
-	"strconv"
-	"strings"
 
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb/types"
 
@@ -18,14 +16,15 @@ import (
 
 // Canonical encodes an item so that two items DynamoDB considers equal give
 // the same bytes: attribute names sorted, set elements sorted, numbers in one
-// normal form.
+// normal form (item.AppendCanonical).
 func Canonical(it item.Item) ([]byte, error) {
-	return item.Marshal(normalizeMap(it))
+	return item.AppendCanonical(nil, it)
 }
 
 // Digest is the SHA-256 of Canonical.
 func Digest(it item.Item) ([32]byte, error) {
-	b, err := Canonical(it)
+	var buf [1024]byte
+	b, err := item.AppendCanonical(buf[:0], it)
 	if err != nil {
 		return [32]byte{}, err
 	}
@@ -34,8 +33,8 @@ func Digest(it item.Item) ([32]byte, error) {
 
 // Equal reports whether two values are equal by meaning.
 func Equal(a, b types.AttributeValue) bool {
-	x, err1 := item.MarshalValue(normalize(a))
-	y, err2 := item.MarshalValue(normalize(b))
+	x, err1 := item.AppendCanonicalValue(nil, a)
+	y, err2 := item.AppendCanonicalValue(nil, b)
 	return err1 == nil && err2 == nil && bytes.Equal(x, y)
 }
 
@@ -62,75 +61,9 @@ func Changes(old, new item.Item) (added, removed, changed []string) {
 	return added, removed, changed
 }
 
-func normalizeMap(m map[string]types.AttributeValue) map[string]types.AttributeValue {
-	out := make(map[string]types.AttributeValue, len(m))
-	for k, v := range m {
-		out[k] = normalize(v)
-	}
-	return out
-}
-
-func normalize(v types.AttributeValue) types.AttributeValue {
-	switch v := v.(type) {
-	case *types.AttributeValueMemberN:
-		return &types.AttributeValueMemberN{Value: NormalizeNumber(v.Value)}
-	case *types.AttributeValueMemberSS:
-		s := append([]string(nil), v.Value...)
-		sort.Strings(s)
-		return &types.AttributeValueMemberSS{Value: s}
-	case *types.AttributeValueMemberNS:
-		s := make([]string, len(v.Value))
-		for i, n := range v.Value {
-			s[i] = NormalizeNumber(n)
-		}
-		sort.Strings(s)
-		return &types.AttributeValueMemberNS{Value: s}
-	case *types.AttributeValueMemberBS:
-		s := append([][]byte(nil), v.Value...)
-		sort.Slice(s, func(i, j int) bool { return bytes.Compare(s[i], s[j]) < 0 })
-		return &types.AttributeValueMemberBS{Value: s}
-	case *types.AttributeValueMemberL:
-		l := make([]types.AttributeValue, len(v.Value))
-		for i, e := range v.Value {
-			l[i] = normalize(e)
-		}
-		return &types.AttributeValueMemberL{Value: l}
-	case *types.AttributeValueMemberM:
-		return &types.AttributeValueMemberM{Value: normalizeMap(v.Value)}
-	}
-	return v
-}
-
 // NormalizeNumber writes a decimal number as <sign><digits>e<exponent> with
 // no leading or trailing zeros in the digits, so "1.50", "15E-1" and
-// "+1.5" all become "15e-1". Zero is "0". The input is trusted to be a
-// valid DynamoDB number (item.ValidateNumber).
+// "+1.5" all become "15e-1". Zero is "0" (item.AppendNormalNumber).
 func NormalizeNumber(s string) string {
-	neg := false
-	if s != "" && (s[0] == '-' || s[0] == '+') {
-		neg = s[0] == '-'
-		s = s[1:]
-	}
-	mant, exp := s, 0
-	if i := strings.IndexAny(s, "eE"); i >= 0 {
-		mant = s[:i]
-		e, err := strconv.Atoi(strings.TrimPrefix(s[i+1:], "+"))
-		if err != nil {
-			return s // not a number: compare as written
-		}
-		exp = e
-	}
-	intPart, frac, _ := strings.Cut(mant, ".")
-	digits := strings.TrimLeft(intPart+frac, "0")
-	exp -= len(frac)
-	if digits == "" {
-		return "0"
-	}
-	trimmed := strings.TrimRight(digits, "0")
-	exp += len(digits) - len(trimmed)
-	sign := ""
-	if neg {
-		sign = "-"
-	}
-	return sign + trimmed + "e" + strconv.Itoa(exp)
+	return string(item.AppendNormalNumber(nil, s))
 }

@@ -40,6 +40,11 @@ type Bucket interface {
 }
 
 func readAll(ctx context.Context, b Bucket, key string) ([]byte, error) {
+	if r, ok := b.(interface {
+		ReadAll(context.Context, string) ([]byte, error)
+	}); ok {
+		return r.ReadAll(ctx, key)
+	}
 	rc, err := b.Get(ctx, key)
 	if err != nil {
 		return nil, err

@@ -485,9 +485,19 @@ func (c *Compactor) deleteOutput(ctx context.Context, o output) error {
 // deletes hundreds of segments, one request each.
 const deletesAtOnce = 128
 
-// deleteKeys deletes keys, deletesAtOnce at a time; it stops at the first
-// error (what is left is deleted by the next run).
+// deleteKeys deletes keys: in batches where the bucket deletes many at
+// once (S3's DeleteObjects), else deletesAtOnce at a time; it stops at the
+// first error (what is left is deleted by the next run).
 func deleteKeys(ctx context.Context, b Bucket, keys []string) error {
+	if m, ok := b.(interface {
+		DeleteMany(context.Context, []string) error
+	}); ok {
+		return m.DeleteMany(ctx, keys)
+	}
+	return deleteEach(ctx, b, keys)
+}
+
+func deleteEach(ctx context.Context, b Bucket, keys []string) error {
 	g, gctx := errgroup.WithContext(ctx)
 	g.SetLimit(deletesAtOnce)
 	for _, k := range keys {

@@ -55,7 +55,7 @@ func (w *partWriter) indexRecord(r *Record) {
 		if len(w.chunk) > 0 {
 			w.chunk = w.zip.write(w.chunk)
 		}
-		w.zip.in <- nil // the compressor ends its member here
+		w.zip.endMember()
 		w.idx.blocks = append(w.idx.blocks, Block{ID: r.ID})
 		w.idx.at = w.raw
 	}
@@ -82,17 +82,6 @@ func (x blockIndex) withOffsets(c *compressor) []Block {
 		return nil // one block is the whole part: no index needed
 	}
 	return blocks
-}
-
-// cutMember ends the gzip member being written and starts the next, and
-// notes where it starts.
-func (c *compressor) cutMember(zw *gzip.Writer) error {
-	if err := zw.Close(); err != nil {
-		return err
-	}
-	c.offsets = append(c.offsets, int64(c.z.Len()))
-	zw.Reset(&c.z)
-	return nil
 }
 
 // blockRange is the byte range of p holding the ids in [lo, hi) ("" hi:

@@ -9,7 +9,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"slices"
+	"runtime"
 	"time"
 
 	"github.com/klauspost/compress/gzip"
@@ -146,53 +146,78 @@ func (w *partWriter) flush(ctx context.Context) error {
 	return nil
 }
 
-// compressor gzips a part in a goroutine of its own, so the merge that
-// feeds it and the compression use two cores. Chunks go back to the writer
-// once compressed.
+// compressor gzips a part as a series of gzip members (the key index's
+// blocks, index.go), several members at once in goroutines of their own:
+// members are independent, so the part's bytes are the same as one
+// goroutine's, and the merge that feeds it is not held up by one core's
+// compression (a level output of every change is the largest file a
+// compaction writes).
 type compressor struct {
-	in   chan []byte
-	free chan []byte
-	done chan error
-	z    bytes.Buffer
+	cur     []byte       // the member being gathered
+	members int          // members handed over
+	pending chan *member // in order, to the assembler
+	writers chan *gzip.Writer
+	free    chan []byte
+	done    chan error
+	z       bytes.Buffer
 	// offsets are where the part's gzip members after the first start
 	// (index.go), read once done has answered.
 	offsets []int64
 }
 
+// member is one gzip member being compressed.
+type member struct {
+	raw   []byte
+	out   bytes.Buffer
+	err   error
+	ready chan struct{}
+}
+
+// membersAhead is how many members a compressor holds at once, per core.
+const membersAhead = 2
+
 func startCompressor() *compressor {
-	c := &compressor{in: make(chan []byte, 2), free: make(chan []byte, 3), done: make(chan error, 1)}
+	n := runtime.GOMAXPROCS(0)
+	c := &compressor{pending: make(chan *member, membersAhead*n), writers: make(chan *gzip.Writer, n),
+		free: make(chan []byte, membersAhead*n+1), done: make(chan error, 1)}
+	for range n {
+		c.writers <- nil
+	}
 	go func() {
-		// Level 1: journal files are read far more than once per write,
-		// and BestSpeed gunzips as fast as any level while writing several
-		// times faster, for files about a fifth larger.
-		zw, _ := gzip.NewWriterLevel(&c.z, gzip.BestSpeed)
 		var err error
-		for b := range c.in {
-			if b == nil { // the end of a block (index.go)
-				if err == nil {
-					err = c.cutMember(zw)
-				}
-				continue
+		for m := range c.pending {
+			<-m.ready
+			if err == nil {
+				err = m.err
 			}
 			if err == nil {
-				_, err = zw.Write(b)
+				if c.z.Len() > 0 {
+					c.offsets = append(c.offsets, int64(c.z.Len()))
+				}
+				c.z.Write(m.out.Bytes())
 			}
 			select {
-			case c.free <- b[:0]:
+			case c.free <- m.raw[:0]:
 			default:
 			}
-		}
-		if err == nil {
-			err = zw.Close()
 		}
 		c.done <- err
 	}()
 	return c
 }
 
-// write hands b over and returns a buffer to go on with.
+// write hands b over, the next bytes of the current member, and returns
+// a buffer to go on with.
 func (c *compressor) write(b []byte) []byte {
-	c.in <- b
+	if len(c.cur) == 0 {
+		c.cur, b = b, c.buffer()
+	} else {
+		c.cur = append(c.cur, b...)
+	}
+	return b[:0]
+}
+
+func (c *compressor) buffer() []byte {
 	select {
 	case f := <-c.free:
 		return f
@@ -201,12 +226,40 @@ func (c *compressor) write(b []byte) []byte {
 	}
 }
 
+// endMember ends the current member: it is compressed beside the others.
+func (c *compressor) endMember() {
+	m := &member{raw: c.cur, ready: make(chan struct{})}
+	c.cur = nil
+	c.members++
+	c.pending <- m // blocks while membersAhead per core are under way
+	zw := <-c.writers
+	go func() {
+		defer close(m.ready)
+		// Level 1: journal files are read far more than once per write,
+		// and BestSpeed gunzips as fast as any level while writing several
+		// times faster, for files about a fifth larger.
+		if zw == nil {
+			zw, _ = gzip.NewWriterLevel(&m.out, gzip.BestSpeed)
+		} else {
+			zw.Reset(&m.out)
+		}
+		m.out.Grow(len(m.raw)/4 + 512)
+		if _, m.err = zw.Write(m.raw); m.err == nil {
+			m.err = zw.Close()
+		}
+		c.writers <- zw
+	}()
+}
+
 // end hands over the rest of the part; result waits for its bytes.
 func (c *compressor) end(rest []byte) {
 	if len(rest) > 0 {
-		c.in <- slices.Clone(rest)
+		c.cur = append(c.cur, rest...)
 	}
-	close(c.in)
+	if len(c.cur) > 0 || c.members == 0 {
+		c.endMember()
+	}
+	close(c.pending)
 }
 
 func (c *compressor) result() ([]byte, error) {

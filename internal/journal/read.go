@@ -179,17 +179,13 @@ func (r *Reader) mergePlan(ctx context.Context, st *State, plan []span, lo, hi s
 			// A reader whose fan-in is beyond FanIn (a compaction's) reads
 			// each segment lean, its bytes fetched prefetchAtOnce at a time ahead
 			// of it rather than over a connection of its own.
-			lean := r.fanIn() > FanIn
-			var pre []*prefetched
-			if lean {
-				pre = r.prefetch(gctx, g, segs)
+			if r.fanIn() > FanIn {
+				pre := r.prefetch(gctx, g, segs)
+				cursors = append(cursors, r.groupCursors(gctx, g, segs, pre, sp, lo, hi, lag, late, tmax, rs)...)
+				continue
 			}
-			for i, o := range segs {
-				var p *prefetched
-				if lean {
-					p = pre[i]
-				}
-				cursors = append(cursors, r.segmentCursorFrom(gctx, g, o, p, lean, sp, lo, hi, lag, late, tmax, rs))
+			for _, o := range segs {
+				cursors = append(cursors, r.segmentCursor(gctx, g, o, sp, lo, hi, lag, late, tmax, rs))
 			}
 			continue
 		}
@@ -404,14 +400,7 @@ func (r *Reader) segmentCursorFrom(ctx context.Context, g *errgroup.Group, o Obj
 	c.fill(g, func() error {
 		rs.Objects.Add(1)
 		rs.Segments.Add(1)
-		lo64, hi64, t64 := sp.Lo.UnixMilli(), sp.Hi.UnixMilli(), tmax.UnixMilli()
-		keep := func(rec *Record) bool {
-			e := rec.Effective(lag)
-			if countLate && rec.TimeMs <= t64 && e > t64 {
-				rs.Late.Add(1)
-			}
-			return e > lo64 && e <= hi64
-		}
+		keep := segmentKeep(sp, lag, countLate, tmax, rs)
 		if pre != nil {
 			body, err := pre.wait(ctx)
 			if err != nil {
@@ -422,6 +411,136 @@ func (r *Reader) segmentCursorFrom(ctx context.Context, g *errgroup.Group, o Obj
 		return r.readRun(ctx, c, o.Key, o.LastModified.UnixMilli(), lo, hi, keep, rs)
 	})
 	return c
+}
+
+// segmentKeep keeps a segment's changes whose effective time is in the
+// span, counting as late those made by tmax whose segment came too late
+// for it.
+func segmentKeep(sp span, lag time.Duration, countLate bool, tmax time.Time, rs *ReadStats) func(*Record) bool {
+	lo64, hi64, t64 := sp.Lo.UnixMilli(), sp.Hi.UnixMilli(), tmax.UnixMilli()
+	return func(rec *Record) bool {
+		e := rec.Effective(lag)
+		if countLate && rec.TimeMs <= t64 && e > t64 {
+			rs.Late.Add(1)
+		}
+		return e > lo64 && e <= hi64
+	}
+}
+
+// segmentGroups is how many goroutines read a compaction's segments:
+// each merges its share of them (a heap over their decoders, each
+// segment read lean) into one sorted run for the merge. A goroutine per
+// segment would put hundreds of them in the scheduler's queue, and the
+// merge and the compressors would wait behind them for a core.
+const segmentGroups = 8
+
+// groupCursors reads segs, whose bytes pre fetches ahead, as
+// segmentGroups sorted runs.
+func (r *Reader) groupCursors(ctx context.Context, g *errgroup.Group, segs []Object, pre []*prefetched, sp span, lo, hi string, lag time.Duration, countLate bool, tmax time.Time, rs *ReadStats) []*cursor {
+	var out []*cursor
+	n := (len(segs) + segmentGroups - 1) / segmentGroups
+	for i := 0; i < len(segs); i += n {
+		j := min(i+n, len(segs))
+		out = append(out, r.groupCursor(ctx, g, segs[i:j], pre[i:j], sp, lo, hi, lag, countLate, tmax, rs))
+	}
+	return out
+}
+
+// groupCursor merges segs by id into one run, in one goroutine.
+func (r *Reader) groupCursor(ctx context.Context, g *errgroup.Group, segs []Object, pre []*prefetched, sp span, lo, hi string, lag time.Duration, countLate bool, tmax time.Time, rs *ReadStats) *cursor {
+	c := newCursor()
+	c.fill(g, func() error {
+		keep := segmentKeep(sp, lag, countLate, tmax, rs)
+		buf, batchLen, arena := (&cursor{lean: true}).sizes()
+		runs := make(pullHeap, 0, len(segs))
+		for i, o := range segs {
+			rs.Objects.Add(1)
+			rs.Segments.Add(1)
+			body, err := pre[i].wait(ctx)
+			if err != nil {
+				return err
+			}
+			zr, err := gzip.NewReader(bufio.NewReaderSize(bytes.NewReader(body), buf))
+			if err != nil {
+				return fmt.Errorf("journal object s3://%s/%s is not gzip: %w", r.Bucket.Name(), o.Key, err)
+			}
+			p := &pullRun{l: newLineReader(zr, buf, arena, "s3://"+r.Bucket.Name()+"/"+o.Key, o.LastModified.UnixMilli(), lo, hi, keep, rs),
+				cur: make(batch, 0, batchLen)}
+			if ok, err := p.refill(); err != nil {
+				return err
+			} else if ok {
+				runs = append(runs, p)
+			}
+		}
+		heap.Init(&runs)
+		b := make(batch, 0, batchSize)
+		for len(runs) > 0 {
+			p := runs[0]
+			b = append(b, p.cur[p.i])
+			p.i++
+			ok := p.i < len(p.cur)
+			if !ok {
+				var err error
+				if ok, err = p.refill(); err != nil {
+					return err
+				}
+			}
+			if ok {
+				heap.Fix(&runs, 0)
+			} else {
+				heap.Pop(&runs)
+			}
+			if len(b) == cap(b) {
+				if err := c.send(ctx, b); err != nil {
+					return err
+				}
+				b = make(batch, 0, batchSize)
+			}
+		}
+		if len(b) > 0 {
+			return c.send(ctx, b)
+		}
+		return nil
+	})
+	return c
+}
+
+// pullRun is one segment of a group merge: decoded a batch at a time, as
+// the merge reaches it.
+type pullRun struct {
+	l   *lineReader
+	cur batch
+	i   int
+}
+
+// refill decodes the next records into cur (reused: the merge copied the
+// records it took); false at the end of the segment.
+func (p *pullRun) refill() (bool, error) {
+	for !p.l.done {
+		var err error
+		if p.cur, err = p.l.fill(p.cur[:0]); err != nil {
+			return false, err
+		}
+		if len(p.cur) > 0 {
+			p.i = 0
+			return true, nil
+		}
+	}
+	return false, nil
+}
+
+// pullHeap orders a group's segments by their current id.
+type pullHeap []*pullRun
+
+func (h pullHeap) Len() int           { return len(h) }
+func (h pullHeap) Less(i, j int) bool { return h[i].cur[h[i].i].ID < h[j].cur[h[j].i].ID }
+func (h pullHeap) Swap(i, j int)      { h[i], h[j] = h[j], h[i] }
+func (h *pullHeap) Push(x any)        { *h = append(*h, x.(*pullRun)) }
+func (h *pullHeap) Pop() any {
+	old := *h
+	p := old[len(old)-1]
+	*h = old[:len(old)-1]
+	return p
 }
 
 // prefetched is an object's bytes being read ahead of its merge.
@@ -506,68 +625,98 @@ func (r *Reader) readBody(ctx context.Context, c *cursor, rc io.ReadCloser, key 
 // readLines reads JSON lines of records into c, in batches.
 func readLines(ctx context.Context, c *cursor, rd io.Reader, where string, stored int64, lo, hi string, keep func(*Record) bool, rs *ReadStats) error {
 	bufSize, batchLen, arenaSize := c.sizes()
-	br := bufio.NewReaderSize(rd, bufSize)
-	b := make(batch, 0, batchLen)
-	var arena []byte
-	line, prev := 0, ""
-	// Counted once an object: many readers adding to one counter per
+	l := newLineReader(rd, bufSize, arenaSize, where, stored, lo, hi, keep, rs)
+	for {
+		b, err := l.fill(make(batch, 0, batchLen))
+		if err != nil {
+			return err
+		}
+		if len(b) > 0 {
+			if err := c.send(ctx, b); err != nil {
+				return err
+			}
+		}
+		if l.done {
+			return nil
+		}
+	}
+}
+
+// lineReader decodes one sorted run's JSON lines into records, a batch
+// at a time: pushed to a cursor by readLines, or pulled by a group merge
+// (groupCursor).
+type lineReader struct {
+	br        *bufio.Reader
+	where     string
+	stored    int64
+	lo, hi    string
+	keep      func(*Record) bool
+	rs        *ReadStats
+	arena     []byte
+	arenaSize int
+	line      int
+	prev      string
+	done      bool
+}
+
+func newLineReader(rd io.Reader, bufSize, arenaSize int, where string, stored int64, lo, hi string, keep func(*Record) bool, rs *ReadStats) *lineReader {
+	return &lineReader{br: bufio.NewReaderSize(rd, bufSize), where: where, stored: stored, lo: lo, hi: hi, keep: keep, rs: rs, arenaSize: arenaSize}
+}
+
+// fill appends the next records kept to b, up to its capacity; done is
+// set at the run's end (or past hi).
+func (l *lineReader) fill(b batch) (batch, error) {
+	// Counted once a batch: many readers adding to one counter per
 	// record would share its cache line.
 	var records int64
-	defer func() { rs.Records.Add(records) }()
-	for {
-		l, err := br.ReadSlice('\n')
+	defer func() { l.rs.Records.Add(records) }()
+	for !l.done && len(b) < cap(b) {
+		ln, err := l.br.ReadSlice('\n')
 		if err == bufio.ErrBufferFull {
 			// A line longer than the buffer (a 400 KB item): gather it.
-			big := append([]byte(nil), l...)
+			big := append([]byte(nil), ln...)
 			for err == bufio.ErrBufferFull {
-				l, err = br.ReadSlice('\n')
-				big = append(big, l...)
+				ln, err = l.br.ReadSlice('\n')
+				big = append(big, ln...)
 			}
-			l = big
+			ln = big
 		}
 		if err != nil && err != io.EOF {
-			return fmt.Errorf("read journal object %s: %w", where, err)
-		}
-		if len(l) > 0 {
-			line++
-			if len(arena)+len(l) > cap(arena) {
-				arena = make([]byte, 0, max(arenaSize, len(l)))
-			}
-			start := len(arena)
-			arena = append(arena, l...)
-			rec, perr := parseLine(arena[start:])
-			if perr != nil {
-				return fmt.Errorf("journal object %s line %d: %w", where, line, perr)
-			}
-			if rec.ID < prev {
-				return fmt.Errorf("journal object %s line %d: id %s is out of order (after %s)", where, line, rec.ID, prev)
-			}
-			prev = rec.ID
-			if stored != 0 {
-				rec.StoredMs = stored
-			}
-			records++
-			if hi != "" && rec.ID >= hi {
-				break
-			}
-			if rec.ID >= lo && keep(&rec) {
-				b = append(b, rec)
-				if len(b) == batchLen {
-					if err := c.send(ctx, b); err != nil {
-						return err
-					}
-					b = make(batch, 0, batchLen)
-				}
-			}
+			return b, fmt.Errorf("read journal object %s: %w", l.where, err)
 		}
 		if err == io.EOF {
+			l.done = true
+		}
+		if len(ln) == 0 {
+			continue
+		}
+		l.line++
+		if len(l.arena)+len(ln) > cap(l.arena) {
+			l.arena = make([]byte, 0, max(l.arenaSize, len(ln)))
+		}
+		start := len(l.arena)
+		l.arena = append(l.arena, ln...)
+		rec, perr := parseLine(l.arena[start:])
+		if perr != nil {
+			return b, fmt.Errorf("journal object %s line %d: %w", l.where, l.line, perr)
+		}
+		if rec.ID < l.prev {
+			return b, fmt.Errorf("journal object %s line %d: id %s is out of order (after %s)", l.where, l.line, rec.ID, l.prev)
+		}
+		l.prev = rec.ID
+		if l.stored != 0 {
+			rec.StoredMs = l.stored
+		}
+		records++
+		if l.hi != "" && rec.ID >= l.hi {
+			l.done = true
 			break
 		}
+		if rec.ID >= l.lo && l.keep(&rec) {
+			b = append(b, rec)
+		}
 	}
-	if len(b) > 0 {
-		return c.send(ctx, b)
-	}
-	return nil
+	return b, nil
 }
 
 // cursorHeap orders cursors by their current id.

@@ -42,7 +42,11 @@ func (s *Source) ReadJournalStored() {
 
 // Journal is the bucket as the journal package reads and writes it.
 func (s *Source) Journal() journal.Bucket {
-	return &journal.S3Bucket{Client: s.client, Bucket: s.bucket}
+	b := &journal.S3Bucket{Client: s.client, Bucket: s.bucket}
+	if g := s.reader.Lean(); g != nil {
+		b.Lean = g
+	}
+	return b
 }
 
 // Merge reads a table folder that holds a change journal (history.Merger);
