@@ -40,6 +40,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb/types"
 	"golang.org/x/sync/errgroup"
 
+	"github.com/dynasnap/dynasnap/internal/fastscan"
 	"github.com/dynasnap/dynasnap/internal/history"
 	"github.com/dynasnap/dynasnap/internal/idmap"
 	"github.com/dynasnap/dynasnap/internal/item"
@@ -396,7 +397,7 @@ func (r *run) scan(ctx context.Context, segs []int) error {
 				var out *dynamodb.ScanOutput
 				err := r.call(gctx, func() error {
 					var err error
-					out, err = r.ddb.Scan(gctx, in)
+					out, err = r.ddb.Scan(gctx, in, fastscan.Option)
 					return err
 				})
 				if err != nil {

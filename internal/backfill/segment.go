@@ -12,6 +12,7 @@ import (
 	"golang.org/x/sync/errgroup"
 
 	"github.com/dynasnap/dynasnap/internal/backup"
+	"github.com/dynasnap/dynasnap/internal/fastscan"
 	"github.com/dynasnap/dynasnap/internal/item"
 	"github.com/dynasnap/dynasnap/internal/journal"
 )
@@ -83,7 +84,7 @@ func (r *run) scan(ctx context.Context, seg int, start map[string]types.Attribut
 		var out *dynamodb.ScanOutput
 		err := r.retry(ctx, func() error {
 			var err error
-			out, err = r.ddb.Scan(ctx, in)
+			out, err = r.ddb.Scan(ctx, in, fastscan.Option)
 			return err
 		})
 		if err != nil {

@@ -326,3 +326,14 @@ func (d *fastDecoder) escaped(start int) (string, bool) {
 	}
 	return "", false
 }
+
+// DecodeMapAt decodes the attribute map (DynamoDB JSON) that starts at
+// data[i], after any space, and returns the index just after it: a page
+// of items (a Scan's answer) decoded in place. ok is false for input the
+// fast decoder does not take (see fastUnmarshal); the caller then decodes
+// the whole page another way.
+func DecodeMapAt(data []byte, i int) (it Item, end int, ok bool) {
+	d := fastDecoder{data: data, i: i}
+	it, ok = d.attrMap(0)
+	return it, d.i, ok
+}

@@ -18,6 +18,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb/types"
 	"golang.org/x/sync/errgroup"
 
+	"github.com/dynasnap/dynasnap/internal/fastscan"
 	"github.com/dynasnap/dynasnap/internal/idmap"
 	"github.com/dynasnap/dynasnap/internal/item"
 	"github.com/dynasnap/dynasnap/internal/itemcmp"
@@ -160,7 +161,7 @@ func Run(ctx context.Context, s *snapshot.Snapshot, client ScanAPI, opts Options
 			in := &dynamodb.ScanInput{TableName: aws.String(opts.Table), Segment: aws.Int32(int32(seg)),
 				TotalSegments: aws.Int32(int32(opts.Segments)), ConsistentRead: aws.Bool(!opts.EventualRead)}
 			for {
-				out, err := client.Scan(gctx, in)
+				out, err := client.Scan(gctx, in, fastscan.Option)
 				if err != nil {
 					return fmt.Errorf("scan table %s segment %d: %w", opts.Table, seg, err)
 				}
