@@ -13,6 +13,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb/types"
+	"github.com/aws/aws-sdk-go-v2/service/s3"
 	"golang.org/x/sync/errgroup"
 
 	"github.com/dynasnap/dynasnap/internal/awsconf"
@@ -100,7 +101,22 @@ func measureAudit(ctx context.Context, clients *awsconf.Clients, perItem, journa
 			return []Row{Failed("audit: bare parallel Scan", err)}
 		}
 	}
-	rows := []Row{Info("audit: bare parallel Scan (ceiling)", "%.0f items/s (%d segments, consistent reads; best of %d)", ceiling.ItemsPerSecond(), auditSegments, scans)}
+	// The per-item layout's audit lists every stored version, beside the
+	// scan: a bare listing of the same folder, best of two, says which of
+	// its two reads bounds it.
+	var listing scanRun
+	for range 2 {
+		l, err := bareListing(ctx, clients.S3(), perItem)
+		if err != nil {
+			return []Row{Failed("audit: bare listing", err)}
+		}
+		fmt.Fprintf(log, "  bare listing of %s: %.0f versions/s (%.2fs), %s\n", perItem.Source(), l.ItemsPerSecond(), l.Seconds, l.Other())
+		if l.ItemsPerSecond() > listing.ItemsPerSecond() {
+			listing = l
+		}
+	}
+	rows := []Row{Info("audit: bare parallel Scan (ceiling)", "%.0f items/s (%d segments, consistent reads; best of %d)", ceiling.ItemsPerSecond(), auditSegments, scans),
+		Info("audit: bare listing of the per-item backup", "%.0f versions/s (ListObjectVersions by %d prefixes, %d in flight; best of 2)", listing.ItemsPerSecond(), listingPrefixes, listingInFlight)}
 	for _, m := range runs {
 		best := m.best
 		ratio := best.ItemsPerSecond() / ceiling.ItemsPerSecond()
@@ -111,7 +127,48 @@ func measureAudit(ctx context.Context, clients *awsconf.Clients, perItem, journa
 			Check("audit ("+m.name+"): drift on a complete backup", fmt.Sprint(drift), "= 0", drift == 0),
 			Check("audit ("+m.name+"): items scanned", fmt.Sprint(best.Sum.ItemsScanned), fmt.Sprintf("= %d", d.Items), best.Sum.ItemsScanned == int64(d.Items)))
 	}
+	if len(runs) > 0 && listing.ItemsPerSecond() > 0 {
+		slower := min(ceiling.ItemsPerSecond(), listing.ItemsPerSecond())
+		rows = append(rows, Info("audit (per-item): ratio to the slower of its two reads", "%.2f (the bare listing is %.2f of the bare Scan)",
+			runs[0].best.ItemsPerSecond()/slower, listing.ItemsPerSecond()/ceiling.ItemsPerSecond()))
+	}
 	return rows
+}
+
+// listingPrefixes and listingInFlight shape the bare listing: the
+// object ids' first two hex digits, as the key ranges of the audit's walk.
+const (
+	listingPrefixes = 256
+	listingInFlight = 32
+)
+
+// bareListing lists every version and delete marker of a per-item
+// backup folder, by id prefix, several prefixes at once, and counts them.
+func bareListing(ctx context.Context, cl *s3.Client, s Seeded) (scanRun, error) {
+	waitQuiet(ctx)
+	other := startOther()
+	start := time.Now()
+	var n atomic.Int64
+	g, gctx := errgroup.WithContext(ctx)
+	g.SetLimit(listingInFlight)
+	dir := s.Location(s.Table).Dir()
+	for i := range listingPrefixes {
+		g.Go(func() error {
+			p := s3.NewListObjectVersionsPaginator(cl, &s3.ListObjectVersionsInput{Bucket: aws.String(s.Bucket), Prefix: aws.String(fmt.Sprintf("%s%02x", dir, i))})
+			for p.HasMorePages() {
+				out, err := p.NextPage(gctx)
+				if err != nil {
+					return fmt.Errorf("list versions s3://%s/%s: %w", s.Bucket, dir, err)
+				}
+				n.Add(int64(len(out.Versions) + len(out.DeleteMarkers)))
+			}
+			return nil
+		})
+	}
+	err := g.Wait()
+	r := scanRun{Items: n.Load(), Seconds: time.Since(start).Seconds()}
+	r.OtherCPU, r.OtherOK = other.stop(0)
+	return r, err
 }
 
 // ensureAuditTable creates and fills the table with every live item's
