@@ -120,11 +120,12 @@ type deleteObjectsAPI interface {
 // maxDeleteKeys is the most keys one DeleteObjects request takes;
 // deleteBatches is how many requests share a delete, each of at least
 // minDeleteKeys keys: a store deletes a request's keys one after another
-// (SeaweedFS about 1.5 ms each), so a few requests at once go faster than one.
+// (SeaweedFS about 1.5 ms each), so many requests at once go faster than
+// one (640 segments: 64 requests of 10 took 0.2 s less than 16 of 40).
 const (
 	maxDeleteKeys = 1000
-	minDeleteKeys = 32
-	deleteBatches = 16
+	minDeleteKeys = 8
+	deleteBatches = 64
 )
 
 // DeleteMany removes keys (delete markers in a versioned bucket), many
