@@ -49,7 +49,9 @@ func swap(st *middleware.Stack) error {
 	return err
 }
 
-type deserializer struct{ orig middleware.DeserializeMiddleware }
+type deserializer struct {
+	orig middleware.DeserializeMiddleware
+}
 
 func (*deserializer) ID() string { return operationDeserializer }
 
@@ -143,14 +145,17 @@ func Decode(body []byte) (*dynamodb.ScanOutput, bool) {
 				out.ScannedCount = n
 			}
 		case "ConsumedCapacity":
-			raw, ok := p.object()
-			if !ok {
+			// Small, and read by encoding/json, which says where it ends.
+			p.space()
+			if p.i >= len(p.b) || p.b[p.i] != '{' {
 				return nil, false
 			}
+			dec := json.NewDecoder(bytes.NewReader(p.b[p.i:]))
 			var cc types.ConsumedCapacity
-			if json.Unmarshal(raw, &cc) != nil {
+			if dec.Decode(&cc) != nil {
 				return nil, false
 			}
+			p.i += int(dec.InputOffset())
 			out.ConsumedCapacity = &cc
 		default:
 			return nil, false // a member this decoder does not know
@@ -220,36 +225,4 @@ func (p *parser) int32() (int32, bool) {
 	}
 	n, err := strconv.ParseInt(string(p.b[start:p.i]), 10, 32)
 	return int32(n), err == nil
-}
-
-// object returns the bytes of a JSON object, nested objects, arrays and
-// strings (with escapes) included.
-func (p *parser) object() ([]byte, bool) {
-	p.space()
-	if p.i >= len(p.b) || p.b[p.i] != '{' {
-		return nil, false
-	}
-	start, depth := p.i, 0
-	for p.i < len(p.b) {
-		switch c := p.b[p.i]; c {
-		case '{', '[':
-			depth++
-		case '}', ']':
-			depth--
-			if depth == 0 {
-				p.i++
-				return p.b[start:p.i], true
-			}
-		case '"':
-			p.i++
-			for p.i < len(p.b) && p.b[p.i] != '"' {
-				if p.b[p.i] == '\\' {
-					p.i++
-				}
-				p.i++
-			}
-		}
-		p.i++
-	}
-	return nil, false
 }

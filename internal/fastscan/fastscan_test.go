@@ -94,7 +94,7 @@ func TestDecodeRefuses(t *testing.T) {
 	for _, body := range []string{
 		``, `[]`, `{"Items":[{"a":{"S":"x"}}]`, `{"Items":[{"a":{"Q":"x"}}]}`,
 		`{"Items":[],"Unknown":1}`, `{"Count":-1}`, `{"Count":1.5}`, `{"Items":[{"a":{"S":"\ud800"}}]}`, `{"Items":[]} x`,
-		`{"ConsumedCapacity":{"CapacityUnits":"x"}}`,
+		`{"ConsumedCapacity":{"CapacityUnits":"x"}}`, `{"ConsumedCapacity":null}`,
 	} {
 		if _, ok := Decode([]byte(body)); ok {
 			t.Errorf("Decode(%q) took it", body)
