@@ -460,6 +460,7 @@ func (r *Reader) groupCursor(ctx context.Context, g *errgroup.Group, segs []Obje
 			if err != nil {
 				return err
 			}
+			pre[i].body = nil // the segment's reader holds it until its end, no longer
 			zr, err := gzip.NewReader(bufio.NewReaderSize(bytes.NewReader(body), buf))
 			if err != nil {
 				return fmt.Errorf("journal object s3://%s/%s is not gzip: %w", r.Bucket.Name(), o.Key, err)
