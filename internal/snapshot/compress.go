@@ -1,6 +1,7 @@
 package snapshot
 
 import (
+	"bufio"
 	"fmt"
 	"io"
 	"strings"
@@ -35,21 +36,42 @@ func compressor(w io.Writer, c string) (io.WriteCloser, error) {
 		// half the CPU, and on the sidecar (random ids and version ids,
 		// which no level shrinks much) a quarter of it; a snapshot is
 		// often read once, and any level gunzips alike.
-		z, err := gzip.NewWriterLevel(w, gzip.BestSpeed)
+		bw := bufio.NewWriterSize(w, compressedBuffer)
+		z, err := gzip.NewWriterLevel(bw, gzip.BestSpeed)
 		if err != nil {
 			return nil, err
 		}
-		return newAsyncWriter(z), nil
+		return newAsyncWriter(flushingCloser{z, bw}), nil
 	case "zstd":
-		z, err := zstd.NewWriter(w, zstd.WithEncoderLevel(zstd.SpeedDefault), zstd.WithEncoderConcurrency(1))
+		bw := bufio.NewWriterSize(w, compressedBuffer)
+		z, err := zstd.NewWriter(bw, zstd.WithEncoderLevel(zstd.SpeedDefault), zstd.WithEncoderConcurrency(1))
 		if err != nil {
 			return nil, err
 		}
-		return newAsyncWriter(z), nil
+		return newAsyncWriter(flushingCloser{z, bw}), nil
 	case "none":
 		return nopWriteCloser{w}, nil
 	}
 	return nil, fmt.Errorf("compression %q: want gzip, zstd or none", c)
+}
+
+// compressedBuffer gathers a compressor's output before it reaches the
+// file: gzip emits a few hundred bytes at a time, and a write system
+// call for each took about a tenth of a snapshot's CPU.
+const compressedBuffer = 256 << 10
+
+// flushingCloser closes a compressor, then writes out what its buffer
+// still holds.
+type flushingCloser struct {
+	io.WriteCloser
+	bw *bufio.Writer
+}
+
+func (f flushingCloser) Close() error {
+	if err := f.WriteCloser.Close(); err != nil {
+		return err
+	}
+	return f.bw.Flush()
 }
 
 // asyncChunk is how much is handed to the compressing goroutine at a time.
