@@ -184,33 +184,60 @@ func post(t *testing.T, url string, event []byte) (string, int) {
 }
 
 // startRIE runs the emulator with bootstrap as the function and returns the
-// Invoke URL.
+// Invoke URL. An emulator that exits before it listens (its port, free a
+// moment before, taken by another test package's process) is started
+// again on other ports, up to three times.
 func startRIE(t *testing.T, rie, bootstrap string, logs io.Writer, env map[string]string) string {
 	t.Helper()
-	addr, apiAddr := freeAddr(t), freeAddr(t)
-	cmd := exec.Command(rie, "--runtime-interface-emulator-address", addr, "--runtime-api-address", apiAddr, bootstrap)
-	cmd.Env = append(os.Environ(), "AWS_LAMBDA_FUNCTION_TIMEOUT=60", "DYNASNAP_LOG_LEVEL=info")
-	for k, v := range env {
-		cmd.Env = append(cmd.Env, k+"="+v)
+	for attempt := 1; ; attempt++ {
+		addr, apiAddr := freeAddr(t), freeAddr(t)
+		cmd := exec.Command(rie, "--runtime-interface-emulator-address", addr, "--runtime-api-address", apiAddr, bootstrap)
+		cmd.Env = append(os.Environ(), "AWS_LAMBDA_FUNCTION_TIMEOUT=60", "DYNASNAP_LOG_LEVEL=info")
+		for k, v := range env {
+			cmd.Env = append(cmd.Env, k+"="+v)
+		}
+		cmd.Stdout, cmd.Stderr = logs, logs
+		if err := cmd.Start(); err != nil {
+			t.Fatal(err)
+		}
+		exited := make(chan error, 1)
+		go func() { exited <- cmd.Wait() }()
+		why, gone := waitListen(addr, exited, 60*time.Second)
+		if why == "" {
+			t.Cleanup(func() { cmd.Process.Kill(); <-exited })
+			return "http://" + addr + "/2015-03-31/functions/function/invocations"
+		}
+		if !gone {
+			cmd.Process.Kill()
+			<-exited
+		}
+		if attempt == 3 {
+			t.Fatalf("emulator did not listen on %s: %s", addr, why)
+		}
+		t.Logf("emulator on %s: %s; starting it again on other ports", addr, why)
 	}
-	cmd.Stdout, cmd.Stderr = logs, logs
-	if err := cmd.Start(); err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { cmd.Process.Kill(); cmd.Wait() })
-	deadline := time.Now().Add(20 * time.Second)
+}
+
+// waitListen waits until addr accepts a connection: "" then, else why not;
+// gone says the process ended (its end received from exited).
+func waitListen(addr string, exited <-chan error, timeout time.Duration) (why string, gone bool) {
+	deadline := time.Now().Add(timeout)
 	for {
+		select {
+		case err := <-exited:
+			return fmt.Sprintf("the emulator exited (%v)", err), true
+		default:
+		}
 		conn, err := net.Dial("tcp", addr)
 		if err == nil {
 			conn.Close()
-			break
+			return "", false
 		}
 		if time.Now().After(deadline) {
-			t.Fatalf("emulator did not listen on %s", addr)
+			return "not listening after " + timeout.String(), false
 		}
 		time.Sleep(50 * time.Millisecond)
 	}
-	return "http://" + addr + "/2015-03-31/functions/function/invocations"
 }
 
 func freeAddr(t *testing.T) string {
