@@ -85,7 +85,7 @@ func TestEnrollerUnderRIE(t *testing.T) {
 	if err != nil || len(out.Contents) == 0 {
 		t.Errorf("no journal base written: %v\n%s", err, logs.String())
 	}
-	if !strings.Contains(logs.String(), `"msg":"enrolment done"`) {
+	if !logs.waitFor(`"msg":"enrolment done"`) {
 		t.Errorf("no enrolment log:\n%s", logs.String())
 	}
 }

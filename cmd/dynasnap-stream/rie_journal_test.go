@@ -99,7 +99,7 @@ func TestBootstrapJournalUnderRIE(t *testing.T) {
 	if len(got) != len(want) {
 		t.Errorf("%d items in the journal, want %d", len(got), len(want))
 	}
-	if !strings.Contains(logs.String(), `"msg":"batch stored"`) || !strings.Contains(logs.String(), `"layout":"journal"`) {
+	if !logs.waitFor(`"msg":"batch stored"`, `"layout":"journal"`) {
 		t.Errorf("no journal batch log in:\n%s", logs.String())
 	}
 	for _, line := range strings.Split(logs.String(), "\n") {

@@ -185,7 +185,7 @@ func TestKinesisUnderRIE(t *testing.T) {
 					}
 				}
 			}
-			if !strings.Contains(logs.String(), `"source":"kinesis"`) {
+			if !logs.waitFor(`"source":"kinesis"`) {
 				t.Errorf("start log without the source:\n%s", logs.String())
 			}
 		})

@@ -7,7 +7,6 @@ import (
 	"fmt"
 	"log/slog"
 	"math/rand/v2"
-	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -143,7 +142,7 @@ func TestSwitchToJournalUnderRIE(t *testing.T) {
 	if impErr != nil {
 		t.Fatal(impErr)
 	}
-	if !strings.Contains(logs.String(), "the table folder is a journal now") {
+	if !logs.waitFor("the table folder is a journal now") {
 		t.Fatalf("the writer did not switch to segments; logs:\n%s", logs.String())
 	}
 	var segs int

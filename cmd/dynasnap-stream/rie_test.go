@@ -133,7 +133,7 @@ func TestBootstrapUnderRIE(t *testing.T) {
 			t.Errorf("log line holds item contents: %s", line)
 		}
 	}
-	if !strings.Contains(logs.String(), `"msg":"batch applied"`) {
+	if !logs.waitFor(`"msg":"batch applied"`) {
 		t.Errorf("no JSON batch log in:\n%s", logs.String())
 	}
 }
@@ -315,4 +315,21 @@ func (s *syncBuffer) String() string {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	return s.b.String()
+}
+
+// waitFor reports whether the log holds every one of subs, waiting up to
+// 10 s for them: the function's log lines reach the emulator's output
+// after its answer may have reached the test.
+func (s *syncBuffer) waitFor(subs ...string) bool {
+	deadline := time.Now().Add(10 * time.Second)
+	for {
+		all := true
+		for _, sub := range subs {
+			all = all && strings.Contains(s.String(), sub)
+		}
+		if all || time.Now().After(deadline) {
+			return all
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
 }

@@ -93,7 +93,7 @@ func TestBootstrapTTLUnderRIE(t *testing.T) {
 					t.Fatalf("remove: %+v\n%s", r, logs.String())
 				}
 			}
-			if lay == "items" && !strings.Contains(logs.String(), `"expired":1`) {
+			if lay == "items" && !logs.waitFor(`"expired":1`) {
 				t.Errorf("no TTL delete counted in the batch log:\n%s", logs.String())
 			}
 			time.Sleep(1100 * time.Millisecond)
