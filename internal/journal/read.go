@@ -226,6 +226,10 @@ type cursor struct {
 	// lean reads with small buffers and batches: one of many segments
 	// merged at once (a compaction's), whose memory adds up.
 	lean bool
+	// pull, when set, is decoded by next itself, into cur (reused: its
+	// reader takes copies of the records), not sent by a goroutine: a
+	// segment of a group merge (groupCursor).
+	pull *lineReader
 }
 
 func newCursor() *cursor { return &cursor{ch: make(chan batch, 2), done: make(chan struct{})} }
@@ -254,6 +258,17 @@ func (c *cursor) stop() {
 func (c *cursor) next(ctx context.Context) (bool, error) {
 	c.i++
 	for c.i >= len(c.cur) {
+		if c.pull != nil {
+			if c.pull.done {
+				return false, nil
+			}
+			b, err := c.pull.fill(c.cur[:0])
+			if err != nil {
+				return false, err
+			}
+			c.cur, c.i = b, 0
+			continue
+		}
 		select {
 		case b, ok := <-c.ch:
 			if !ok {
@@ -452,7 +467,7 @@ func (r *Reader) groupCursor(ctx context.Context, g *errgroup.Group, segs []Obje
 	c.fill(g, func() error {
 		keep := segmentKeep(sp, lag, countLate, tmax, rs)
 		buf, batchLen, arena := (&cursor{lean: true}).sizes()
-		runs := make(pullHeap, 0, len(segs))
+		runs := make(cursorHeap, 0, len(segs))
 		for i, o := range segs {
 			rs.Objects.Add(1)
 			rs.Segments.Add(1)
@@ -465,26 +480,22 @@ func (r *Reader) groupCursor(ctx context.Context, g *errgroup.Group, segs []Obje
 			if err != nil {
 				return fmt.Errorf("journal object s3://%s/%s is not gzip: %w", r.Bucket.Name(), o.Key, err)
 			}
-			p := &pullRun{l: newLineReader(zr, buf, arena, "s3://"+r.Bucket.Name()+"/"+o.Key, o.LastModified.UnixMilli(), lo, hi, keep, rs),
-				cur: make(batch, 0, batchLen)}
-			if ok, err := p.refill(); err != nil {
+			s := &cursor{pull: newLineReader(zr, buf, arena, "s3://"+r.Bucket.Name()+"/"+o.Key, o.LastModified.UnixMilli(), lo, hi, keep, rs),
+				cur: make(batch, 0, batchLen), i: -1}
+			if ok, err := s.next(ctx); err != nil {
 				return err
 			} else if ok {
-				runs = append(runs, p)
+				runs = append(runs, s)
 			}
 		}
 		heap.Init(&runs)
 		b := make(batch, 0, batchSize)
 		for len(runs) > 0 {
-			p := runs[0]
-			b = append(b, p.cur[p.i])
-			p.i++
-			ok := p.i < len(p.cur)
-			if !ok {
-				var err error
-				if ok, err = p.refill(); err != nil {
-					return err
-				}
+			s := runs[0]
+			b = append(b, *s.rec())
+			ok, err := s.next(ctx)
+			if err != nil {
+				return err
 			}
 			if ok {
 				heap.Fix(&runs, 0)
@@ -504,44 +515,6 @@ func (r *Reader) groupCursor(ctx context.Context, g *errgroup.Group, segs []Obje
 		return nil
 	})
 	return c
-}
-
-// pullRun is one segment of a group merge: decoded a batch at a time, as
-// the merge reaches it.
-type pullRun struct {
-	l   *lineReader
-	cur batch
-	i   int
-}
-
-// refill decodes the next records into cur (reused: the merge copied the
-// records it took); false at the end of the segment.
-func (p *pullRun) refill() (bool, error) {
-	for !p.l.done {
-		var err error
-		if p.cur, err = p.l.fill(p.cur[:0]); err != nil {
-			return false, err
-		}
-		if len(p.cur) > 0 {
-			p.i = 0
-			return true, nil
-		}
-	}
-	return false, nil
-}
-
-// pullHeap orders a group's segments by their current id.
-type pullHeap []*pullRun
-
-func (h pullHeap) Len() int           { return len(h) }
-func (h pullHeap) Less(i, j int) bool { return h[i].cur[h[i].i].ID < h[j].cur[h[j].i].ID }
-func (h pullHeap) Swap(i, j int)      { h[i], h[j] = h[j], h[i] }
-func (h *pullHeap) Push(x any)        { *h = append(*h, x.(*pullRun)) }
-func (h *pullHeap) Pop() any {
-	old := *h
-	p := old[len(old)-1]
-	*h = old[:len(old)-1]
-	return p
 }
 
 // prefetched is an object's bytes being read ahead of its merge.
