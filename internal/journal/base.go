@@ -168,11 +168,7 @@ func (r *Reader) mergeKeys(ctx context.Context, runs [][]string, fn func([]Recor
 		})
 	}
 	g.Go(func() error {
-		err := mergeCursors(gctx, cursors, time.Time{}, func(g []Record, _ time.Time) error { return fn(g) })
-		for _, c := range cursors {
-			c.stop()
-		}
-		return err
+		return mergeCursors(gctx, cursors, time.Time{}, func(g []Record, _ time.Time) error { return fn(g) })
 	})
 	return g.Wait()
 }

@@ -494,7 +494,7 @@ func (f *FromItems) close(ctx context.Context, cut time.Time) (*FromItemsReport,
 	})
 	cursors = append(cursors, items)
 	g.Go(func() error {
-		err := mergeCursors(gctx, cursors, time.Time{}, func(grp []Record, _ time.Time) error {
+		return mergeCursors(gctx, cursors, time.Time{}, func(grp []Record, _ time.Time) error {
 			for i := range grp {
 				if err := w.add(gctx, &grp[i]); err != nil {
 					return err
@@ -502,10 +502,6 @@ func (f *FromItems) close(ctx context.Context, cut time.Time) (*FromItemsReport,
 			}
 			return nil
 		})
-		for _, c := range cursors {
-			c.stop()
-		}
-		return err
 	})
 	if err := g.Wait(); err != nil {
 		return rep, err

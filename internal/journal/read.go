@@ -205,13 +205,7 @@ func (r *Reader) mergePlan(ctx context.Context, st *State, plan []span, lo, hi s
 			cursors = append(cursors, fileCursor(gctx, g, f, rs))
 		}
 	}
-	g.Go(func() error {
-		err := mergeCursors(gctx, cursors, baseAt, fn)
-		for _, c := range cursors {
-			c.stop()
-		}
-		return err
-	})
+	g.Go(func() error { return mergeCursors(gctx, cursors, baseAt, fn) })
 	return g.Wait()
 }
 
@@ -708,8 +702,14 @@ func (h *cursorHeap) Pop() any {
 }
 
 // mergeCursors is the k-way merge: for each id, the records of every run,
-// in the order they were made, duplicates dropped.
+// in the order they were made, duplicates dropped. It stops every cursor
+// when it returns, so the goroutines reading them end however it ended.
 func mergeCursors(ctx context.Context, cursors []*cursor, baseAt time.Time, fn func([]Record, time.Time) error) error {
+	defer func() {
+		for _, c := range cursors {
+			c.stop()
+		}
+	}()
 	h := make(cursorHeap, 0, len(cursors))
 	for _, c := range cursors {
 		c.i = -1
@@ -899,7 +899,7 @@ func spillGroup(ctx context.Context, open func(context.Context, *errgroup.Group)
 	cursors := open(gctx, g)
 	var line []byte
 	g.Go(func() error {
-		err := mergeCursors(gctx, cursors, time.Time{}, func(recs []Record, _ time.Time) error {
+		return mergeCursors(gctx, cursors, time.Time{}, func(recs []Record, _ time.Time) error {
 			for i := range recs {
 				line = recs[i].appendRaw(line[:0])
 				if _, err := w.Write(line); err != nil {
@@ -908,10 +908,6 @@ func spillGroup(ctx context.Context, open func(context.Context, *errgroup.Group)
 			}
 			return nil
 		})
-		for _, c := range cursors {
-			c.stop()
-		}
-		return err
 	})
 	if err := g.Wait(); err != nil {
 		return f.Name(), err
