@@ -40,10 +40,12 @@ type Bucket interface {
 }
 
 func readAll(ctx context.Context, b Bucket, key string) ([]byte, error) {
-	if r, ok := b.(interface {
-		ReadAll(context.Context, string) ([]byte, error)
+	if l, ok := b.(interface {
+		readLean(context.Context, string) ([]byte, bool, error)
 	}); ok {
-		return r.ReadAll(ctx, key)
+		if body, served, err := l.readLean(ctx, key); served {
+			return body, err
+		}
 	}
 	rc, err := b.Get(ctx, key)
 	if err != nil {

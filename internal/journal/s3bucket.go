@@ -39,24 +39,18 @@ type LeanGetter interface {
 	Get(ctx context.Context, bucket, key, versionID string, buf *bytes.Buffer) error
 }
 
-// ReadAll reads an object whole: through Lean when it serves the request.
-func (b *S3Bucket) ReadAll(ctx context.Context, key string) ([]byte, error) {
-	if b.Lean != nil {
-		var buf bytes.Buffer
-		err := b.Lean.Get(ctx, b.Bucket, key, "", &buf)
-		if err == nil {
-			return buf.Bytes(), nil
-		}
-		if ctx.Err() != nil {
-			return nil, ctx.Err()
-		}
+// readLean reads an object whole through Lean; served is false when
+// it did not (no Lean, or any error but the context's), for the caller
+// to read it through Client.
+func (b *S3Bucket) readLean(ctx context.Context, key string) (body []byte, served bool, err error) {
+	if b.Lean == nil {
+		return nil, false, nil
 	}
-	rc, err := b.Get(ctx, key)
-	if err != nil {
-		return nil, err
+	var buf bytes.Buffer
+	if err := b.Lean.Get(ctx, b.Bucket, key, "", &buf); err != nil {
+		return nil, ctx.Err() != nil, ctx.Err()
 	}
-	defer rc.Close()
-	return io.ReadAll(rc)
+	return buf.Bytes(), true, nil
 }
 
 func (b *S3Bucket) Name() string { return b.Bucket }
