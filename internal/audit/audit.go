@@ -437,11 +437,18 @@ func scanUnits(out *dynamodb.ScanOutput) float64 {
 	return float64((n + 4095) / 4096)
 }
 
+// itemDigest is an item's digest by meaning: canonicalDigest of its
+// canonical encoding (itemcmp.Canonical).
 func itemDigest(it item.Item) (digest, error) {
-	d, err := itemcmp.Digest(it)
-	var out digest
-	copy(out[:], d[:])
-	return out, err
+	b, err := itemcmp.Canonical(it)
+	return canonicalDigest(b), err
+}
+
+// canonicalDigest is the digest of a canonical encoding: the first half of
+// its SHA-256 (itemcmp.Digest's).
+func canonicalDigest(canon []byte) digest {
+	full := sha256.Sum256(canon)
+	return digest(full[:len(digest{})])
 }
 
 // rawDigest is the MD5 of the item as the backup stores it (item.Marshal,
@@ -476,10 +483,7 @@ func (r *run) scanned(it item.Item, names []string, buf *scratch) error {
 	if err != nil {
 		return fmt.Errorf("scan table %s: %w", r.opts.Table, err)
 	}
-	raw := digest(md5.Sum(buf.raw))
-	var d digest
-	full := sha256.Sum256(buf.canon)
-	copy(d[:], full[:])
+	raw, d := digest(md5.Sum(buf.raw)), canonicalDigest(buf.canon)
 	id := sha256.Sum256(ck)
 	m := r.x.Lock(id)
 	defer r.x.Unlock(id)
