@@ -151,25 +151,34 @@ const (
 // bareListing lists every version and delete marker of a per-item
 // backup folder, by id prefix, several prefixes at once, and counts them.
 func bareListing(ctx context.Context, cl *s3.Client, s Seeded) (scanRun, error) {
+	dir := s.Location(s.Table).Dir()
+	return timedCount(ctx, listingInFlight, listingPrefixes, func(gctx context.Context, i int, n *atomic.Int64) error {
+		p := s3.NewListObjectVersionsPaginator(cl, &s3.ListObjectVersionsInput{Bucket: aws.String(s.Bucket), Prefix: aws.String(fmt.Sprintf("%s%02x", dir, i))})
+		for p.HasMorePages() {
+			out, err := p.NextPage(gctx)
+			if err != nil {
+				return fmt.Errorf("list versions s3://%s/%s: %w", s.Bucket, dir, err)
+			}
+			n.Add(int64(len(out.Versions) + len(out.DeleteMarkers)))
+		}
+		return nil
+	})
+}
+
+// timedCount times tasks 0..tasks-1 of one loop, inFlight at once (0:
+// all), counting what they add to n, with the other processes' load
+// beside it, once the machine is quiet: the audit part's bare loops.
+func timedCount(ctx context.Context, inFlight, tasks int, task func(ctx context.Context, i int, n *atomic.Int64) error) (scanRun, error) {
 	waitQuiet(ctx)
 	other := startOther()
 	start := time.Now()
 	var n atomic.Int64
 	g, gctx := errgroup.WithContext(ctx)
-	g.SetLimit(listingInFlight)
-	dir := s.Location(s.Table).Dir()
-	for i := range listingPrefixes {
-		g.Go(func() error {
-			p := s3.NewListObjectVersionsPaginator(cl, &s3.ListObjectVersionsInput{Bucket: aws.String(s.Bucket), Prefix: aws.String(fmt.Sprintf("%s%02x", dir, i))})
-			for p.HasMorePages() {
-				out, err := p.NextPage(gctx)
-				if err != nil {
-					return fmt.Errorf("list versions s3://%s/%s: %w", s.Bucket, dir, err)
-				}
-				n.Add(int64(len(out.Versions) + len(out.DeleteMarkers)))
-			}
-			return nil
-		})
+	if inFlight > 0 {
+		g.SetLimit(inFlight)
+	}
+	for i := range tasks {
+		g.Go(func() error { return task(gctx, i, &n) })
 	}
 	err := g.Wait()
 	r := scanRun{Items: n.Load(), Seconds: time.Since(start).Seconds()}
@@ -271,32 +280,21 @@ func (r scanRun) Other() string {
 // segments, consistent reads, every page read to the end. dynalite's CPU
 // shows as the others' load in the log.
 func bareScan(ctx context.Context, ddb *dynamodb.Client, table string) (scanRun, error) {
-	waitQuiet(ctx)
-	other := startOther()
-	start := time.Now()
-	var n atomic.Int64
-	g, gctx := errgroup.WithContext(ctx)
-	for seg := range auditSegments {
-		g.Go(func() error {
-			in := &dynamodb.ScanInput{TableName: aws.String(table), Segment: aws.Int32(int32(seg)), TotalSegments: aws.Int32(auditSegments),
-				ConsistentRead: aws.Bool(true), ReturnConsumedCapacity: types.ReturnConsumedCapacityTotal}
-			for {
-				out, err := ddb.Scan(gctx, in)
-				if err != nil {
-					return fmt.Errorf("scan %s: %w", table, err)
-				}
-				n.Add(int64(len(out.Items)))
-				if len(out.LastEvaluatedKey) == 0 {
-					return nil
-				}
-				in.ExclusiveStartKey = out.LastEvaluatedKey
+	return timedCount(ctx, 0, auditSegments, func(gctx context.Context, seg int, n *atomic.Int64) error {
+		in := &dynamodb.ScanInput{TableName: aws.String(table), Segment: aws.Int32(int32(seg)), TotalSegments: aws.Int32(auditSegments),
+			ConsistentRead: aws.Bool(true), ReturnConsumedCapacity: types.ReturnConsumedCapacityTotal}
+		for {
+			out, err := ddb.Scan(gctx, in)
+			if err != nil {
+				return fmt.Errorf("scan %s: %w", table, err)
 			}
-		})
-	}
-	err := g.Wait()
-	r := scanRun{Items: n.Load(), Seconds: time.Since(start).Seconds()}
-	r.OtherCPU, r.OtherOK = other.stop(0)
-	return r, err
+			n.Add(int64(len(out.Items)))
+			if len(out.LastEvaluatedKey) == 0 {
+				return nil
+			}
+			in.ExclusiveStartKey = out.LastEvaluatedKey
+		}
+	})
 }
 
 // auditRun is one `dynasnap audit` subprocess.
