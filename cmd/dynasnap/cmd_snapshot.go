@@ -62,6 +62,9 @@ type snapshotReport struct {
 	// too late to count at exportTime.
 	JournalObjects int64 `json:"journalObjects"`
 	LateChanges    int64 `json:"lateChanges"`
+	// CopiedFrom is the journal base whose export files were copied
+	// (docs/DESIGN.md §10.6).
+	CopiedFrom string `json:"copiedFrom,omitempty"`
 }
 
 func cmdSnapshot(ctx context.Context, a *app, args []string) error {
@@ -197,6 +200,9 @@ func cmdSnapshot(ctx context.Context, a *app, args []string) error {
 		p.Warnf("%d changes made by %s were stored later than the journal's lag allows and are left out of it: they count from their store time less the lag (docs/JOURNAL.md)",
 			res.Late, atTime.UTC().Format(time.RFC3339))
 	}
+	if res.ReadyDamaged != nil {
+		p.Warnf("the journal base's export files are damaged, so the snapshot read the base instead: %v", res.ReadyDamaged)
+	}
 	for _, b := range res.BadObjects {
 		p.Warnf("skipped bad object s3://%s/%s version %s: %s", src.Bucket, b.Key, b.VersionID, b.Reason)
 	}
@@ -204,9 +210,14 @@ func cmdSnapshot(ctx context.Context, a *app, args []string) error {
 		p.Printf("shard %d/%d of %s at %s: %d items in %.1fs; run 'dynasnap snapshot commit --out %s' when all shards are done",
 			plan.Shard, plan.Shards, src, stamp, res.Items, secs, dest.URL(""))
 	} else {
-		p.Printf("snapshot of %s at %s: %d items from %d versions (%d newer than %s, left out) in %.1fs (%.0f items/s), %d data files, %.1f MB -> %s",
-			src, stamp, res.Items, res.VersionsListed, res.VersionsNewer, stamp, secs, float64(res.Items)/secs,
-			res.DataFiles, float64(res.BytesWritten)/1e6, where)
+		if res.CopiedFrom != "" {
+			p.Printf("snapshot of %s at %s: %d items copied from the journal base's export files in %s (checked against their digests) in %.1fs, %d data files, %.1f MB -> %s",
+				src, stamp, res.Items, res.CopiedFrom, secs, res.DataFiles, float64(res.BytesWritten)/1e6, where)
+		} else {
+			p.Printf("snapshot of %s at %s: %d items from %d versions (%d newer than %s, left out) in %.1fs (%.0f items/s), %d data files, %.1f MB -> %s",
+				src, stamp, res.Items, res.VersionsListed, res.VersionsNewer, stamp, secs, float64(res.Items)/secs,
+				res.DataFiles, float64(res.BytesWritten)/1e6, where)
+		}
 		if d := res.Definition; d != nil && d.Def != nil {
 			p.Printf("table definition: the version of %s (%s), in %s",
 				d.From.LastModified.UTC().Format(time.RFC3339), d.From.VersionID, snapshot.DefinitionName)
@@ -231,7 +242,7 @@ func cmdSnapshot(ctx context.Context, a *app, args []string) error {
 		ItemsPerSecond: float64(res.Items) / secs, VersionsListedPerSecond: float64(res.VersionsListed) / secs,
 		OldestVersion: history.FormatTime(res.OldestVersion), GetObjectRequests: res.Fetched, ReusedFromBase: res.Reused,
 		SkippedObjects: res.BadObjects, FilteredOut: res.Filtered, HistoryWarnings: historyWarnings,
-		JournalObjects: res.JournalObjects, LateChanges: res.Late}
+		JournalObjects: res.JournalObjects, LateChanges: res.Late, CopiedFrom: res.CopiedFrom}
 	if r.SkippedObjects == nil {
 		r.SkippedObjects = []history.BadObject{}
 	}

@@ -13,6 +13,7 @@ package history
 import (
 	"bytes"
 	"context"
+	"io"
 	"time"
 )
 
@@ -86,4 +87,33 @@ var UpToNow = time.Unix(1<<40, 0).UTC()
 // when dir holds no journal: the caller lists versions instead.
 type Merger interface {
 	Merge(ctx context.Context, dir, lo, hi string, times []time.Time, stats *Stats, fn func(Entry) error) (ok bool, err error)
+}
+
+// ReadySource is a Source that may hold the snapshot at a time ready-made
+// (docs/DESIGN.md §10.6): a change journal's base at exactly that time,
+// stored also as a snapshot's data files and sidecars.
+type ReadySource interface {
+	// ReadyFiles returns dir's state at t as those files, in key order;
+	// nil when there are none, and the caller reads the state.
+	ReadyFiles(ctx context.Context, dir string, t time.Time) (*Ready, error)
+	// OpenReady reads one of the files.
+	OpenReady(ctx context.Context, key string) (io.ReadCloser, error)
+}
+
+// Ready is a state stored as a snapshot's files.
+type Ready struct {
+	From  string // where they are, for messages and the summary (s3://…/)
+	Files []ReadyFile
+	Reads int64 // the requests finding them took
+}
+
+// ReadyFile is one data file as a snapshot writes it, with its sidecar:
+// object keys, sizes and digests (MD5 of the data file, SHA-256 of the
+// sidecar), and the object keys of its first and last item.
+type ReadyFile struct {
+	Data, Sidecar           string
+	DataBytes, SidecarBytes int64
+	DataMD5, SidecarSHA256  []byte
+	Items, BilledBytes      int64
+	FirstKey, LastKey       string
 }

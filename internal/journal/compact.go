@@ -57,6 +57,9 @@ type Compactor struct {
 	// KeepExact and KeepHourly are the tiered retention (retention.go):
 	// 0 keeps every change.
 	KeepExact, KeepHourly time.Duration
+	// NoExport leaves out a base's export files (export.go), which a
+	// snapshot at the base's time copies.
+	NoExport bool
 }
 
 // OutputReport is one output a run wrote its share of.
@@ -275,6 +278,9 @@ func (c *Compactor) writePass(ctx context.Context, st *State, run string, outs [
 			folder = levelFolder(c.Dir, o.level, o.from, o.to)
 		}
 		o.w = newPartWriter(c.Bucket, folder, run, c.shardIndex(), c.PartBytes)
+		if o.level == 0 && !c.NoExport {
+			o.w.export = &exportSpec{dir: c.Dir, at: o.to, lag: lag}
+		}
 		hi = maxTime(hi, o.to)
 	}
 	r := &Reader{Bucket: c.Bucket, FanIn: CompactFanIn}
@@ -330,6 +336,9 @@ func (c *Compactor) writePass(ctx context.Context, st *State, run string, outs [
 		done, err := o.w.finish(ctx, c.Shards, m)
 		if err != nil {
 			return fmt.Errorf("compact %s: %w", describe(outs[i:i+1]), err)
+		}
+		if o.w.exportErr != nil {
+			c.say("%s: no export files (a snapshot at its time reads it instead): %v", describe(outs[i:i+1]), o.w.exportErr)
 		}
 		or.Records, or.Parts, or.Finished = o.w.total, len(o.w.parts), done
 		rep.Outputs = append(rep.Outputs, or)

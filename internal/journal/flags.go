@@ -19,6 +19,8 @@ type CompactOptions struct {
 	PartSize    units.Size
 	// KeepExact and KeepHourly are the tiered retention (retention.go).
 	KeepExact, KeepHourly units.Days
+	// ExportBases stores each base also as a snapshot's files.
+	ExportBases bool
 }
 
 // AddFlags adds --intervals, --base-every, --delete-delay and --part-size.
@@ -29,6 +31,7 @@ func (o *CompactOptions) AddFlags(fs *pflag.FlagSet) {
 	fs.DurationVar(&o.DeleteDelay, "delete-delay", DefaultDeleteDelay, "delete segments and lower-level files only once outputs covering them are this old, so that a reader that started before them can finish")
 	o.PartSize = DefaultPartBytes
 	fs.Var(&o.PartSize, "part-size", "cut an output's data files at this many bytes of JSON lines before compression (KiB, MiB, GiB)")
+	fs.BoolVar(&o.ExportBases, "export-bases", true, "store each base also as a snapshot's data files and sidecars, which a snapshot at the base's time copies instead of writing its own (--export-bases=false: a base costs about half the storage, and such a snapshot the time of a full read)")
 	fs.Var(&o.KeepExact, "keep-exact", "tiered retention: keep every change of this last while (e.g. 35d); older ones only as the last change of each hour, so a time between two whole hours is refused (0: keep every change)")
 	fs.Var(&o.KeepHourly, "keep-hourly", "with --keep-exact: delete the history older than this (e.g. 1y), back to the newest base before it; times before that base are refused (0: keep the hourly history)")
 }
@@ -59,6 +62,7 @@ func (o *CompactOptions) Apply(c *Compactor) error {
 		return fmt.Errorf("--part-size %d: want at least 1MiB", o.PartSize)
 	}
 	c.BaseEvery, c.KeepBases, c.DeleteDelay, c.PartBytes = o.BaseEvery, o.KeepBases, o.DeleteDelay, int64(o.PartSize)
+	c.NoExport = !o.ExportBases
 	return o.applyRetention(c) // retention.go
 }
 

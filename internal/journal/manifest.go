@@ -25,6 +25,10 @@ type Manifest struct {
 	Records   int64      `json:"records"`
 	Files     []Part     `json:"files"`
 
+	// ExportDir is set on a base whose every part has its export files
+	// (export.go): the table folder their sidecars name.
+	ExportDir string `json:"exportDir,omitempty"`
+
 	// PrecisionSeconds is, for a thinned output (retention.go), the
 	// precision it keeps: the state at each multiple is exact.
 	PrecisionSeconds int64 `json:"precisionSeconds,omitempty"`
@@ -41,6 +45,8 @@ type Part struct {
 	LastID  string `json:"lastId"`
 	// Blocks is the part's key index (index.go), when it has more than one.
 	Blocks []Block `json:"blocks,omitempty"`
+	// Export is, for a base part, its items as a snapshot's files.
+	Export *ExportPart `json:"export,omitempty"`
 }
 
 const (

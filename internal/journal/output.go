@@ -49,6 +49,14 @@ type partWriter struct {
 
 	idx        blockIndex // the key index of the part being written (index.go)
 	blockBytes int64      // where a block is cut (0: BlockBytes)
+
+	// export, for a base, asks for each part's export files (export.go);
+	// x writes the current part's, exportKeys carries the key names
+	// learned from part to part, exportErr says why the base has none.
+	export     *exportSpec
+	x          *exportWriter
+	exportKeys []string
+	exportErr  error
 }
 
 // partsStoring is how many cut parts a writer stores at once: each holds
@@ -78,6 +86,16 @@ func (w *partWriter) add(ctx context.Context, r *Record) error {
 	if w.zip == nil {
 		w.zip = startCompressor()
 		w.first, w.raw, w.records = r.ID, 0, 0
+		if w.export != nil && w.exportErr == nil {
+			w.x = newExportWriter(w.export, w.exportKeys)
+		}
+	}
+	if w.x != nil {
+		if err := w.x.add(r); err != nil {
+			w.exportErr = err
+			w.x.abandon()
+			w.x = nil
+		}
 	}
 	w.indexRecord(r)
 	n := len(w.chunk)
@@ -99,9 +117,13 @@ func (w *partWriter) cutPart(ctx context.Context) {
 	if w.zip == nil {
 		return
 	}
-	zip, idx := w.zip, w.idx
+	zip, idx, x := w.zip, w.idx, w.x
 	zip.end(w.chunk)
-	w.zip, w.chunk, w.idx = nil, w.chunk[:0], blockIndex{}
+	w.zip, w.chunk, w.idx, w.x = nil, w.chunk[:0], blockIndex{}, nil
+	if x != nil {
+		x.end()
+		w.exportKeys = x.keys
+	}
 	n := len(w.parts) + len(w.cutParts)
 	name := fmt.Sprintf("part-%s-%05d-%05d%s", w.run, w.shard, n, partExt)
 	if w.name != nil {
@@ -124,7 +146,10 @@ func (w *partWriter) cutPart(ctx context.Context) {
 			return err
 		}
 		p.Bytes, p.SHA256 = int64(len(body)), hex.EncodeToString(sum[:])
-		return nil
+		if x != nil {
+			p.Export, err = x.store(ctx, w.b, w.folder, name)
+		}
+		return err
 	})
 }
 
@@ -286,11 +311,13 @@ func (w *partWriter) finish(ctx context.Context, shards int, m Manifest) (done b
 	if err := w.flush(ctx); err != nil {
 		return false, err
 	}
+	w.dropExport(ctx)
 	if shards <= 1 {
 		m.Records, m.Files = w.total, w.parts
 		if m.Files == nil {
 			m.Files = []Part{}
 		}
+		w.exportDir(&m)
 		return true, putManifest(ctx, w.b, w.folder, m)
 	}
 	sm := shardManifest{Shard: w.shard, Shards: shards, Records: w.total, Files: w.parts}
@@ -319,6 +346,7 @@ func (w *partWriter) finish(ctx context.Context, shards int, m Manifest) (done b
 		m.Records += s.Records
 		m.Files = append(m.Files, s.Files...)
 	}
+	w.exportDir(&m)
 	return true, putManifest(ctx, w.b, w.folder, m)
 }
 

@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"io"
 
+	"github.com/dynasnap/dynasnap/internal/exportfmt"
 	"github.com/dynasnap/dynasnap/internal/history"
 	"github.com/dynasnap/dynasnap/internal/item"
 )
@@ -96,7 +97,7 @@ type jsonLinesWriter struct {
 }
 
 func (j *jsonLinesWriter) Write(e history.Entry, body []byte) error {
-	j.line = append(append(append(j.line[:0], `{"Item":`...), body...), '}', '\n')
+	j.line = exportfmt.AppendItem(j.line[:0], body)
 	_, err := j.z.Write(j.line)
 	return err
 }

@@ -20,8 +20,8 @@ import (
 	"time"
 	"unicode/utf8"
 
+	"github.com/dynasnap/dynasnap/internal/exportfmt"
 	"github.com/dynasnap/dynasnap/internal/history"
-	"github.com/dynasnap/dynasnap/internal/item"
 	"github.com/dynasnap/dynasnap/internal/store"
 )
 
@@ -254,7 +254,10 @@ type Details struct {
 	Ranges        int    `json:"ranges"`
 	SingleFile    bool   `json:"singleFile"`
 	Base          string `json:"base,omitempty"`
-	Tool          string `json:"tool"`
+	// CopiedFrom is the journal base whose export files the data files
+	// are copies of (docs/DESIGN.md §10.6).
+	CopiedFrom string `json:"copiedFrom,omitempty"`
+	Tool       string `json:"tool"`
 	// Filter is the --where expression the snapshot was taken with: a
 	// filtered snapshot holds only part of the table.
 	Filter string `json:"filter,omitempty"`
@@ -305,10 +308,7 @@ type SidecarLine struct {
 // escapes them (a sidecar has a line per item: the encoder's reflection
 // cost as much as the rest of the line's path).
 func appendSidecarLine(dst []byte, l SidecarLine) []byte {
-	dst = item.AppendString(append(dst, `{"key":`...), l.Key)
-	dst = item.AppendString(append(dst, `,"versionId":`...), l.VersionID)
-	dst = l.LastModified.AppendFormat(append(dst, `,"lastModified":"`...), time.RFC3339Nano)
-	return append(dst, "\"}\n"...)
+	return exportfmt.AppendSidecar(dst, l.Key, l.VersionID, l.LastModified)
 }
 
 // parseSidecarLine reads one line. The lines this package writes, with

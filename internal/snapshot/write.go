@@ -2,11 +2,13 @@ package snapshot
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"sync"
 	"sync/atomic"
 	"time"
 
+	"github.com/dynasnap/dynasnap/internal/exportfmt"
 	"github.com/dynasnap/dynasnap/internal/history"
 	"github.com/dynasnap/dynasnap/internal/item"
 	"github.com/dynasnap/dynasnap/internal/layout"
@@ -99,6 +101,12 @@ type Result struct {
 	// OldestVersion is the earliest LastModified listed: an At before it
 	// gives an empty snapshot.
 	OldestVersion time.Time
+	// CopiedFrom is, when the data files are copies of a journal base's
+	// export files (docs/DESIGN.md §10.6), that base's folder;
+	// ReadyDamaged, when such files were found damaged, why the state was
+	// read instead.
+	CopiedFrom   string
+	ReadyDamaged error
 	// Definition is the table's definition at At as the backup records it
 	// (Def nil: none then), copied to table-definition.json.
 	Definition *tabledef.Recorded
@@ -179,6 +187,7 @@ func Run(ctx context.Context, src history.Source, out store.Store, opts Options)
 
 	stats := &history.Stats{}
 	ps := &parts{st: out, opts: &opts}
+	var readyErr error // ready-made files found damaged, and read instead
 	var reused, filtered, newer atomic.Int64
 	base, err := newBaseCursor(ctx, opts.Base, opts.Source.Dir(), opts.plan())
 	if err != nil {
@@ -233,12 +242,23 @@ func Run(ctx context.Context, src history.Source, out store.Store, opts Options)
 			return ok, err
 		}
 	}
-	wres, err := w.Run(ctx)
-	if err == nil {
-		// Read the base's files to their end: a data file's MD5 is only
-		// known there, and a corrupt base must fail the run rather than
-		// have its items copied unchecked.
-		err = base.drain()
+	var wres *history.WalkResult
+	rsrc, ready, err := readyFiles(ctx, src, &opts)
+	if err == nil && ready != nil {
+		err = ps.copyReady(ctx, rsrc, ready)
+		if errors.Is(err, errReadyDamaged) {
+			// The base's own parts hold the state too: read them.
+			readyErr, ready, err = err, nil, nil
+		}
+	}
+	if err == nil && ready == nil {
+		wres, err = w.Run(ctx)
+		if err == nil {
+			// Read the base's files to their end: a data file's MD5 is only
+			// known there, and a corrupt base must fail the run rather than
+			// have its items copied unchecked.
+			err = base.drain()
+		}
 	}
 	if err == nil {
 		err = ps.close(ctx)
@@ -251,6 +271,10 @@ func Run(ctx context.Context, src history.Source, out store.Store, opts Options)
 	if err != nil {
 		ps.abort()
 		return nil, gateFirst(gate, cancel, err)
+	}
+	if ready != nil {
+		stats.JournalReads.Add(ready.Reads + int64(2*len(ready.Files)))
+		wres = &history.WalkResult{}
 	}
 	if stats.Versions.Load() == 0 && stats.JournalReads.Load() == 0 && opts.Shards == 0 {
 		// Most likely a wrong table name or prefix: an empty snapshot would
@@ -266,7 +290,11 @@ func Run(ctx context.Context, src history.Source, out store.Store, opts Options)
 	res := &Result{Definition: def, VersionsListed: stats.Versions.Load(), VersionsNewer: newer.Load(), Repeats: stats.Repeats.Load(),
 		Late: stats.Late.Load(), JournalObjects: stats.JournalReads.Load(),
 		ListRequests: stats.Requests.Load(), Prefixes: stats.Prefixes.Load(), DataFiles: len(files),
-		Fetched: opts.Fetched.Load(), Reused: reused.Load(), Filtered: filtered.Load(), BadObjects: wres.BadObjects, OldestVersion: wres.Oldest}
+		Fetched: opts.Fetched.Load(), Reused: reused.Load(), Filtered: filtered.Load(), BadObjects: wres.BadObjects, OldestVersion: wres.Oldest,
+		ReadyDamaged: readyErr}
+	if ready != nil {
+		res.CopiedFrom = ready.From
+	}
 	for _, f := range files {
 		res.Items += f.ItemCount
 		res.BytesWritten += f.SizeBytes
@@ -303,17 +331,10 @@ type parts struct {
 // addItem adds an item's canonical JSON, first without its aws:rep:*
 // attributes unless KeepReplication.
 func (ps *parts) addItem(ctx context.Context, e history.Entry, body []byte, size int64) error {
-	if !ps.opts.KeepReplication && item.MayHaveReplication(body) {
-		clean, changed, err := item.WithoutReplicationJSON(body)
-		if err != nil {
+	if !ps.opts.KeepReplication {
+		var err error
+		if body, size, err = exportfmt.WithoutReplication(body, size); err != nil {
 			return fmt.Errorf("item %s: %w", e.Key, err)
-		}
-		if changed {
-			it, err := item.Unmarshal(clean)
-			if err != nil {
-				return fmt.Errorf("item %s: %w", e.Key, err)
-			}
-			body, size = clean, item.Size(it)
 		}
 	}
 	return ps.add(ctx, e, body, size)
@@ -447,6 +468,7 @@ func commitManifests(ctx context.Context, out store.Store, files []FileEntry, op
 	if opts.Base != nil {
 		sum.Dynasnap.Base = opts.Base.Store.URL("")
 	}
+	sum.Dynasnap.CopiedFrom = res.CopiedFrom
 	fillDefinition(sum, res.Definition)
 	arn, id := tableIdentity(sum, opts.TableARN, opts.TableID)
 	DescribeOutput(sum, out, ExportID(opts.At, opts.Source.String(), opts.FilterText), arn, id, opts.SSE, opts.SSEKMSKey)
