@@ -31,6 +31,7 @@ type Summary struct {
 	ExportTime              string  `json:"exportTime"`
 	GetObjectRequests       int     `json:"getObjectRequests"`
 	ReusedFromBase          int     `json:"reusedFromBase"`
+	CopiedFrom              string  `json:"copiedFrom"`
 }
 
 // SnapshotRun is one snapshot subprocess, as seen from outside.
