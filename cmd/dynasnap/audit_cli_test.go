@@ -297,7 +297,7 @@ func auditScenario(t *testing.T, lay string, broken bool) {
 	time.Sleep(1500 * time.Millisecond)
 	before := changes.Load()
 	// A read-unit cap spreads the scan over a few seconds of writes.
-	stdout, stderr, code := cli("audit", "--source", m.src.String(), "--table", m.table, "--segments", "4", "--writer-lag", "2s", "--read-units", "15", "--json")
+	stdout, stderr, code := cli("audit", "--source", m.src.String(), "--table", m.table, "--segments", "4", "--writer-lag", "2s", "--read-units", "5", "--json")
 	during := changes.Load() - before
 	// A sample (half the segments) finds a share of the same drift, and
 	// nothing else.
