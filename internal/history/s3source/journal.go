@@ -83,12 +83,29 @@ func (s *Source) Merge(ctx context.Context, dir, lo, hi string, times []time.Tim
 		ok, err = r.Merge(ctx, dir, lo, hi, times, stats, fn)
 	}
 	if err == nil && !ok {
-		s.js.mu.Lock()
-		if s.js.absent == nil {
-			s.js.absent = map[string]bool{}
-		}
-		s.js.absent[dir] = true
-		s.js.mu.Unlock()
+		s.markAbsent(dir)
 	}
 	return ok, err
+}
+
+// markAbsent notes that dir holds no journal: later reads list versions
+// without asking again.
+func (s *Source) markAbsent(dir string) {
+	s.js.mu.Lock()
+	defer s.js.mu.Unlock()
+	if s.js.absent == nil {
+		s.js.absent = map[string]bool{}
+	}
+	s.js.absent[dir] = true
+}
+
+// keepState keeps dir's journal as listed, for the read that follows
+// (listedState).
+func (s *Source) keepState(dir string, st *journal.State) {
+	s.js.mu.Lock()
+	defer s.js.mu.Unlock()
+	if s.js.states == nil {
+		s.js.states = map[string]*journal.State{}
+	}
+	s.js.states[dir] = st
 }

@@ -26,21 +26,11 @@ func (s *Source) JournalHorizon(ctx context.Context, folder string, now time.Tim
 			return nil, false, ctx.Err()
 		}
 		if errors.Is(err, journal.ErrNoJournal) {
-			s.js.mu.Lock()
-			if s.js.absent == nil {
-				s.js.absent = map[string]bool{}
-			}
-			s.js.absent[dir] = true
-			s.js.mu.Unlock()
+			s.markAbsent(dir)
 		}
 		return nil, false, nil
 	}
-	s.js.mu.Lock()
-	if s.js.states == nil {
-		s.js.states = map[string]*journal.State{}
-	}
-	s.js.states[dir] = st
-	s.js.mu.Unlock()
+	s.keepState(dir, st)
 	return st.Horizon(s.bucket, folder, now), true, nil
 }
 

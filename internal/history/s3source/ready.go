@@ -17,7 +17,8 @@ var _ history.ReadySource = (*Source)(nil)
 
 // ReadyFiles gives a journal's base at t as its export files, when the
 // read at t is that base alone (docs/DESIGN.md §10.6). The state it lists
-// is kept for the read that follows when there are none.
+// (or that there is no journal) is kept for the read that follows when
+// there are none.
 func (s *Source) ReadyFiles(ctx context.Context, dir string, t time.Time) (*history.Ready, error) {
 	s.js.mu.Lock()
 	absent, st := s.js.absent[dir], s.js.states[dir]
@@ -30,18 +31,14 @@ func (s *Source) ReadyFiles(ctx context.Context, dir string, t time.Time) (*hist
 		var err error
 		st, err = journal.LoadState(ctx, s.Journal(), dir)
 		if errors.Is(err, journal.ErrNoJournal) {
+			s.markAbsent(dir) // the walk lists versions without asking again
 			return nil, nil
 		}
 		if err != nil {
 			return nil, err
 		}
 		reads += 2 // the descriptor and the outputs' listing
-		s.js.mu.Lock()
-		if s.js.states == nil {
-			s.js.states = map[string]*journal.State{}
-		}
-		s.js.states[dir] = st
-		s.js.mu.Unlock()
+		s.keepState(dir, st)
 	}
 	if !st.ItemsWindow().IsZero() {
 		return nil, nil // an import's window is open: item versions count too
