@@ -49,19 +49,29 @@ func (c *itemCheck) check(src Source, e Entry, it item.Item) error {
 		}
 		c.keys.Store(&keys)
 	}
+	if k, what := EmptyKeyAttribute(it, keys); k != "" {
+		return fmt.Errorf("%w: %s has an empty %s as its key attribute %s, which DynamoDB refuses", ErrBadObject, where(src, e), what, k)
+	}
+	return nil
+}
+
+// EmptyKeyAttribute is the first of keys whose value in it is an empty
+// string or binary, which DynamoDB refuses in a key, and what it is
+// ("string" or "binary"); "" when there is none.
+func EmptyKeyAttribute(it item.Item, keys []string) (name, what string) {
 	for _, k := range keys {
 		switch v := it[k].(type) {
 		case *types.AttributeValueMemberS:
 			if v.Value == "" {
-				return fmt.Errorf("%w: %s has an empty string as its key attribute %s, which DynamoDB refuses", ErrBadObject, where(src, e), k)
+				return k, "string"
 			}
 		case *types.AttributeValueMemberB:
 			if len(v.Value) == 0 {
-				return fmt.Errorf("%w: %s has an empty binary as its key attribute %s, which DynamoDB refuses", ErrBadObject, where(src, e), k)
+				return k, "binary"
 			}
 		}
 	}
-	return nil
+	return "", ""
 }
 
 // canonical checks a body that is canonical JSON as check checks an item,

@@ -11,8 +11,6 @@ import (
 	"strings"
 	"time"
 
-	"github.com/aws/aws-sdk-go-v2/service/dynamodb/types"
-
 	"github.com/dynasnap/dynasnap/internal/exportfmt"
 	"github.com/dynasnap/dynasnap/internal/history"
 	"github.com/dynasnap/dynasnap/internal/item"
@@ -89,14 +87,8 @@ func (x *exportWriter) add(r *Record) error {
 	x.sideBuf = exportfmt.AppendSidecar(x.sideBuf, x.spec.dir+r.ID, versionID(r), at)
 	x.items++
 	x.billed += size
-	if len(x.dataBuf) >= chunkSize {
-		x.dataBuf = x.data.write(x.dataBuf)
-		x.data.endMember()
-	}
-	if len(x.sideBuf) >= chunkSize {
-		x.sideBuf = x.side.write(x.sideBuf)
-		x.side.endMember()
-	}
+	x.dataBuf = x.data.member(x.dataBuf)
+	x.sideBuf = x.side.member(x.sideBuf)
 	return nil
 }
 
@@ -126,17 +118,8 @@ func (x *exportWriter) item(r *Record) ([]byte, int64, bool) {
 	if id, err := item.KeyID(it, keys...); err != nil || id != r.ID {
 		return nil, 0, false
 	}
-	for _, k := range keys {
-		switch v := it[k].(type) {
-		case *types.AttributeValueMemberS:
-			if v.Value == "" {
-				return nil, 0, false
-			}
-		case *types.AttributeValueMemberB:
-			if len(v.Value) == 0 {
-				return nil, 0, false
-			}
-		}
+	if k, _ := history.EmptyKeyAttribute(it, keys); k != "" {
+		return nil, 0, false
 	}
 	x.keys = keys
 	size := item.Size(it)

@@ -251,6 +251,17 @@ func (c *compressor) buffer() []byte {
 	}
 }
 
+// member hands b over as a member of its own once it holds chunkSize
+// bytes, and returns the buffer to go on with (b itself until then).
+func (c *compressor) member(b []byte) []byte {
+	if len(b) < chunkSize {
+		return b
+	}
+	b = c.write(b)
+	c.endMember()
+	return b
+}
+
 // endMember ends the current member: it is compressed beside the others.
 func (c *compressor) endMember() {
 	m := &member{raw: c.cur, ready: make(chan struct{})}
