@@ -398,15 +398,16 @@ func journalCeiling(ctx context.Context, cl *s3.Client, s Seeded, c compactRun, 
 		}
 	}
 	opts := SnapshotOptions{Bin: cfg.Bin, Source: c.Source, Concurrency: cfg.Concurrency, Timeout: cfg.Timeout, At: at}
+	copies := len(exports.keys) == 2*len(parts.keys) && len(parts.keys) > 0
 	def, read := "its parts", parts
-	if len(exports.keys) == 2*len(parts.keys) && len(parts.keys) > 0 {
+	if copies {
 		def, read = "its export files, copied", exports
 	}
 	snap, ceil, err := againstCeiling(ctx, cl, s.Bucket, read, int(m.Records), opts, cfg, "journal-compacted", name+": snapshot at the base's time, reading "+def, log)
 	if err != nil {
 		return []Row{Failed(name+": snapshot of the compacted journal", err)}, snapshotRSS{}
 	}
-	if def != "its parts" && snap.Summary.CopiedFrom == "" {
+	if copies && snap.Summary.CopiedFrom == "" {
 		return []Row{Failed(name+": snapshot of the compacted journal", fmt.Errorf("the base has export files, but the snapshot did not copy them"))}, snapshotRSS{}
 	}
 	ratio := snap.WallItemsPerSecond() / ceil.ItemsPerSecond()
@@ -415,10 +416,9 @@ func journalCeiling(ctx context.Context, cl *s3.Client, s Seeded, c compactRun, 
 		Info(name+": snapshot of the compacted journal, best", "%.0f items/s (%.2fs wall, best of %d; %.1f MB peak RSS; reads %s)", snap.WallItemsPerSecond(), snap.WallSeconds, snap.Runs, float64(snap.MaxRSSBytes)/(1<<20), def),
 		Check(name+": ratio snapshot / read-and-decompress", fmt.Sprintf("%.2f", ratio), fmt.Sprintf(">= %.1f", targetJournalCeilingRatio), ratio >= targetJournalCeilingRatio),
 	}
-	rss := snapshotRSS{copied: snap.MaxRSSBytes}
-	if def == "its parts" {
-		rss = snapshotRSS{read: snap.MaxRSSBytes}
-	} else {
+	rss := snapshotRSS{read: snap.MaxRSSBytes}
+	if copies {
+		rss = snapshotRSS{copied: snap.MaxRSSBytes}
 		o := opts
 		o.Extra = []string{"--file-size", "300MiB"}
 		rsnap, rceil, err := againstCeiling(ctx, cl, s.Bucket, parts, int(m.Records), o, cfg, "journal-compacted-read", name+": snapshot at the base's time that reads its parts (--file-size 300MiB)", log)
