@@ -3,7 +3,6 @@ package journal
 import (
 	"bufio"
 	"bytes"
-	"container/heap"
 	"context"
 	"errors"
 	"fmt"
@@ -220,6 +219,8 @@ type cursor struct {
 	// lean reads with small buffers and batches: one of many segments
 	// merged at once (a compaction's), whose memory adds up.
 	lean bool
+	// head is idHead of the current record's id (cursorHeap).
+	head uint64
 	// pull, when set, is decoded by next itself, into cur (reused: its
 	// reader takes copies of the records), not sent by a goroutine: a
 	// segment of a group merge (groupCursor).
@@ -273,6 +274,7 @@ func (c *cursor) next(ctx context.Context) (bool, error) {
 			return false, ctx.Err()
 		}
 	}
+	c.head = idHead(c.cur[c.i].ID)
 	return true, nil
 }
 
@@ -482,7 +484,7 @@ func (r *Reader) groupCursor(ctx context.Context, g *errgroup.Group, segs []Obje
 				runs = append(runs, s)
 			}
 		}
-		heap.Init(&runs)
+		runs.init()
 		b := make(batch, 0, batchSize)
 		for len(runs) > 0 {
 			s := runs[0]
@@ -492,9 +494,9 @@ func (r *Reader) groupCursor(ctx context.Context, g *errgroup.Group, segs []Obje
 				return err
 			}
 			if ok {
-				heap.Fix(&runs, 0)
+				runs.down(0)
 			} else {
-				heap.Pop(&runs)
+				runs.popTop()
 			}
 			if len(b) == cap(b) {
 				if err := c.send(ctx, b); err != nil {
@@ -687,18 +689,64 @@ func (l *lineReader) fill(b batch) (batch, error) {
 	return b, nil
 }
 
-// cursorHeap orders cursors by their current id.
+// cursorHeap is a min-heap of cursors by their current id, written out
+// rather than through container/heap: a merge sifts it for every record,
+// and the interface calls and whole-id comparisons were about a tenth of a
+// compaction's CPU. Ids are compared by their first 8 bytes (cursor.head)
+// and only on a tie by the whole string.
 type cursorHeap []*cursor
 
-func (h cursorHeap) Len() int           { return len(h) }
-func (h cursorHeap) Less(i, j int) bool { return h[i].rec().ID < h[j].rec().ID }
-func (h cursorHeap) Swap(i, j int)      { h[i], h[j] = h[j], h[i] }
-func (h *cursorHeap) Push(x any)        { *h = append(*h, x.(*cursor)) }
-func (h *cursorHeap) Pop() any {
+func (h cursorHeap) less(i, j int) bool {
+	a, b := h[i], h[j]
+	if a.head != b.head {
+		return a.head < b.head
+	}
+	return a.rec().ID < b.rec().ID
+}
+
+func (h cursorHeap) down(i int) {
+	for n := len(h); ; {
+		j := 2*i + 1
+		if j >= n {
+			return
+		}
+		if r := j + 1; r < n && h.less(r, j) {
+			j = r
+		}
+		if !h.less(j, i) {
+			return
+		}
+		h[i], h[j] = h[j], h[i]
+		i = j
+	}
+}
+
+func (h cursorHeap) init() {
+	for i := len(h)/2 - 1; i >= 0; i-- {
+		h.down(i)
+	}
+}
+
+// popTop removes the least cursor.
+func (h *cursorHeap) popTop() {
 	old := *h
-	c := old[len(old)-1]
-	*h = old[:len(old)-1]
-	return c
+	n := len(old) - 1
+	old[0], old[n] = old[n], nil
+	*h = old[:n]
+	h.down(0)
+}
+
+// idHead is the first 8 bytes of id as a big-endian number (zeros after a
+// shorter id): ids whose heads differ compare as their heads do.
+func idHead(id string) uint64 {
+	var h uint64
+	for i := range 8 {
+		h <<= 8
+		if i < len(id) {
+			h |= uint64(id[i])
+		}
+	}
+	return h
 }
 
 // mergeCursors is the k-way merge: for each id, the records of every run,
@@ -721,13 +769,13 @@ func mergeCursors(ctx context.Context, cursors []*cursor, baseAt time.Time, fn f
 			h = append(h, c)
 		}
 	}
-	heap.Init(&h)
+	h.init()
 	var group []Record
-	for h.Len() > 0 {
-		id := h[0].rec().ID
+	for len(h) > 0 {
+		id, idh := h[0].rec().ID, h[0].head
 		group = group[:0]
 		inBase := false
-		for h.Len() > 0 && h[0].rec().ID == id {
+		for len(h) > 0 && h[0].head == idh && h[0].rec().ID == id {
 			c := h[0]
 			inBase = inBase || c.base
 			for {
@@ -738,11 +786,11 @@ func mergeCursors(ctx context.Context, cursors []*cursor, baseAt time.Time, fn f
 					return err
 				}
 				if !ok {
-					heap.Pop(&h)
+					h.popTop()
 					break
 				}
-				if c.rec().ID != id {
-					heap.Fix(&h, 0)
+				if c.head != idh || c.rec().ID != id {
+					h.down(0)
 					break
 				}
 			}
