@@ -8,11 +8,12 @@
 #   scripts/stack.sh env       print the export lines again
 #
 # SeaweedFS gives every bucket its own collection of volumes, as many as the
-# disk holds: 256 MB volumes keep hundreds of test buckets possible (tests
-# delete theirs), while a compaction's parts rarely fill one. Writing into a
-# full volume stalls a PUT while SeaweedFS opens the next (0.2 s, now and
-# then 1 s; measured with 32 MB volumes, which a compaction of the bench's
-# journal filled each run); S3 has no such pause.
+# disk holds. Volumes are 256 MB, halved (down to 32 MB) until the free disk
+# holds at least 150 of them, so that well over a hundred test buckets fit
+# (tests delete theirs). Large ones because writing into a full volume
+# stalls a PUT while SeaweedFS opens the next (0.2 s, now and then 1 s;
+# measured with 32 MB volumes, which a compaction of the bench's journal
+# filled each run); S3 has no such pause.
 #
 # Ports: DYNASNAP_S3_PORT (default 18333) and DYNASNAP_DYNAMODB_PORT (default
 # 18000). SeaweedFS also uses the S3 port + 1..4 for its master, volume, filer
@@ -124,11 +125,16 @@ up() {
 			$((s3_port + 10000)) $((s3_port + 10001)) $((s3_port + 10002)) $((s3_port + 10003)) $((s3_port + 10004))
 		rm -rf "$state/seaweedfs-data"
 		mkdir -p "$state/seaweedfs-data"
+		local free_mb vol_mb=256
+		free_mb=$(df -Pm "$state/seaweedfs-data" | awk 'NR == 2 { print $4 }')
+		while ((vol_mb > 32 && free_mb / vol_mb < 150)); do
+			vol_mb=$((vol_mb / 2))
+		done
 		AWS_ACCESS_KEY_ID=$key_id AWS_SECRET_ACCESS_KEY=$secret setsid "$(weed_bin)" mini \
 			-dir="$state/seaweedfs-data" -master.telemetry=false -ip=127.0.0.1 -ip.bind=127.0.0.1 \
 			-s3.port="$s3_port" -master.port=$((s3_port + 1)) -volume.port=$((s3_port + 2)) \
 			-filer.port=$((s3_port + 3)) -admin.port=$((s3_port + 4)) -admin.port.legacy=0 \
-			-webdav=false -master.volumeSizeLimitMB=256 -volume.max=0 -s3.allowDeleteBucketNotEmpty \
+			-webdav=false -master.volumeSizeLimitMB="$vol_mb" -volume.max=0 -s3.allowDeleteBucketNotEmpty \
 			>"$state/seaweedfs.log" 2>&1 </dev/null &
 		echo $! >"$state/seaweedfs.pid"
 	fi
