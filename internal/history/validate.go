@@ -83,11 +83,24 @@ func (c *itemCheck) canonical(e Entry, body []byte) (n int64, ok bool) {
 	if p == nil {
 		return 0, false
 	}
-	n, key, ok := item.ValidCanonical(body, *p)
+	id := path.Base(e.Key)
+	if len(id) != 64 {
+		id = "" // not a SHA-256 id: the key cannot be checked against it
+	}
+	return CanonicalItem(body, *p, id)
+}
+
+// CanonicalItem is the walk's check of an item whose body is canonical
+// JSON, without decoding it: a valid DynamoDB item with the key attributes
+// keys, which hash to the object id id (unless id is ""); n is its size.
+// ok=false leaves the body to the check that decodes it (and explains what
+// is wrong).
+func CanonicalItem(body []byte, keys []string, id string) (n int64, ok bool) {
+	n, key, ok := item.ValidCanonical(body, keys)
 	if !ok || key == nil {
 		return 0, false
 	}
-	if id := path.Base(e.Key); len(id) == 64 && item.ObjectID(key) != id {
+	if id != "" && item.ObjectID(key) != id {
 		return 0, false
 	}
 	return n, true

@@ -101,8 +101,7 @@ func (x *exportWriter) item(r *Record) ([]byte, int64, bool) {
 		return nil, 0, false
 	}
 	if x.keys != nil {
-		size, key, ok := item.ValidCanonical(r.NewImage, x.keys)
-		if ok && key != nil && item.ObjectID(key) == r.ID {
+		if size, ok := history.CanonicalItem(r.NewImage, x.keys, r.ID); ok {
 			return r.NewImage, size, size <= history.MaxItemBytes
 		}
 	}
