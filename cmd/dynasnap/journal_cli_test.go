@@ -259,15 +259,7 @@ func TestJournalCLI(t *testing.T) {
 	// Once more, when the last writes are past the lag and the skew: the
 	// covered segments and level-1 files go.
 	time.Sleep(time.Until(times[len(times)-1].Add(journalTestLag + 3*time.Second)))
-	stdout, stderr, code := cli("compact", "--source", src.String(), "--intervals", "1s,2s", "--base-every", "2s", "--delete-delay", "0s", "--json")
-	if code != 0 {
-		t.Fatalf("compact: exit %d: %s", code, stderr)
-	}
-	var rep compactReport
-	if err := json.Unmarshal([]byte(stdout), &rep); err != nil {
-		t.Fatalf("compact --json: %v: %s", err, stdout)
-	}
-	t.Logf("compact: %s", stderr)
+	compactJSON(t, "--source", src.String(), "--intervals", "1s,2s", "--base-every", "2s", "--delete-delay", "0s")
 	check("after deletion")
 	var segs int
 	b.List(ctx, src.Dir()+"journal/0/", "", func(journal.Object) bool { segs++; return true })
@@ -307,7 +299,7 @@ func TestJournalCLI(t *testing.T) {
 			wantDiff++
 		}
 	}
-	stdout, stderr, code = cli("diff", "--source", src.String(), "--from", rfc(times[1]), "--to", rfc(times[3]), "--quiet")
+	stdout, stderr, code := cli("diff", "--source", src.String(), "--from", rfc(times[1]), "--to", rfc(times[3]), "--quiet")
 	if code != 0 {
 		t.Fatalf("diff: exit %d: %s", code, stderr)
 	}
@@ -467,4 +459,20 @@ func TestJournalCompactKilled(t *testing.T) {
 		t.Fatal("the second compact wrote no output")
 	}
 	read("after the next compact")
+}
+
+// compactJSON runs compact with args and --json and returns its report;
+// the test fails on a non-zero exit or a report it cannot read.
+func compactJSON(t *testing.T, args ...string) compactReport {
+	t.Helper()
+	stdout, stderr, code := cli(append(append([]string{"compact"}, args...), "--json")...)
+	if code != 0 {
+		t.Fatalf("compact: exit %d: %s", code, stderr)
+	}
+	var rep compactReport
+	if err := json.Unmarshal([]byte(stdout), &rep); err != nil {
+		t.Fatalf("compact --json: %v: %s", err, stdout)
+	}
+	t.Logf("compact: %s", stderr)
+	return rep
 }

@@ -52,22 +52,13 @@ func TestJournalBaseExportCLI(t *testing.T) {
 
 	compact := func(extra ...string) time.Time {
 		t.Helper()
-		args := append([]string{"compact", "--source", src.String(), "--intervals", "1s,1m", "--base-every", "1s", "--delete-delay", "0s", "--json"}, extra...)
-		stdout, stderr, code := cli(args...)
-		if code != 0 {
-			t.Fatalf("compact: exit %d: %s", code, stderr)
-		}
-		var rep compactReport
-		if err := json.Unmarshal([]byte(stdout), &rep); err != nil {
-			t.Fatalf("compact --json: %v: %s", err, stdout)
-		}
-		t.Logf("compact: %s", stderr)
+		rep := compactJSON(t, append([]string{"--source", src.String(), "--intervals", "1s,1m", "--base-every", "1s", "--delete-delay", "0s"}, extra...)...)
 		for _, o := range rep.Outputs {
 			if o.Kind == "base" && o.Finished {
 				return o.To
 			}
 		}
-		t.Fatalf("compact wrote no base: %s\n%s", stdout, stderr)
+		t.Fatalf("compact wrote no base: %+v", rep.Outputs)
 		return time.Time{}
 	}
 	waitCovered := func(last time.Time) {
